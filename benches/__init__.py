@@ -1,0 +1,1 @@
+"""Peer-comparison benches. Run all of them with ``python -m benches`` from the repo root."""

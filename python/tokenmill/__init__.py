@@ -1,0 +1,34 @@
+"""tokenmill: fast, exact token tooling for people who build and run LLMs.
+
+The inference path (``sample``, ``softmax``, ``get_encoding``) imports only numpy and the native
+extension. The pure-Python layers (cost, report, scaling) load on first use, so ``import tokenmill``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tokenmill._native import __version__, simd_level
+
+# name -> submodule that defines it; loaded on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {}
+
+__all__ = [
+    "__version__",
+    "simd_level",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

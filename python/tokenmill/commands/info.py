@@ -1,0 +1,32 @@
+"""``tokenmill info``: version, SIMD dispatch level, optional extras present."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tokenmill
+
+    extras = ["matplotlib", "pyarrow", "pandas", "tiktoken", "tokenizers", "torch"]
+    info = {
+        "version": tokenmill.__version__,
+        "simd": tokenmill.simd_level(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "optional": {m: importlib.util.find_spec(m) is not None for m in extras},
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"tokenmill {info['version']} (SIMD: {info['simd']}, Python {info['python']})")
+        for name, present in info["optional"].items():  # type: ignore[attr-defined]
+            print(f"  {name:<12} {'yes' if present else 'no'}")
+    return 0

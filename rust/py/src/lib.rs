@@ -1,0 +1,20 @@
+//! PyO3 bindings for tokenmill. Thin wrappers only: extract arguments, release the GIL around the
+//! work done by the core crates, convert results. Errors are converted in `errors.rs` alone.
+
+use pyo3::prelude::*;
+
+#[allow(dead_code)] // used by the sampling and bpe bindings as they land
+mod errors;
+
+/// The SIMD instruction set the sampling kernels dispatch to on this CPU.
+#[pyfunction]
+fn simd_level() -> &'static str {
+    tokenmill_sampling::simd_level()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    Ok(())
+}

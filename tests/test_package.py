@@ -1,0 +1,88 @@
+"""The package contract: version agreement, CLI basics, stub file, import cost."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+
+import tokenmill
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version_matches_cargo_and_pyproject() -> None:
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert tokenmill.__version__ == cargo["workspace"]["package"]["version"]
+    assert tokenmill.__version__ == pyproject["project"]["version"]
+
+
+def test_all_names_resolve() -> None:
+    for name in tokenmill.__all__:
+        assert getattr(tokenmill, name) is not None, name
+
+
+def test_unknown_attribute_raises() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        _ = tokenmill.no_such_thing  # type: ignore[attr-defined]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_help_and_version() -> None:
+    helped = _cli("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "usage: tokenmill" in helped.stdout
+    version = _cli("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"tokenmill {tokenmill.__version__}"
+
+
+def test_cli_unknown_subcommand_fails_with_usage() -> None:
+    result = _cli("frobnicate")
+    assert result.returncode != 0
+    assert "usage:" in result.stderr
+    assert "frobnicate" in result.stderr
+
+
+def test_cli_info_json() -> None:
+    import json
+
+    result = _cli("info", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["version"] == tokenmill.__version__
+    assert info["simd"] in {"avx512", "avx2", "neon", "scalar"}
+
+
+def test_stub_file_matches_native_module() -> None:
+    pytest.importorskip("mypy")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "tokenmill._native"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_loads_only_numpy_and_extension() -> None:
+    code = (
+        "import sys; before = set(sys.modules); import tokenmill; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    third_party = {m.split(".")[0] for m in out} - set(sys.stdlib_module_names)
+    assert third_party <= {"numpy", "tokenmill"}, third_party
+    assert not [m for m in out if re.match(r"tokenmill\.(cost|report|scaling|cli)", m)]
