@@ -4,5 +4,9 @@
 //! exceptions in one place.
 
 mod error;
+pub mod model;
+pub mod pretok;
 
 pub use error::VocabError;
+pub use model::{BpeModel, Rank};
+pub use pretok::PreTokenizer;

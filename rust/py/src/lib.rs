@@ -3,8 +3,10 @@
 
 use pyo3::prelude::*;
 
+mod bpe;
 #[allow(dead_code)] // used by the sampling and bpe bindings as they land
 mod errors;
+mod sampling;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
 #[pyfunction]
@@ -16,5 +18,7 @@ fn simd_level() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    sampling::register(m)?;
+    bpe::register(m)?;
     Ok(())
 }
