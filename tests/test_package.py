@@ -86,3 +86,16 @@ def test_import_loads_only_numpy_and_extension() -> None:
     third_party = {m.split(".")[0] for m in out} - set(sys.stdlib_module_names)
     assert third_party <= {"numpy", "tokenmill"}, third_party
     assert not [m for m in out if re.match(r"tokenmill\.(cost|report|scaling|cli)", m)]
+
+
+def test_thread_count_is_settable_and_validated() -> None:
+    before = tokenmill.get_num_threads()
+    assert before >= 1
+    try:
+        tokenmill.set_num_threads(1)
+        assert tokenmill.get_num_threads() == 1
+        with pytest.raises(ValueError, match="n must be >= 1"):
+            tokenmill.set_num_threads(0)
+    finally:
+        tokenmill.set_num_threads(before)
+    assert tokenmill.get_num_threads() == before

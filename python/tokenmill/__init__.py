@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tokenmill._native import __version__, simd_level
+from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {}
 
 __all__ = [
     "__version__",
+    "get_num_threads",
+    "set_num_threads",
     "simd_level",
 ]
 

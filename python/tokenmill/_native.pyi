@@ -1,6 +1,8 @@
 # Hand-written stubs for the native extension; checked against it by tests/test_package.py.
 
-__all__ = ["__version__", "simd_level"]
+__all__ = ["__version__", "get_num_threads", "set_num_threads", "simd_level"]
 __version__: str
 
 def simd_level() -> str: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...

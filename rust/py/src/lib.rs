@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 mod bpe;
 #[allow(dead_code)] // used by the sampling and bpe bindings as they land
 mod errors;
+#[allow(dead_code)] // `run` is used by the sampling and bpe bindings as they land
+mod pool;
 mod sampling;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
@@ -18,6 +20,8 @@ fn simd_level() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     sampling::register(m)?;
     bpe::register(m)?;
     Ok(())
