@@ -9,4 +9,4 @@ pub mod pretok;
 
 pub use error::VocabError;
 pub use model::{BpeModel, Rank};
-pub use pretok::PreTokenizer;
+pub use pretok::{Normalizer, PreTokenizer};

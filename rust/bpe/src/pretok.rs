@@ -6,3 +6,10 @@ pub trait PreTokenizer: Send + Sync {
     /// Call `sink` with each piece of `text`, in order.
     fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str));
 }
+
+/// Rewrites text before pre-tokenization (for example Unicode NFC, as some `tokenizer.json` files
+/// ask). Returns the input unchanged (borrowed) when there is nothing to do.
+pub trait Normalizer: Send + Sync {
+    /// The normalized form of `text`.
+    fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str>;
+}
