@@ -13,13 +13,28 @@ from typing import Any
 from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "compute_optimal": "tokenmill.scaling",
+    "gpus_for_deadline": "tokenmill.scaling",
+    "inference_memory": "tokenmill.scaling",
+    "param_count": "tokenmill.scaling",
+    "predicted_loss": "tokenmill.scaling",
+    "training_estimate": "tokenmill.scaling",
+    "training_flop": "tokenmill.scaling",
+}
 
 __all__ = [
     "__version__",
+    "compute_optimal",
     "get_num_threads",
+    "gpus_for_deadline",
+    "inference_memory",
+    "param_count",
+    "predicted_loss",
     "set_num_threads",
     "simd_level",
+    "training_estimate",
+    "training_flop",
 ]
 
 

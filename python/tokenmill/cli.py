@@ -17,6 +17,7 @@ from tokenmill import __version__
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
+    "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),
 }
 
 
