@@ -242,6 +242,15 @@ def test_llama2_7b_by_hand() -> None:
     assert scaling.param_count("llama-2-7b").total == expected == 6_738_415_616
 
 
+def test_gpt3_by_hand() -> None:
+    # Per block: QKV+O weights 4d² and biases 4d, MLP 2·d·4d weights and 4d + d biases, two
+    # LayerNorms (weight + bias) 4d; plus tied token embedding, learned positions, final norm.
+    d, layers = 12288, 96
+    block = 4 * d * d + 4 * d + 8 * d * d + 5 * d + 4 * d
+    expected = layers * block + 50257 * d + 2048 * d + 2 * d
+    assert scaling.param_count("gpt-3-175b").total == expected
+
+
 def test_tied_plain_and_gqa_variants() -> None:
     base = dict(d_model=512, n_layers=4, n_heads=8, d_ff=2048, vocab_size=1000)
     mha = scaling.param_count(scaling.Architecture(**base))  # type: ignore[arg-type]
@@ -516,6 +525,19 @@ def test_cli_train() -> None:
     assert flagged["wall_clock_days"] == pytest.approx(338.0, abs=0.05)
     assert flagged["notes"] and "FP64" in flagged["notes"][0]  # type: ignore[index]
     assert flagged["at_bf16_peak"]["peak_flop_per_s"] == 989.5e12  # type: ignore[index]
+    # Mixtral trains with its active parameters; --seq-len adds the attention term.
+    moe = _json(
+        "train", "--preset", "mixtral-8x7b", "--tokens", "1e12", "--gpu", "h100-sxm",
+        "--count", "64", "--mfu", "0.4",
+    )  # fmt: skip
+    assert moe["compute_flop"] == pytest.approx(6 * 12_879_925_248 * 1e12)
+    attn = _json(
+        "train", "--preset", "mixtral-8x7b", "--tokens", "1e12", "--seq-len", "4096",
+        "--gpu", "h100-sxm", "--count", "64", "--mfu", "0.4",
+    )  # fmt: skip
+    assert attn["compute_flop"] == pytest.approx(
+        (6 * 12_879_925_248 + 12 * 32 * 4096 * 4096) * 1e12
+    )
     deadline = _json(
         "train", "--compute", "3.14e23", "--gpu", "h100-sxm", "--deadline-days", "30",
         "--mfu", "0.4",

@@ -43,6 +43,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--compute", type=float, help="training compute, FLOP (or --params/--tokens)")
     p.add_argument("--params", type=float, help="parameters N (C = 6·N·D)")
     p.add_argument("--tokens", type=float, help="training tokens D")
+    p.add_argument("--preset", help="take N from a preset (active parameters for a MoE)")
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        help="with --preset: count attention too, 6N + 12·layers·d_model·seq_len per token",
+    )
     p.add_argument("--gpu", help="catalogue key, e.g. h100-sxm (see `scaling gpus`)")
     p.add_argument("--precision", default="bf16", choices=["fp64", "tf32", "bf16", "fp8"])
     p.add_argument("--peak-tflops", type=float, help="per-GPU peak TFLOP/s (overrides catalogue)")
@@ -162,9 +168,25 @@ def _train_lines(e: Any) -> list[str]:
 def _run_train(args: argparse.Namespace) -> int:
     from tokenmill import scaling
 
+    compute, n_params, n_tokens = args.compute, args.params, args.tokens
+    if args.preset is not None:
+        if n_params is not None:
+            raise ValueError("--preset and --params both give N; choose one")
+        preset = scaling.get_preset(args.preset)
+        n_params = scaling.param_count(preset.architecture).active
+        if args.seq_len is not None:
+            if n_tokens is None or compute is not None:
+                raise ValueError("--seq-len needs --tokens (and no --compute)")
+            a = preset.architecture
+            per_token = scaling.training_flop_per_token(
+                n_params, n_layers=a.n_layers, d_model=a.d_model, seq_len=args.seq_len
+            )
+            compute, n_params, n_tokens = per_token * n_tokens, None, None
+    elif args.seq_len is not None:
+        raise ValueError("--seq-len needs --preset (for n_layers and d_model)")
     common: dict[str, Any] = {
-        "n_params": args.params,
-        "n_tokens": args.tokens,
+        "n_params": n_params,
+        "n_tokens": n_tokens,
         "gpu": args.gpu,
         "precision": args.precision,
         "peak_tflop_per_s": args.peak_tflops,
@@ -174,9 +196,9 @@ def _run_train(args: argparse.Namespace) -> int:
     if (args.count is None) == (args.deadline_days is None):
         raise ValueError("give exactly one of --count and --deadline-days")
     if args.count is not None:
-        est = scaling.training_estimate(args.compute, n_gpus=args.count, **common)
+        est = scaling.training_estimate(compute, n_gpus=args.count, **common)
     else:
-        est = scaling.gpus_for_deadline(args.compute, days=args.deadline_days, **common)
+        est = scaling.gpus_for_deadline(compute, days=args.deadline_days, **common)
     if args.json:
         _emit(dataclasses.asdict(est))
         return 0
