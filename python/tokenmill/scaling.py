@@ -32,12 +32,13 @@ unless α = β.
 Which fit is the default, and why the rounded Hoffmann constants disagree with "20 tokens per
 parameter" (numbers computed with this module):
 
-* Hoffmann et al. 2022 report (section 3.3, eq. 10) E = 1.69, A = 406.4, B = 410.7, α = 0.34,
+* Hoffmann et al. 2022 report (section 3.3, approach 3) E = 1.69, A = 406.4, B = 410.7, α = 0.34,
   β = 0.28. At Chinchilla's own budget, C = 5.76e23 FLOP, those give N_opt = 32.2B and
   D_opt = 2.98T: 92.6 tokens per parameter, and 97.7 at 1e24. Chinchilla itself was 70B
   parameters on 1.4T tokens (20 per parameter), chosen from approaches 1 and 2 of the same paper,
-  whose exponents are a = 0.50 and 0.49 (Table 2); approach 3, the parametric fit, gives
-  a = β/(α+β) = 0.46 - already a different frontier from approaches 1-2.
+  whose exponents N_opt ∝ C^a are a = 0.50 and 0.49 (Table 2); approach 3, the parametric fit,
+  gives a = 0.46 there (β/(α+β) = 0.45 from the rounded constants) - already a different,
+  more data-hungry frontier than approaches 1-2.
 * The ratio is also hypersensitive to rounding: (C/6)^((α-β)/(α+β)) with C/6 ~ 1e23 turns a
   ±0.005 change in α or β into a large factor. Over the rounding box α ∈ [0.335, 0.345],
   β ∈ [0.275, 0.285], the ratio at 5.76e23 ranges from 44 to 196 tokens per parameter.
@@ -255,7 +256,7 @@ FITS: dict[str, ScalingFit] = {
         alpha=0.34,
         beta=0.28,
         source="Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', "
-        "section 3.3 (approach 3), eq. 10; arXiv:2203.15556",
+        "section 3.3 (approach 3: parametric fit); arXiv:2203.15556",
     ),
     "epoch": ScalingFit(
         name="epoch",
