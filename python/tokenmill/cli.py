@@ -42,11 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args._run(args)
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        return 1
     except (ValueError, OSError, KeyError) as exc:
         print(f"tokenmill {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 1
     return code
 
 
