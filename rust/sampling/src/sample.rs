@@ -72,7 +72,39 @@ fn bad(name: &'static str, expected: &'static str, value: f64, row: usize) -> Sa
     }
 }
 
+/// Number of `f64` per row in the packed parameter layout of [`RowParams::from_packed`].
+pub const PACKED_PARAMS: usize = 7;
+
 impl RowParams {
+    /// Unpack `[temperature, top_k, top_p, min_p, repetition_penalty, presence_penalty,
+    /// frequency_penalty]` (the layout the bindings pass) and validate it.
+    pub fn from_packed(row: usize, v: &[f64], seed: u64, step: u64) -> Result<Self, SamplingError> {
+        if v.len() != PACKED_PARAMS {
+            return Err(SamplingError::Shape {
+                name: "packed parameters",
+                got: v.len(),
+                expected: PACKED_PARAMS,
+            });
+        }
+        let k = v[1];
+        if !(k >= 0.0 && k.fract() == 0.0 && k <= 1e15) {
+            return Err(bad("top_k", "an integer >= 0", k, row));
+        }
+        let p = RowParams {
+            temperature: v[0],
+            top_k: k as usize,
+            top_p: v[2],
+            min_p: v[3],
+            repetition_penalty: v[4],
+            presence_penalty: v[5],
+            frequency_penalty: v[6],
+            seed,
+            step,
+        };
+        p.validate(row)?;
+        Ok(p)
+    }
+
     /// Check every parameter's domain; errors name the parameter and the row.
     pub fn validate(&self, row: usize) -> Result<(), SamplingError> {
         let t = self.temperature;
@@ -153,6 +185,7 @@ pub struct Scratch {
 struct Work {
     blocks: Vec<f32>,
     tmpf: Vec<f32>,
+    tmpw: Vec<f32>,
     idx: Vec<u32>,
     cand: Vec<Cand>,
     sums: Vec<f64>,
@@ -331,43 +364,19 @@ struct RowState {
     kept: Kept,
 }
 
-/// A logit threshold whose upper set provably holds mass >= `target`: the largest block maximum
-/// `b` such that the block maxima `>= b` alone reach it (they are all in the upper set). Looks at
-/// the top 16, 64, 256, ... block maxima in turn, so peaked rows cost a small selection.
-fn nucleus_floor(blocks: &[f32], a: &ExpArgs, target: f64, tmp: &mut Vec<f32>) -> f32 {
-    let mut want = 16usize;
-    loop {
-        tmp.clear();
-        tmp.extend_from_slice(blocks);
-        let j = want.min(tmp.len());
-        if j < tmp.len() {
-            tmp.select_nth_unstable_by(j - 1, |x, y| y.total_cmp(x));
-        }
-        let top = &mut tmp[..j];
-        top.sort_unstable_by(|x, y| y.total_cmp(x));
-        let mut acc = 0.0f64;
-        for &b in top.iter() {
-            acc += weight(b, a);
-            if acc >= target {
-                return b;
-            }
-        }
-        if j == blocks.len() {
-            return f32::NEG_INFINITY;
-        }
-        want *= 4;
-    }
-}
-
-/// Fill `w.cand` from indices `w.idx`, with weights.
-fn fill_cands(l: &[f32], w: &mut Work, a: &ExpArgs) {
+/// Fill `w.cand` from the indices in `w.idx`, with weights from the vector exp (values gathered
+/// into a contiguous buffer, one kernel call).
+fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs) {
+    w.tmpf.clear();
+    w.tmpf.extend(w.idx.iter().map(|&i| l[i as usize]));
+    w.tmpw.resize(w.tmpf.len(), 0.0);
+    k.exp_write_row(&w.tmpf, a, &mut w.tmpw);
     w.cand.clear();
-    for &i in &w.idx {
-        let v = l[i as usize];
+    for ((&i, &v), &e) in w.idx.iter().zip(&w.tmpf).zip(&w.tmpw) {
         w.cand.push(Cand {
             v,
             id: i,
-            w: weight(v, a),
+            w: f64::from(e),
         });
     }
 }
@@ -421,7 +430,7 @@ fn kept_set(
         let floor = if p_on { t0 } else { t0.max(t_minp) };
         w.idx.clear();
         (k.collect_ge)(l, floor, &mut w.idx);
-        fill_cands(l, w, &a);
+        fill_cands_simd(k, l, w, &a);
         select::top_k(&mut w.cand, p.top_k);
         w.cand.truncate(p.top_k);
         if p_on {
@@ -432,16 +441,31 @@ fn kept_set(
     } else if p_on {
         let z = k.exp_sum_row(l, &a);
         let target = p.top_p * z;
-        let floor = nucleus_floor(&w.blocks, &a, target, &mut w.tmpf);
-        w.idx.clear();
-        (k.collect_ge)(l, floor, &mut w.idx);
-        fill_cands(l, w, &a);
+        // Candidate ladder: z >= z_max - d for d = 4, 8, ..., 64, then everything. Each rung is
+        // one compare pass plus vector exps of the candidates; the first rung whose exact mass
+        // reaches the target contains the nucleus.
+        let mut d = 4.0f64;
+        loop {
+            let floor = if d > 64.0 {
+                f32::NEG_INFINITY
+            } else {
+                (f64::from(m) - d * p.temperature) as f32
+            };
+            w.idx.clear();
+            (k.collect_ge)(l, floor, &mut w.idx);
+            fill_cands_simd(k, l, w, &a);
+            let mass: f64 = w.cand.iter().map(|c| c.w).sum();
+            if mass >= target || floor == f32::NEG_INFINITY {
+                break;
+            }
+            d *= 2.0;
+        }
         let n = select::nucleus(&mut w.cand, target);
         w.cand.truncate(n);
     } else {
         w.idx.clear();
         (k.collect_ge)(l, t_minp, &mut w.idx);
-        fill_cands(l, w, &a);
+        fill_cands_simd(k, l, w, &a);
     }
     w.cand.retain(|c| c.v >= t_minp && c.v > f32::NEG_INFINITY);
     // Increasing id order: the draw walks the CDF in this order.
@@ -613,7 +637,7 @@ fn top_entries(k: &Kernels, l: &[f32], st: &RowState, w: &mut Work, n: usize) {
         let t0 = kth_block_max(&w.blocks, n, &mut w.tmpf);
         w.idx.clear();
         (k.collect_ge)(l, t0.max(f32::MIN), &mut w.idx);
-        fill_cands(l, w, &st.exp);
+        fill_cands_simd(k, l, w, &st.exp);
     }
     select::top_k(&mut w.cand, n);
     w.cand.truncate(n);
