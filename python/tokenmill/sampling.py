@@ -127,8 +127,9 @@ def _u64_per_row(name: str, value: Any, batch: int) -> npt.NDArray[np.uint64]:
 
 def _seeds(seed: Any, batch: int) -> npt.NDArray[np.uint64]:
     if seed is None:
-        fresh: npt.NDArray[np.uint64] = np.frombuffer(os.urandom(8 * batch), dtype=np.uint64)
-        return fresh.copy()
+        fresh = np.empty(batch, dtype=np.uint64)
+        fresh[:] = np.frombuffer(os.urandom(8 * batch), dtype=np.uint64)
+        return fresh
     return _u64_per_row("seed", seed, batch)
 
 
