@@ -439,26 +439,30 @@ fn kept_set(
             w.cand.truncate(n);
         }
     } else if p_on {
-        let z = k.exp_sum_row(l, &a);
-        let target = p.top_p * z;
-        // Candidate ladder: z >= z_max - d for d = 4, 8, ..., 64, then everything. Each rung is
-        // one compare pass plus vector exps of the candidates; the first rung whose exact mass
+        // Candidate ladder: z >= z_max - d for d = 8, 16, ..., 64, then everything. The first
+        // rung is collected during the exp pass that computes the normaliser; later rungs cost
+        // one compare pass each. Each rung's exact mass is checked, so the first rung that
         // reaches the target contains the nucleus.
-        let mut d = 4.0f64;
-        loop {
-            let floor = if d > 64.0 {
+        let rung = |d: f64| {
+            if d > 64.0 {
                 f32::NEG_INFINITY
             } else {
                 (f64::from(m) - d * p.temperature) as f32
-            };
-            w.idx.clear();
-            (k.collect_ge)(l, floor, &mut w.idx);
+            }
+        };
+        let mut d = 8.0f64;
+        w.idx.clear();
+        let z = k.exp_sum_collect_row(l, &a, rung(d), &mut w.idx);
+        let target = p.top_p * z;
+        loop {
             fill_cands_simd(k, l, w, &a);
             let mass: f64 = w.cand.iter().map(|c| c.w).sum();
-            if mass >= target || floor == f32::NEG_INFINITY {
+            if mass >= target || rung(d) == f32::NEG_INFINITY {
                 break;
             }
             d *= 2.0;
+            w.idx.clear();
+            (k.collect_ge)(l, rung(d), &mut w.idx);
         }
         let n = select::nucleus(&mut w.cand, target);
         w.cand.truncate(n);

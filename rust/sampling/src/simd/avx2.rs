@@ -13,6 +13,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
+            exp_sum_collect,
             exp_write,
             scale,
             affine_write,
@@ -33,6 +34,9 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    unsafe { exp_sum_collect_k(x, a, thr, out) }
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -195,6 +199,51 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     while i + 8 <= n {
         acc_f64(&mut acc, exp8(load(x, i), &c));
         i += 8;
+    }
+    hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    let c = consts(a);
+    let t = _mm256_set1_ps(thr);
+    let n = x.len();
+    let mut acc = [_mm256_setzero_pd(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        let (v0, v1, v2, v3) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
+        let k0 = _mm256_cmp_ps::<_CMP_GE_OQ>(v0, t);
+        let k1 = _mm256_cmp_ps::<_CMP_GE_OQ>(v1, t);
+        let k2 = _mm256_cmp_ps::<_CMP_GE_OQ>(v2, t);
+        let k3 = _mm256_cmp_ps::<_CMP_GE_OQ>(v3, t);
+        let any = _mm256_or_ps(_mm256_or_ps(k0, k1), _mm256_or_ps(k2, k3));
+        if _mm256_movemask_ps(any) != 0 {
+            push_bits(u64::from(_mm256_movemask_ps(k0) as u32), i, out);
+            push_bits(u64::from(_mm256_movemask_ps(k1) as u32), i + 8, out);
+            push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
+            push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
+        }
+        let e0 = exp8(v0, &c);
+        let e1 = exp8(v1, &c);
+        let e2 = exp8(v2, &c);
+        let e3 = exp8(v3, &c);
+        acc_f64(
+            &mut acc,
+            _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        let v = load(x, i);
+        let k = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, t)) as u32;
+        push_bits(u64::from(k), i, out);
+        acc_f64(&mut acc, exp8(v, &c));
+        i += 8;
+    }
+    for (j, &v) in x[i..].iter().enumerate() {
+        if v >= thr {
+            out.push((i + j) as u32);
+        }
     }
     hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
 }

@@ -131,6 +131,8 @@ pub struct Kernels {
     pub block_max: fn(&[f32], usize, &mut Vec<f32>) -> bool,
     /// `sum(exp((x - max) / T))` in f64.
     pub exp_sum: fn(&[f32], &ExpArgs) -> f64,
+    /// `exp_sum` that also appends the indices of `x >= thr` (increasing), in the same pass.
+    pub exp_sum_collect: fn(&[f32], &ExpArgs, f32, &mut Vec<u32>) -> f64,
     /// Write `exp((x - max) / T)`, return the sum.
     pub exp_write: fn(&[f32], &ExpArgs, &mut [f32]) -> f64,
     /// Multiply in place.
@@ -149,6 +151,17 @@ impl Kernels {
             (self.exp_sum)(x, a)
         } else {
             crate::scalar::exp_sum(x, a)
+        }
+    }
+
+    /// `exp_sum_collect`, falling back to the scalar reference when the SIMD reduction does not
+    /// apply.
+    #[inline]
+    pub fn exp_sum_collect_row(&self, x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+        if a.simd_ok {
+            (self.exp_sum_collect)(x, a, thr, out)
+        } else {
+            crate::scalar::exp_sum_collect(x, a, thr, out)
         }
     }
 
@@ -285,6 +298,16 @@ mod tests {
                 (k.collect_ge)(&x, f32::NEG_INFINITY, &mut a);
                 prop_assert_eq!(a.len(), b.len() + x.len());
                 check_exp(&k, &x, t);
+                if let (m, false) = (k.max_nan)(&x) {
+                    if m.is_finite() {
+                        let ea = ExpArgs::new(m, 1.0 / t);
+                        let (mut i1, mut i2) = (Vec::new(), Vec::new());
+                        let s1 = k.exp_sum_collect_row(&x, &ea, thr, &mut i1);
+                        let s2 = crate::scalar::exp_sum_collect(&x, &ea, thr, &mut i2);
+                        prop_assert_eq!(&i1, &i2, "{}", k.name);
+                        prop_assert!((s1 - s2).abs() <= 1e-6 * s2, "{} {s1} {s2}", k.name);
+                    }
+                }
                 // log-softmax affine write.
                 let af = Affine::new(1.0 / t, 3.25 / t + 1.5);
                 let (mut o1, mut o2) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
