@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, LOG2E, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The AVX2 table, if this CPU has AVX2 and FMA.
@@ -114,7 +114,8 @@ struct C {
     lo: __m256,
     s_hi: __m256,
     s_lo: __m256,
-    m_apx: __m256,
+    s_l2e: __m256,
+    m_l2e: __m256,
     m_hi: __m256,
     m_lo: __m256,
 }
@@ -126,7 +127,8 @@ fn consts(a: &ExpArgs) -> C {
         lo: _mm256_set1_ps(a.lo),
         s_hi: _mm256_set1_ps(a.s_hi),
         s_lo: _mm256_set1_ps(a.s_lo),
-        m_apx: _mm256_set1_ps(a.m_apx),
+        s_l2e: _mm256_set1_ps(a.s_l2e),
+        m_l2e: _mm256_set1_ps(a.m_l2e),
         m_hi: _mm256_set1_ps(a.m_hi),
         m_lo: _mm256_set1_ps(a.m_lo),
     }
@@ -136,18 +138,15 @@ fn consts(a: &ExpArgs) -> C {
 #[target_feature(enable = "avx2,fma")]
 fn exp8(x: __m256, c: &C) -> __m256 {
     let xc = _mm256_max_ps(x, c.lo);
-    let a = _mm256_fmsub_ps(xc, c.s_hi, c.m_apx);
-    let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-        a,
-        _mm256_set1_ps(LOG2E),
+    let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_fmsub_ps(
+        xc, c.s_l2e, c.m_l2e,
     ));
     let big = _mm256_fmadd_ps(nf, _mm256_set1_ps(LN2_HI), c.m_hi);
     let mut r = _mm256_fmsub_ps(xc, c.s_hi, big);
     r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LN2_LO), r);
     r = _mm256_sub_ps(r, c.m_lo);
     r = _mm256_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm256_set1_ps(POLY[7]);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[6]));
+    let mut p = _mm256_set1_ps(POLY[6]);
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[5]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[4]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[3]));

@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, LOG2E, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The AVX-512 table, if this CPU has AVX-512F.
@@ -110,7 +110,8 @@ struct C {
     lo: __m512,
     s_hi: __m512,
     s_lo: __m512,
-    m_apx: __m512,
+    s_l2e: __m512,
+    m_l2e: __m512,
     m_hi: __m512,
     m_lo: __m512,
 }
@@ -122,7 +123,8 @@ fn consts(a: &ExpArgs) -> C {
         lo: _mm512_set1_ps(a.lo),
         s_hi: _mm512_set1_ps(a.s_hi),
         s_lo: _mm512_set1_ps(a.s_lo),
-        m_apx: _mm512_set1_ps(a.m_apx),
+        s_l2e: _mm512_set1_ps(a.s_l2e),
+        m_l2e: _mm512_set1_ps(a.m_l2e),
         m_hi: _mm512_set1_ps(a.m_hi),
         m_lo: _mm512_set1_ps(a.m_lo),
     }
@@ -132,17 +134,15 @@ fn consts(a: &ExpArgs) -> C {
 #[target_feature(enable = "avx512f")]
 fn exp16(x: __m512, c: &C) -> __m512 {
     let xc = _mm512_max_ps(x, c.lo);
-    let a = _mm512_fmsub_ps(xc, c.s_hi, c.m_apx);
     let nf = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_mul_ps(a, _mm512_set1_ps(LOG2E)),
+        _mm512_fmsub_ps(xc, c.s_l2e, c.m_l2e),
     );
     let big = _mm512_fmadd_ps(nf, _mm512_set1_ps(LN2_HI), c.m_hi);
     let mut r = _mm512_fmsub_ps(xc, c.s_hi, big);
     r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(LN2_LO), r);
     r = _mm512_sub_ps(r, c.m_lo);
     r = _mm512_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm512_set1_ps(POLY[7]);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[6]));
+    let mut p = _mm512_set1_ps(POLY[6]);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[5]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[4]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[3]));
