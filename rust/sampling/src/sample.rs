@@ -13,14 +13,15 @@
 //!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
 //!   also prunes the top-k candidates.
 //! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
-//!   vector exp pass over the row. The candidate threshold is the largest block maximum whose
-//!   upper set provably holds mass >= p (the block maxima themselves are in it), then a weighted
-//!   quickselect finds the exact nucleus (see `select.rs`).
+//!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
+//!   exact mass is short of `p`, the ladder widens (`z_max - 16`, `- 32`, `- 64`, everything; one
+//!   compare pass each). A weighted quickselect then finds the exact nucleus (see `select.rs`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
 //! * The draw is inverse-CDF over the kept set in increasing id order with `u = philox(seed, step,
-//!   draw)`; with no filter at all, over block sums of the vector exp, then inside one block.
+//!   draw)`; with no filter at all, over 1024-logit block sums of the vector exp, then inside one
+//!   block.
 //!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
 //! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p) or one exp pass
 //!   (top-p without top-k, plain sampling) + O(candidates).
@@ -404,8 +405,6 @@ fn kept_set(
     let mp_on = p.min_p > 0.0;
     let block = if k_on {
         block_len(vocab, 8 * p.top_k)
-    } else if p_on {
-        block_len(vocab, 512)
     } else {
         4096
     };
@@ -483,7 +482,7 @@ fn kept_set(
     })
 }
 
-const SUM_BLOCK: usize = 4096;
+const SUM_BLOCK: usize = 1024;
 
 /// Per-block exp sums of the whole row (vector kernel), returning the total.
 fn block_sums(k: &Kernels, l: &[f32], a: &ExpArgs, sums: &mut Vec<f64>) -> f64 {
