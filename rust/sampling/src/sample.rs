@@ -14,8 +14,8 @@
 //!   also prunes the top-k candidates.
 //! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
 //!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
-//!   exact mass is short of `p`, the ladder widens (`z_max - 16`, `- 32`, `- 64`, everything; one
-//!   compare pass each). A weighted quickselect then finds the exact nucleus (see `select.rs`).
+//!   exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+//!   compare pass per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
@@ -438,7 +438,7 @@ fn kept_set(
             w.cand.truncate(n);
         }
     } else if p_on {
-        // Candidate ladder: z >= z_max - d for d = 8, 16, ..., 64, then everything. The first
+        // Candidate ladder: z >= z_max - d for d = 8, 8·√2, 16, ..., 64, then everything. The first
         // rung is collected during the exp pass that computes the normaliser; later rungs cost
         // one compare pass each. Each rung's exact mass is checked, so the first rung that
         // reaches the target contains the nucleus.
@@ -459,7 +459,8 @@ fn kept_set(
             if mass >= target || rung(d) == f32::NEG_INFINITY {
                 break;
             }
-            d *= 2.0;
+            // Widen gently: a compare pass is cheaper than selecting over a much larger list.
+            d *= std::f64::consts::SQRT_2;
             w.idx.clear();
             (k.collect_ge)(l, rung(d), &mut w.idx);
         }
