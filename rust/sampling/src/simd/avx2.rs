@@ -154,12 +154,23 @@ fn exp8(x: __m256, c: &C) -> __m256 {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[1]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[0]));
     let n = _mm256_cvtps_epi32(nf);
+    // Fast scaling: add n to the exponent field of p (p is in [0.7, 1.42]); exact while the
+    // result stays normal, i.e. n >= -125. Lanes below take the two-step product, which rounds a
+    // subnormal result once. The branch is per vector and almost never taken for real logits.
+    let fast = _mm256_castsi256_ps(_mm256_add_epi32(
+        _mm256_castps_si256(p),
+        _mm256_slli_epi32::<23>(n),
+    ));
+    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(nf, _mm256_set1_ps(-125.0));
+    if _mm256_movemask_ps(small) == 0 {
+        return fast;
+    }
     let n1 = _mm256_max_epi32(n, _mm256_set1_epi32(-126));
     let n2 = _mm256_sub_epi32(n, n1);
     let bias = _mm256_set1_epi32(127);
     let p1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
     let p2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
-    _mm256_mul_ps(_mm256_mul_ps(p, p1), p2)
+    _mm256_blendv_ps(fast, _mm256_mul_ps(_mm256_mul_ps(p, p1), p2), small)
 }
 
 /// Add the 8 lanes of `v` into two f64x4 accumulators.
