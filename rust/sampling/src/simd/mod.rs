@@ -332,6 +332,26 @@ mod tests {
         }
 
         #[test]
+        fn max_and_collect_agree_with_pos_inf(
+            x in proptest::collection::vec(prop_oneof![
+                4 => -30.0f32..30.0,
+                1 => Just(f32::INFINITY),
+                1 => Just(f32::NEG_INFINITY),
+                1 => Just(f32::from_bits(1)),
+            ], 0..200),
+            thr in prop_oneof![-50.0f32..50.0, Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+        ) {
+            let scalar = crate::scalar::TABLE;
+            for k in available() {
+                prop_assert_eq!((k.max_nan)(&x), (scalar.max_nan)(&x), "{}", k.name);
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                (k.collect_ge)(&x, thr, &mut a);
+                (scalar.collect_ge)(&x, thr, &mut b);
+                prop_assert_eq!(a, b, "{}", k.name);
+            }
+        }
+
+        #[test]
         fn nan_is_detected_anywhere(len in 1usize..200, pos in 0usize..200) {
             let mut x: Vec<f32> = (0..len).map(|i| i as f32 * 0.25 - 7.0).collect();
             x[pos % len] = f32::NAN;
