@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
+from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
@@ -24,15 +25,21 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "SampleResult",
+    "Sampler",
     "__version__",
     "compute_optimal",
     "get_num_threads",
     "gpus_for_deadline",
     "inference_memory",
+    "kept_mask",
+    "log_softmax",
     "param_count",
     "predicted_loss",
+    "sample",
     "set_num_threads",
     "simd_level",
+    "softmax",
     "training_estimate",
     "training_flop",
 ]
