@@ -13,11 +13,45 @@ from typing import Any
 from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Catalogue": "tokenmill.cost",
+    "CostEstimate": "tokenmill.cost",
+    "MissingPriceError": "tokenmill.cost",
+    "ModelPrice": "tokenmill.cost",
+    "UnknownModelError": "tokenmill.cost",
+    "Usage": "tokenmill.cost",
+    "chat_token_count": "tokenmill.cost",
+    "estimate_cost": "tokenmill.cost",
+    "load_catalogue": "tokenmill.cost",
+    "load_litellm": "tokenmill.cost",
+    "price_usage": "tokenmill.cost",
+    "DatasetCost": "tokenmill.pricing.dataset",
+    "ShardCount": "tokenmill.pricing.dataset",
+    "count_rows": "tokenmill.pricing.dataset",
+    "merge_counts": "tokenmill.pricing.dataset",
+    "price_dataset": "tokenmill.pricing.dataset",
+}
 
 __all__ = [
+    # token economics: cost (lazy)
+    "Catalogue",
+    "CostEstimate",
+    "DatasetCost",
+    "MissingPriceError",
+    "ModelPrice",
+    "ShardCount",
+    "UnknownModelError",
+    "Usage",
     "__version__",
+    "chat_token_count",
+    "count_rows",
+    "estimate_cost",
     "get_num_threads",
+    "load_catalogue",
+    "load_litellm",
+    "merge_counts",
+    "price_dataset",
+    "price_usage",
     "set_num_threads",
     "simd_level",
 ]
