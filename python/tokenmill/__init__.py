@@ -30,6 +30,10 @@ _LAZY: dict[str, str] = {
     "count_rows": "tokenmill.pricing.dataset",
     "merge_counts": "tokenmill.pricing.dataset",
     "price_dataset": "tokenmill.pricing.dataset",
+    "Report": "tokenmill.report",
+    "ReportRow": "tokenmill.report",
+    "load_corpus": "tokenmill.report",
+    "token_length_report": "tokenmill.report",
 }
 
 __all__ = [
@@ -39,6 +43,8 @@ __all__ = [
     "DatasetCost",
     "MissingPriceError",
     "ModelPrice",
+    "Report",
+    "ReportRow",
     "ShardCount",
     "UnknownModelError",
     "Usage",
@@ -48,12 +54,14 @@ __all__ = [
     "estimate_cost",
     "get_num_threads",
     "load_catalogue",
+    "load_corpus",
     "load_litellm",
     "merge_counts",
     "price_dataset",
     "price_usage",
     "set_num_threads",
     "simd_level",
+    "token_length_report",
 ]
 
 

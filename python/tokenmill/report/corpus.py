@@ -1,0 +1,426 @@
+"""Parallel-corpus loaders for ``tokenmill report``.
+
+Design notes
+------------
+A parallel corpus is a set of ``(lang, id, text)`` rows; rows that share an id are translations of
+one another. Every loader produces the same frozen :class:`Corpus`: per language, a tuple of ids and
+a tuple of texts in file order. Loading is one pass over the input, O(total bytes); nothing is
+tokenized here.
+
+Accepted layouts (detected from the path, see :func:`load_corpus`):
+
+* the built-in sample (``path=None``): ``tokenmill/data/parallel_corpus.jsonl``;
+* MASSIVE: a directory of ``<locale>.jsonl`` files (optionally under ``data/``), or one such file,
+  with fields ``id``, ``locale``, ``partition`` and ``utt``; ``split`` picks the partition. Locales
+  with a known FLORES-200 counterpart (``hi-IN`` -> ``hin_Deva``) are renamed, others kept as given;
+* FLORES-200: a directory holding ``dev/`` and/or ``devtest/`` with ``<lang>_<Script>.<split>``
+  files (or such a split directory itself), line-aligned; the id is the 1-based line number;
+* generic: a ``.jsonl``, ``.csv``, ``.tsv`` or ``.parquet`` file with ``lang``, ``id`` and ``text``
+  columns (Parquet needs pyarrow: ``pip install 'tokenmill[report]'``).
+
+Invariants: within one language an id occurs at most once (a duplicate is a ``ValueError`` naming
+the file and line); language codes are never validated, so unknown codes are kept as given; empty
+texts are kept (the statistics count and report them).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "ACCEPTED_LAYOUTS",
+    "MASSIVE_TO_FLORES",
+    "Corpus",
+    "LanguageTexts",
+    "load_corpus",
+]
+
+ACCEPTED_LAYOUTS = (
+    "built-in sample (no --corpus)",
+    "MASSIVE: a directory of <locale>.jsonl files or one such .jsonl file "
+    "(fields id, locale, partition, utt)",
+    "FLORES-200: a directory with dev/ and/or devtest/ holding <lang>_<Script>.<split> files",
+    "generic: a .jsonl, .csv, .tsv or .parquet file with lang, id and text columns",
+)
+
+# MASSIVE 1.1 locales -> FLORES-200 codes (the language and script both datasets use for them).
+MASSIVE_TO_FLORES: Mapping[str, str] = MappingProxyType(
+    {
+        "af-ZA": "afr_Latn",
+        "am-ET": "amh_Ethi",
+        "ar-SA": "arb_Arab",
+        "az-AZ": "azj_Latn",
+        "bn-BD": "ben_Beng",
+        "ca-ES": "cat_Latn",
+        "cy-GB": "cym_Latn",
+        "da-DK": "dan_Latn",
+        "de-DE": "deu_Latn",
+        "el-GR": "ell_Grek",
+        "en-US": "eng_Latn",
+        "es-ES": "spa_Latn",
+        "fa-IR": "pes_Arab",
+        "fi-FI": "fin_Latn",
+        "fr-FR": "fra_Latn",
+        "he-IL": "heb_Hebr",
+        "hi-IN": "hin_Deva",
+        "hu-HU": "hun_Latn",
+        "hy-AM": "hye_Armn",
+        "id-ID": "ind_Latn",
+        "is-IS": "isl_Latn",
+        "it-IT": "ita_Latn",
+        "ja-JP": "jpn_Jpan",
+        "jv-ID": "jav_Latn",
+        "ka-GE": "kat_Geor",
+        "km-KH": "khm_Khmr",
+        "kn-IN": "kan_Knda",
+        "ko-KR": "kor_Hang",
+        "lv-LV": "lvs_Latn",
+        "ml-IN": "mal_Mlym",
+        "mn-MN": "khk_Cyrl",
+        "ms-MY": "zsm_Latn",
+        "my-MM": "mya_Mymr",
+        "nb-NO": "nob_Latn",
+        "nl-NL": "nld_Latn",
+        "pl-PL": "pol_Latn",
+        "pt-PT": "por_Latn",
+        "ro-RO": "ron_Latn",
+        "ru-RU": "rus_Cyrl",
+        "sl-SL": "slv_Latn",
+        "sq-AL": "als_Latn",
+        "sv-SE": "swe_Latn",
+        "sw-KE": "swh_Latn",
+        "ta-IN": "tam_Taml",
+        "te-IN": "tel_Telu",
+        "th-TH": "tha_Thai",
+        "tl-PH": "tgl_Latn",
+        "tr-TR": "tur_Latn",
+        "ur-PK": "urd_Arab",
+        "vi-VN": "vie_Latn",
+        "zh-CN": "zho_Hans",
+        "zh-TW": "zho_Hant",
+    }
+)
+
+_GENERIC_COLUMNS = ("lang", "id", "text")
+_FLORES_SPLITS = ("dev", "devtest")
+
+
+@dataclass(frozen=True)
+class LanguageTexts:
+    """One language's sentences: ``ids[i]`` is the id of ``texts[i]``."""
+
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A parallel corpus: language code -> its sentences. Rows sharing an id are translations."""
+
+    languages: Mapping[str, LanguageTexts]
+    name: str
+    layout: str
+    is_sample: bool = False
+    source: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_sentences(self) -> int:
+        return sum(len(t) for t in self.languages.values())
+
+    @property
+    def n_ids(self) -> int:
+        ids: set[str] = set()
+        for t in self.languages.values():
+            ids.update(t.ids)
+        return len(ids)
+
+    def select(self, languages: Iterable[str]) -> Corpus:
+        """Keep only ``languages`` (in the given order); unknown codes raise a ``ValueError``."""
+        wanted = list(dict.fromkeys(languages))
+        missing = [lang for lang in wanted if lang not in self.languages]
+        if missing:
+            have = ", ".join(sorted(self.languages))
+            raise ValueError(
+                f"language(s) {', '.join(missing)} not in corpus {self.name!r} (it has: {have})"
+            )
+        return Corpus(
+            languages=MappingProxyType({lang: self.languages[lang] for lang in wanted}),
+            name=self.name,
+            layout=self.layout,
+            is_sample=self.is_sample,
+            source=self.source,
+            notes=self.notes,
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[tuple[str, str, str]],
+        *,
+        name: str = "corpus",
+        layout: str = "rows",
+        is_sample: bool = False,
+        source: str = "",
+    ) -> Corpus:
+        """Build a corpus from ``(lang, id, text)`` triples; a duplicate id in a language raises."""
+        builder = _Builder(name)
+        for n, (lang, id_, text) in enumerate(rows, 1):
+            builder.add(lang, id_, text, f"row {n}")
+        return builder.build(layout=layout, is_sample=is_sample, source=source)
+
+
+class _Builder:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.ids: dict[str, list[str]] = {}
+        self.texts: dict[str, list[str]] = {}
+        self.seen: dict[str, set[str]] = {}
+
+    def add(self, lang: str, id_: str, text: str, loc: str) -> None:
+        if not isinstance(text, str):
+            raise ValueError(
+                f"{self.where}, {loc}: text must be a string, got {type(text).__name__}"
+            )
+        seen = self.seen.get(lang)
+        if seen is None:
+            seen = self.seen[lang] = set()
+            self.ids[lang] = []
+            self.texts[lang] = []
+        if id_ in seen:
+            raise ValueError(f"{self.where}, {loc}: duplicate id {id_!r} for language {lang!r}")
+        seen.add(id_)
+        self.ids[lang].append(id_)
+        self.texts[lang].append(text)
+
+    def build(self, *, layout: str, is_sample: bool = False, source: str = "") -> Corpus:
+        if not self.ids:
+            raise ValueError(f"{self.where}: the corpus is empty (no sentences found)")
+        langs = {
+            lang: LanguageTexts(tuple(self.ids[lang]), tuple(self.texts[lang])) for lang in self.ids
+        }
+        return Corpus(
+            languages=MappingProxyType(langs),
+            name=self.where,
+            layout=layout,
+            is_sample=is_sample,
+            source=source,
+        )
+
+
+def _unrecognised(path: Path, why: str) -> ValueError:
+    layouts = "\n  - ".join(ACCEPTED_LAYOUTS)
+    return ValueError(
+        f"unrecognised corpus layout at {path}: {why}. Accepted layouts:\n  - {layouts}"
+    )
+
+
+def load_corpus(path: str | Path | None = None, *, split: str | None = None) -> Corpus:
+    """Load a parallel corpus, detecting its layout (see the module notes).
+
+    ``split`` picks the MASSIVE partition (``train``/``dev``/``test``) or the FLORES split
+    (``dev``/``devtest``); ``None`` means ``dev`` for both. Generic files and the built-in sample
+    have no splits and ignore it.
+    """
+    if path is None:
+        return load_builtin()
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"corpus not found: {p}")
+    if p.is_dir():
+        return _load_dir(p, split)
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        first = _first_json_record(p)
+        if first is None:
+            raise ValueError(f"{p}: the corpus is empty (no JSON lines)")
+        if "utt" in first and "locale" in first:
+            return load_massive(p, split=split)
+        if all(c in first for c in _GENERIC_COLUMNS):
+            return load_generic(p)
+        raise _unrecognised(
+            p, f"first record has fields {sorted(first)}; expected lang/id/text or MASSIVE fields"
+        )
+    if suffix in (".csv", ".tsv", ".parquet"):
+        return load_generic(p)
+    if suffix in (f".{s}" for s in _FLORES_SPLITS):
+        raise _unrecognised(
+            p, "a single FLORES file; pass the directory that holds dev/ or devtest/"
+        )
+    raise _unrecognised(p, f"unknown file type {suffix or '(no extension)'!r}")
+
+
+def _load_dir(p: Path, split: str | None) -> Corpus:
+    if any((p / s).is_dir() for s in _FLORES_SPLITS) or any(
+        f.suffix in (".dev", ".devtest") for f in p.iterdir()
+    ):
+        return load_flores(p, split=split)
+    for candidate in (p, p / "data"):
+        if candidate.is_dir() and any(candidate.glob("*.jsonl")):
+            return load_massive(candidate, split=split)
+    raise _unrecognised(p, "directory holds neither dev/ or devtest/ nor *.jsonl files")
+
+
+def load_builtin() -> Corpus:
+    """The built-in sample: everyday sentences translated into 30+ languages (package data)."""
+    ref = resources.files("tokenmill") / "data" / "parallel_corpus.jsonl"
+    try:
+        text = ref.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:  # pragma: no cover - a broken installation
+        raise FileNotFoundError("the built-in corpus is missing from this installation") from exc
+    builder = _Builder("built-in sample")
+    for n, rec in _json_lines(text.splitlines(), "built-in corpus"):
+        builder.add(str(rec["lang"]), str(rec["id"]), rec["text"], f"line {n}")
+    return builder.build(
+        layout="builtin", is_sample=True, source="tokenmill/data/parallel_corpus.jsonl"
+    )
+
+
+def _json_lines(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}, line {n}: invalid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{where}, line {n}: expected a JSON object")
+        yield n, rec
+
+
+def _first_json_record(p: Path) -> dict[str, Any] | None:
+    with p.open(encoding="utf-8") as fh:
+        for _, rec in _json_lines(fh, str(p)):
+            return rec
+    return None
+
+
+def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
+    """MASSIVE: one JSONL file or a directory of ``<locale>.jsonl``; keeps one partition."""
+    p = Path(path)
+    partition = split or "dev"
+    files = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
+    builder = _Builder(str(p))
+    partitions: set[str] = set()
+    for f in files:
+        with f.open(encoding="utf-8") as fh:
+            for n, rec in _json_lines(fh, str(f)):
+                missing = [k for k in ("id", "locale", "partition", "utt") if k not in rec]
+                if missing:
+                    raise ValueError(f"{f}, line {n}: MASSIVE record lacks field(s) {missing}")
+                part = str(rec["partition"])
+                partitions.add(part)
+                if part != partition:
+                    continue
+                locale = str(rec["locale"])
+                lang = MASSIVE_TO_FLORES.get(locale, locale)
+                builder.add(lang, str(rec["id"]), rec["utt"], f"line {n}")
+    if not builder.ids:
+        have = ", ".join(sorted(partitions)) or "none"
+        raise ValueError(
+            f"{p}: no MASSIVE rows in partition {partition!r} (partitions found: {have})"
+        )
+    return builder.build(layout="massive", source=f"MASSIVE, partition {partition}")
+
+
+def load_flores(path: str | Path, *, split: str | None = None) -> Corpus:
+    """FLORES-200: ``<dir>/<split>/<lang>_<Script>.<split>``; the id is the 1-based line number."""
+    p = Path(path)
+    name = split or "dev"
+    if (p / name).is_dir():
+        folder = p / name
+    elif any(f.suffix == f".{name}" for f in p.iterdir()):
+        folder = p
+    else:
+        have = [s for s in _FLORES_SPLITS if (p / s).is_dir()]
+        raise ValueError(
+            f"{p}: FLORES split {name!r} not found (splits present: {', '.join(have) or 'none'})"
+        )
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix == f".{name}")
+    if not files:
+        raise ValueError(f"{folder}: no *.{name} files")
+    builder = _Builder(str(p))
+    lengths: dict[str, int] = {}
+    for f in files:
+        lang = f.name[: -len(f.suffix)]
+        lines = f.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        lengths[lang] = len(lines)
+        for n, line in enumerate(lines, 1):
+            builder.add(lang, str(n), line.rstrip("\r"), f"{f.name} line {n}")
+    corpus = builder.build(layout="flores", source=f"FLORES-200, split {name}")
+    if len(set(lengths.values())) > 1:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(lengths.items()))
+        note = f"FLORES files have different line counts ({counts}); ids are line numbers"
+        return Corpus(
+            languages=corpus.languages,
+            name=corpus.name,
+            layout=corpus.layout,
+            source=corpus.source,
+            notes=(note,),
+        )
+    return corpus
+
+
+def load_generic(path: str | Path) -> Corpus:
+    """A ``.jsonl``, ``.csv``, ``.tsv`` or ``.parquet`` file with ``lang``, ``id`` and ``text``."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    builder = _Builder(str(p))
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        with p.open(encoding="utf-8") as fh:
+            for n, rec in _json_lines(fh, str(p)):
+                missing = [c for c in _GENERIC_COLUMNS if c not in rec]
+                if missing:
+                    raise ValueError(f"{p}, line {n}: missing field(s) {missing}")
+                builder.add(str(rec["lang"]), str(rec["id"]), rec["text"], f"line {n}")
+    elif suffix in (".csv", ".tsv"):
+        with p.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+            missing = [c for c in _GENERIC_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(
+                    f"{p}: missing column(s) {missing} (header: {reader.fieldnames or []})"
+                )
+            for row in reader:
+                loc = f"line {reader.line_num}"
+                if row["text"] is None:
+                    raise ValueError(f"{p}, {loc}: too few columns")
+                builder.add(row["lang"], row["id"], row["text"], loc)
+    elif suffix == ".parquet":
+        for n, (lang, id_, text) in enumerate(_parquet_rows(p), 1):
+            builder.add(lang, id_, text, f"row {n}")
+    else:
+        raise _unrecognised(p, f"unknown file type {suffix!r}")
+    return builder.build(layout="generic", source=p.name)
+
+
+def _parquet_rows(p: Path) -> Iterator[tuple[str, str, str]]:
+    try:
+        pq: Any = importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        raise ImportError(
+            f"reading {p} needs pyarrow: pip install 'tokenmill[report]' (or pip install pyarrow)"
+        ) from None
+    table = pq.read_table(p)
+    missing = [c for c in _GENERIC_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{p}: missing column(s) {missing} (columns: {table.column_names})")
+    langs = table.column("lang").to_pylist()
+    ids = table.column("id").to_pylist()
+    texts = table.column("text").to_pylist()
+    for lang, id_, text in zip(langs, ids, texts, strict=True):
+        yield str(lang), str(id_), "" if text is None else text
