@@ -1,8 +1,11 @@
 """Language metadata for the report: English names and the optional context columns.
 
 Reads ``tokenmill/data/languages.json`` (per FLORES code: ``name``, ``native_name``, ``script``,
-speakers with their source, Common Crawl share from Lai et al. 2023 or ``null``; top-level
-``sources`` and ``limits``). Unknown codes get no metadata and are shown as given.
+``speakers_millions`` with its source, ``common_crawl_pct`` (CC-MAIN-2022-40, the crawl whose shares
+Lai et al. 2023 report) or ``null``; top-level ``world_population_millions``, ``sources`` and
+``limits``). The population share is speakers / world population, in percent; speakers of several
+languages count once per language, so shares do not add up to 100%. Unknown codes get no metadata
+and are shown as given.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def language_info() -> Mapping[str, LanguageInfo]:
     """Code -> :class:`LanguageInfo` for every language the package data describes."""
     doc = _read()
     langs = doc.get("languages", doc)
-    world = _first(doc, "world_population")
+    world = _first(doc, "world_population_millions", "world_population")
     out: dict[str, LanguageInfo] = {}
     if not isinstance(langs, Mapping):
         return MappingProxyType(out)
@@ -78,7 +81,8 @@ def language_info() -> Mapping[str, LanguageInfo]:
             continue
         pop_pct = _first(entry, "population_share_pct", "population_pct", "speakers_pct")
         if pop_pct is None and world:
-            speakers = _first(entry, "speakers", "population", "total_speakers")
+            # both in the same unit (millions in the package data)
+            speakers = _first(entry, "speakers_millions", "speakers", "population")
             if speakers is not None:
                 pop_pct = 100.0 * speakers / world
         out[code] = LanguageInfo(

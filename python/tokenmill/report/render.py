@@ -38,6 +38,21 @@ class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     numeric: tuple[bool, ...]
+    groups: tuple[str, ...] = ()  # per column: a label spanning its run of columns, or ""
+
+    def flat_headers(self) -> tuple[str, ...]:
+        if not self.groups:
+            return self.headers
+        return tuple(f"{g} {h}".strip() for g, h in zip(self.groups, self.headers, strict=True))
+
+    def spans(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for g in self.groups:
+            if out and out[-1][0] == g and g:
+                out[-1] = (g, out[-1][1] + 1)
+            else:
+                out.append((g, 1))
+        return out
 
 
 def _num(x: float | None, digits: int = 2, suffix: str = "") -> str:
@@ -65,15 +80,15 @@ def _header_lines(report: Report) -> list[str]:
     lines = [
         f"Token-length report: {kind}{source}, {report.n_ids} ids × {n_sent} languages; "
         f"tokenizers: {', '.join(report.tokenizers)}",
-        f"premium = tokens for the same sentences relative to {report.pivot} "
-        "(Petrov et al. 2023); it is also the relative time to generate them at equal tokens/s",
+        f"premium = tokens for the same sentences relative to {report.pivot} (Petrov et al. 2023),",
+        "  also the relative time to generate them at equal tokens/s; median = tokens per sentence",
     ]
     if report.pricing is not None:
         p = report.pricing
         as_of = f", prices as of {p.as_of}" if p.as_of else ""
         lines.append(
             f"cost: {p.model} at ${p.input_per_1m:g} per 1M input tokens{as_of}; "
-            f"'$ per 1M {report.pivot}' = what content that takes 1M {report.pivot} tokens costs"
+            f"$/1M {report.pivot} = the price of content that is 1M {report.pivot} tokens"
         )
     return lines
 
@@ -90,16 +105,19 @@ def summary_table(report: Report) -> Table:
     order = report.languages_by_premium()
     headers = ["language", "code"]
     numeric = [False, False]
+    groups = ["", ""]
     for tok in report.tokenizers:
-        headers += [f"{tok} median", f"{tok} premium"]
+        headers += ["median", "premium"]
         numeric += [True, True]
         if report.pricing is not None:
-            headers.append(f"{tok} $ per 1M {report.pivot}")
+            headers.append(f"$/1M {report.pivot}")
             numeric.append(True)
+        groups += [tok] * (len(headers) - len(groups))
     context = _has_context(report)
     if context:
-        headers += ["CC %", "population %", "CC/pop"]
+        headers += ["CC %", "pop. %", "CC/pop"]
         numeric += [True, True, True]
+        groups += ["context"] * 3
     rows = []
     for lang in order:
         first = by_key[(lang, report.tokenizers[0])]
@@ -119,7 +137,7 @@ def summary_table(report: Report) -> Table:
                 _num(first.crawl_to_population, 2),
             ]
         rows.append(tuple(cells))
-    return Table(tuple(headers), tuple(rows), tuple(numeric))
+    return Table(tuple(headers), tuple(rows), tuple(numeric), tuple(groups))
 
 
 _DETAIL = (
@@ -177,6 +195,16 @@ def _text_table(t: Table) -> str:
     widths = [len(h) for h in t.headers]
     for row in t.rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    group_line: list[str] = []
+    if t.groups:
+        col = 0
+        for label, span in t.spans():
+            width = sum(widths[col : col + span]) + 2 * (span - 1)
+            if len(label) > width:  # widen the last column of the span to fit the label
+                widths[col + span - 1] += len(label) - width
+                width = len(label)
+            group_line.append(label.center(width, "-" if label else " ") if label else " " * width)
+            col += span
 
     def line(cells: Sequence[str]) -> str:
         out = [
@@ -186,14 +214,15 @@ def _text_table(t: Table) -> str:
         return "  ".join(out).rstrip()
 
     sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(t.headers), sep, *(line(r) for r in t.rows)])
+    top = ["  ".join(group_line).rstrip()] if group_line else []
+    return "\n".join([*top, line(t.headers), sep, *(line(r) for r in t.rows)])
 
 
 def _md_table(t: Table) -> str:
     def esc(c: str) -> str:
         return c.replace("|", "\\|")
 
-    head = "| " + " | ".join(esc(h) for h in t.headers) + " |"
+    head = "| " + " | ".join(esc(h) for h in t.flat_headers()) + " |"
     rule = "|" + "|".join("---:" if n else "---" for n in t.numeric) + "|"
     body = ["| " + " | ".join(esc(c) for c in r) + " |" for r in t.rows]
     return "\n".join([head, rule, *body])
@@ -205,6 +234,12 @@ def _html_table(t: Table) -> str:
         return f"<{tag}{cls}>{html.escape(c)}</{tag}>"
 
     head = "".join(cell("th", h, n) for h, n in zip(t.headers, t.numeric, strict=True))
+    if t.groups:
+        spans = "".join(
+            f'<th colspan="{n}">{html.escape(g)}</th>' if g else f'<th colspan="{n}"></th>'
+            for g, n in t.spans()
+        )
+        head = f"{spans}</tr>\n<tr>{head}"
     body = "\n".join(
         "<tr>" + "".join(cell("td", c, n) for c, n in zip(r, t.numeric, strict=True)) + "</tr>"
         for r in t.rows
@@ -217,8 +252,12 @@ def _footer(report: Report) -> list[str]:
     note = sample_note(report)
     if note:
         out.append(note)
-    if report.context_limits and _has_context(report):
-        out.append(f"Context columns: {report.context_limits}")
+    if _has_context(report):
+        out.append(
+            "context: CC % = share of Common Crawl pages (CC-MAIN-2022-40, the crawl Lai et al. "
+            "2023 report); pop. % = speakers (L1+L2) / world population; CC/pop = their ratio. "
+            "Rough figures: see the limits in tokenmill/data/languages.json."
+        )
     return out
 
 
