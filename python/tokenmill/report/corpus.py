@@ -175,38 +175,55 @@ class Corpus:
         source: str = "",
     ) -> Corpus:
         """Build a corpus from ``(lang, id, text)`` triples; a duplicate id in a language raises."""
-        builder = _Builder(name)
+        builder = _Builder(name, "row")
         for n, (lang, id_, text) in enumerate(rows, 1):
-            builder.add(lang, id_, text, f"row {n}")
+            builder.add(lang, id_, text, n)
         return builder.build(layout=layout, is_sample=is_sample, source=source)
 
 
 class _Builder:
-    def __init__(self, where: str) -> None:
+    """Groups rows by language. Duplicate ids are detected once, at :meth:`build`, from the
+    per-language sets; the stored line numbers then name the offending row."""
+
+    def __init__(self, where: str, unit: str = "line") -> None:
         self.where = where
+        self.unit = unit
         self.ids: dict[str, list[str]] = {}
         self.texts: dict[str, list[str]] = {}
-        self.seen: dict[str, set[str]] = {}
+        self.lines: dict[str, list[int]] = {}
 
-    def add(self, lang: str, id_: str, text: str, loc: str) -> None:
-        if not isinstance(text, str):
+    def add(self, lang: str, id_: str, text: str, line: int) -> None:
+        if type(text) is not str:
             raise ValueError(
-                f"{self.where}, {loc}: text must be a string, got {type(text).__name__}"
+                f"{self.where}, {self.unit} {line}: text must be a string, "
+                f"got {type(text).__name__}"
             )
-        seen = self.seen.get(lang)
-        if seen is None:
-            seen = self.seen[lang] = set()
-            self.ids[lang] = []
+        ids = self.ids.get(lang)
+        if ids is None:
+            ids = self.ids[lang] = []
             self.texts[lang] = []
-        if id_ in seen:
-            raise ValueError(f"{self.where}, {loc}: duplicate id {id_!r} for language {lang!r}")
-        seen.add(id_)
-        self.ids[lang].append(id_)
+            self.lines[lang] = []
+        ids.append(id_)
         self.texts[lang].append(text)
+        self.lines[lang].append(line)
+
+    def _check_duplicates(self) -> None:
+        for lang, ids in self.ids.items():
+            if len(set(ids)) == len(ids):
+                continue
+            seen: set[str] = set()
+            for id_, line in zip(ids, self.lines[lang], strict=True):
+                if id_ in seen:
+                    raise ValueError(
+                        f"{self.where}, {self.unit} {line}: duplicate id {id_!r} "
+                        f"for language {lang!r}"
+                    )
+                seen.add(id_)
 
     def build(self, *, layout: str, is_sample: bool = False, source: str = "") -> Corpus:
         if not self.ids:
             raise ValueError(f"{self.where}: the corpus is empty (no sentences found)")
+        self._check_duplicates()
         langs = {
             lang: LanguageTexts(tuple(self.ids[lang]), tuple(self.texts[lang])) for lang in self.ids
         }
@@ -281,23 +298,56 @@ def load_builtin() -> Corpus:
         raise FileNotFoundError("the built-in corpus is missing from this installation") from exc
     builder = _Builder("built-in sample")
     for n, rec in _json_lines(text.splitlines(), "built-in corpus"):
-        builder.add(str(rec["lang"]), str(rec["id"]), rec["text"], f"line {n}")
+        builder.add(str(rec["lang"]), str(rec["id"]), rec["text"], n)
     return builder.build(
         layout="builtin", is_sample=True, source="tokenmill/data/parallel_corpus.jsonl"
     )
 
 
+def _parse_line(line: str, where: str, n: int) -> dict[str, Any]:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}, line {n}: invalid JSON ({exc.msg})") from None
+    if not isinstance(rec, dict):
+        raise ValueError(f"{where}, line {n}: expected a JSON object")
+    return rec
+
+
 def _json_lines(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+        if line.strip():
+            yield n, _parse_line(line, where, n)
+
+
+_JSON_CHUNK = 1 << 14
+
+
+def _json_records(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Like :func:`_json_lines`, but parses chunks of lines as one JSON array (about twice as
+    fast on large files); a chunk that fails is re-parsed line by line to name the bad line."""
+    numbers: list[int] = []
+    chunk: list[str] = []
+
+    def flush() -> list[tuple[int, dict[str, Any]]]:
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}, line {n}: invalid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise ValueError(f"{where}, line {n}: expected a JSON object")
-        yield n, rec
+            recs = json.loads("[" + ",".join(chunk) + "]")
+        except json.JSONDecodeError:
+            recs = None
+        if recs is None or len(recs) != len(chunk) or not all(type(r) is dict for r in recs):
+            return [(n, _parse_line(ln, where, n)) for n, ln in zip(numbers, chunk, strict=True)]
+        return list(zip(numbers, recs, strict=True))
+
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            numbers.append(n)
+            chunk.append(line)
+            if len(chunk) == _JSON_CHUNK:
+                yield from flush()
+                numbers.clear()
+                chunk.clear()
+    if chunk:
+        yield from flush()
 
 
 def _first_json_record(p: Path) -> dict[str, Any] | None:
@@ -316,7 +366,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
     partitions: set[str] = set()
     for f in files:
         with f.open(encoding="utf-8") as fh:
-            for n, rec in _json_lines(fh, str(f)):
+            for n, rec in _json_records(fh, str(f)):
                 missing = [k for k in ("id", "locale", "partition", "utt") if k not in rec]
                 if missing:
                     raise ValueError(f"{f}, line {n}: MASSIVE record lacks field(s) {missing}")
@@ -326,7 +376,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
                     continue
                 locale = str(rec["locale"])
                 lang = MASSIVE_TO_FLORES.get(locale, locale)
-                builder.add(lang, str(rec["id"]), rec["utt"], f"line {n}")
+                builder.add(lang, str(rec["id"]), rec["utt"], n)
     if not builder.ids:
         have = ", ".join(sorted(partitions)) or "none"
         raise ValueError(
@@ -360,7 +410,7 @@ def load_flores(path: str | Path, *, split: str | None = None) -> Corpus:
             lines.pop()
         lengths[lang] = len(lines)
         for n, line in enumerate(lines, 1):
-            builder.add(lang, str(n), line.rstrip("\r"), f"{f.name} line {n}")
+            builder.add(lang, str(n), line.rstrip("\r"), n)
     corpus = builder.build(layout="flores", source=f"FLORES-200, split {name}")
     if len(set(lengths.values())) > 1:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(lengths.items()))
@@ -379,14 +429,21 @@ def load_generic(path: str | Path) -> Corpus:
     """A ``.jsonl``, ``.csv``, ``.tsv`` or ``.parquet`` file with ``lang``, ``id`` and ``text``."""
     p = Path(path)
     suffix = p.suffix.lower()
-    builder = _Builder(str(p))
+    builder = _Builder(str(p), "row" if suffix == ".parquet" else "line")
     if suffix in (".jsonl", ".json", ".ndjson"):
         with p.open(encoding="utf-8") as fh:
-            for n, rec in _json_lines(fh, str(p)):
-                missing = [c for c in _GENERIC_COLUMNS if c not in rec]
-                if missing:
-                    raise ValueError(f"{p}, line {n}: missing field(s) {missing}")
-                builder.add(str(rec["lang"]), str(rec["id"]), rec["text"], f"line {n}")
+            for n, rec in _json_records(fh, str(p)):
+                try:
+                    lang, id_, text = rec["lang"], rec["id"], rec["text"]
+                except KeyError:
+                    missing = [c for c in _GENERIC_COLUMNS if c not in rec]
+                    raise ValueError(f"{p}, line {n}: missing field(s) {missing}") from None
+                builder.add(
+                    lang if type(lang) is str else str(lang),
+                    id_ if type(id_) is str else str(id_),
+                    text,
+                    n,
+                )
     elif suffix in (".csv", ".tsv"):
         with p.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
@@ -396,13 +453,12 @@ def load_generic(path: str | Path) -> Corpus:
                     f"{p}: missing column(s) {missing} (header: {reader.fieldnames or []})"
                 )
             for row in reader:
-                loc = f"line {reader.line_num}"
                 if row["text"] is None:
-                    raise ValueError(f"{p}, {loc}: too few columns")
-                builder.add(row["lang"], row["id"], row["text"], loc)
+                    raise ValueError(f"{p}, line {reader.line_num}: too few columns")
+                builder.add(row["lang"], row["id"], row["text"], reader.line_num)
     elif suffix == ".parquet":
         for n, (lang, id_, text) in enumerate(_parquet_rows(p), 1):
-            builder.add(lang, id_, text, f"row {n}")
+            builder.add(lang, id_, text, n)
     else:
         raise _unrecognised(p, f"unknown file type {suffix!r}")
     return builder.build(layout="generic", source=p.name)
