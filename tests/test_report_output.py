@@ -227,3 +227,38 @@ def test_cli_flores_with_tokenizer_and_pivot() -> None:
     doc = json.loads(done.stdout)
     assert {r["language"] for r in doc["rows"]} == {"eng_Latn", "mal_Mlym"}
     assert doc["metadata"]["corpus_is_sample"] is False
+
+
+def test_progress_bar_forced_on_a_stream() -> None:
+    from tokenmill.report.progress import Progress
+
+    buf = io.StringIO()
+    with Progress(10, "counting", enabled=True, stream=buf) as bar:
+        bar.update(4)
+        bar.update(6)
+    text = buf.getvalue()
+    assert "100.0%" in text and "10/10" in text and text.endswith("\n")
+    quiet = io.StringIO()
+    with Progress(10, enabled=None, stream=quiet) as bar:  # a StringIO is not a terminal
+        bar.update(10)
+    assert quiet.getvalue() == ""
+
+
+def test_report_progress_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [("eng_Latn", str(i), "a b") for i in range(5)]
+    token_length_report(Corpus.from_rows(rows), tokenizers=[WordCounter()], progress=True, info={})
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "5/5" in captured.err
+
+
+def test_counter_returning_wrong_length_is_an_error() -> None:
+    class Broken:
+        name = "broken"
+
+        def count_batch(self, texts: Sequence[str]) -> np.ndarray:
+            return np.zeros(len(texts) + 1, dtype=np.int64)
+
+    rows = [("eng_Latn", "1", "a")]
+    with pytest.raises(ValueError, match="tokenizer 'broken' returned"):
+        token_length_report(Corpus.from_rows(rows), tokenizers=[Broken()], info={})

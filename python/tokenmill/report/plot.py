@@ -73,18 +73,20 @@ def plot_premium(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
     labels = []
     for lang in order:
         row = by_key.get((lang, report.tokenizers[0]))
-        name = row.name if row is not None else lang
-        labels.append(name if name == lang else f"{name} ({lang})")
+        labels.append(row.name if row is not None else lang)
     ax.set_yticks(range(n_lang))
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(-0.6, n_lang - 0.4)
     ax.axvline(1.0, color="#555555", linestyle="--", linewidth=1)
     ax.set_xlim(0, top * 1.12 if top > 0 else 1.5)
+    ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:g}×")
+    ax.tick_params(axis="x", labeltop=n_lang > 25)
     ax.set_xlabel(f"premium: tokens for the same sentences relative to {report.pivot} (×)")
     kind = "built-in sample corpus" if report.corpus_is_sample else report.corpus_name
     ax.set_title(
         f"Tokenization premium vs {report.pivot} — {kind}, {report.n_ids} sentences",
         fontsize=11,
+        pad=24 if n_lang > 25 else 6,
     )
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
