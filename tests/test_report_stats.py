@@ -204,3 +204,13 @@ def test_language_with_no_shared_ids_has_no_premium() -> None:
     rep = token_length_report(Corpus.from_rows(rows), tokenizers=[WordCounter()], info={})
     assert _row(rep, "abc_Test").premium is None
     assert any("no id in common" in w for w in rep.warnings)
+
+
+def test_massive_locales_accepted_for_flores_codes() -> None:
+    rows = [("eng_Latn", "1", "a"), ("hin_Deva", "1", "a b"), ("tha_Thai", "1", "a b c")]
+    corpus = Corpus.from_rows(rows)
+    rep = token_length_report(
+        corpus, tokenizers=[WordCounter()], pivot="en-US", languages=["hi-IN"], info={}
+    )
+    assert rep.pivot == "eng_Latn"
+    assert {r.language for r in rep.entries} == {"eng_Latn", "hin_Deva"}

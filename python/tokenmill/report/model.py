@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokenmill.report.corpus import Corpus, load_corpus
+from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
 from tokenmill.report.counters import DEFAULT_TOKENIZERS, TokenCounter, resolve_tokenizer
 from tokenmill.report.languages import LanguageInfo, language_info, language_limits
 from tokenmill.report.progress import Progress
@@ -201,11 +201,12 @@ def token_length_report(
     ``None`` shows a bar on stderr for large corpora when it is a terminal.
     """
     corp = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, split=split)
+    pivot = _resolve_code(pivot, corp)
     if pivot not in corp.languages:
         have = ", ".join(sorted(corp.languages))
         raise ValueError(f"pivot language {pivot!r} is not in the corpus (it has: {have})")
     if languages is not None:
-        wanted = list(dict.fromkeys(languages))
+        wanted = list(dict.fromkeys(_resolve_code(code, corp) for code in languages))
         corp = corp.select(wanted if pivot in wanted else [pivot, *wanted])
     counters = [resolve_tokenizer(t) for t in tokenizers]
     if not counters:
@@ -283,6 +284,16 @@ def token_length_report(
         warnings=tuple(warnings),
         context_limits=language_limits() if info is None else None,
     )
+
+
+def _resolve_code(code: str, corpus: Corpus) -> str:
+    """Accept a MASSIVE locale (``hi-IN``) where the corpus uses its FLORES code."""
+    if code in corpus.languages:
+        return code
+    mapped = MASSIVE_TO_FLORES.get(code)
+    if mapped is not None and mapped in corpus.languages:
+        return mapped
+    return code
 
 
 def _unique_names(names: list[str]) -> list[str]:
