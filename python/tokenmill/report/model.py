@@ -208,11 +208,11 @@ def token_length_report(
     if languages is not None:
         wanted = list(dict.fromkeys(_resolve_code(code, corp) for code in languages))
         corp = corp.select(wanted if pivot in wanted else [pivot, *wanted])
+    pricing = resolve_pricing(model) if isinstance(model, str) else model
     counters = [resolve_tokenizer(t) for t in tokenizers]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
     names = _unique_names([c.name for c in counters])
-    pricing = resolve_pricing(model) if isinstance(model, str) else model
     meta = dict(language_info()) if info is None else info
 
     # Tokenizer-independent work, once per language.
