@@ -262,3 +262,63 @@ def test_counter_returning_wrong_length_is_an_error() -> None:
     rows = [("eng_Latn", "1", "a")]
     with pytest.raises(ValueError, match="tokenizer 'broken' returned"):
         token_length_report(Corpus.from_rows(rows), tokenizers=[Broken()], info={})
+
+
+def test_cli_plumbing_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every option reaches the report and every output is written (word-count tokenizers)."""
+    pytest.importorskip("matplotlib")
+    import tokenmill.report.model as model
+    from tokenmill.cli import main
+
+    monkeypatch.setattr(
+        model, "resolve_tokenizer", lambda spec: WordCounter() if spec == "w" else DoubleCounter()
+    )
+    out = tmp_path / "out"
+    code = main(
+        [
+            "report",
+            "--corpus",
+            str(FIX / "massive"),
+            "--split",
+            "dev",
+            "--tokenizer",
+            "w",
+            "--tokenizer",
+            "d",
+            "--model",
+            "gpt-4o",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = json.loads(captured.out)
+    assert doc["metadata"]["tokenizers"] == ["words", "double"]
+    assert doc["metadata"]["pricing"]["model"] == "gpt-4o"
+    assert {r["language"] for r in doc["rows"]} == {"eng_Latn", "hin_Deva", "xx-QQ"}
+    hin = next(r for r in doc["rows"] if r["language"] == "hin_Deva" and r["tokenizer"] == "words")
+    # dev ids 2 and 3: hindi 4 + 3 words over english 4 + 3 words
+    assert hin["premium"] == pytest.approx(7 / 7)
+    xx = next(r for r in doc["rows"] if r["language"] == "xx-QQ" and r["tokenizer"] == "words")
+    assert xx["missing_in_pivot"] == 1 and xx["premium"] == pytest.approx(4 / 4)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.csv",
+        "report.html",
+        "report.json",
+        "report.md",
+        "report.png",
+        "report.txt",
+    ]
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert '<img src="report.png"' in (out / "report.html").read_text(encoding="utf-8")
+    assert "xx-QQ: 1 id(s) have no eng_Latn counterpart" in (out / "report.txt").read_text(
+        encoding="utf-8"
+    )
