@@ -214,3 +214,9 @@ def test_massive_locales_accepted_for_flores_codes() -> None:
     )
     assert rep.pivot == "eng_Latn"
     assert {r.language for r in rep.entries} == {"eng_Latn", "hin_Deva"}
+
+
+def test_single_tokenizer_and_language_need_no_list() -> None:
+    rep = token_length_report(tiny(), tokenizers=WordCounter(), languages="xyz_Test", info={})
+    assert rep.tokenizers == ("words",)
+    assert {r.language for r in rep.entries} == {"eng_Latn", "xyz_Test"}

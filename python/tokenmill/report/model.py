@@ -33,6 +33,8 @@ from tokenmill.report.counters import DEFAULT_TOKENIZERS, TokenCounter, resolve_
 from tokenmill.report.languages import LanguageInfo, language_info, language_limits
 from tokenmill.report.progress import Progress
 from tokenmill.report.stats import (
+    Alignment,
+    TextMeasures,
     align_ids,
     measure_texts,
     premium,
@@ -205,11 +207,16 @@ def token_length_report(
     if pivot not in corp.languages:
         have = ", ".join(sorted(corp.languages))
         raise ValueError(f"pivot language {pivot!r} is not in the corpus (it has: {have})")
+    if isinstance(languages, str):
+        languages = [languages]
     if languages is not None:
         wanted = list(dict.fromkeys(_resolve_code(code, corp) for code in languages))
         corp = corp.select(wanted if pivot in wanted else [pivot, *wanted])
     pricing = resolve_pricing(model) if isinstance(model, str) else model
-    counters = [resolve_tokenizer(t) for t in tokenizers]
+    single = isinstance(tokenizers, (str, Path)) or any(
+        hasattr(tokenizers, attr) for attr in ("encode", "count_batch")
+    )
+    counters = [resolve_tokenizer(t) for t in ((tokenizers,) if single else tokenizers)]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
     names = _unique_names([c.name for c in counters])
@@ -218,7 +225,7 @@ def token_length_report(
     # Tokenizer-independent work, once per language.
     kept: dict[str, list[str]] = {}
     kept_ids: dict[str, list[str]] = {}
-    measures = {}
+    measures: dict[str, TextMeasures] = {}
     for lang, lt in corp.languages.items():
         m = measure_texts(lt.texts)
         measures[lang] = m
@@ -311,8 +318,8 @@ def _row(
     tok_name: str,
     counts: dict[str, npt.NDArray[np.int64]],
     pivot: str,
-    measures: Any,
-    alignment: Any,
+    measures: TextMeasures,
+    alignment: Alignment,
     pivot_median: float | None,
     pricing: ModelPricing | None,
     li: LanguageInfo | None,
