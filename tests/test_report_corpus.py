@@ -243,3 +243,52 @@ def test_bad_tokenizer_path_names_it(tmp_path: Path) -> None:
     garbage.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match=r"tokenizer '.*tokenizer\.json' failed to load"):
         resolve_tokenizer(str(garbage))
+
+
+def test_report_counts_match_tiktoken_on_the_builtin_corpus() -> None:
+    """The main job's numbers equal tiktoken's (offline cache from conftest), per language."""
+    tiktoken = pytest.importorskip("tiktoken")
+    from tokenmill.report.model import token_length_report
+
+    for name in ("cl100k_base", "o200k_base"):
+        ours = token_length_report(tokenizers=[name], info={})
+        ref = token_length_report(tokenizers=[tiktoken.get_encoding(name)], info={})
+        assert ref.tokenizers == (name,)
+        got = {r.language: (r.total_tokens, r.median_tokens, r.premium) for r in ours.entries}
+        want = {r.language: (r.total_tokens, r.median_tokens, r.premium) for r in ref.entries}
+        assert got == want
+
+
+def test_special_token_text_is_counted_as_text() -> None:
+    tiktoken = pytest.importorskip("tiktoken")
+    text = "before <|endoftext|> after"
+    ours = resolve_tokenizer("cl100k_base").count_batch([text]).tolist()
+    ref = len(tiktoken.get_encoding("cl100k_base").encode(text, disallowed_special=()))
+    assert ours == [ref]
+    assert resolve_tokenizer(tiktoken.get_encoding("cl100k_base")).count_batch([text]).tolist() == [
+        ref
+    ]
+
+
+def test_model_name_resolves_to_its_encoding() -> None:
+    a = resolve_tokenizer("gpt-4o").count_batch(["नमस्ते दुनिया"]).tolist()
+    b = resolve_tokenizer("o200k_base").count_batch(["नमस्ते दुनिया"]).tolist()
+    assert a == b
+    with pytest.raises(ValueError, match="tokenizer 'no-such-encoding' failed to load"):
+        resolve_tokenizer("no-such-encoding")
+
+
+def test_tiktoken_file_path_loads(tmp_path: Path) -> None:
+    import gzip
+    from importlib import resources
+
+    gz = resources.files("tokenmill") / "data" / "cl100k_base.tiktoken.gz"
+    path = tmp_path / "mine.tiktoken"
+    path.write_bytes(gzip.decompress(gz.read_bytes()))
+    counter = resolve_tokenizer(str(path))
+    assert counter.name == "mine"
+    text = ["Բարև ձեզ", "hello world"]
+    assert (
+        counter.count_batch(text).tolist()
+        == resolve_tokenizer("cl100k_base").count_batch(text).tolist()
+    )

@@ -84,18 +84,25 @@ class EncodeCounter:
 
 
 class _NamedCounter:
-    """A tokenmill encoding under a display name (a file path's stem)."""
+    """An object with ``count_batch`` under a display name. A tokenmill :class:`Encoding` is told
+    to count special-token text (``<|endoftext|>``) as ordinary text, as the report measures
+    natural-language corpora and must not fail on a sentence that happens to contain one."""
 
     def __init__(self, enc: Any, name: str) -> None:
+        from tokenmill.tokenizer import Encoding
+
         self._enc = enc
         self._name = name
+        self._kwargs: dict[str, Any] = (
+            {"disallowed_special": ()} if isinstance(enc, Encoding) else {}
+        )
 
     @property
     def name(self) -> str:
         return self._name
 
     def count_batch(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
-        return np.asarray(self._enc.count_batch(list(texts)), dtype=np.int64)
+        return np.asarray(self._enc.count_batch(list(texts), **self._kwargs), dtype=np.int64)
 
 
 def resolve_tokenizer(spec: Any) -> TokenCounter:
@@ -133,10 +140,11 @@ def _load_spec(spec: str | Path) -> TokenCounter:
                 raise FileNotFoundError(f"no such file: {path}")
             enc = tokenmill.load_tokenizer(str(path))
             return _NamedCounter(enc, _display_name(path))
-        enc = tokenmill.get_encoding(text)
+        # a bundled encoding name, or an OpenAI model name (gpt-4o -> o200k_base)
+        enc = tokenmill.load_tokenizer(text)
     except Exception as exc:
         raise ValueError(f"tokenizer {text!r} failed to load: {exc}") from exc
-    return _NamedCounter(enc, str(getattr(enc, "name", text)))
+    return _NamedCounter(enc, text)
 
 
 def _display_name(path: Path) -> str:
