@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -57,11 +58,14 @@ def benchmark_report(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = Path(tmp) / "synthetic.jsonl"
         size = write_synthetic_corpus(path, n_sentences)
+        c0 = time.process_time()
         t0 = time.perf_counter()
         corpus = load_corpus(path)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         report = token_length_report(corpus, tokenizers=tokenizers, progress=False)
         t2 = time.perf_counter()
+        c2 = time.process_time()
     total_tokens = sum(r.total_tokens for r in report.entries)
     return {
         "sentences": n_sentences,
@@ -71,6 +75,11 @@ def benchmark_report(
         "count_and_stats_s": round(t2 - t1, 2),
         "total_s": round(t2 - t0, 2),
         "sentences_per_s": round(n_sentences * len(report.tokenizers) / (t2 - t0)),
+        # CPU seconds of this process (all threads): wall time on a busy shared machine says
+        # little, CPU time says what the work costs.
+        "load_cpu_s": round(c1 - c0, 2),
+        "count_and_stats_cpu_s": round(c2 - c1, 2),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 1),
         "tokens_counted": total_tokens,
         "threads": tokenmill.get_num_threads(),
     }
