@@ -292,3 +292,30 @@ def test_tiktoken_file_path_loads(tmp_path: Path) -> None:
         counter.count_batch(text).tolist()
         == resolve_tokenizer("cl100k_base").count_batch(text).tolist()
     )
+
+
+def test_jsonl_errors_name_the_line_across_parse_blocks(tmp_path: Path) -> None:
+    # > 4 MB, so the reader parses it in several blocks; blank lines are skipped, not errors
+    n = 120_000
+    lines = [json.dumps({"lang": "eng_Latn", "id": str(i), "text": "x" * 30}) for i in range(n)]
+    lines.insert(5, "")
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    c = load_corpus(good)
+    assert len(c.languages["eng_Latn"]) == n
+    bad_lines = list(lines)
+    bad_lines[100_000] = '{"lang": "eng_Latn", "id": "z", "text": }'
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(bad_lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 100001: invalid JSON"):
+        load_corpus(bad)
+    dup_lines = [*lines, json.dumps({"lang": "eng_Latn", "id": "7", "text": "again"})]
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text("\n".join(dup_lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"line {n + 2}: duplicate id '7'"):
+        load_corpus(dup)
+    typed = [*lines[:10], json.dumps({"lang": "eng_Latn", "id": "t", "text": 5})]
+    bad_type = tmp_path / "type.jsonl"
+    bad_type.write_text("\n".join(typed) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 11: text must be a string, got int"):
+        load_corpus(bad_type)

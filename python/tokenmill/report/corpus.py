@@ -28,12 +28,14 @@ from __future__ import annotations
 import csv
 import importlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TextIO
+
+import numpy as np
 
 __all__ = [
     "ACCEPTED_LAYOUTS",
@@ -182,51 +184,66 @@ class Corpus:
 
 
 class _Builder:
-    """Groups rows by language. Duplicate ids are detected once, at :meth:`build`, from the
-    per-language sets; the stored line numbers then name the offending row."""
+    """Collects rows column by column, then groups them by language once, at :meth:`build`
+    (a stable argsort over integer language codes: O(n log n) in C instead of n dict appends).
+    Duplicate ids are detected per language from a set; stored line numbers name the row."""
 
     def __init__(self, where: str, unit: str = "line") -> None:
         self.where = where
         self.unit = unit
-        self.ids: dict[str, list[str]] = {}
-        self.texts: dict[str, list[str]] = {}
-        self.lines: dict[str, list[int]] = {}
+        self.langs: list[str] = []
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.lines: list[int] = []
 
     def add(self, lang: str, id_: str, text: str, line: int) -> None:
         if type(text) is not str:
-            raise ValueError(
-                f"{self.where}, {self.unit} {line}: text must be a string, "
-                f"got {type(text).__name__}"
-            )
-        ids = self.ids.get(lang)
-        if ids is None:
-            ids = self.ids[lang] = []
-            self.texts[lang] = []
-            self.lines[lang] = []
-        ids.append(id_)
-        self.texts[lang].append(text)
-        self.lines[lang].append(line)
+            self._bad_text(text, line)
+        self.langs.append(lang)
+        self.ids.append(id_)
+        self.texts.append(text)
+        self.lines.append(line)
 
-    def _check_duplicates(self) -> None:
-        for lang, ids in self.ids.items():
-            if len(set(ids)) == len(ids):
-                continue
-            seen: set[str] = set()
-            for id_, line in zip(ids, self.lines[lang], strict=True):
-                if id_ in seen:
-                    raise ValueError(
-                        f"{self.where}, {self.unit} {line}: duplicate id {id_!r} "
-                        f"for language {lang!r}"
-                    )
-                seen.add(id_)
+    def add_columns(
+        self, langs: list[str], ids: list[str], texts: list[str], lines: Sequence[int]
+    ) -> None:
+        if not all(type(t) is str for t in texts):
+            for t, n in zip(texts, lines, strict=True):
+                if type(t) is not str:
+                    self._bad_text(t, n)
+        self.langs.extend(langs)
+        self.ids.extend(ids)
+        self.texts.extend(texts)
+        self.lines.extend(lines)
+
+    def _bad_text(self, text: object, line: int) -> None:
+        raise ValueError(
+            f"{self.where}, {self.unit} {line}: text must be a string, got {type(text).__name__}"
+        )
+
+    def __len__(self) -> int:
+        return len(self.langs)
 
     def build(self, *, layout: str, is_sample: bool = False, source: str = "") -> Corpus:
-        if not self.ids:
+        if not self.langs:
             raise ValueError(f"{self.where}: the corpus is empty (no sentences found)")
-        self._check_duplicates()
-        langs = {
-            lang: LanguageTexts(tuple(self.ids[lang]), tuple(self.texts[lang])) for lang in self.ids
-        }
+        index: dict[str, int] = {}
+        codes = np.fromiter(
+            (index.setdefault(lang, len(index)) for lang in self.langs),
+            dtype=np.int64,
+            count=len(self.langs),
+        )
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(index) + 1)).tolist()
+        ids = np.array(self.ids, dtype=object)[order]
+        texts = np.array(self.texts, dtype=object)[order]
+        langs: dict[str, LanguageTexts] = {}
+        for lang, k in index.items():
+            lo, hi = bounds[k], bounds[k + 1]
+            lang_ids = tuple(ids[lo:hi].tolist())
+            if len(set(lang_ids)) != len(lang_ids):
+                self._raise_duplicate(lang, lang_ids, order[lo:hi].tolist())
+            langs[lang] = LanguageTexts(lang_ids, tuple(texts[lo:hi].tolist()))
         return Corpus(
             languages=MappingProxyType(langs),
             name=self.where,
@@ -234,6 +251,16 @@ class _Builder:
             is_sample=is_sample,
             source=source,
         )
+
+    def _raise_duplicate(self, lang: str, ids: tuple[str, ...], rows: list[int]) -> None:
+        seen: set[str] = set()
+        for id_, row in zip(ids, rows, strict=True):
+            if id_ in seen:
+                raise ValueError(
+                    f"{self.where}, {self.unit} {self.lines[row]}: duplicate id {id_!r} "
+                    f"for language {lang!r}"
+                )
+            seen.add(id_)
 
 
 def _unrecognised(path: Path, why: str) -> ValueError:
@@ -320,34 +347,35 @@ def _json_lines(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[st
             yield n, _parse_line(line, where, n)
 
 
-_JSON_CHUNK = 1 << 14
+_JSON_BLOCK = 1 << 22  # bytes of lines read and parsed per step
 
 
-def _json_records(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Like :func:`_json_lines`, but parses chunks of lines as one JSON array (about twice as
-    fast on large files); a chunk that fails is re-parsed line by line to name the bad line."""
-    numbers: list[int] = []
-    chunk: list[str] = []
+def _json_chunks(fh: TextIO, where: str) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
+    """Line numbers and records of a JSONL stream, a block of lines at a time.
 
-    def flush() -> list[tuple[int, dict[str, Any]]]:
+    Each block is parsed as one JSON array (about twice as fast as a ``json.loads`` per line);
+    a block that fails is parsed line by line, so that the error names its line."""
+    start = 0
+    while True:
+        lines = fh.readlines(_JSON_BLOCK)
+        if not lines:
+            return
+        numbers = list(range(start + 1, start + 1 + len(lines)))
+        start += len(lines)
         try:
-            recs = json.loads("[" + ",".join(chunk) + "]")
+            recs = json.loads("[" + ",".join(lines) + "]")
         except json.JSONDecodeError:
             recs = None
-        if recs is None or len(recs) != len(chunk) or not all(type(r) is dict for r in recs):
-            return [(n, _parse_line(ln, where, n)) for n, ln in zip(numbers, chunk, strict=True)]
-        return list(zip(numbers, recs, strict=True))
+        if recs is None or len(recs) != len(lines) or not all(type(r) is dict for r in recs):
+            kept = [(n, ln) for n, ln in zip(numbers, lines, strict=True) if ln.strip()]
+            numbers = [n for n, _ in kept]
+            recs = [_parse_line(ln, where, n) for n, ln in kept]
+        yield numbers, recs
 
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            numbers.append(n)
-            chunk.append(line)
-            if len(chunk) == _JSON_CHUNK:
-                yield from flush()
-                numbers.clear()
-                chunk.clear()
-    if chunk:
-        yield from flush()
+
+def _json_lines_of(fh: TextIO, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for numbers, recs in _json_chunks(fh, where):
+        yield from zip(numbers, recs, strict=True)
 
 
 def _first_json_record(p: Path) -> dict[str, Any] | None:
@@ -366,7 +394,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
     partitions: set[str] = set()
     for f in files:
         with f.open(encoding="utf-8") as fh:
-            for n, rec in _json_records(fh, str(f)):
+            for n, rec in _json_lines_of(fh, str(f)):
                 missing = [k for k in ("id", "locale", "partition", "utt") if k not in rec]
                 if missing:
                     raise ValueError(f"{f}, line {n}: MASSIVE record lacks field(s) {missing}")
@@ -377,7 +405,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
                 locale = str(rec["locale"])
                 lang = MASSIVE_TO_FLORES.get(locale, locale)
                 builder.add(lang, str(rec["id"]), rec["utt"], n)
-    if not builder.ids:
+    if not len(builder):
         have = ", ".join(sorted(partitions)) or "none"
         raise ValueError(
             f"{p}: no MASSIVE rows in partition {partition!r} (partitions found: {have})"
@@ -432,17 +460,22 @@ def load_generic(path: str | Path) -> Corpus:
     builder = _Builder(str(p), "row" if suffix == ".parquet" else "line")
     if suffix in (".jsonl", ".json", ".ndjson"):
         with p.open(encoding="utf-8") as fh:
-            for n, rec in _json_records(fh, str(p)):
+            for numbers, recs in _json_chunks(fh, str(p)):
                 try:
-                    lang, id_, text = rec["lang"], rec["id"], rec["text"]
+                    langs = [r["lang"] for r in recs]
+                    ids = [r["id"] for r in recs]
+                    texts = [r["text"] for r in recs]
                 except KeyError:
-                    missing = [c for c in _GENERIC_COLUMNS if c not in rec]
-                    raise ValueError(f"{p}, line {n}: missing field(s) {missing}") from None
-                builder.add(
-                    lang if type(lang) is str else str(lang),
-                    id_ if type(id_) is str else str(id_),
-                    text,
-                    n,
+                    for n, rec in zip(numbers, recs, strict=True):
+                        missing = [c for c in _GENERIC_COLUMNS if c not in rec]
+                        if missing:
+                            raise ValueError(f"{p}, line {n}: missing field(s) {missing}") from None
+                    raise
+                builder.add_columns(
+                    [x if type(x) is str else str(x) for x in langs],
+                    [x if type(x) is str else str(x) for x in ids],
+                    texts,
+                    numbers,
                 )
     elif suffix in (".csv", ".tsv"):
         with p.open(encoding="utf-8", newline="") as fh:
