@@ -265,8 +265,6 @@ def test_languages_fields_are_consistent() -> None:
 def test_native_names_are_in_their_script() -> None:
     for code, info in LANGUAGES["languages"].items():
         script = code.split("_")[1]
-        if script == "Hans":
-            continue  # "中文（简体）" is Han throughout; checked by the generic rule anyway
         assert script_share(info["native_name"], script) >= MIN_SCRIPT_SHARE, code
 
 
