@@ -299,3 +299,24 @@ def test_disabled_progress_writes_nothing() -> None:
     bar.update(50, 5)
     bar.close()
     assert out.getvalue() == ""
+
+
+def test_reader_errors_surface_with_file_and_line(tmp_path: Path) -> None:
+    # the reader runs ahead in a thread; its error must still reach the caller
+    f = tmp_path / "latin1.csv"
+    f.write_bytes(b"text\n" + b"ok words\n" * 20_000 + b"caf\xe9\n")
+    with pytest.raises(ValueError, match=r"latin1\.csv:20002: not valid UTF-8"):
+        count_dataset(f, W, column="text", chunk_rows=100)
+
+
+def test_counter_errors_stop_the_reader_thread(tmp_path: Path) -> None:
+    import threading
+
+    class Boom(WordCounter):
+        def count_batch(self, texts: list[str]) -> list[int]:
+            raise RuntimeError("counter failed")
+
+    f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a"}] * 5000)
+    with pytest.raises(RuntimeError, match="counter failed"):
+        count_dataset(f, Boom(), column="text", chunk_rows=10)
+    assert not [t for t in threading.enumerate() if t.name == "tokenmill-dataset-reader"]

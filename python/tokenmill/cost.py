@@ -36,7 +36,7 @@ import math
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -305,7 +305,7 @@ class Catalogue:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._lookup(name) is not None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ModelPrice]:
         return iter(self.models.values())
 
     def names(self) -> list[str]:

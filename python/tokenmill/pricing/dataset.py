@@ -25,11 +25,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import queue
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from tokenmill.cost import (
     Catalogue,
@@ -64,6 +66,7 @@ __all__ = [
 MAX_BAD_SAMPLES = 100
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 Format = Literal["jsonl", "csv", "parquet"]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -471,29 +474,89 @@ def count_dataset(
     else:
         total = sum(f.stat().st_size for f in files)
         bar = Progress(total, enabled=bool(progress))
-    result = ShardCount()
-    base = 0
-    try:
+
+    def chunks() -> Iterator[tuple[int, Chunk]]:
+        base = 0
         for f in files:
             for chunk in iter_chunks(f, col, messages=messages, chunk_rows=chunk_rows):
-                part = count_rows(
-                    chunk.rows,
-                    counter,
-                    messages=messages,
-                    long_context_threshold=long_context_threshold,
-                    path=chunk.path,
-                    lines=chunk.lines,
-                )
-                bad = ShardCount(bad_rows=len(chunk.bad), bad_samples=chunk.bad[:MAX_BAD_SAMPLES])
-                # file order: the chunk's malformed rows and its uncountable rows, by line
-                merged = merge_counts(part, bad)
-                samples = tuple(sorted(merged.bad_samples, key=lambda b: b.line))
-                result = merge_counts(result, dataclasses.replace(merged, bad_samples=samples))
-                bar.update(base + chunk.bytes_done, result.rows + result.bad_rows)
+                yield base, chunk
             base += f.stat().st_size
+
+    result = ShardCount()
+    try:
+        for base, chunk in _prefetch(chunks()):
+            part = count_rows(
+                chunk.rows,
+                counter,
+                messages=messages,
+                long_context_threshold=long_context_threshold,
+                path=chunk.path,
+                lines=chunk.lines,
+            )
+            # report bad rows in file order: malformed ones and uncountable ones, by line
+            samples = tuple(sorted(part.bad_samples + chunk.bad, key=lambda b: b.line))
+            part = dataclasses.replace(
+                part,
+                bad_rows=part.bad_rows + len(chunk.bad),
+                bad_samples=samples[:MAX_BAD_SAMPLES],
+            )
+            result = merge_counts(result, part)
+            bar.update(base + chunk.bytes_done, result.rows + result.bad_rows)
     finally:
         bar.close()
     return result
+
+
+_DONE = object()
+
+
+def _prefetch(source: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Run ``source`` in a reader thread, ``depth`` items ahead of the consumer.
+
+    Parsing the next chunk (Python, holds the GIL) overlaps with counting the current one (Rust,
+    GIL released). The bounded queue keeps memory flat; reader exceptions re-raise here; a consumer
+    that stops early sets ``stop`` so the reader thread exits.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(_Failure(exc))
+            return
+        put(_DONE)
+
+    thread = threading.Thread(target=run, name="tokenmill-dataset-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    exc: BaseException
 
 
 def _add(a: CostEstimate, b: CostEstimate) -> CostEstimate:
