@@ -148,7 +148,8 @@ def test_approximate_models_say_why(stand_in_via_tiktoken: Any) -> None:
     est = estimate_cost("hello world", model="claude-sonnet-4-5", output_tokens=1)
     assert not est.exact
     assert "Anthropic does not publish" in est.reason and "stand-in o200k_base" in est.reason
-    assert est.usage.input_tokens == len(tiktoken.get_encoding("o200k_base").encode("hello world"))
+    ref = tiktoken.get_encoding("o200k_base")
+    assert est.usage.uncached_input_tokens == len(ref.encode("hello world"))
 
 
 def test_missing_tokenizer_json_falls_back_to_stand_in(
@@ -200,7 +201,7 @@ def test_counts_match_tiktoken_for_openai_models(model: str) -> None:
     for text in TEXTS:
         est = estimate_cost(text, model=model)
         assert est.exact, est.reason
-        assert est.usage.input_tokens == len(ref.encode_ordinary(text)), (model, text[:30])
+        assert est.usage.uncached_input_tokens == len(ref.encode_ordinary(text)), (model, text[:30])
 
 
 @needs_encoder
@@ -233,7 +234,8 @@ def test_tokenizer_json_models_count_exactly_like_hf_tokenizers() -> None:
     for text in TEXTS[1:4]:
         est = estimate_cost(text, model="deepseek-chat")
         assert est.exact, est.reason
-        assert est.usage.input_tokens == len(ref.encode(text, add_special_tokens=False).ids)
+        want = len(ref.encode(text, add_special_tokens=False).ids)
+        assert est.usage.uncached_input_tokens == want
 
 
 def test_prices_json_is_valid_json() -> None:

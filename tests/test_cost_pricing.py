@@ -154,7 +154,7 @@ def test_usage_addition() -> None:
 # ---------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("field", ["input_tokens", "cache_read_tokens", "output_tokens"])
+@pytest.mark.parametrize("field", ["uncached_input_tokens", "cache_read_tokens", "output_tokens"])
 def test_negative_counts_raise(field: str) -> None:
     with pytest.raises(ValueError, match=f"{field} must be >= 0"):
         Usage(**{field: -1})
@@ -172,7 +172,7 @@ def test_negative_and_inconsistent_provider_counts_raise() -> None:
             "a", model="toy", cached_input_tokens=-1, catalogue=TOY, counter=WordCounter()
         )
     with pytest.raises(TypeError, match="must be an int"):
-        Usage(input_tokens=1.5)  # type: ignore[arg-type]
+        Usage(uncached_input_tokens=1.5)  # type: ignore[arg-type]
 
 
 def test_unknown_model_lists_closest_names() -> None:

@@ -601,8 +601,8 @@ def _count(value: object, name: str) -> int:
 class Usage:
     """Token counts of one request (or a sum of requests), as five disjoint buckets.
 
-    * ``input_tokens``: prompt tokens billed at the normal input price (not read from or written
-      to a cache);
+    * ``uncached_input_tokens``: prompt tokens billed at the normal input price (neither read
+      from nor written to a cache);
     * ``cache_read_tokens``: prompt tokens served from the provider's prompt cache;
     * ``cache_write_tokens``: prompt tokens written to the cache (Anthropic's cache creation);
     * ``output_tokens``: visible completion tokens;
@@ -611,7 +611,7 @@ class Usage:
     Providers report overlapping totals; use the ``from_*`` constructors to convert.
     """
 
-    input_tokens: int = 0
+    uncached_input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     output_tokens: int = 0
@@ -624,7 +624,7 @@ class Usage:
     @property
     def prompt_tokens(self) -> int:
         """All prompt-side tokens: uncached + cache read + cache write."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return self.uncached_input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     @property
     def billed_output_tokens(self) -> int:
@@ -824,7 +824,7 @@ def price_usage(
         if long and lc is not None:
             p_in, p_out, p_read = lc.input, lc.output, lc.cache_read
         kind = ""
-    input_cost = _component(record, usage.input_tokens, p_in, f"{kind}input", tier)
+    input_cost = _component(record, usage.uncached_input_tokens, p_in, f"{kind}input", tier)
     read_cost = _component(record, usage.cache_read_tokens, p_read, f"{kind}cache-read", tier)
     write_cost = _component(record, usage.cache_write_tokens, p_write, f"{kind}cache-write", tier)
     output_cost = _component(record, usage.output_tokens, p_out, f"{kind}output", tier)

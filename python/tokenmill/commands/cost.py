@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         c = dataset.count
         print(f"rows       {c.rows:,} counted, {c.bad_rows:,} bad, max {c.max_row_tokens:,} tokens")
     rows = [
-        ("input", u.input_tokens, est.input_cost),
+        ("input", u.uncached_input_tokens, est.input_cost),
         ("cache read", u.cache_read_tokens, est.cache_read_cost),
         ("cache write", u.cache_write_tokens, est.cache_write_cost),
         ("output", u.output_tokens, est.output_cost),
