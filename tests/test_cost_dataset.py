@@ -320,3 +320,13 @@ def test_counter_errors_stop_the_reader_thread(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="counter failed"):
         count_dataset(f, Boom(), column="text", chunk_rows=10)
     assert not [t for t in threading.enumerate() if t.name == "tokenmill-dataset-reader"]
+
+
+def test_dataset_limits_checked_per_row(tmp_path: Path) -> None:
+    cat = CAT.with_overrides({"tiny": {"provider": "toy", "input": "1", "output": "1",
+                                       "context_window": 5, "max_output": 10}})  # fmt: skip
+    ok = write_jsonl(tmp_path / "ok.jsonl", [{"text": "a b c d e"}] * 100)  # 500 tokens in total
+    assert price_dataset(ok, "tiny", catalogue=cat, counter=W).estimate.warnings == ()
+    big = write_jsonl(tmp_path / "big.jsonl", [{"text": "a"}, {"text": "a b c d e f"}])
+    warnings = price_dataset(big, "tiny", catalogue=cat, counter=W).estimate.warnings
+    assert warnings == ("largest row: prompt of 6 tokens exceeds tiny's context window of 5",)

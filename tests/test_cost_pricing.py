@@ -373,3 +373,16 @@ def test_import_tokenmill_does_not_load_cost() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert tokenmill.estimate_cost is estimate_cost
+
+
+def test_limits_are_reported_not_hidden() -> None:
+    # gpt-4: 8,192-token context window, 4,096 output tokens at most
+    ok = price_usage("gpt-4", Usage(8192, 0, 0, 4096))
+    assert ok.warnings == ()
+    over = price_usage("gpt-4", Usage(8193, 0, 0, 4000, 97))
+    assert over.warnings == (
+        "prompt of 8193 tokens exceeds gpt-4's context window of 8192",
+        "4097 output tokens exceed gpt-4's maximum of 4096",
+    )
+    assert over.total_cost > 0  # still priced
+    assert price_usage("gpt-4", Usage(10**6), check_limits=False).warnings == ()

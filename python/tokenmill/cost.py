@@ -734,6 +734,7 @@ class CostEstimate:
     tokenizer: str | None
     as_of: str | None
     source: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def input_tokens(self) -> int:
@@ -754,6 +755,8 @@ class CostEstimate:
                 out[f.name] = format(v, "f")
             elif isinstance(v, Usage):
                 out[f.name] = dataclasses.asdict(v)
+            elif isinstance(v, tuple):
+                out[f.name] = list(v)
             else:
                 out[f.name] = v
         out["input_tokens"] = self.input_tokens
@@ -784,6 +787,7 @@ def price_usage(
     reason: str = "token counts supplied by the caller",
     tokenizer: str | None = None,
     long_context: bool | None = None,
+    check_limits: bool = True,
 ) -> CostEstimate:
     """Price explicit token counts. Every component used must have a price (never a silent 0).
 
@@ -791,6 +795,8 @@ def price_usage(
     ``usage.prompt_tokens`` exceeds the threshold, as the providers bill them. A ``Usage`` that sums
     many requests should be priced per request when a long-context tier exists; pass
     ``long_context=True/False`` to choose the tier yourself (``None``: decide from the counts).
+    With ``check_limits`` a prompt above the context window or an output above the model's
+    maximum is reported in ``result.warnings`` (the request would be rejected; it is still priced).
     """
     if not isinstance(usage, Usage):
         raise TypeError(f"usage must be a tokenmill.Usage, got {type(usage).__name__}")
@@ -850,7 +856,22 @@ def price_usage(
         tokenizer=tokenizer,
         as_of=record.as_of,
         source=record.source,
+        warnings=_limit_warnings(record, usage.prompt_tokens, usage.billed_output_tokens)
+        if check_limits
+        else (),
     )
+
+
+def _limit_warnings(record: ModelPrice, prompt: int, output: int) -> tuple[str, ...]:
+    out: list[str] = []
+    if record.context_window is not None and prompt > record.context_window:
+        out.append(
+            f"prompt of {prompt} tokens exceeds {record.name}'s context window of "
+            f"{record.context_window}"
+        )
+    if record.max_output is not None and output > record.max_output:
+        out.append(f"{output} output tokens exceed {record.name}'s maximum of {record.max_output}")
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------

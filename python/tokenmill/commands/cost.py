@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     tier = "  (long-context prices)" if est.long_context else ""
     print(f"total      {_money(est.total_cost)} {est.currency}{tier}")
     print(f"count      {'exact' if est.exact else 'APPROXIMATE'} - {est.reason}")
+    for warning in est.warnings:
+        print(f"warning    {warning}", file=sys.stderr)
     if dataset is not None and dataset.count.bad_rows:
         shown = dataset.count.bad_samples[:10]
         print(f"bad rows   {dataset.count.bad_rows:,} (first {len(shown)}):", file=sys.stderr)

@@ -42,6 +42,7 @@ from tokenmill.cost import (
     Usage,
     _bundled,
     _count,
+    _limit_warnings,
     chat_pieces,
     price_usage,
     resolve_counter,
@@ -585,19 +586,33 @@ def price_counts(
 ) -> CostEstimate:
     """Price a (merged) shard count: each row is one request with ``output_tokens_per_row``."""
     out = _count(output_tokens_per_row, "output_tokens_per_row")
-    kw: dict[str, Any] = {"batch": batch, "exact": exact, "reason": reason, "tokenizer": tokenizer}
+    kw: dict[str, Any] = {
+        "batch": batch,
+        "exact": exact,
+        "reason": reason,
+        "tokenizer": tokenizer,
+        "check_limits": False,  # the totals are sums of requests; check the largest row instead
+    }
     standard = price_usage(
         record,
         Usage(count.tokens_standard, 0, 0, out * count.rows_standard, 0),
         long_context=False,
         **kw,
     )
-    if count.rows_long == 0:
-        return standard
-    long = price_usage(
-        record, Usage(count.tokens_long, 0, 0, out * count.rows_long, 0), long_context=True, **kw
-    )
-    return _add(standard, long)
+    warnings = _limit_warnings(record, count.max_row_tokens, out if count.rows else 0)
+    if count.rows_long:
+        long = price_usage(
+            record,
+            Usage(count.tokens_long, 0, 0, out * count.rows_long, 0),
+            long_context=True,
+            **kw,
+        )
+        standard = _add(standard, long)
+    if warnings:
+        standard = dataclasses.replace(
+            standard, warnings=tuple(f"largest row: {w}" for w in warnings)
+        )
+    return standard
 
 
 @dataclass(frozen=True)
