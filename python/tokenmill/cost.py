@@ -919,7 +919,9 @@ def _tokenizer_json_path(package: str, name: str) -> Path:
 def _load_tokenizer_json(path: Path) -> TokenCounter:
     import tokenmill
 
-    load: Any = tokenmill.load_tokenizer  # type: ignore[attr-defined,unused-ignore]
+    load: Any = getattr(tokenmill, "load_tokenizer", None)
+    if load is None:  # the tokenizer.json loader alone, when load_tokenizer is absent
+        load = tokenmill.Encoding.from_tokenizer_json  # type: ignore[attr-defined,unused-ignore]
     if path.suffix != ".zip":
         enc: TokenCounter = load(str(path))
         return enc
