@@ -14,6 +14,11 @@ from tokenmill._native import __version__, get_num_threads, set_num_threads, sim
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "Encoding": "tokenmill.tokenizer",
+    "encoding_for_model": "tokenmill.tokenizer",
+    "get_encoding": "tokenmill.tokenizer",
+    "list_encodings": "tokenmill.tokenizer",
+    "load_tokenizer": "tokenmill.tokenizer",
     "Catalogue": "tokenmill.cost",
     "CostEstimate": "tokenmill.cost",
     "MissingPriceError": "tokenmill.cost",
@@ -33,10 +38,10 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    # token economics: cost (lazy)
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
+    "Encoding",
     "MissingPriceError",
     "ModelPrice",
     "ShardCount",
@@ -45,10 +50,14 @@ __all__ = [
     "__version__",
     "chat_token_count",
     "count_rows",
+    "encoding_for_model",
     "estimate_cost",
+    "get_encoding",
     "get_num_threads",
+    "list_encodings",
     "load_catalogue",
     "load_litellm",
+    "load_tokenizer",
     "merge_counts",
     "price_dataset",
     "price_usage",
