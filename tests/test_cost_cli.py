@@ -11,12 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import tokenmill
-
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
-needs_encoder = pytest.mark.skipif(
-    not hasattr(tokenmill, "get_encoding"), reason="tokenmill.get_encoding not built yet"
-)
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -69,7 +64,6 @@ def test_cost_missing_file_and_negative_output(tmp_path: Path) -> None:
     assert r.returncode == 2 and "output_tokens must be >= 0" in r.stderr
 
 
-@needs_encoder
 def test_cost_text_file_json_matches_tiktoken(tmp_path: Path) -> None:
     tiktoken = pytest.importorskip("tiktoken")
     text = "The quick brown fox jumps over the lazy dog. " * 40
@@ -85,7 +79,6 @@ def test_cost_text_file_json_matches_tiktoken(tmp_path: Path) -> None:
     assert Decimal(out["total_cost"]) == expected
 
 
-@needs_encoder
 def test_cost_stdin_batch_and_missing_batch_price() -> None:
     r = cli("cost", "-", "--model", "gpt-4o-mini", "--batch", stdin="hello world")
     assert r.returncode == 0, r.stderr
@@ -94,7 +87,6 @@ def test_cost_stdin_batch_and_missing_batch_price() -> None:
     assert r.returncode == 2 and "no batch prices" in r.stderr
 
 
-@needs_encoder
 def test_cost_chat_json(tmp_path: Path) -> None:
     f = tmp_path / "chat.json"
     f.write_text(json.dumps([{"role": "user", "content": "Hello!"}]))
@@ -104,7 +96,6 @@ def test_cost_chat_json(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["input_tokens"] == 9
 
 
-@needs_encoder
 def test_cost_dataset_reports_bad_rows(tmp_path: Path) -> None:
     f = tmp_path / "d.jsonl"
     f.write_text('{"text": "hello world"}\n{"text": oops}\n{"text": "hello world"}\n')
@@ -119,7 +110,6 @@ def test_cost_dataset_reports_bad_rows(tmp_path: Path) -> None:
     assert doc["estimate"]["usage"]["output_tokens"] == 20
 
 
-@needs_encoder
 def test_cost_with_litellm_file_and_overrides(tmp_path: Path) -> None:
     over = tmp_path / "over.json"
     over.write_text(json.dumps({"gpt-4o": {"input": "1000000"}}))  # $1 per token
