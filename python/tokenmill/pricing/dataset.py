@@ -33,6 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
+import numpy as np
+
 from tokenmill.cost import (
     Catalogue,
     CostEstimate,
@@ -175,17 +177,21 @@ def count_rows(
             texts.append(row)
             overheads.append(0)
         bounds.append(len(texts))
-    per_text = [int(c) for c in counter.count_batch(texts)] if texts else []
-    tokens = tokens_long = rows_long = max_row = 0
-    start = 0
-    for end, extra in zip(bounds, overheads, strict=True):
-        n = sum(per_text[start:end]) + extra
-        start = end
-        tokens += n
-        max_row = max(max_row, n)
-        if long_context_threshold is not None and n > long_context_threshold:
-            rows_long += 1
-            tokens_long += n
+    per_text = np.asarray(counter.count_batch(texts) if texts else [], dtype=np.int64)
+    if messages:  # per row: its strings' tokens (a cumulative-sum difference) + fixed overhead
+        ends = np.asarray(bounds, dtype=np.int64)
+        cum = np.concatenate([np.zeros(1, np.int64), np.cumsum(per_text)])
+        starts = np.concatenate([np.zeros(1, np.int64), ends[:-1]])
+        per_row = cum[ends] - cum[starts] + np.asarray(overheads, dtype=np.int64)
+    else:
+        per_row = per_text
+    long = (
+        per_row[per_row > long_context_threshold]
+        if long_context_threshold is not None
+        else per_row[:0]
+    )
+    tokens, rows_long, tokens_long = int(per_row.sum()), len(long), int(long.sum())
+    max_row = int(per_row.max()) if len(per_row) else 0
     return ShardCount(
         rows=len(bounds),
         tokens=tokens,
