@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{label:<10} {n:>14,} tokens  {_money(cost)}")
     tier = "  (long-context prices)" if est.long_context else ""
     print(f"total      {_money(est.total_cost)} {est.currency}{tier}")
-    print(f"count      {est.reason if est.exact else 'APPROXIMATE ' + est.reason}")
+    reason = est.reason if est.exact else est.reason.replace("approximate:", "APPROXIMATE:", 1)
+    print(f"count      {reason}")
     for warning in est.warnings:
         print(f"warning    {warning}", file=sys.stderr)
     if dataset is not None and dataset.count.bad_rows:
