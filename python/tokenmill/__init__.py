@@ -14,6 +14,11 @@ from tokenmill._native import __version__, get_num_threads, set_num_threads, sim
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "Encoding": "tokenmill.tokenizer",
+    "encoding_for_model": "tokenmill.tokenizer",
+    "get_encoding": "tokenmill.tokenizer",
+    "list_encodings": "tokenmill.tokenizer",
+    "load_tokenizer": "tokenmill.tokenizer",
     "Catalogue": "tokenmill.cost",
     "CostEstimate": "tokenmill.cost",
     "MissingPriceError": "tokenmill.cost",
@@ -34,11 +39,6 @@ _LAZY: dict[str, str] = {
     "ReportRow": "tokenmill.report",
     "load_corpus": "tokenmill.report",
     "token_length_report": "tokenmill.report",
-    "Encoding": "tokenmill.tokenizer",
-    "encoding_for_model": "tokenmill.tokenizer",
-    "get_encoding": "tokenmill.tokenizer",
-    "list_encodings": "tokenmill.tokenizer",
-    "load_tokenizer": "tokenmill.tokenizer",
 }
 
 __all__ = [

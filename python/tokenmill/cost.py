@@ -36,7 +36,7 @@ import math
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -305,7 +305,7 @@ class Catalogue:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._lookup(name) is not None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ModelPrice]:
         return iter(self.models.values())
 
     def names(self) -> list[str]:
@@ -601,8 +601,8 @@ def _count(value: object, name: str) -> int:
 class Usage:
     """Token counts of one request (or a sum of requests), as five disjoint buckets.
 
-    * ``input_tokens``: prompt tokens billed at the normal input price (not read from or written
-      to a cache);
+    * ``uncached_input_tokens``: prompt tokens billed at the normal input price (neither read
+      from nor written to a cache);
     * ``cache_read_tokens``: prompt tokens served from the provider's prompt cache;
     * ``cache_write_tokens``: prompt tokens written to the cache (Anthropic's cache creation);
     * ``output_tokens``: visible completion tokens;
@@ -611,7 +611,7 @@ class Usage:
     Providers report overlapping totals; use the ``from_*`` constructors to convert.
     """
 
-    input_tokens: int = 0
+    uncached_input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     output_tokens: int = 0
@@ -624,7 +624,7 @@ class Usage:
     @property
     def prompt_tokens(self) -> int:
         """All prompt-side tokens: uncached + cache read + cache write."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return self.uncached_input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     @property
     def billed_output_tokens(self) -> int:
@@ -734,6 +734,7 @@ class CostEstimate:
     tokenizer: str | None
     as_of: str | None
     source: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def input_tokens(self) -> int:
@@ -754,6 +755,8 @@ class CostEstimate:
                 out[f.name] = format(v, "f")
             elif isinstance(v, Usage):
                 out[f.name] = dataclasses.asdict(v)
+            elif isinstance(v, tuple):
+                out[f.name] = list(v)
             else:
                 out[f.name] = v
         out["input_tokens"] = self.input_tokens
@@ -784,6 +787,7 @@ def price_usage(
     reason: str = "token counts supplied by the caller",
     tokenizer: str | None = None,
     long_context: bool | None = None,
+    check_limits: bool = True,
 ) -> CostEstimate:
     """Price explicit token counts. Every component used must have a price (never a silent 0).
 
@@ -791,6 +795,8 @@ def price_usage(
     ``usage.prompt_tokens`` exceeds the threshold, as the providers bill them. A ``Usage`` that sums
     many requests should be priced per request when a long-context tier exists; pass
     ``long_context=True/False`` to choose the tier yourself (``None``: decide from the counts).
+    With ``check_limits`` a prompt above the context window or an output above the model's
+    maximum is reported in ``result.warnings`` (the request would be rejected; it is still priced).
     """
     if not isinstance(usage, Usage):
         raise TypeError(f"usage must be a tokenmill.Usage, got {type(usage).__name__}")
@@ -824,7 +830,7 @@ def price_usage(
         if long and lc is not None:
             p_in, p_out, p_read = lc.input, lc.output, lc.cache_read
         kind = ""
-    input_cost = _component(record, usage.input_tokens, p_in, f"{kind}input", tier)
+    input_cost = _component(record, usage.uncached_input_tokens, p_in, f"{kind}input", tier)
     read_cost = _component(record, usage.cache_read_tokens, p_read, f"{kind}cache-read", tier)
     write_cost = _component(record, usage.cache_write_tokens, p_write, f"{kind}cache-write", tier)
     output_cost = _component(record, usage.output_tokens, p_out, f"{kind}output", tier)
@@ -850,7 +856,22 @@ def price_usage(
         tokenizer=tokenizer,
         as_of=record.as_of,
         source=record.source,
+        warnings=_limit_warnings(record, usage.prompt_tokens, usage.billed_output_tokens)
+        if check_limits
+        else (),
     )
+
+
+def _limit_warnings(record: ModelPrice, prompt: int, output: int) -> tuple[str, ...]:
+    out: list[str] = []
+    if record.context_window is not None and prompt > record.context_window:
+        out.append(
+            f"prompt of {prompt} tokens exceeds {record.name}'s context window of "
+            f"{record.context_window}"
+        )
+    if record.max_output is not None and output > record.max_output:
+        out.append(f"{output} output tokens exceed {record.name}'s maximum of {record.max_output}")
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -898,7 +919,9 @@ def _tokenizer_json_path(package: str, name: str) -> Path:
 def _load_tokenizer_json(path: Path) -> TokenCounter:
     import tokenmill
 
-    load: Any = tokenmill.load_tokenizer  # type: ignore[attr-defined,unused-ignore]
+    load: Any = getattr(tokenmill, "load_tokenizer", None)
+    if load is None:  # the tokenizer.json loader alone, when load_tokenizer is absent
+        load = tokenmill.Encoding.from_tokenizer_json  # type: ignore[attr-defined,unused-ignore]
     if path.suffix != ".zip":
         enc: TokenCounter = load(str(path))
         return enc

@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         c = dataset.count
         print(f"rows       {c.rows:,} counted, {c.bad_rows:,} bad, max {c.max_row_tokens:,} tokens")
     rows = [
-        ("input", u.input_tokens, est.input_cost),
+        ("input", u.uncached_input_tokens, est.input_cost),
         ("cache read", u.cache_read_tokens, est.cache_read_cost),
         ("cache write", u.cache_write_tokens, est.cache_write_cost),
         ("output", u.output_tokens, est.output_cost),
@@ -158,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{label:<10} {n:>14,} tokens  {_money(cost)}")
     tier = "  (long-context prices)" if est.long_context else ""
     print(f"total      {_money(est.total_cost)} {est.currency}{tier}")
-    print(f"count      {'exact' if est.exact else 'APPROXIMATE'} - {est.reason}")
+    reason = est.reason if est.exact else est.reason.replace("approximate:", "APPROXIMATE:", 1)
+    print(f"count      {reason}")
+    for warning in est.warnings:
+        print(f"warning    {warning}", file=sys.stderr)
     if dataset is not None and dataset.count.bad_rows:
         shown = dataset.count.bad_samples[:10]
         print(f"bad rows   {dataset.count.bad_rows:,} (first {len(shown)}):", file=sys.stderr)

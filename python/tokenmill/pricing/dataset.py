@@ -25,11 +25,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import queue
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
+
+import numpy as np
 
 from tokenmill.cost import (
     Catalogue,
@@ -40,6 +44,7 @@ from tokenmill.cost import (
     Usage,
     _bundled,
     _count,
+    _limit_warnings,
     chat_pieces,
     price_usage,
     resolve_counter,
@@ -64,6 +69,7 @@ __all__ = [
 MAX_BAD_SAMPLES = 100
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 Format = Literal["jsonl", "csv", "parquet"]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -171,17 +177,21 @@ def count_rows(
             texts.append(row)
             overheads.append(0)
         bounds.append(len(texts))
-    per_text = [int(c) for c in counter.count_batch(texts)] if texts else []
-    tokens = tokens_long = rows_long = max_row = 0
-    start = 0
-    for end, extra in zip(bounds, overheads, strict=True):
-        n = sum(per_text[start:end]) + extra
-        start = end
-        tokens += n
-        max_row = max(max_row, n)
-        if long_context_threshold is not None and n > long_context_threshold:
-            rows_long += 1
-            tokens_long += n
+    per_text = np.asarray(counter.count_batch(texts) if texts else [], dtype=np.int64)
+    if messages:  # per row: its strings' tokens (a cumulative-sum difference) + fixed overhead
+        ends = np.asarray(bounds, dtype=np.int64)
+        cum = np.concatenate([np.zeros(1, np.int64), np.cumsum(per_text)])
+        starts = np.concatenate([np.zeros(1, np.int64), ends[:-1]])
+        per_row = cum[ends] - cum[starts] + np.asarray(overheads, dtype=np.int64)
+    else:
+        per_row = per_text
+    long = (
+        per_row[per_row > long_context_threshold]
+        if long_context_threshold is not None
+        else per_row[:0]
+    )
+    tokens, rows_long, tokens_long = int(per_row.sum()), len(long), int(long.sum())
+    max_row = int(per_row.max()) if len(per_row) else 0
     return ShardCount(
         rows=len(bounds),
         tokens=tokens,
@@ -471,29 +481,89 @@ def count_dataset(
     else:
         total = sum(f.stat().st_size for f in files)
         bar = Progress(total, enabled=bool(progress))
-    result = ShardCount()
-    base = 0
-    try:
+
+    def chunks() -> Iterator[tuple[int, Chunk]]:
+        base = 0
         for f in files:
             for chunk in iter_chunks(f, col, messages=messages, chunk_rows=chunk_rows):
-                part = count_rows(
-                    chunk.rows,
-                    counter,
-                    messages=messages,
-                    long_context_threshold=long_context_threshold,
-                    path=chunk.path,
-                    lines=chunk.lines,
-                )
-                bad = ShardCount(bad_rows=len(chunk.bad), bad_samples=chunk.bad[:MAX_BAD_SAMPLES])
-                # file order: the chunk's malformed rows and its uncountable rows, by line
-                merged = merge_counts(part, bad)
-                samples = tuple(sorted(merged.bad_samples, key=lambda b: b.line))
-                result = merge_counts(result, dataclasses.replace(merged, bad_samples=samples))
-                bar.update(base + chunk.bytes_done, result.rows + result.bad_rows)
+                yield base, chunk
             base += f.stat().st_size
+
+    result = ShardCount()
+    try:
+        for base, chunk in _prefetch(chunks()):
+            part = count_rows(
+                chunk.rows,
+                counter,
+                messages=messages,
+                long_context_threshold=long_context_threshold,
+                path=chunk.path,
+                lines=chunk.lines,
+            )
+            # report bad rows in file order: malformed ones and uncountable ones, by line
+            samples = tuple(sorted(part.bad_samples + chunk.bad, key=lambda b: b.line))
+            part = dataclasses.replace(
+                part,
+                bad_rows=part.bad_rows + len(chunk.bad),
+                bad_samples=samples[:MAX_BAD_SAMPLES],
+            )
+            result = merge_counts(result, part)
+            bar.update(base + chunk.bytes_done, result.rows + result.bad_rows)
     finally:
         bar.close()
     return result
+
+
+_DONE = object()
+
+
+def _prefetch(source: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Run ``source`` in a reader thread, ``depth`` items ahead of the consumer.
+
+    Parsing the next chunk (Python, holds the GIL) overlaps with counting the current one (Rust,
+    GIL released). The bounded queue keeps memory flat; reader exceptions re-raise here; a consumer
+    that stops early sets ``stop`` so the reader thread exits.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(_Failure(exc))
+            return
+        put(_DONE)
+
+    thread = threading.Thread(target=run, name="tokenmill-dataset-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    exc: BaseException
 
 
 def _add(a: CostEstimate, b: CostEstimate) -> CostEstimate:
@@ -522,19 +592,33 @@ def price_counts(
 ) -> CostEstimate:
     """Price a (merged) shard count: each row is one request with ``output_tokens_per_row``."""
     out = _count(output_tokens_per_row, "output_tokens_per_row")
-    kw: dict[str, Any] = {"batch": batch, "exact": exact, "reason": reason, "tokenizer": tokenizer}
+    kw: dict[str, Any] = {
+        "batch": batch,
+        "exact": exact,
+        "reason": reason,
+        "tokenizer": tokenizer,
+        "check_limits": False,  # the totals are sums of requests; check the largest row instead
+    }
     standard = price_usage(
         record,
         Usage(count.tokens_standard, 0, 0, out * count.rows_standard, 0),
         long_context=False,
         **kw,
     )
-    if count.rows_long == 0:
-        return standard
-    long = price_usage(
-        record, Usage(count.tokens_long, 0, 0, out * count.rows_long, 0), long_context=True, **kw
-    )
-    return _add(standard, long)
+    warnings = _limit_warnings(record, count.max_row_tokens, out if count.rows else 0)
+    if count.rows_long:
+        long = price_usage(
+            record,
+            Usage(count.tokens_long, 0, 0, out * count.rows_long, 0),
+            long_context=True,
+            **kw,
+        )
+        standard = _add(standard, long)
+    if warnings:
+        standard = dataclasses.replace(
+            standard, warnings=tuple(f"largest row: {w}" for w in warnings)
+        )
+    return standard
 
 
 @dataclass(frozen=True)

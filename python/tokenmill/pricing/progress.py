@@ -44,6 +44,7 @@ class Progress:
         self.done = 0
         self.rows = 0
         self.drawn = False
+        self.width_drawn = 0
 
     def update(self, bytes_done: int, rows_done: int, *, force: bool = False) -> None:
         self.done, self.rows = bytes_done, rows_done
@@ -53,7 +54,9 @@ class Progress:
         if not force and now - self.last < self.interval:
             return
         self.last = now
-        self.stream.write("\r" + self.render(now))
+        line = self.render(now)
+        self.stream.write("\r" + line.ljust(self.width_drawn))
+        self.width_drawn = len(line)
         self.stream.flush()
         self.drawn = True
 
