@@ -39,6 +39,7 @@ class Progress:
         self.enabled = enabled
         self._start = time.perf_counter()
         self._last = 0.0
+        self._width = 0
 
     def set_label(self, label: str) -> None:
         self.label = label
@@ -63,7 +64,9 @@ class Progress:
             f"\r{self.label[:28]:<28} [{bar}] {frac * 100:5.1f}%  "
             f"{self.done:,}/{self.total:,}  {rate:,.0f}/s"
         )
-        self.stream.write(line)
+        pad = max(self._width - len(line), 0)  # clear what a longer previous line left
+        self._width = len(line)
+        self.stream.write(line + " " * pad)
         self.stream.flush()
 
     def close(self) -> None:
