@@ -232,7 +232,10 @@ def token_length_report(
         mask = m.keep.tolist()
         kept[lang] = [t for t, k in zip(lt.texts, mask, strict=True) if k]
         kept_ids[lang] = [i for i, k in zip(lt.ids, mask, strict=True) if k]
-    alignments = {lang: align_ids(kept_ids[lang], kept_ids[pivot]) for lang in corp.languages}
+    where = {id_: i for i, id_ in enumerate(kept_ids[pivot])}
+    alignments = {
+        lang: align_ids(kept_ids[lang], kept_ids[pivot], where) for lang in corp.languages
+    }
 
     warnings: list[str] = []
     for lang, m in measures.items():

@@ -26,7 +26,7 @@ O(n) expected). The id alignment is computed once per language and reused for ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,20 +77,26 @@ class Alignment:
     missing_in_pivot: int  # this language's (non-empty) ids the pivot lacks
 
 
-def align_ids(ids: Sequence[str], pivot_ids: Sequence[str]) -> Alignment:
-    """Match ``ids`` against ``pivot_ids`` (both already restricted to non-empty texts)."""
-    where = {id_: i for i, id_ in enumerate(pivot_ids)}
-    lang_index: list[int] = []
-    pivot_index: list[int] = []
-    for i, id_ in enumerate(ids):
-        j = where.get(id_)
-        if j is not None:
-            lang_index.append(i)
-            pivot_index.append(j)
+def align_ids(
+    ids: Sequence[str],
+    pivot_ids: Sequence[str],
+    pivot_positions: Mapping[str, int] | None = None,
+) -> Alignment:
+    """Match ``ids`` against ``pivot_ids`` (both already restricted to non-empty texts).
+
+    ``pivot_positions`` (id -> index in ``pivot_ids``) may be passed to reuse one map for many
+    languages; it is built here otherwise. O(len(ids)) dictionary lookups.
+    """
+    where = pivot_positions
+    if where is None:
+        where = {id_: i for i, id_ in enumerate(pivot_ids)}
+    pos = np.fromiter((where.get(id_, -1) for id_ in ids), dtype=np.int64, count=len(ids))
+    found = pos >= 0
+    lang_index = np.flatnonzero(found).astype(np.int64)
     return Alignment(
-        lang_index=np.asarray(lang_index, dtype=np.int64),
-        pivot_index=np.asarray(pivot_index, dtype=np.int64),
-        missing_in_pivot=len(ids) - len(lang_index),
+        lang_index=lang_index,
+        pivot_index=pos[found],
+        missing_in_pivot=len(ids) - int(lang_index.size),
     )
 
 
