@@ -220,3 +220,31 @@ def test_single_tokenizer_and_language_need_no_list() -> None:
     rep = token_length_report(tiny(), tokenizers=WordCounter(), languages="xyz_Test", info={})
     assert rep.tokenizers == ("words",)
     assert {r.language for r in rep.entries} == {"eng_Latn", "xyz_Test"}
+
+
+def test_context_columns_come_from_languages_json() -> None:
+    import json
+    from importlib import resources
+
+    doc = json.loads(
+        (resources.files("tokenmill") / "data" / "languages.json").read_text(encoding="utf-8")
+    )
+    world = doc["world_population_millions"]
+    rows = [("eng_Latn", "1", "a b"), ("hin_Deva", "1", "a b c"), ("zzz_Test", "1", "a")]
+    rep = token_length_report(Corpus.from_rows(rows), tokenizers=[WordCounter()])
+    for lang in ("eng_Latn", "hin_Deva"):
+        entry = doc["languages"][lang]
+        r = _row(rep, lang)
+        assert r.name == entry["name"]
+        assert r.common_crawl_pct == pytest.approx(entry["common_crawl_pct"])
+        assert r.population_pct == pytest.approx(100 * entry["speakers_millions"] / world)
+        assert r.crawl_to_population == pytest.approx(
+            entry["common_crawl_pct"] / (100 * entry["speakers_millions"] / world)
+        )
+    unknown = _row(rep, "zzz_Test")  # an unknown code is kept, named by its code, no context
+    assert (unknown.name, unknown.common_crawl_pct, unknown.population_pct) == (
+        "zzz_Test",
+        None,
+        None,
+    )
+    assert rep.context_limits and "Common Crawl" in rep.context_limits
