@@ -319,3 +319,19 @@ def test_jsonl_errors_name_the_line_across_parse_blocks(tmp_path: Path) -> None:
     bad_type.write_text("\n".join(typed) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 11: text must be a string, got int"):
         load_corpus(bad_type)
+
+
+def test_byte_order_marks_are_ignored(tmp_path: Path) -> None:
+    csv_path = tmp_path / "bom.csv"
+    csv_path.write_text("lang,id,text\neng_Latn,1,Hi.\n", encoding="utf-8-sig")
+    assert _texts(load_corpus(csv_path), "eng_Latn") == {"1": "Hi."}
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_text('{"lang": "eng_Latn", "id": "1", "text": "Hi."}\n', encoding="utf-8-sig")
+    assert _texts(load_corpus(jsonl), "eng_Latn") == {"1": "Hi."}
+
+
+def test_invalid_utf8_is_a_value_error(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("lang,id,text\nfra_Latn,1,Ça va\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.csv: not valid UTF-8"):
+        load_corpus(bad)

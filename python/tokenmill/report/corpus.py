@@ -282,6 +282,13 @@ def load_corpus(path: str | Path | None = None, *, split: str | None = None) -> 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"corpus not found: {p}")
+    try:
+        return _load_path(p, split)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not valid UTF-8 ({exc.reason}); corpora must be UTF-8") from None
+
+
+def _load_path(p: Path, split: str | None) -> Corpus:
     if p.is_dir():
         return _load_dir(p, split)
     suffix = p.suffix.lower()
@@ -320,7 +327,7 @@ def load_builtin() -> Corpus:
     """The built-in sample: everyday sentences translated into 30+ languages (package data)."""
     ref = resources.files("tokenmill") / "data" / "parallel_corpus.jsonl"
     try:
-        text = ref.read_text(encoding="utf-8")
+        text = ref.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:  # pragma: no cover - a broken installation
         raise FileNotFoundError("the built-in corpus is missing from this installation") from exc
     builder = _Builder("built-in sample")
@@ -379,7 +386,7 @@ def _json_lines_of(fh: TextIO, where: str) -> Iterator[tuple[int, dict[str, Any]
 
 
 def _first_json_record(p: Path) -> dict[str, Any] | None:
-    with p.open(encoding="utf-8") as fh:
+    with p.open(encoding="utf-8-sig") as fh:
         for _, rec in _json_lines(fh, str(p)):
             return rec
     return None
@@ -393,7 +400,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
     builder = _Builder(str(p))
     partitions: set[str] = set()
     for f in files:
-        with f.open(encoding="utf-8") as fh:
+        with f.open(encoding="utf-8-sig") as fh:
             for n, rec in _json_lines_of(fh, str(f)):
                 missing = [k for k in ("id", "locale", "partition", "utt") if k not in rec]
                 if missing:
@@ -433,7 +440,7 @@ def load_flores(path: str | Path, *, split: str | None = None) -> Corpus:
     lengths: dict[str, int] = {}
     for f in files:
         lang = f.name[: -len(f.suffix)]
-        lines = f.read_text(encoding="utf-8").split("\n")
+        lines = f.read_text(encoding="utf-8-sig").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         lengths[lang] = len(lines)
@@ -459,7 +466,7 @@ def load_generic(path: str | Path) -> Corpus:
     suffix = p.suffix.lower()
     builder = _Builder(str(p), "row" if suffix == ".parquet" else "line")
     if suffix in (".jsonl", ".json", ".ndjson"):
-        with p.open(encoding="utf-8") as fh:
+        with p.open(encoding="utf-8-sig") as fh:
             for numbers, recs in _json_chunks(fh, str(p)):
                 try:
                     langs = [r["lang"] for r in recs]
@@ -478,7 +485,7 @@ def load_generic(path: str | Path) -> Corpus:
                     numbers,
                 )
     elif suffix in (".csv", ".tsv"):
-        with p.open(encoding="utf-8", newline="") as fh:
+        with p.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
             missing = [c for c in _GENERIC_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
