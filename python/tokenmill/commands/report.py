@@ -6,6 +6,7 @@ Parses arguments, calls :func:`tokenmill.report.token_length_report`, prints or 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.report.model import token_length_report
     from tokenmill.report.render import render, render_html
 
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # fail before the (possibly long) counting rather than after it
+        print(
+            "tokenmill report: error: --plot needs matplotlib: pip install 'tokenmill[report]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         report = token_length_report(
             corpus=args.corpus,
