@@ -12,4 +12,8 @@ pub enum VocabError {
     /// A merge rule refers to a token that is not in the vocabulary (0-based merge index).
     #[error("merges[{index}]: {message}")]
     BadMerge { index: usize, message: String },
+    /// A malformed or unsupported part of a Hugging Face `tokenizer.json`; `field` is its JSON
+    /// path, for example `pre_tokenizer.pretokenizers[1].type`.
+    #[error("tokenizer.json: {field}: {message}")]
+    TokenizerJson { field: String, message: String },
 }

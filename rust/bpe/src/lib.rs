@@ -4,6 +4,7 @@
 //! exceptions in one place.
 
 mod error;
+pub mod hf;
 pub mod model;
 pub mod pretok;
 
