@@ -71,7 +71,10 @@ impl<'a> Obj<'a> {
                 map,
                 path: path.to_owned(),
             }),
-            other => Err(err(path, format!("expected an object, found {}", kind(other)))),
+            other => Err(err(
+                path,
+                format!("expected an object, found {}", kind(other)),
+            )),
         }
     }
     fn field(&self, key: &str) -> String {
@@ -89,8 +92,12 @@ impl<'a> Obj<'a> {
     }
     fn str(&self, key: &str) -> Result<&'a str, VocabError> {
         let v = self.req(key)?;
-        v.as_str()
-            .ok_or_else(|| err(self.field(key), format!("expected a string, found {}", kind(v))))
+        v.as_str().ok_or_else(|| {
+            err(
+                self.field(key),
+                format!("expected a string, found {}", kind(v)),
+            )
+        })
     }
     fn opt_str(&self, key: &str) -> Result<Option<&'a str>, VocabError> {
         self.get(key).map(|_| self.str(key)).transpose()
@@ -99,14 +106,21 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.as_bool().ok_or_else(|| {
-                err(self.field(key), format!("expected true or false, found {}", kind(v)))
+                err(
+                    self.field(key),
+                    format!("expected true or false, found {}", kind(v)),
+                )
             }),
         }
     }
     fn array(&self, key: &str) -> Result<&'a Vec<Value>, VocabError> {
         let v = self.req(key)?;
-        v.as_array()
-            .ok_or_else(|| err(self.field(key), format!("expected an array, found {}", kind(v))))
+        v.as_array().ok_or_else(|| {
+            err(
+                self.field(key),
+                format!("expected an array, found {}", kind(v)),
+            )
+        })
     }
     fn type_name(&self) -> Result<&'a str, VocabError> {
         self.str("type")
@@ -189,10 +203,11 @@ impl HfTokenizer {
     pub fn encode(&self, text: &str, allow_special: bool) -> Vec<Rank> {
         use crate::{Normalizer, PreTokenizer};
         let mut out = Vec::new();
-        let mut encode_segment = |seg: &str, out: &mut Vec<Rank>| {
+        let encode_segment = |seg: &str, out: &mut Vec<Rank>| {
             let norm = self.normalizer.normalize(seg);
-            self.pre_tokenizer
-                .split(&norm, &mut |piece| self.model.encode_piece(piece.as_bytes(), out));
+            self.pre_tokenizer.split(&norm, &mut |piece| {
+                self.model.encode_piece(piece.as_bytes(), out)
+            });
         };
         let mut start = 0;
         let mut i = 0;
@@ -254,7 +269,10 @@ fn parse_pattern(p: &Obj<'_>) -> Result<Pattern, VocabError> {
         }
         return Ok(Pattern::Literal(s.to_owned()));
     }
-    Err(err(&p.path, "expected {\"Regex\": ...} or {\"String\": ...}"))
+    Err(err(
+        &p.path,
+        "expected {\"Regex\": ...} or {\"String\": ...}",
+    ))
 }
 
 /// The pre-tokenizer, and whether a leading ByteLevel asks for a prefix space.
@@ -368,7 +386,10 @@ fn parse_model(m: &Obj<'_>) -> Result<BpeModel, VocabError> {
         None => return Err(err(m.field("type"), "missing")),
     }
     if m.get("dropout").is_some_and(|d| d.as_f64() != Some(0.0)) {
-        return Err(err(m.field("dropout"), "BPE dropout is unsupported (randomised)"));
+        return Err(err(
+            m.field("dropout"),
+            "BPE dropout is unsupported (randomised)",
+        ));
     }
     for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
         if m.opt_str(key)?.is_some_and(|s| !s.is_empty()) {
@@ -376,14 +397,20 @@ fn parse_model(m: &Obj<'_>) -> Result<BpeModel, VocabError> {
         }
     }
     if m.bool_or("byte_fallback", false)? {
-        return Err(err(m.field("byte_fallback"), "unsupported with byte-level BPE"));
+        return Err(err(
+            m.field("byte_fallback"),
+            "unsupported with byte-level BPE",
+        ));
     }
     let ignore_merges = m.bool_or("ignore_merges", false)?;
     let dec = bytelevel::Decoder::new();
 
     let vocab_v = m.req("vocab")?;
     let vocab_obj = vocab_v.as_object().ok_or_else(|| {
-        err(m.field("vocab"), format!("expected an object, found {}", kind(vocab_v)))
+        err(
+            m.field("vocab"),
+            format!("expected an object, found {}", kind(vocab_v)),
+        )
     })?;
     let mut vocab = Vec::with_capacity(vocab_obj.len());
     for (tok, id) in vocab_obj {
@@ -428,9 +455,8 @@ fn parse_model(m: &Obj<'_>) -> Result<BpeModel, VocabError> {
             }
         };
         let decode = |s: &str| {
-            bytelevel::decode(s, &dec).ok_or_else(|| {
-                err(field(), format!("{s:?} is not in the byte-level alphabet"))
-            })
+            bytelevel::decode(s, &dec)
+                .ok_or_else(|| err(field(), format!("{s:?} is not in the byte-level alphabet")))
         };
         merges.push((decode(l)?, decode(r)?));
     }
@@ -446,7 +472,10 @@ fn parse_added(root: &Obj<'_>, identity_normalizer: bool) -> Result<Vec<AddedTok
         return Ok(Vec::new());
     };
     let arr = v.as_array().ok_or_else(|| {
-        err("added_tokens", format!("expected an array, found {}", kind(v)))
+        err(
+            "added_tokens",
+            format!("expected an array, found {}", kind(v)),
+        )
     })?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {

@@ -24,7 +24,10 @@ pub enum Step {
     /// Per-character `char::to_lowercase`, as Hugging Face applies it.
     Lowercase,
     /// Replace every non-overlapping match of `pattern` with `content`.
-    Replace { pattern: Pattern, content: String },
+    Replace {
+        pattern: Pattern,
+        content: String,
+    },
     /// Prepend a string to every non-empty segment.
     Prepend(String),
     /// Prepend a space unless the segment is empty or already starts with one (the
@@ -43,7 +46,10 @@ impl Step {
             Step::Nfkc => Some(text.nfkc().map(|(c, _)| c).collect()),
             Step::Nfkd => Some(text.nfkd().map(|(c, _)| c).collect()),
             Step::Lowercase => {
-                if !text.chars().any(|c| c.to_lowercase().ne(std::iter::once(c))) {
+                if !text
+                    .chars()
+                    .any(|c| c.to_lowercase().ne(std::iter::once(c)))
+                {
                     return None;
                 }
                 Some(text.chars().flat_map(char::to_lowercase).collect())

@@ -40,7 +40,9 @@ impl Pattern {
     /// # Errors
     /// Oniguruma's message when the pattern does not compile.
     pub fn regex(pattern: &str) -> Result<Self, String> {
-        Regex::new(pattern).map(Pattern::Regex).map_err(|e| e.to_string())
+        Regex::new(pattern)
+            .map(Pattern::Regex)
+            .map_err(|e| e.to_string())
     }
 
     /// Non-overlapping matches, left to right, as byte ranges.
@@ -274,7 +276,10 @@ mod tests {
             ["ab", "123", "c"]
         );
         // Removed + invert keeps only the matches.
-        assert_eq!(pieces(&re("[a-z]+", Behavior::Removed, true), "ab, cd!"), ["ab", "cd"]);
+        assert_eq!(
+            pieces(&re("[a-z]+", Behavior::Removed, true), "ab, cd!"),
+            ["ab", "cd"]
+        );
     }
 
     #[test]

@@ -113,7 +113,10 @@ fn errors_name_the_field() {
     assert_eq!(field_of(e), "pre_tokenizer.pretokenizers[0].type");
 
     let no_bl = r#"{"type": "Whitespace"}"#;
-    assert_eq!(field_of(load(&doc("", no_bl, "")).err().unwrap()), "pre_tokenizer");
+    assert_eq!(
+        field_of(load(&doc("", no_bl, "")).err().unwrap()),
+        "pre_tokenizer"
+    );
 
     let bad_re = r#"{"type": "Sequence", "pretokenizers": [
         {"type": "Split", "pattern": {"Regex": "(a"}, "behavior": "Isolated"}, {"type": "ByteLevel"}]}"#;
@@ -123,9 +126,13 @@ fn errors_name_the_field() {
     );
 
     let extra = r#""normalizer": {"type": "BertNormalizer"},"#;
-    assert_eq!(field_of(load(&doc("", BYTE_LEVEL, extra)).err().unwrap()), "normalizer.type");
+    assert_eq!(
+        field_of(load(&doc("", BYTE_LEVEL, extra)).err().unwrap()),
+        "normalizer.type"
+    );
 
-    let extra = r#""added_tokens": [{"id": 300, "content": "<s>", "special": true, "lstrip": true}],"#;
+    let extra =
+        r#""added_tokens": [{"id": 300, "content": "<s>", "special": true, "lstrip": true}],"#;
     assert_eq!(
         field_of(load(&doc("", BYTE_LEVEL, extra)).err().unwrap()),
         "added_tokens[0].lstrip"
