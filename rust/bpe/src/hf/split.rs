@@ -48,46 +48,44 @@ impl Pattern {
     /// Non-overlapping matches, left to right, as byte ranges.
     pub fn matches(&self, text: &str) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        self.for_each_match(text, &mut |s, e| out.push((s, e)));
+        self.for_each_match(text, &mut |s, e| {
+            out.push((s, e));
+            true
+        });
         out
     }
 
-    fn for_each_match(&self, text: &str, f: &mut dyn FnMut(usize, usize)) {
+    /// Calls `f` on each match until it returns `false`; returns `false` if stopped.
+    fn for_each_match(&self, text: &str, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
         match self {
-            Pattern::Regex(re) => {
-                for (s, e) in re.find_iter(text) {
-                    f(s, e);
-                }
-            }
-            Pattern::Literal(lit) => {
-                for (s, m) in text.match_indices(lit.as_str()) {
-                    f(s, s + m.len());
-                }
-            }
-            Pattern::Char(pred) => {
-                for (s, c) in text.char_indices() {
-                    if pred(c) {
-                        f(s, s + c.len_utf8());
-                    }
-                }
-            }
+            Pattern::Regex(re) => re.find_iter(text).all(|(s, e)| f(s, e)),
+            Pattern::Literal(lit) => text
+                .match_indices(lit.as_str())
+                .all(|(s, m)| f(s, s + m.len())),
+            Pattern::Char(pred) => text
+                .char_indices()
+                .filter(|&(_, c)| pred(c))
+                .all(|(s, c)| f(s, s + c.len_utf8())),
         }
     }
 
     /// Hugging Face's segments: gaps and matches alternating, covering `text`, in order.
-    /// Gaps are never empty; matches may be.
-    fn segments(&self, text: &str, invert: bool, f: &mut dyn FnMut(usize, usize, bool)) {
+    /// Gaps are never empty; matches may be. Stops (returning `false`) when `f` does.
+    fn segments(
+        &self,
+        text: &str,
+        invert: bool,
+        f: &mut dyn FnMut(usize, usize, bool) -> bool,
+    ) -> bool {
         let mut prev = 0;
-        self.for_each_match(text, &mut |s, e| {
-            if prev != s {
-                f(prev, s, invert);
+        let going = self.for_each_match(text, &mut |s, e| {
+            if prev != s && !f(prev, s, invert) {
+                return false;
             }
-            f(s, e, !invert);
             prev = e;
+            f(s, e, !invert)
         });
-        if prev != text.len() {
-            f(prev, text.len(), invert);
-        }
+        going && (prev == text.len() || f(prev, text.len(), invert))
     }
 }
 
@@ -132,9 +130,10 @@ pub enum PreTok {
 }
 
 impl PreTok {
-    fn run<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
+    /// Emit pieces while `sink` returns `true`; returns `false` once it has returned `false`.
+    fn run<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) -> bool {
         if text.is_empty() {
-            return;
+            return true;
         }
         match self {
             PreTok::Identity => sink(text),
@@ -148,7 +147,7 @@ impl PreTok {
     }
 }
 
-fn run_seq<'t>(steps: &[PreTok], text: &'t str, sink: &mut dyn FnMut(&'t str)) {
+fn run_seq<'t>(steps: &[PreTok], text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) -> bool {
     match steps.split_first() {
         None => sink(text),
         Some((first, rest)) => first.run(text, &mut |piece| run_seq(rest, piece, sink)),
@@ -160,26 +159,23 @@ fn split<'t>(
     behavior: Behavior,
     invert: bool,
     text: &'t str,
-    sink: &mut dyn FnMut(&'t str),
-) {
-    let mut emit = |s: usize, e: usize| {
-        if s < e {
-            sink(&text[s..e]);
-        }
-    };
+    sink: &mut dyn FnMut(&'t str) -> bool,
+) -> bool {
+    let mut emit = |s: usize, e: usize| s >= e || sink(&text[s..e]);
     match behavior {
         Behavior::Isolated => pattern.segments(text, invert, &mut |s, e, _| emit(s, e)),
-        Behavior::Removed => pattern.segments(text, invert, &mut |s, e, is_match| {
-            if !is_match {
-                emit(s, e);
-            }
-        }),
+        Behavior::Removed => {
+            pattern.segments(text, invert, &mut |s, e, is_match| is_match || emit(s, e))
+        }
         Behavior::Contiguous | Behavior::MergedWithPrevious | Behavior::MergedWithNext => {
             let mut segs = Vec::new();
-            pattern.segments(text, invert, &mut |s, e, m| segs.push((s, e, m)));
-            for (s, e) in regroup(behavior, &segs) {
-                emit(s, e);
-            }
+            pattern.segments(text, invert, &mut |s, e, m| {
+                segs.push((s, e, m));
+                true
+            });
+            regroup(behavior, &segs)
+                .into_iter()
+                .all(|(s, e)| emit(s, e))
         }
     }
 }
@@ -226,7 +222,10 @@ fn regroup(behavior: Behavior, segs: &[(usize, usize, bool)]) -> Vec<(usize, usi
 
 impl PreTokenizer for PreTok {
     fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        self.run(text, sink);
+        self.run(text, &mut |piece| {
+            sink(piece);
+            true
+        });
     }
 }
 
@@ -300,6 +299,22 @@ mod tests {
         ]);
         // The look-ahead of the second step cannot see past the end of "a  " (cut before 1).
         assert_eq!(pieces(&p, "a  12345 b"), ["a", "  ", "123", "45", " ", "b"]);
+    }
+
+    #[test]
+    fn stops_when_the_sink_does() {
+        let p = PreTok::Sequence(vec![
+            re(r"\s+", Behavior::Isolated, false),
+            re(r"b", Behavior::MergedWithNext, false),
+        ]);
+        let mut seen = Vec::new();
+        let done = p.run("a bc d e", &mut |s| {
+            seen.push(s.to_owned());
+            seen.len() < 3
+        });
+        assert!(!done);
+        assert_eq!(seen, ["a", " ", "bc"]);
+        assert!(p.run("a bc", &mut |_| true));
     }
 
     #[test]
