@@ -209,10 +209,18 @@ impl HfTokenizer {
                 self.model.encode_piece(piece.as_bytes(), out)
             });
         };
+        let mut first = [false; 256];
+        for t in &self.added_tokens {
+            first[usize::from(t.content.as_bytes()[0])] = true;
+        }
         let mut start = 0;
         let mut i = 0;
         let bytes = text.as_bytes();
         while i < bytes.len() {
+            if !first[usize::from(bytes[i])] {
+                i += 1;
+                continue;
+            }
             let best = self
                 .added_tokens
                 .iter()
