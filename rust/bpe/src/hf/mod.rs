@@ -24,6 +24,7 @@
 //! table; encoding cost is that of the pre-tokenizer plus the merge engine.
 
 pub mod bytelevel;
+pub mod fast;
 pub mod normalize;
 pub mod split;
 
@@ -348,13 +349,22 @@ fn regex_split(pattern: &str, behavior: Behavior, invert: bool) -> Result<PreTok
 fn parse_pre_step(p: &Obj<'_>) -> Result<PreTok, VocabError> {
     Ok(match p.type_name()? {
         "Split" => {
-            let pattern = parse_pattern(&Obj::new(p.req("pattern")?, &p.field("pattern"))?)?;
+            let pat = Obj::new(p.req("pattern")?, &p.field("pattern"))?;
+            let pattern = parse_pattern(&pat)?;
             let b = p.str("behavior")?;
             let behavior = Behavior::parse(b).ok_or_else(|| unsupported(p.field("behavior"), b))?;
+            let invert = p.bool_or("invert", false)?;
+            let fast = match (behavior, invert, pat.opt_str("Regex")?) {
+                (Behavior::Isolated, false, Some(re)) => fast::Family::of(re),
+                _ => None,
+            };
+            if let Some(split) = fast.and_then(fast::FastSplit::new) {
+                return Ok(PreTok::Fast(split));
+            }
             PreTok::Split {
                 pattern,
                 behavior,
-                invert: p.bool_or("invert", false)?,
+                invert,
             }
         }
         "Digits" => PreTok::Split {

@@ -6,11 +6,14 @@
 //! canonical composition across an added token). Unicode forms use the
 //! `unicode-normalization-alignments` crate, the same tables Hugging Face `tokenizers` uses, so
 //! that newer or unassigned code points compose and reorder as they do there. Each step is
-//! O(segment length); ASCII text skips the Unicode forms (they are the identity on ASCII).
+//! O(segment length); ASCII text skips the Unicode forms (they are the identity on ASCII) and
+//! text the Unicode quick check passes is returned borrowed.
 
 use std::borrow::Cow;
 
-use unicode_normalization_alignments::UnicodeNormalization;
+use unicode_normalization_alignments::{
+    is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
+};
 
 use super::split::Pattern;
 use crate::Normalizer;
@@ -39,8 +42,13 @@ impl Step {
     fn apply(&self, text: &str) -> Option<String> {
         let ascii = text.is_ascii();
         match self {
-            Step::Nfc if ascii || text.chars().all(|c| u32::from(c) < 0x300) => None,
-            Step::Nfd | Step::Nfkc | Step::Nfkd if ascii => None,
+            Step::Nfc | Step::Nfd | Step::Nfkc | Step::Nfkd if ascii => None,
+            // The quick checks answer "already normalized" for almost all real text, without
+            // allocating; "maybe" falls through to the full algorithm.
+            Step::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => None,
+            Step::Nfd if is_nfd_quick(text.chars()) == IsNormalized::Yes => None,
+            Step::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => None,
+            Step::Nfkd if is_nfkd_quick(text.chars()) == IsNormalized::Yes => None,
             Step::Nfc => Some(text.nfc().map(|(c, _)| c).collect()),
             Step::Nfd => Some(text.nfd().map(|(c, _)| c).collect()),
             Step::Nfkc => Some(text.nfkc().map(|(c, _)| c).collect()),

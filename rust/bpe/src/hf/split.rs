@@ -125,6 +125,8 @@ pub enum PreTok {
     },
     /// No split (a `ByteLevel` step without `use_regex` only changes the alphabet).
     Identity,
+    /// A known pattern split by hand ([`super::fast`]), same pieces as the regex.
+    Fast(super::fast::FastSplit),
     /// Each step applied to every piece of the step before.
     Sequence(Vec<PreTok>),
 }
@@ -137,6 +139,7 @@ impl PreTok {
         }
         match self {
             PreTok::Identity => sink(text),
+            PreTok::Fast(f) => f.run_while(text, sink),
             PreTok::Sequence(steps) => run_seq(steps, text, sink),
             PreTok::Split {
                 pattern,
