@@ -18,12 +18,14 @@
 //!   (`\s+(?!\S)`), else `j` (`\s+`).
 //!
 //! Exactness rests on using Oniguruma's own reading of the classes: the class table (`\p{L}`,
-//! `\p{M}`, `\p{N}`, `\s`) and the case-fold sets of the contraction letters are computed once
-//! per process by running Oniguruma over every code point (about 0.1 s, 1.1 MB), so they follow
-//! the engine's Unicode version whatever it is. The unit tests compare the splitter with the
+//! `\p{M}`, `\p{N}`, `\s`; one byte per code point, 1.1 MB) is filled by running Oniguruma over
+//! each 128-code-point block the first time text touches it, and non-ASCII letters after an
+//! apostrophe are tested with Oniguruma's `(?i:x)`, so both follow the engine's Unicode version
+//! whatever it is. The unit tests compare the splitter with the
 //! regex path on random and targeted text. Each match costs O(its length) plus one char of
 //! look-ahead, so splitting is linear.
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use onig::Regex;
@@ -35,11 +37,18 @@ const M: u8 = 2;
 const N: u8 = 4;
 const S: u8 = 8;
 
-/// Oniguruma's classes of every code point, and the case-fold sets of the contraction letters.
+const BLOCK: u32 = 128;
+const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
+
+/// Oniguruma's classes of code points, filled one 128-code-point block at a time on first use
+/// (text touches few blocks, so loading stays instant), and matchers for the case-insensitive
+/// contraction letters.
 struct Tables {
-    class: Box<[u8]>,
-    /// For each of `s t r e v m l d`: the chars `(?i:x)` matches.
-    folds: Vec<(char, Vec<char>)>,
+    class: Box<[AtomicU8]>,
+    ready: Box<[AtomicBool]>,
+    classes: [(Regex, u8); 4],
+    /// `\A(?i:x)\z` for each of `s t r e v m l d`, for non-ASCII chars after an apostrophe.
+    folds: Vec<(char, Regex)>,
 }
 
 fn tables() -> Option<&'static Tables> {
@@ -48,32 +57,62 @@ fn tables() -> Option<&'static Tables> {
 }
 
 fn build_tables() -> Option<Tables> {
-    let all: String = (0..0x11_0000u32).filter_map(char::from_u32).collect();
-    let mut class = vec![0u8; 0x11_0000].into_boxed_slice();
-    for (pat, bit) in [(r"\p{L}+", L), (r"\p{M}+", M), (r"\p{N}+", N), (r"\s+", S)] {
-        let re = Regex::new(pat).ok()?;
-        for (s, e) in re.find_iter(&all) {
-            for c in all[s..e].chars() {
-                class[c as usize] |= bit;
+    let re = |p: &str| Regex::new(p).ok();
+    let classes = [
+        (re(r"\p{L}+")?, L),
+        (re(r"\p{M}+")?, M),
+        (re(r"\p{N}+")?, N),
+        (re(r"\s+")?, S),
+    ];
+    let folds = "strevmld"
+        .chars()
+        .map(|x| Some((x, re(&format!(r"\A(?i:{x})\z"))?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Tables {
+        class: (0..0x11_0000).map(|_| AtomicU8::new(0)).collect(),
+        ready: (0..BLOCKS).map(|_| AtomicBool::new(false)).collect(),
+        classes,
+        folds,
+    })
+}
+
+impl Tables {
+    #[inline]
+    fn class(&self, c: char) -> u8 {
+        let cp = c as usize;
+        let block = cp / BLOCK as usize;
+        if !self.ready[block].load(Ordering::Acquire) {
+            self.fill(block);
+        }
+        self.class[cp].load(Ordering::Relaxed)
+    }
+
+    /// Classify one block with Oniguruma. Threads racing here write the same bits.
+    #[cold]
+    fn fill(&self, block: usize) {
+        let start = block as u32 * BLOCK;
+        let text: String = (start..start + BLOCK).filter_map(char::from_u32).collect();
+        for (re, bit) in &self.classes {
+            for (s, e) in re.find_iter(&text) {
+                for c in text[s..e].chars() {
+                    self.class[c as usize].fetch_or(*bit, Ordering::Relaxed);
+                }
             }
         }
+        self.ready[block].store(true, Ordering::Release);
     }
-    let mut folds = Vec::new();
-    for x in "strevmld".chars() {
-        let re = Regex::new(&format!("(?i:{x})")).ok()?;
-        let set: Vec<char> = re
-            .find_iter(&all)
-            .filter_map(|(s, e)| {
-                let mut it = all[s..e].chars();
-                match (it.next(), it.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => None,
-                }
-            })
-            .collect();
-        folds.push((x, set));
+
+    /// Whether `(?i:x)` matches `c`.
+    fn folds(&self, c: char, x: char) -> bool {
+        if c.is_ascii() {
+            return c.eq_ignore_ascii_case(&x);
+        }
+        let mut buf = [0u8; 4];
+        let c = &*c.encode_utf8(&mut buf);
+        self.folds
+            .iter()
+            .any(|(l, re)| *l == x && re.find(c).is_some())
     }
-    Some(Tables { class, folds })
 }
 
 /// Which of the known patterns a `Split` regex is.
@@ -139,7 +178,7 @@ impl FastSplit {
 
     #[inline]
     fn class(&self, c: char) -> u8 {
-        self.tables.class.get(c as usize).copied().unwrap_or(0)
+        self.tables.class(c)
     }
 
     #[inline]
@@ -160,15 +199,6 @@ impl FastSplit {
         end
     }
 
-    fn folds(&self, c: char, x: char) -> bool {
-        c == x
-            || self
-                .tables
-                .folds
-                .iter()
-                .any(|(l, set)| *l == x && set.contains(&c))
-    }
-
     /// End of a contraction after the apostrophe at `j - 1`.
     fn contraction(&self, s: &str, j: usize) -> Option<usize> {
         for suffix in ["s", "t", "re", "ve", "m", "ll", "d"] {
@@ -176,7 +206,7 @@ impl FastSplit {
             let mut ok = true;
             for x in suffix.chars() {
                 match char_at(s, end) {
-                    Some(c) if self.folds(c, x) => end += c.len_utf8(),
+                    Some(c) if self.tables.folds(c, x) => end += c.len_utf8(),
                     _ => {
                         ok = false;
                         break;
