@@ -1,5 +1,5 @@
-//! A hand-written splitter for the GPT-4-style patterns of Llama-3, GLM-4 and the Qwen family,
-//! equal to Oniguruma running them.
+//! Hand-written splitters for the GPT-4-style patterns of Llama-3, GLM-4 and the Qwen family and
+//! the o200k-style pattern of MiniMax, equal to Oniguruma running them.
 //!
 //! # Design notes
 //! The patterns (Llama-3/GLM-4 with `\p{N}{1,3}`, Qwen 2.5/3 with `\p{N}`, Qwen 3.5 with
@@ -17,12 +17,12 @@
 //!   at the end of the text or the run minus its last char when that leaves something
 //!   (`\s+(?!\S)`), else `j` (`\s+`).
 //!
-//! Exactness rests on using Oniguruma's own reading of the classes: the class table (`\p{L}`,
-//! `\p{M}`, `\p{N}`, `\s`; one byte per code point, 1.1 MB) is filled by running Oniguruma over
+//! Exactness rests on using Oniguruma's own reading of the classes: the class table (the five
+//! letter categories, `\p{M}`, `\p{N}`, `\s`; one byte per code point, 1.1 MB) is filled by running Oniguruma over
 //! each 128-code-point block the first time text touches it, and non-ASCII letters after an
 //! apostrophe are tested with Oniguruma's `(?i:x)`, so both follow the engine's Unicode version
-//! whatever it is. The unit tests compare the splitter with the
-//! regex path on random and targeted text. Each match costs O(its length) plus one char of
+//! whatever it is. The unit tests compare each splitter with Oniguruma
+//! running its pattern on random and targeted text. Each match costs O(its length) plus one char of
 //! look-ahead, so splitting is linear.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -32,10 +32,18 @@ use onig::Regex;
 
 use crate::PreTokenizer;
 
-const L: u8 = 1;
-const M: u8 = 2;
-const N: u8 = 4;
-const S: u8 = 8;
+const LU: u8 = 1;
+const LL: u8 = 2;
+const LT: u8 = 4;
+const LM: u8 = 8;
+const LO: u8 = 16;
+const M: u8 = 32;
+const N: u8 = 64;
+const S: u8 = 128;
+const L: u8 = LU | LL | LT | LM | LO;
+/// o200k-style `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]` and `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
+const UPPER: u8 = LU | LT | LM | LO | M;
+const LOWER: u8 = LL | LM | LO | M;
 
 const BLOCK: u32 = 128;
 const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
@@ -46,7 +54,7 @@ const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
 struct Tables {
     class: Box<[AtomicU8]>,
     ready: Box<[AtomicBool]>,
-    classes: [(Regex, u8); 4],
+    classes: [(Regex, u8); 8],
     /// `\A(?i:x)\z` for each of `s t r e v m l d`, for non-ASCII chars after an apostrophe.
     folds: Vec<(char, Regex)>,
 }
@@ -59,7 +67,11 @@ fn tables() -> Option<&'static Tables> {
 fn build_tables() -> Option<Tables> {
     let re = |p: &str| Regex::new(p).ok();
     let classes = [
-        (re(r"\p{L}+")?, L),
+        (re(r"\p{Lu}+")?, LU),
+        (re(r"\p{Ll}+")?, LL),
+        (re(r"\p{Lt}+")?, LT),
+        (re(r"\p{Lm}+")?, LM),
+        (re(r"\p{Lo}+")?, LO),
         (re(r"\p{M}+")?, M),
         (re(r"\p{N}+")?, N),
         (re(r"\s+")?, S),
@@ -124,12 +136,20 @@ pub enum Family {
     Qwen2,
     /// Qwen 3.5: single numbers, marks count as letters.
     Qwen35,
+    /// MiniMax: OpenAI's o200k pattern (case-aware letter runs, contractions attached).
+    O200k,
 }
 
 impl Family {
     const LLAMA3: &'static str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     const QWEN2: &'static str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     const QWEN35: &'static str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    const O200K: &'static str = concat!(
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    );
 
     /// The family whose pattern is exactly `pattern`.
     #[must_use]
@@ -138,6 +158,7 @@ impl Family {
             Self::LLAMA3 => Some(Family::Llama3),
             Self::QWEN2 => Some(Family::Qwen2),
             Self::QWEN35 => Some(Family::Qwen35),
+            Self::O200K => Some(Family::O200k),
             _ => None,
         }
     }
@@ -149,6 +170,7 @@ impl Family {
             Family::Llama3 => Self::LLAMA3,
             Family::Qwen2 => Self::QWEN2,
             Family::Qwen35 => Self::QWEN35,
+            Family::O200k => Self::O200K,
         }
     }
 }
@@ -156,6 +178,7 @@ impl Family {
 /// The hand-written splitter (`Isolated`, not inverted) for one [`Family`].
 pub struct FastSplit {
     tables: &'static Tables,
+    o200k: bool,
     word: u8,
     max_digits: usize,
 }
@@ -171,8 +194,13 @@ impl FastSplit {
     pub fn new(family: Family) -> Option<Self> {
         Some(Self {
             tables: tables()?,
+            o200k: family == Family::O200k,
             word: if family == Family::Qwen35 { L | M } else { L },
-            max_digits: if family == Family::Llama3 { 3 } else { 1 },
+            max_digits: if matches!(family, Family::Llama3 | Family::O200k) {
+                3
+            } else {
+                1
+            },
         })
     }
 
@@ -226,6 +254,9 @@ impl FastSplit {
             return s.len();
         };
         let j = i + c.len_utf8();
+        if self.o200k {
+            return self.o200k_end(s, i, c, j);
+        }
         if c == '\'' {
             if let Some(e) = self.contraction(s, j) {
                 return e;
@@ -256,7 +287,65 @@ impl FastSplit {
         if self.is_other(k) {
             return crlf_run(self.run(s, i, usize::MAX, |k| self.is_other(k)));
         }
-        // Whitespace.
+        self.whitespace_end(s, i)
+    }
+
+    /// End of `U*W+` from `j`, if it matches (`U` = UPPER, `W` = LOWER; the marks and `Lm`,
+    /// `Lo` letters are in both, which is where `U*` gives back chars to `W+`).
+    fn upper_lower(&self, s: &str, j: usize) -> Option<usize> {
+        let b = self.run(s, j, usize::MAX, |k| k & UPPER != 0);
+        if char_at(s, b).is_some_and(|d| self.class(d) & LOWER != 0) {
+            return Some(self.run(s, b, usize::MAX, |k| k & LOWER != 0));
+        }
+        // Backtrack: the last char of the run that is also in W ends the match.
+        s[j..b]
+            .char_indices()
+            .rev()
+            .find(|&(_, d)| self.class(d) & LOWER != 0)
+            .map(|(p, d)| j + p + d.len_utf8())
+    }
+
+    /// End of `U+W*` from `j`, if it matches.
+    fn upper_then_lower(&self, s: &str, j: usize) -> Option<usize> {
+        let b = self.run(s, j, usize::MAX, |k| k & UPPER != 0);
+        (b > j).then(|| self.run(s, b, usize::MAX, |k| k & LOWER != 0))
+    }
+
+    /// The o200k-style pattern: `P?U*W+C?|P?U+W*C?|\p{N}{1,3}| ?O+[\r\n/]*|` whitespace.
+    fn o200k_end(&self, s: &str, i: usize, c: char, j: usize) -> usize {
+        let k = self.class(c);
+        let prefix = c != '\r' && c != '\n' && k & (L | N) == 0;
+        let word =
+            |f: &dyn Fn(usize) -> Option<usize>| prefix.then(|| f(j)).flatten().or_else(|| f(i));
+        let found =
+            word(&|x| self.upper_lower(s, x)).or_else(|| word(&|x| self.upper_then_lower(s, x)));
+        if let Some(e) = found {
+            return match char_at(s, e) {
+                Some('\'') => self.contraction(s, e + 1).unwrap_or(e),
+                _ => e,
+            };
+        }
+        if k & N != 0 {
+            return self.run(s, i, 3, |k| k & N != 0);
+        }
+        let other = |k: u8| k & (S | L | N) == 0;
+        let tail = |e: usize| {
+            e + s[e..]
+                .bytes()
+                .take_while(|&b| b == b'\r' || b == b'\n' || b == b'/')
+                .count()
+        };
+        if c == ' ' && char_at(s, j).is_some_and(|d| other(self.class(d))) {
+            return tail(self.run(s, j, usize::MAX, other));
+        }
+        if other(k) {
+            return tail(self.run(s, i, usize::MAX, other));
+        }
+        self.whitespace_end(s, i)
+    }
+
+    /// `\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace char.
+    fn whitespace_end(&self, s: &str, i: usize) -> usize {
         let end = self.run(s, i, usize::MAX, |k| k & S != 0);
         let run = &s[i..end];
         if let Some(p) = run.rfind(['\r', '\n']) {
@@ -317,7 +406,7 @@ mod tests {
             .collect()
     }
 
-    const FAMILIES: [Family; 3] = [Family::Llama3, Family::Qwen2, Family::Qwen35];
+    const FAMILIES: [Family; 4] = [Family::Llama3, Family::Qwen2, Family::Qwen35, Family::O200k];
 
     fn check(text: &str) {
         thread_local! {
@@ -384,7 +473,8 @@ mod tests {
                 ' ', ' ', '\n', '\r', '\t', '\u{a0}', '\u{3000}', '\u{2028}', '\'', 's', 'S',
                 '\u{17f}', 'l', 'L', 'r', 'e', 'v', 'm', 'd', 't', 'a', 'Z', '1', '9', '\u{663}',
                 '\u{2460}', '\u{301}', '\u{93f}', '\u{e31}', '中', 'ß', '!', '.', '/', '😀',
-                '\u{200d}', '\u{fe0f}', '\u{b}', '\u{85}', '\u{1680}',
+                '\u{200d}', '\u{fe0f}', '\u{b}', '\u{85}', '\u{1680}', 'A', 'Q', '\u{1c5}',
+                '\u{2b0}', 'ǅ', 'Σ', 'σ', '/', '\u{5d0}',
             ]),
             any::<char>(),
         ]

@@ -354,8 +354,12 @@ fn parse_pre_step(p: &Obj<'_>) -> Result<PreTok, VocabError> {
             let b = p.str("behavior")?;
             let behavior = Behavior::parse(b).ok_or_else(|| unsupported(p.field("behavior"), b))?;
             let invert = p.bool_or("invert", false)?;
+            // The known patterns match at every position, so their matches tile the text:
+            // Isolated and inverted Removed (MiniMax's choice) both yield exactly the matches.
             let fast = match (behavior, invert, pat.opt_str("Regex")?) {
-                (Behavior::Isolated, false, Some(re)) => fast::Family::of(re),
+                (Behavior::Isolated, false, Some(re)) | (Behavior::Removed, true, Some(re)) => {
+                    fast::Family::of(re)
+                }
                 _ => None,
             };
             if let Some(split) = fast.and_then(fast::FastSplit::new) {
