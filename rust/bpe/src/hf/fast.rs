@@ -18,32 +18,35 @@
 //!   (`\s+(?!\S)`), else `j` (`\s+`).
 //!
 //! Exactness rests on using Oniguruma's own reading of the classes: the class table (the five
-//! letter categories, `\p{M}`, `\p{N}`, `\s`; one byte per code point, 1.1 MB) is filled by running Oniguruma over
+//! letter categories, `\p{M}`, `\p{N}`, `\s`; two bytes per code point, 2.2 MB) is filled by running Oniguruma over
 //! each 128-code-point block the first time text touches it, and non-ASCII letters after an
 //! apostrophe are tested with Oniguruma's `(?i:x)`, so both follow the engine's Unicode version
 //! whatever it is. The unit tests compare each splitter with Oniguruma
 //! running its pattern on random and targeted text. Each match costs O(its length) plus one char of
 //! look-ahead, so splitting is linear.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::OnceLock;
 
 use onig::Regex;
 
 use crate::PreTokenizer;
 
-const LU: u8 = 1;
-const LL: u8 = 2;
-const LT: u8 = 4;
-const LM: u8 = 8;
-const LO: u8 = 16;
-const M: u8 = 32;
-const N: u8 = 64;
-const S: u8 = 128;
-const L: u8 = LU | LL | LT | LM | LO;
+const LU: u16 = 1;
+const LL: u16 = 2;
+const LT: u16 = 4;
+const LM: u16 = 8;
+const LO: u16 = 16;
+const M: u16 = 32;
+const N: u16 = 64;
+const S: u16 = 128;
+/// `\p{P}` and `\p{S}` (DeepSeek-V3's pattern).
+const PUNCT: u16 = 256;
+const SYM: u16 = 512;
+const L: u16 = LU | LL | LT | LM | LO;
 /// o200k-style `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]` and `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
-const UPPER: u8 = LU | LT | LM | LO | M;
-const LOWER: u8 = LL | LM | LO | M;
+const UPPER: u16 = LU | LT | LM | LO | M;
+const LOWER: u16 = LL | LM | LO | M;
 
 const BLOCK: u32 = 128;
 const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
@@ -52,9 +55,9 @@ const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
 /// (text touches few blocks, so loading stays instant), and matchers for the case-insensitive
 /// contraction letters.
 struct Tables {
-    class: Box<[AtomicU8]>,
+    class: Box<[AtomicU16]>,
     ready: Box<[AtomicBool]>,
-    classes: [(Regex, u8); 8],
+    classes: [(Regex, u16); 10],
     /// `\A(?i:x)\z` for each of `s t r e v m l d`, for non-ASCII chars after an apostrophe.
     folds: Vec<(char, Regex)>,
 }
@@ -75,13 +78,15 @@ fn build_tables() -> Option<Tables> {
         (re(r"\p{M}+")?, M),
         (re(r"\p{N}+")?, N),
         (re(r"\s+")?, S),
+        (re(r"\p{P}+")?, PUNCT),
+        (re(r"\p{S}+")?, SYM),
     ];
     let folds = "strevmld"
         .chars()
         .map(|x| Some((x, re(&format!(r"\A(?i:{x})\z"))?)))
         .collect::<Option<Vec<_>>>()?;
     Some(Tables {
-        class: (0..0x11_0000).map(|_| AtomicU8::new(0)).collect(),
+        class: (0..0x11_0000).map(|_| AtomicU16::new(0)).collect(),
         ready: (0..BLOCKS).map(|_| AtomicBool::new(false)).collect(),
         classes,
         folds,
@@ -90,7 +95,7 @@ fn build_tables() -> Option<Tables> {
 
 impl Tables {
     #[inline]
-    fn class(&self, c: char) -> u8 {
+    fn class(&self, c: char) -> u16 {
         let cp = c as usize;
         let block = cp / BLOCK as usize;
         if !self.ready[block].load(Ordering::Acquire) {
@@ -112,6 +117,39 @@ impl Tables {
             }
         }
         self.ready[block].store(true, Ordering::Release);
+    }
+
+    /// End of the run of chars from `i` whose class satisfies `keep`, at most `max` chars.
+    #[inline]
+    fn run(&self, s: &str, i: usize, max: usize, keep: impl Fn(u16) -> bool) -> usize {
+        let mut end = i;
+        for (n, c) in s[i..].chars().enumerate() {
+            if n == max || !keep(self.class(c)) {
+                break;
+            }
+            end += c.len_utf8();
+        }
+        end
+    }
+
+    /// `\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace char `i`: after the run's last CR/LF if it
+    /// has one; else the whole run at the end of the text, or the run minus its last char when
+    /// that leaves something; else the run.
+    fn whitespace_end(&self, s: &str, i: usize) -> usize {
+        let end = self.run(s, i, usize::MAX, |k| k & S != 0);
+        let run = &s[i..end];
+        if let Some(p) = run.rfind(['\r', '\n']) {
+            return i + p + 1;
+        }
+        if end == s.len() {
+            return end;
+        }
+        let last = run.chars().next_back().map_or(0, char::len_utf8);
+        if run.len() > last {
+            end - last
+        } else {
+            end
+        }
     }
 
     /// Whether `(?i:x)` matches `c`.
@@ -179,7 +217,7 @@ impl Family {
 pub struct FastSplit {
     tables: &'static Tables,
     o200k: bool,
-    word: u8,
+    word: u16,
     max_digits: usize,
 }
 
@@ -205,26 +243,18 @@ impl FastSplit {
     }
 
     #[inline]
-    fn class(&self, c: char) -> u8 {
+    fn class(&self, c: char) -> u16 {
         self.tables.class(c)
     }
 
     #[inline]
-    fn is_other(&self, k: u8) -> bool {
+    fn is_other(&self, k: u16) -> bool {
         k & (S | N | self.word) == 0
     }
 
-    /// End of the run of chars from `i` whose class satisfies `keep`, at most `max` chars.
     #[inline]
-    fn run(&self, s: &str, i: usize, max: usize, keep: impl Fn(u8) -> bool) -> usize {
-        let mut end = i;
-        for (n, c) in s[i..].chars().enumerate() {
-            if n == max || !keep(self.class(c)) {
-                break;
-            }
-            end += c.len_utf8();
-        }
-        end
+    fn run(&self, s: &str, i: usize, max: usize, keep: impl Fn(u16) -> bool) -> usize {
+        self.tables.run(s, i, max, keep)
     }
 
     /// End of a contraction after the apostrophe at `j - 1`.
@@ -264,7 +294,7 @@ impl FastSplit {
         }
         let k = self.class(c);
         let word = self.word;
-        let is_word = |k: u8| k & word != 0;
+        let is_word = |k: u16| k & word != 0;
         let crlf = c == '\r' || c == '\n';
         if !crlf && k & (L | N) == 0 && char_at(s, j).is_some_and(|d| is_word(self.class(d))) {
             return self.run(s, j, usize::MAX, is_word);
@@ -328,7 +358,7 @@ impl FastSplit {
         if k & N != 0 {
             return self.run(s, i, 3, |k| k & N != 0);
         }
-        let other = |k: u8| k & (S | L | N) == 0;
+        let other = |k: u16| k & (S | L | N) == 0;
         let tail = |e: usize| {
             e + s[e..]
                 .bytes()
@@ -344,22 +374,8 @@ impl FastSplit {
         self.whitespace_end(s, i)
     }
 
-    /// `\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace char.
     fn whitespace_end(&self, s: &str, i: usize) -> usize {
-        let end = self.run(s, i, usize::MAX, |k| k & S != 0);
-        let run = &s[i..end];
-        if let Some(p) = run.rfind(['\r', '\n']) {
-            return i + p + 1;
-        }
-        if end == s.len() {
-            return end;
-        }
-        let last = run.chars().next_back().map_or(0, char::len_utf8);
-        if run.len() > last {
-            end - last
-        } else {
-            end
-        }
+        self.tables.whitespace_end(s, i)
     }
 
     /// Emit pieces while `sink` returns `true`; `false` once it has returned `false`.
@@ -386,6 +402,125 @@ impl PreTokenizer for FastSplit {
             sink(p);
             true
         });
+    }
+}
+
+/// DeepSeek-V3's three split patterns. Their matches do not tile the text (a digit piece
+/// matches nothing in the third), so they plug in as a [`super::split::Pattern`] that finds the
+/// leftmost match from a position, under the general split behaviours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeepSeekStep {
+    /// `\p{N}{1,3}`
+    Digits,
+    /// `[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+`
+    Kana,
+    /// ASCII punctuation + ASCII letters, `[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+`,
+    /// ` ?[\p{P}\p{S}]+[\r\n]*`, then the whitespace alternatives.
+    Main,
+}
+
+impl DeepSeekStep {
+    const DIGITS: &'static str = r"\p{N}{1,3}";
+    const KANA: &'static str = "[\u{4e00}-\u{9fa5}\u{3040}-\u{309f}\u{30a0}-\u{30ff}]+";
+    const MAIN: &'static str = concat!(
+        r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+"##,
+        "|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+",
+        r"|\s+(?!\S)|\s+"
+    );
+
+    /// The step whose pattern is exactly `pattern`.
+    #[must_use]
+    pub fn of(pattern: &str) -> Option<Self> {
+        match pattern {
+            Self::DIGITS => Some(DeepSeekStep::Digits),
+            Self::KANA => Some(DeepSeekStep::Kana),
+            Self::MAIN => Some(DeepSeekStep::Main),
+            _ => None,
+        }
+    }
+
+    /// The regex text of the step.
+    #[must_use]
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DeepSeekStep::Digits => Self::DIGITS,
+            DeepSeekStep::Kana => Self::KANA,
+            DeepSeekStep::Main => Self::MAIN,
+        }
+    }
+}
+
+/// A hand-matched [`DeepSeekStep`] pattern.
+pub struct FastPattern {
+    tables: &'static Tables,
+    step: DeepSeekStep,
+}
+
+fn is_kana(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fa5}' | '\u{3040}'..='\u{309f}' | '\u{30a0}'..='\u{30ff}')
+}
+
+impl FastPattern {
+    /// The matcher, or `None` if Oniguruma could not build the class tables.
+    #[must_use]
+    pub fn new(step: DeepSeekStep) -> Option<Self> {
+        Some(Self {
+            tables: tables()?,
+            step,
+        })
+    }
+
+    /// The leftmost match at or after `from`, as Oniguruma's search finds it.
+    #[must_use]
+    pub fn find_from(&self, s: &str, from: usize) -> Option<(usize, usize)> {
+        s[from..]
+            .char_indices()
+            .find_map(|(off, c)| self.match_at(s, from + off, c).map(|e| (from + off, e)))
+    }
+
+    fn match_at(&self, s: &str, p: usize, c: char) -> Option<usize> {
+        let t = self.tables;
+        let k = t.class(c);
+        let j = p + c.len_utf8();
+        match self.step {
+            DeepSeekStep::Digits => (k & N != 0).then(|| t.run(s, p, 3, |k| k & N != 0)),
+            DeepSeekStep::Kana => is_kana(c).then(|| {
+                p + s[p..]
+                    .chars()
+                    .take_while(|&d| is_kana(d))
+                    .map(char::len_utf8)
+                    .sum::<usize>()
+            }),
+            DeepSeekStep::Main => {
+                let next = char_at(s, j);
+                if c.is_ascii_punctuation() && next.is_some_and(|d| d.is_ascii_alphabetic()) {
+                    let letters = s[j..].bytes().take_while(u8::is_ascii_alphabetic).count();
+                    return Some(j + letters);
+                }
+                let word = |k: u16| k & (L | M) != 0;
+                let prefix = c != '\r' && c != '\n' && k & (L | PUNCT | SYM) == 0;
+                if prefix && next.is_some_and(|d| word(t.class(d))) {
+                    return Some(t.run(s, j, usize::MAX, word));
+                }
+                if word(k) {
+                    return Some(t.run(s, p, usize::MAX, word));
+                }
+                let ps = |k: u16| k & (PUNCT | SYM) != 0;
+                let crlf = |e: usize| {
+                    e + s[e..]
+                        .bytes()
+                        .take_while(|&b| b == b'\r' || b == b'\n')
+                        .count()
+                };
+                if c == ' ' && next.is_some_and(|d| ps(t.class(d))) {
+                    return Some(crlf(t.run(s, j, usize::MAX, ps)));
+                }
+                if ps(k) {
+                    return Some(crlf(t.run(s, p, usize::MAX, ps)));
+                }
+                (k & S != 0).then(|| t.whitespace_end(s, p))
+            }
+        }
     }
 }
 
@@ -463,7 +598,49 @@ mod tests {
                 text.push_str(ctx);
                 text.push(c);
                 check(&text);
+                check_deepseek(&text);
             }
+        }
+    }
+
+    fn check_deepseek(text: &str) {
+        thread_local! {
+            static STEPS: Vec<(FastPattern, Regex)> =
+                [DeepSeekStep::Digits, DeepSeekStep::Kana, DeepSeekStep::Main]
+                    .iter()
+                    .map(|&d| (FastPattern::new(d).unwrap(), Regex::new(d.pattern()).unwrap()))
+                    .collect();
+        }
+        STEPS.with(|all| {
+            for (fast, re) in all {
+                let mut got = Vec::new();
+                let mut from = 0;
+                while let Some((s, e)) = fast.find_from(text, from) {
+                    got.push((s, e));
+                    from = e;
+                }
+                let want: Vec<(usize, usize)> = re.find_iter(text).collect();
+                assert_eq!(got, want, "{:?} {text:?}", fast.step);
+            }
+        });
+    }
+
+    #[test]
+    fn deepseek_patterns_are_the_files() {
+        // The pattern texts as the DeepSeek-V3 tokenizer.json spells them (JSON-decoded).
+        assert_eq!(
+            DeepSeekStep::of("[\u{4e00}-\u{9fa5}\u{3040}-\u{309f}\u{30a0}-\u{30ff}]+"),
+            Some(DeepSeekStep::Kana)
+        );
+        let main = "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
+        assert_eq!(DeepSeekStep::of(main), Some(DeepSeekStep::Main));
+        for t in [
+            "Hello, world! .NET 'quoted' 123 ¥100 ≥ 5 — ok\r\n",
+            "中文かなカナ漢字",
+            "a\u{301}\u{301}",
+            " \u{301}b !?\n\n x",
+        ] {
+            check_deepseek(t);
         }
     }
 
@@ -474,7 +651,9 @@ mod tests {
                 '\u{17f}', 'l', 'L', 'r', 'e', 'v', 'm', 'd', 't', 'a', 'Z', '1', '9', '\u{663}',
                 '\u{2460}', '\u{301}', '\u{93f}', '\u{e31}', '中', 'ß', '!', '.', '/', '😀',
                 '\u{200d}', '\u{fe0f}', '\u{b}', '\u{85}', '\u{1680}', 'A', 'Q', '\u{1c5}',
-                '\u{2b0}', 'ǅ', 'Σ', 'σ', '/', '\u{5d0}',
+                '\u{2b0}', 'ǅ', 'Σ', 'σ', '/', '\u{5d0}', '$', '¥', '≥', '—', '中', 'か', 'カ',
+                '\u{4e00}', '\u{9fa5}', '\u{9fa6}', '\u{30ff}', '\u{3000}', '\u{e000}', '\u{378}',
+                '\u{1}', '_', '(', '"',
             ]),
             any::<char>(),
         ]
@@ -486,6 +665,7 @@ mod tests {
         fn matches_oniguruma(chars in prop::collection::vec(interesting(), 0..30)) {
             let text: String = chars.into_iter().collect();
             check(&text);
+            check_deepseek(&text);
         }
     }
 }

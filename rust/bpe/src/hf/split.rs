@@ -32,14 +32,20 @@ pub enum Pattern {
     Literal(String),
     /// Every single character for which the predicate holds is a match of its own.
     Char(fn(char) -> bool),
+    /// A known regex matched by hand ([`super::fast::FastPattern`]), same matches.
+    Fast(super::fast::FastPattern),
 }
 
 impl Pattern {
-    /// Compile an Oniguruma pattern.
+    /// Compile an Oniguruma pattern (or pick the hand matcher of a known one).
     ///
     /// # Errors
     /// Oniguruma's message when the pattern does not compile.
     pub fn regex(pattern: &str) -> Result<Self, String> {
+        let step = super::fast::DeepSeekStep::of(pattern);
+        if let Some(fast) = step.and_then(super::fast::FastPattern::new) {
+            return Ok(Pattern::Fast(fast));
+        }
         Regex::new(pattern)
             .map(Pattern::Regex)
             .map_err(|e| e.to_string())
@@ -62,6 +68,16 @@ impl Pattern {
             Pattern::Literal(lit) => text
                 .match_indices(lit.as_str())
                 .all(|(s, m)| f(s, s + m.len())),
+            Pattern::Fast(fast) => {
+                let mut from = 0;
+                while let Some((s, e)) = fast.find_from(text, from) {
+                    if !f(s, e) {
+                        return false;
+                    }
+                    from = e;
+                }
+                true
+            }
             Pattern::Char(pred) => text
                 .char_indices()
                 .filter(|&(_, c)| pred(c))
