@@ -13,11 +13,22 @@ from typing import Any
 from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Encoding": "tokenmill.tokenizer",
+    "encoding_for_model": "tokenmill.tokenizer",
+    "get_encoding": "tokenmill.tokenizer",
+    "list_encodings": "tokenmill.tokenizer",
+    "load_tokenizer": "tokenmill.tokenizer",
+}
 
 __all__ = [
+    "Encoding",
     "__version__",
+    "encoding_for_model",
+    "get_encoding",
     "get_num_threads",
+    "list_encodings",
+    "load_tokenizer",
     "set_num_threads",
     "simd_level",
 ]

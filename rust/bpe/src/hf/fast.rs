@@ -403,6 +403,10 @@ impl PreTokenizer for FastSplit {
             true
         });
     }
+
+    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+        self.run_while(text, sink);
+    }
 }
 
 /// DeepSeek-V3's three split patterns. Their matches do not tile the text (a digit piece

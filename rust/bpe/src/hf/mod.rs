@@ -30,7 +30,7 @@ pub mod split;
 
 use serde_json::{Map, Value};
 
-use crate::{BpeModel, Rank, VocabError};
+use crate::{BpeModel, Encoding, Rank, VocabError};
 use normalize::{HfNormalizer, Step};
 use split::{Behavior, Pattern, PreTok};
 
@@ -240,6 +240,41 @@ impl HfTokenizer {
         encode_segment(&text[start..], &mut out);
         out
     }
+}
+
+/// Load a `tokenizer.json` as an [`Encoding`] named `name`. Every added token becomes a special
+/// token of the encoding (so `allowed_special` governs the special ones, as in tiktoken);
+/// non-special added tokens are [always matched](Encoding::set_always_matched), as Hugging Face
+/// does. The post-processor (BOS/EOS templates) is ignored.
+///
+/// # Errors
+/// As [`HfTokenizer::from_json`], or added tokens that clash with the vocabulary.
+pub fn encoding_from_json(name: &str, json: &[u8]) -> Result<Encoding, VocabError> {
+    let hf = HfTokenizer::from_json(json)?;
+    let normalizer: Option<Box<dyn crate::Normalizer>> = if hf.normalizer.is_identity() {
+        None
+    } else {
+        Some(Box::new(hf.normalizer))
+    };
+    let always = hf.added_tokens.iter().map(|t| !t.special).collect();
+    let specials = hf
+        .added_tokens
+        .into_iter()
+        .map(|t| (t.content, t.id))
+        .collect();
+    let mut enc = Encoding::new(
+        name,
+        hf.model,
+        Box::new(hf.pre_tokenizer),
+        normalizer,
+        specials,
+    )
+    .map_err(|e| match e {
+        VocabError::InvalidVocab(message) => err("added_tokens", message),
+        other => other,
+    })?;
+    enc.set_always_matched(always);
+    Ok(enc)
 }
 
 fn parse_normalizer(n: &Obj<'_>, steps: &mut Vec<Step>) -> Result<(), VocabError> {

@@ -246,6 +246,10 @@ impl PreTokenizer for PreTok {
             true
         });
     }
+
+    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+        self.run(text, sink);
+    }
 }
 
 #[cfg(test)]

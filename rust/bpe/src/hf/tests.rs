@@ -145,3 +145,41 @@ fn errors_name_the_field() {
     let bad = doc("a b", BYTE_LEVEL, "").replace("\"a b\"", "\"a b c\"");
     assert_eq!(field_of(load(&bad).err().unwrap()), "model.merges[0]");
 }
+
+#[test]
+fn encoding_matches_the_reference_pipeline() {
+    use crate::SpecialSet;
+    let extra = r#""normalizer": {"type": "NFC"}, "added_tokens": [
+        {"id": 300, "content": "<|x|>", "special": true, "normalized": false},
+        {"id": 301, "content": "<t>", "special": false, "normalized": false}],"#;
+    let pre = r#"{"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}| ?\\p{L}+|\\s+"}, "behavior": "Isolated"},
+        {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}"#;
+    let json = doc("Ġ a,a b,1 2", pre, extra);
+    let reference = load(&json).unwrap();
+    let enc = encoding_from_json("t", json.as_bytes()).unwrap();
+    let all = enc.policy(SpecialSet::All, SpecialSet::All);
+    for text in [
+        "",
+        "a ab 1234 <|x|>e\u{301}<t> a<t>b",
+        "<t><|x|><t>",
+        " a a a 12 12",
+    ] {
+        assert_eq!(
+            enc.encode(text, &all).unwrap(),
+            reference.encode(text, true),
+            "{text:?}"
+        );
+        // Non-special added tokens stay tokens even in ordinary encoding.
+        assert_eq!(
+            enc.encode_ordinary(text),
+            reference.encode(text, false),
+            "{text:?}"
+        );
+        assert_eq!(enc.count_ordinary(text), enc.encode_ordinary(text).len());
+    }
+    // The special one is refused by default, the plain one is not.
+    let default = enc.policy(SpecialSet::Names(&[]), SpecialSet::All);
+    assert!(enc.encode("a<|x|>", &default).is_err());
+    assert_eq!(enc.encode("<t>", &default).unwrap(), vec![301]);
+}
