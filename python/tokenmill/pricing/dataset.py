@@ -46,6 +46,7 @@ from tokenmill.cost import (
     _count,
     _limit_warnings,
     chat_pieces,
+    plain_text_counter,
     price_usage,
     resolve_counter,
 )
@@ -476,6 +477,7 @@ def count_dataset(
     """Count a dataset file or directory (map: :func:`count_rows` per chunk; reduce: merge)."""
     files = dataset_files(path)
     col, messages = _pick_column(files[0], column, messages_column)
+    counter = plain_text_counter(counter)
     if isinstance(progress, Progress):
         bar = progress
     else:
@@ -664,7 +666,9 @@ def price_dataset(
     resolved = (
         resolve_counter(record.tokenizer)
         if counter is None
-        else ResolvedCounter(counter, True, f"counted with caller's tokenizer {counter.name}")
+        else ResolvedCounter(
+            plain_text_counter(counter), True, f"counted with caller's tokenizer {counter.name}"
+        )
     )
     files = dataset_files(path)
     _, messages = _pick_column(files[0], column, messages_column)
