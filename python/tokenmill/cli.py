@@ -16,8 +16,14 @@ from tokenmill import __version__
 
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
+    "report": (
+        "tokenmill.commands.report",
+        "tokens per sentence and premium vs English per language",
+    ),
+    "cost": ("tokenmill.commands.cost", "price a prompt, conversation or dataset on a model"),
+    "models": ("tokenmill.commands.models", "list the price catalogue (prices, as-of date)"),
     "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),
+    "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
 }
 
 
