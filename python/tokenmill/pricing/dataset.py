@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 MAX_BAD_SAMPLES = 100
+_CSV_FIELD_LIMIT = 2**31 - 1
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 Format = Literal["jsonl", "csv", "parquet"]
 _T = TypeVar("_T")
@@ -361,6 +362,9 @@ def _iter_csv(
 ) -> Iterator[Chunk]:
     batch = _Batcher(path, chunk_rows, chunk_chars)
     pos = [0]
+    # csv's default 128 KiB field limit would reject long documents; the limit is process-wide
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     with _open(path) as f:
         reader = csv.reader(_decoded_lines(f, path, pos))
         header = next(reader, None)
