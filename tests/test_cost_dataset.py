@@ -330,3 +330,10 @@ def test_dataset_limits_checked_per_row(tmp_path: Path) -> None:
     big = write_jsonl(tmp_path / "big.jsonl", [{"text": "a"}, {"text": "a b c d e f"}])
     warnings = price_dataset(big, "tiny", catalogue=cat, counter=W).estimate.warnings
     assert warnings == ("largest row: prompt of 6 tokens exceeds tiny's context window of 5",)
+
+
+def test_csv_long_fields(tmp_path: Path) -> None:
+    f = tmp_path / "long.csv"
+    f.write_text("text\n" + "w " * 300_000 + "\n")  # a 600 KB field, above csv's default limit
+    res = price_dataset(f, "toy", catalogue=CAT, counter=W)
+    assert (res.count.rows, res.count.tokens) == (1, 300_000)

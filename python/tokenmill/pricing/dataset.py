@@ -7,7 +7,9 @@ Design notes
   files larger than RAM. JSONL and CSV are read as bytes line by line (the byte offset drives the
   progress bar); Parquet is read one record batch of one column at a time with pyarrow.
 * **All cores.** Each chunk is counted with one ``Encoding.count_batch`` call, which runs in Rust
-  on every core of tokenmill's pool with the GIL released.
+  on every core of tokenmill's pool with the GIL released, while a reader thread parses the next
+  chunk (a bounded queue of two chunks, so memory stays flat). Per-row sums are numpy
+  cumulative-sum differences, O(strings) per chunk.
 * **Map / reduce.** :func:`count_rows` is a pure function of (rows, counter) returning a
   :class:`ShardCount`; :func:`merge_counts` is associative with ``ShardCount()`` as identity, so
   shards can be counted anywhere (threads, processes, a cluster engine) and reduced in any grouping.
@@ -68,6 +70,7 @@ __all__ = [
 ]
 
 MAX_BAD_SAMPLES = 100
+_CSV_FIELD_LIMIT = 2**31 - 1
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 Format = Literal["jsonl", "csv", "parquet"]
 _T = TypeVar("_T")
@@ -361,6 +364,9 @@ def _iter_csv(
 ) -> Iterator[Chunk]:
     batch = _Batcher(path, chunk_rows, chunk_chars)
     pos = [0]
+    # csv's default 128 KiB field limit would reject long documents; the limit is process-wide
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     with _open(path) as f:
         reader = csv.reader(_decoded_lines(f, path, pos))
         header = next(reader, None)
