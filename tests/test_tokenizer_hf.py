@@ -230,7 +230,7 @@ _TARGETED = st.lists(_PIECES, max_size=25).map("".join)
 def test_hypothesis_matches_hf(json_dir: Path, model: str) -> None:
     enc, hf = _pair(json_dir, model)
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.one_of(_ANY_TEXT, _TARGETED))
     def run(text: str) -> None:
         _check(enc, hf, text)
