@@ -125,6 +125,28 @@ impl BpeModel {
         Ok(model)
     }
 
+    /// tiktoken semantics over packed tokens: rank `i` is `data[offsets[i]..offsets[i + 1]]`
+    /// (the form the build script precomputes for the bundled vocabularies).
+    ///
+    /// # Errors
+    /// Malformed offsets, an empty or duplicate token, or a byte with no single-byte token.
+    pub fn from_packed_ranks(data: Vec<u8>, offsets: Vec<u32>) -> Result<Self, VocabError> {
+        let ok = !offsets.is_empty()
+            && offsets[0] == 0
+            && offsets.windows(2).all(|w| w[0] < w[1])
+            && offsets.last().is_some_and(|&e| e as usize == data.len());
+        if !ok {
+            return Err(VocabError::InvalidVocab(
+                "packed ranks: offsets must start at 0, strictly increase and end at the data length"
+                    .to_string(),
+            ));
+        }
+        let mut model = Self::from_packed(data, offsets)?;
+        model.whole_piece_lookup = true;
+        model.by_rank = true;
+        Ok(model)
+    }
+
     /// Hugging Face semantics: a vocabulary (bytes, id) and an ordered merge list of
     /// (left bytes, right bytes); a pair's priority is its index in `merges`. With
     /// `ignore_merges`, a piece that is itself in the vocabulary maps straight to its id.
@@ -200,35 +222,34 @@ impl BpeModel {
             offsets.push(data.len() as u32);
         }
         drop(slots);
+        Self::from_packed(data, offsets)
+    }
+
+    /// Build the lookup tables over packed tokens (`data[offsets[i]..offsets[i + 1]]` is id `i`,
+    /// empty for absent ids).
+    fn from_packed(data: Vec<u8>, offsets: Vec<u32>) -> Result<Self, VocabError> {
         let n = offsets.len() - 1;
         let cap = (n * 2).next_power_of_two().max(16);
-        let mut model = Self {
-            data,
-            offsets,
-            table: vec![FREE; cap],
-            shift: 64 - cap.trailing_zeros(),
-            hot: vec![FREE; HOT_SLOTS],
-            hot_shift: 64 - HOT_SLOTS.trailing_zeros(),
-            byte_ids: [0; 256],
-            pairs: FxHashMap::default(),
-            by_rank: false,
-            whole_piece_lookup: false,
-        };
+        let shift = 64 - cap.trailing_zeros();
+        let hot_shift = 64 - HOT_SLOTS.trailing_zeros();
+        let mut table = vec![FREE; cap];
+        let mut hot = vec![FREE; HOT_SLOTS];
+        let token =
+            |id: u32| &data[offsets[id as usize] as usize..offsets[id as usize + 1] as usize];
         for id in 0..n as Rank {
-            let Some(bytes) = model.token_bytes(id) else {
+            let bytes = token(id);
+            if bytes.is_empty() {
                 continue;
-            };
-            let bytes = bytes.to_vec();
-            let bytes = bytes.as_slice();
-            let mask = model.table.len() - 1;
+            }
+            let mask = table.len() - 1;
             let (key, h) = key_and_hash(bytes);
-            let mut i = (h >> model.shift) as usize;
+            let mut i = (h >> shift) as usize;
             loop {
-                let slot = model.table[i];
+                let slot = table[i];
                 if slot.id == EMPTY {
                     break;
                 }
-                if model.bytes_of(slot.id) == bytes {
+                if slot.key == key && token(slot.id) == bytes {
                     return Err(VocabError::InvalidVocab(format!(
                         "token {:?} appears twice (ids {} and {id})",
                         String::from_utf8_lossy(bytes),
@@ -242,16 +263,28 @@ impl BpeModel {
                 id,
                 len: bytes.len() as u32,
             };
-            model.table[i] = slot;
+            table[i] = slot;
             if (id as usize) < HOT_IDS && bytes.len() <= 8 {
-                let hmask = model.hot.len() - 1;
-                let mut j = (h >> model.hot_shift) as usize;
-                while model.hot[j].id != EMPTY {
+                let hmask = hot.len() - 1;
+                let mut j = (h >> hot_shift) as usize;
+                while hot[j].id != EMPTY {
                     j = (j + 1) & hmask;
                 }
-                model.hot[j] = slot;
+                hot[j] = slot;
             }
         }
+        let mut model = Self {
+            data,
+            offsets,
+            table,
+            shift,
+            hot,
+            hot_shift,
+            byte_ids: [0; 256],
+            pairs: FxHashMap::default(),
+            by_rank: false,
+            whole_piece_lookup: false,
+        };
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
                 VocabError::InvalidVocab(format!("no single-byte token for byte 0x{b:02x}"))
