@@ -510,12 +510,12 @@ impl BpeModel {
         let mut buckets: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut order: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
         let mut urgent: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
-        let mut add = |buckets: &mut FxHashMap<u32, Vec<u32>>,
-                       order: &mut BinaryHeap<Reverse<u32>>,
-                       urgent: &mut BinaryHeap<Reverse<u64>>,
-                       current: u32,
-                       p: u32,
-                       i: usize| {
+        let add = |buckets: &mut FxHashMap<u32, Vec<u32>>,
+                   order: &mut BinaryHeap<Reverse<u32>>,
+                   urgent: &mut BinaryHeap<Reverse<u64>>,
+                   current: u32,
+                   p: u32,
+                   i: usize| {
             if p < current {
                 urgent.push(Reverse((u64::from(p) << 32) | i as u64));
             } else {
