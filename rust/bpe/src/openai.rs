@@ -429,12 +429,18 @@ impl PreTokenizer for RegexPreTokenizer {
         });
     }
     fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+        let mut done = 0;
         for m in self.regex.find_iter(text) {
-            // A backtracking-limit error: tiktoken would panic; we fall back to one piece for the
-            // rest (still exact bytes, never a crash).
+            // fancy-regex gives up (backtrack limit) on some inputs, where tiktoken panics.
+            // Rather than dropping text, the rest becomes one piece: every byte is still
+            // encoded and decodes back exactly.
             let Ok(m) = m else {
+                if done < text.len() {
+                    sink(&text[done..]);
+                }
                 return;
             };
+            done = m.end();
             if !sink(m.as_str()) {
                 return;
             }
