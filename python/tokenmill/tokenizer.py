@@ -13,17 +13,16 @@ Like tiktoken, tokenmill replaces each lone surrogate with U+FFFD before tokeniz
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Literal
 
 from tokenmill import _native
+
+if TYPE_CHECKING:  # numpy is imported by the extension on first use; keep this import cheap
+    import numpy as np
+    import numpy.typing as npt
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -94,6 +93,8 @@ MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
 }
 
 SpecialArg = Literal["all"] | Collection[str]
+# Path of a bundled rank file (kept for users who want the raw file; loading uses the copy
+# embedded in the extension at build time).
 
 
 def _resolve(arg: SpecialArg, what: str) -> list[str] | None:
@@ -331,7 +332,7 @@ def get_encoding(name: str) -> Encoding:
         if enc is not None:
             return enc
         if name in BUNDLED_SHA256:
-            enc = Encoding(_native.Encoding.openai(name, str(_bundled_file(name))))
+            enc = Encoding(_native.Encoding.openai(name))
         elif name == "o200k_harmony":
             enc = Encoding.from_tiktoken(
                 _bundled_file("o200k_base"),
@@ -340,6 +341,8 @@ def get_encoding(name: str) -> Encoding:
                 name=name,
             )
         else:
+            import difflib
+
             close = difflib.get_close_matches(name, list_encodings(), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(
@@ -363,6 +366,8 @@ def encoding_name_for_model(model: str) -> str:
     for prefix, name in MODEL_PREFIX_TO_ENCODING.items():
         if model.startswith(prefix):
             return name
+    import difflib
+
     candidates = list(MODEL_TO_ENCODING) + [p.rstrip("-") for p in MODEL_PREFIX_TO_ENCODING]
     close = difflib.get_close_matches(model, candidates, n=4, cutoff=0.5)
     hint = f"; close names: {', '.join(map(repr, close))}" if close else ""
@@ -376,6 +381,7 @@ def encoding_for_model(model: str) -> Encoding:
 
 def _sha256_of_rank_file(path: Path) -> str:
     import gzip
+    import hashlib
 
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":

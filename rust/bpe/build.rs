@@ -5,6 +5,11 @@
 //! engines (and therefore tiktoken) use, so `\p{L}`, `\p{N}`, `\p{M}`, `\s` etc. mean exactly what
 //! they mean to tiktoken. The table is two-level (blocks of 128 code points, deduplicated) and is
 //! written to `$OUT_DIR/uclass.rs`.
+//!
+//! It also precomputes the bundled OpenAI vocabularies: the gzip `.tiktoken` files under
+//! `python/tokenmill/data/` are decompressed and base64-decoded here, and written as packed
+//! `$OUT_DIR/<name>.bin` (`u32` count, `count + 1` `u32` offsets, token bytes), which the
+//! library embeds, so loading `o200k_base` skips gzip and base64 entirely.
 
 use std::fmt::Write as _;
 
@@ -23,8 +28,78 @@ const CLASSES: &[(&str, u8)] = &[
 ];
 const BLOCK: usize = 128;
 
+fn b64(s: &[u8]) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("bad base64 in bundled vocabulary"),
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in s.iter().filter(|&&c| c != b'=') {
+        acc = (acc << 6) | val(c);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn pack_vocab(name: &str) {
+    use std::io::Read;
+    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
+        .join("../../python/tokenmill/data");
+    let path = dir.join(format!("{name}.tiktoken.gz"));
+    println!("cargo:rerun-if-changed={}", path.display());
+    let gz = std::fs::read(&path).expect("bundled vocabulary present");
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut text)
+        .expect("bundled vocabulary is valid gzip");
+    let mut offsets = vec![0u32];
+    let mut data = Vec::new();
+    for (i, line) in text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let mut f = line.split(|&b| b == b' ');
+        let tok = b64(f.next().expect("token"));
+        let rank: usize = std::str::from_utf8(f.next().expect("rank"))
+            .expect("ascii rank")
+            .trim()
+            .parse()
+            .expect("numeric rank");
+        assert_eq!(rank, i, "bundled vocabulary ranks are 0, 1, 2, ...");
+        data.extend_from_slice(&tok);
+        offsets.push(u32::try_from(data.len()).expect("small vocabulary"));
+    }
+    let mut out = Vec::with_capacity(4 + offsets.len() * 4 + data.len());
+    out.extend_from_slice(
+        &u32::try_from(offsets.len() - 1)
+            .expect("count")
+            .to_le_bytes(),
+    );
+    for o in &offsets {
+        out.extend_from_slice(&o.to_le_bytes());
+    }
+    out.extend_from_slice(&data);
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR"))
+        .join(format!("{name}.bin"));
+    std::fs::write(dest, out).expect("write packed vocabulary");
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    pack_vocab("cl100k_base");
+    pack_vocab("o200k_base");
     let mut table = vec![0u8; 0x11_0000];
     for &(pattern, code) in CLASSES {
         let hir = regex_syntax::Parser::new()

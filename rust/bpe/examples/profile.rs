@@ -11,7 +11,8 @@ fn main() {
     ))
     .expect("read vocab");
     let t = Instant::now();
-    let enc = tokenmill_bpe::openai::openai_encoding(name, &data).expect("load");
+    let enc = tokenmill_bpe::openai::bundled_encoding(name).expect("load");
+    let _ = data;
     println!("load {:?}", t.elapsed());
     let docs: Vec<&str> = {
         let mut v = Vec::new();

@@ -22,9 +22,10 @@
 //! - whole-piece lookup first (always for tiktoken; `ignore_merges` for `tokenizer.json`);
 //! - pieces up to `SMALL` bytes: parts in fixed-size stack arrays, each merge step scans the
 //!   pair priorities for the minimum (O(n^2) on at most 64 bytes, branch-light and cache-hot);
-//! - longer pieces: a binary heap of `(priority, position)` keys over a linked list of parts, with
-//!   lazy deletion (an entry is live iff its position is alive and its stored priority still
-//!   equals the pair's current priority): O(n log n), so a 10 MB run of one letter is fine.
+//! - longer pieces: pending pairs bucketed by priority over a linked list of parts, buckets
+//!   drained in priority order and, within one, by position (`merge_long` explains why this is
+//!   the heap order); lazy deletion of stale entries. Work is O(n) merges plus sorting each
+//!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
 //! - counting never materialises ids: the number of parts left is the count.
 
 use rustc_hash::FxHashMap;
@@ -125,6 +126,28 @@ impl BpeModel {
         Ok(model)
     }
 
+    /// tiktoken semantics over packed tokens: rank `i` is `data[offsets[i]..offsets[i + 1]]`
+    /// (the form the build script precomputes for the bundled vocabularies).
+    ///
+    /// # Errors
+    /// Malformed offsets, an empty or duplicate token, or a byte with no single-byte token.
+    pub fn from_packed_ranks(data: Vec<u8>, offsets: Vec<u32>) -> Result<Self, VocabError> {
+        let ok = !offsets.is_empty()
+            && offsets[0] == 0
+            && offsets.windows(2).all(|w| w[0] < w[1])
+            && offsets.last().is_some_and(|&e| e as usize == data.len());
+        if !ok {
+            return Err(VocabError::InvalidVocab(
+                "packed ranks: offsets must start at 0, strictly increase and end at the data length"
+                    .to_string(),
+            ));
+        }
+        let mut model = Self::from_packed(data, offsets)?;
+        model.whole_piece_lookup = true;
+        model.by_rank = true;
+        Ok(model)
+    }
+
     /// Hugging Face semantics: a vocabulary (bytes, id) and an ordered merge list of
     /// (left bytes, right bytes); a pair's priority is its index in `merges`. With
     /// `ignore_merges`, a piece that is itself in the vocabulary maps straight to its id.
@@ -200,35 +223,34 @@ impl BpeModel {
             offsets.push(data.len() as u32);
         }
         drop(slots);
+        Self::from_packed(data, offsets)
+    }
+
+    /// Build the lookup tables over packed tokens (`data[offsets[i]..offsets[i + 1]]` is id `i`,
+    /// empty for absent ids).
+    fn from_packed(data: Vec<u8>, offsets: Vec<u32>) -> Result<Self, VocabError> {
         let n = offsets.len() - 1;
         let cap = (n * 2).next_power_of_two().max(16);
-        let mut model = Self {
-            data,
-            offsets,
-            table: vec![FREE; cap],
-            shift: 64 - cap.trailing_zeros(),
-            hot: vec![FREE; HOT_SLOTS],
-            hot_shift: 64 - HOT_SLOTS.trailing_zeros(),
-            byte_ids: [0; 256],
-            pairs: FxHashMap::default(),
-            by_rank: false,
-            whole_piece_lookup: false,
-        };
+        let shift = 64 - cap.trailing_zeros();
+        let hot_shift = 64 - HOT_SLOTS.trailing_zeros();
+        let mut table = vec![FREE; cap];
+        let mut hot = vec![FREE; HOT_SLOTS];
+        let token =
+            |id: u32| &data[offsets[id as usize] as usize..offsets[id as usize + 1] as usize];
         for id in 0..n as Rank {
-            let Some(bytes) = model.token_bytes(id) else {
+            let bytes = token(id);
+            if bytes.is_empty() {
                 continue;
-            };
-            let bytes = bytes.to_vec();
-            let bytes = bytes.as_slice();
-            let mask = model.table.len() - 1;
+            }
+            let mask = table.len() - 1;
             let (key, h) = key_and_hash(bytes);
-            let mut i = (h >> model.shift) as usize;
+            let mut i = (h >> shift) as usize;
             loop {
-                let slot = model.table[i];
+                let slot = table[i];
                 if slot.id == EMPTY {
                     break;
                 }
-                if model.bytes_of(slot.id) == bytes {
+                if slot.key == key && token(slot.id) == bytes {
                     return Err(VocabError::InvalidVocab(format!(
                         "token {:?} appears twice (ids {} and {id})",
                         String::from_utf8_lossy(bytes),
@@ -242,16 +264,28 @@ impl BpeModel {
                 id,
                 len: bytes.len() as u32,
             };
-            model.table[i] = slot;
+            table[i] = slot;
             if (id as usize) < HOT_IDS && bytes.len() <= 8 {
-                let hmask = model.hot.len() - 1;
-                let mut j = (h >> model.hot_shift) as usize;
-                while model.hot[j].id != EMPTY {
+                let hmask = hot.len() - 1;
+                let mut j = (h >> hot_shift) as usize;
+                while hot[j].id != EMPTY {
                     j = (j + 1) & hmask;
                 }
-                model.hot[j] = slot;
+                hot[j] = slot;
             }
         }
+        let mut model = Self {
+            data,
+            offsets,
+            table,
+            shift,
+            hot,
+            hot_shift,
+            byte_ids: [0; 256],
+            pairs: FxHashMap::default(),
+            by_rank: false,
+            whole_piece_lookup: false,
+        };
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
                 VocabError::InvalidVocab(format!("no single-byte token for byte 0x{b:02x}"))
@@ -451,14 +485,20 @@ impl BpeModel {
         m
     }
 
-    /// The heap engine for long pieces; returns the token count.
+    /// The bucket engine for long pieces; returns the token count.
+    ///
+    /// Pending pairs are grouped by priority: `buckets[p]` holds the positions whose pair has
+    /// priority `p`, and a heap holds the distinct priorities present (far fewer than pairs: a
+    /// run of one letter has a few dozen). A bucket is sorted by position when its turn comes,
+    /// then drained left to right, which is the heap order `(priority, position)`: a merge never
+    /// creates a pair of its own priority (the merged token is longer than both parts), and a
+    /// pair of *lower* priority created meanwhile goes to `urgent`, drained first. Stale entries
+    /// are skipped (a position is live iff `prio[i]` still equals the bucket's priority).
     fn merge_long(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
 
         let n = piece.len();
-        // Parts are identified by their start byte; next[i] is the start of the following part
-        // (n at the end), prev[i] the previous one (NONE at the start).
         let mut ids: Vec<Rank> = piece
             .iter()
             .map(|&b| self.byte_ids[usize::from(b)])
@@ -467,51 +507,84 @@ impl BpeModel {
         let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
         let mut prio = vec![NONE; n];
         let mut merged = vec![0 as Rank; n];
-        let mut keys = Vec::with_capacity(n);
+        let mut buckets: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        let mut order: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
+        let mut urgent: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
+        let add = |buckets: &mut FxHashMap<u32, Vec<u32>>,
+                   order: &mut BinaryHeap<Reverse<u32>>,
+                   urgent: &mut BinaryHeap<Reverse<u64>>,
+                   current: u32,
+                   p: u32,
+                   i: usize| {
+            if p < current {
+                urgent.push(Reverse((u64::from(p) << 32) | i as u64));
+            } else {
+                let b = buckets.entry(p).or_default();
+                if b.is_empty() {
+                    order.push(Reverse(p));
+                }
+                b.push(i as u32);
+            }
+        };
         for i in 0..n - 1 {
             if let Some((p, id)) = self.pair(piece, i, i + 2, ids[i], ids[i + 1]) {
                 prio[i] = p;
                 merged[i] = id;
-                keys.push(Reverse((u64::from(p) << 32) | i as u64));
+                add(&mut buckets, &mut order, &mut urgent, 0, p, i);
             }
         }
-        let mut heap = BinaryHeap::from(keys);
         let mut count = n;
-        while let Some(Reverse(key)) = heap.pop() {
-            let p = (key >> 32) as u32;
-            let i = (key & 0xFFFF_FFFF) as usize;
-            if prio[i] != p {
-                continue; // stale
-            }
-            // Merge part i with its successor j.
-            let j = next[i] as usize;
-            ids[i] = merged[i];
-            prio[j] = NONE;
-            let k = next[j] as usize;
-            next[i] = k as u32;
-            if k < n {
-                prev[k] = i as u32;
-            }
-            count -= 1;
-            prio[i] = NONE;
-            if k < n {
-                let end = next[k] as usize;
-                if let Some((p2, id)) = self.pair(piece, i, end, ids[i], ids[k]) {
-                    prio[i] = p2;
-                    merged[i] = id;
-                    heap.push(Reverse((u64::from(p2) << 32) | i as u64));
+        let mut bucket: Vec<u32> = Vec::new();
+        while let Some(Reverse(current)) = order.pop() {
+            let Some(mut b) = buckets.remove(&current) else {
+                continue;
+            };
+            std::mem::swap(&mut bucket, &mut b);
+            bucket.sort_unstable();
+            let mut k = 0;
+            loop {
+                // Lower-priority pairs created while draining this bucket come first.
+                let (p, i) = if let Some(Reverse(key)) = urgent.pop() {
+                    ((key >> 32) as u32, (key & 0xFFFF_FFFF) as usize)
+                } else if k < bucket.len() {
+                    k += 1;
+                    (current, bucket[k - 1] as usize)
+                } else {
+                    break;
+                };
+                if prio[i] != p {
+                    continue; // stale
+                }
+                let j = next[i] as usize;
+                ids[i] = merged[i];
+                prio[j] = NONE;
+                prio[i] = NONE;
+                let after = next[j] as usize;
+                next[i] = after as u32;
+                if after < n {
+                    prev[after] = i as u32;
+                }
+                count -= 1;
+                if after < n {
+                    let end = next[after] as usize;
+                    if let Some((p2, id)) = self.pair(piece, i, end, ids[i], ids[after]) {
+                        prio[i] = p2;
+                        merged[i] = id;
+                        add(&mut buckets, &mut order, &mut urgent, current, p2, i);
+                    }
+                }
+                let h = prev[i];
+                if h != NONE {
+                    let h = h as usize;
+                    prio[h] = NONE;
+                    if let Some((p2, id)) = self.pair(piece, h, after, ids[h], ids[i]) {
+                        prio[h] = p2;
+                        merged[h] = id;
+                        add(&mut buckets, &mut order, &mut urgent, current, p2, h);
+                    }
                 }
             }
-            let h = prev[i];
-            if h != NONE {
-                let h = h as usize;
-                prio[h] = NONE;
-                if let Some((p2, id)) = self.pair(piece, h, k, ids[h], ids[i]) {
-                    prio[h] = p2;
-                    merged[h] = id;
-                    heap.push(Reverse((u64::from(p2) << 32) | h as u64));
-                }
-            }
+            bucket.clear();
         }
         let mut i = 0;
         while i < n {

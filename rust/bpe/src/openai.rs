@@ -73,6 +73,46 @@ pub fn openai_spec(name: &str) -> Option<(&'static str, &'static [(&'static str,
     }
 }
 
+static CL100K_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.bin"));
+static O200K_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.bin"));
+
+/// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`) from the vocabulary the build script
+/// precomputed and embedded; no file access, gzip or base64 at run time.
+///
+/// # Errors
+/// An unknown name.
+pub fn bundled_encoding(name: &str) -> Result<crate::Encoding, crate::VocabError> {
+    let packed = match name {
+        "cl100k_base" => CL100K_PACKED,
+        "o200k_base" => O200K_PACKED,
+        _ => {
+            return Err(crate::VocabError::InvalidVocab(format!(
+                "unknown OpenAI encoding {name:?} (known: cl100k_base, o200k_base)"
+            )))
+        }
+    };
+    let bad = || crate::VocabError::InvalidVocab(format!("corrupt embedded vocabulary {name}"));
+    let word = |k: usize| -> Option<u32> {
+        packed
+            .get(4 * k..4 * k + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let n = word(0).ok_or_else(bad)? as usize;
+    let offsets: Vec<u32> = (1..=n + 1)
+        .map(word)
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    let data = packed.get(4 * (n + 2)..).ok_or_else(bad)?.to_vec();
+    let model = crate::BpeModel::from_packed_ranks(data, offsets)?;
+    let (pattern, specials) = openai_spec(name).ok_or_else(bad)?;
+    let specials = specials
+        .iter()
+        .map(|&(s, id)| (s.to_string(), id))
+        .collect();
+    crate::Encoding::new(name, model, pretokenizer_for(pattern)?, None, specials)
+}
+
 /// Build a bundled OpenAI encoding from its rank file's bytes (plain or gzip).
 ///
 /// # Errors
@@ -389,12 +429,18 @@ impl PreTokenizer for RegexPreTokenizer {
         });
     }
     fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+        let mut done = 0;
         for m in self.regex.find_iter(text) {
-            // A backtracking-limit error: tiktoken would panic; we fall back to one piece for the
-            // rest (still exact bytes, never a crash).
+            // fancy-regex gives up (backtrack limit) on some inputs, where tiktoken panics.
+            // Rather than dropping text, the rest becomes one piece: every byte is still
+            // encoded and decodes back exactly.
             let Ok(m) = m else {
+                if done < text.len() {
+                    sink(&text[done..]);
+                }
                 return;
             };
+            done = m.end();
             if !sink(m.as_str()) {
                 return;
             }
@@ -504,6 +550,29 @@ mod tests {
             };
             check(&format!("{c}"));
             check(&format!("a{c}'s {c}{c}b  {c}\n"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod bundled_tests {
+    #[test]
+    fn embedded_vocabularies_equal_the_rank_files() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let path = format!(
+                "{}/../../python/tokenmill/data/{name}.tiktoken.gz",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let from_file = super::openai_encoding(name, &std::fs::read(path).unwrap()).unwrap();
+            let embedded = super::bundled_encoding(name).unwrap();
+            assert_eq!(embedded.n_vocab(), from_file.n_vocab());
+            for id in 0..from_file.model().n_ids() as u32 {
+                assert_eq!(
+                    embedded.token_bytes(id),
+                    from_file.token_bytes(id),
+                    "id {id}"
+                );
+            }
         }
     }
 }

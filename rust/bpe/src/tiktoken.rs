@@ -83,7 +83,7 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
     let data =
         maybe_gunzip(data).map_err(|message| VocabError::BadRankLine { line: 0, message })?;
     let mut tokens: Vec<Vec<u8>> = Vec::with_capacity(data.len() / 12);
-    let mut seen = rustc_hash::FxHashMap::<&[u8], usize>::default();
+    let mut lines: Vec<usize> = Vec::with_capacity(data.len() / 12);
     for (index, raw) in data.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -125,10 +125,8 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
         if token.is_empty() {
             return Err(bad("empty token".to_string()));
         }
-        if let Some(first) = seen.insert(b64, line) {
-            return Err(bad(format!("duplicate token (first seen on line {first})")));
-        }
         tokens.push(token);
+        lines.push(line);
     }
     if tokens.is_empty() {
         return Err(VocabError::BadRankLine {
@@ -136,7 +134,23 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
             message: "no tokens in file".to_string(),
         });
     }
+    check_duplicates(&tokens, &lines)?;
     Ok(tokens)
+}
+
+/// A repeated token, reported on the line of its second occurrence.
+fn check_duplicates(tokens: &[Vec<u8>], lines: &[usize]) -> Result<(), VocabError> {
+    let mut seen = rustc_hash::FxHashMap::<&[u8], usize>::default();
+    seen.reserve(tokens.len());
+    for (t, &line) in tokens.iter().zip(lines) {
+        if let Some(first) = seen.insert(t.as_slice(), line) {
+            return Err(VocabError::BadRankLine {
+                line,
+                message: format!("duplicate token (first seen on line {first})"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -104,13 +104,13 @@ impl PyEncoding {
         })
     }
 
-    /// Load a bundled OpenAI encoding (`cl100k_base`, `o200k_base`) from its rank file.
+    /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
+    /// build time.
     #[staticmethod]
-    fn openai(py: Python<'_>, name: &str, path: &str) -> PyResult<Self> {
-        let data = read_file(path)?;
+    fn openai(py: Python<'_>, name: &str) -> PyResult<Self> {
         let enc = py
-            .detach(|| tokenmill_bpe::openai::openai_encoding(name, &data))
-            .map_err(|e| prefix_path(path, e))?;
+            .detach(|| tokenmill_bpe::openai::bundled_encoding(name))
+            .into_py()?;
         Ok(Self {
             inner: Arc::new(enc),
         })
