@@ -179,7 +179,8 @@ const C3: f32 = 0.166_668_56;
 /// (final rounding 6e-8, argument 3e-8, polynomial 2.6e-8).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn exp_n<const N: usize>(x: [__m256; N], c: &C) -> [__m256; N] {
+fn exp_n<const N: usize>(src: &[f32], at: usize, c: &C) -> [__m256; N] {
+    let x: [__m256; N] = std::array::from_fn(|j| load(src, at + 8 * j));
     let ln2_hi = _mm256_set1_ps(LN2_HI8);
     let ln2_lo = _mm256_set1_ps(LN2_LO8);
     let s8 = _mm256_mul_ps(c.s_l2e, _mm256_set1_ps(8.0));
@@ -232,21 +233,30 @@ fn exp_n<const N: usize>(x: [__m256; N], c: &C) -> [__m256; N] {
     // where one subnormal ulp is ~1.2e-7 relative: those vectors (rare for real logits, and
     // every vector holding a masked -inf) are recomputed by the degree-6 path, which the
     // subnormal test bound was written for.
-    fix_tiny(&x, &nf, &mut out, c);
-    out
+    exp_cold(src, at, c)
 }
 
-/// Out of line, so that the hot `exp_n` stays small enough to inline.
+/// The rare path of `exp_n`, out of line (and reloading its input) so that the hot loop keeps
+/// nothing in memory for it: each vector with a lane below the fast range is recomputed by
+/// `exp8_poly6`, the others exactly as in `exp_n`.
 #[cold]
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
-fn fix_tiny<const N: usize>(x: &[__m256; N], nf: &[__m256; N], out: &mut [__m256; N], c: &C) {
+fn exp_cold<const N: usize>(src: &[f32], at: usize, c: &C) -> [__m256; N] {
     let lim = _mm256_set1_ps(-1000.0);
-    for j in 0..N {
-        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(nf[j], lim)) != 0 {
-            out[j] = exp8_poly6(x[j], c);
+    let s8 = _mm256_mul_ps(c.s_l2e, _mm256_set1_ps(8.0));
+    let m8 = _mm256_mul_ps(c.m_l2e, _mm256_set1_ps(8.0));
+    std::array::from_fn(|j| {
+        let v = load(src, at + 8 * j);
+        let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_fmsub_ps(_mm256_max_ps(v, c.lo), s8, m8),
+        );
+        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(nf, lim)) != 0 {
+            exp8_poly6(v, c)
+        } else {
+            exp_n::<1>(src, at + 8 * j, c)[0]
         }
-    }
+    })
 }
 
 /// The shared algorithm of `simd/mod.rs` (degree-6 polynomial on `|r| <= ln2/2`).
@@ -281,18 +291,15 @@ fn exp8_poly6(x: __m256, c: &C) -> __m256 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn exp8(x: __m256, c: &C) -> __m256 {
-    exp_n([x], c)[0]
+fn exp8(x: &[f32], i: usize, c: &C) -> __m256 {
+    exp_n::<1>(x, i, c)[0]
 }
 
 /// Four vector exps of `x[i..i + 32]`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn exp32(x: &[f32], i: usize, c: &C) -> [__m256; 4] {
-    exp_n(
-        [load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24)],
-        c,
-    )
+    exp_n::<4>(x, i, c)
 }
 
 /// Add the 8 lanes of `v` into two f64x4 accumulators.
@@ -326,7 +333,7 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
         i += 32;
     }
     while i + 8 <= n {
-        acc_f64(&mut acc, exp8(load(x, i), &c));
+        acc_f64(&mut acc, exp8(x, i, &c));
         i += 8;
     }
     hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
@@ -352,7 +359,7 @@ fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f6
             push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
             push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
         }
-        let [e0, e1, e2, e3] = exp_n([v0, v1, v2, v3], &c);
+        let [e0, e1, e2, e3] = exp32(x, i, &c);
         acc_f64(
             &mut acc,
             _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
@@ -363,7 +370,7 @@ fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f6
         let v = load(x, i);
         let k = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, t)) as u32;
         push_bits(u64::from(k), i, out);
-        acc_f64(&mut acc, exp8(v, &c));
+        acc_f64(&mut acc, exp8(x, i, &c));
         i += 8;
     }
     for (j, &v) in x[i..].iter().enumerate() {
@@ -397,7 +404,7 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
         i += 32;
     }
     while i + 8 <= n {
-        let e = exp8(load(x, i), &c);
+        let e = exp8(x, i, &c);
         // SAFETY: i + 8 <= n <= out.len().
         unsafe { _mm256_storeu_ps(po.add(i), e) };
         acc_f64(&mut acc, e);
