@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::error::SamplingError;
 use crate::sample::{
-    kept_row, sample_row, softmax_row_stream, with_scratch, RowOut, RowParams, RowProcessors,
+    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors,
 };
 
 /// Logits processors for a batch, in CSR layout: row `r` owns `ids[offsets[r]..offsets[r + 1]]`.
@@ -258,15 +258,11 @@ pub fn softmax_batch(
     let batch = temperatures.len();
     check_common(logits, vocab, batch, None)?;
     shape("softmax out", out.len(), batch * vocab)?;
-    // Outputs larger than this are written with streaming stores: they cannot stay in cache
-    // anyway, and skipping the read-for-ownership saves a third of the memory traffic.
-    const STREAM_BYTES: usize = 16 << 20;
-    let stream = out.len() * 4 >= STREAM_BYTES;
     let results: Vec<Result<(), SamplingError>> = out
         .par_chunks_mut(vocab)
         .zip(logits.par_chunks(vocab))
         .enumerate()
-        .map(|(r, (o, x))| softmax_row_stream(r, x, temperatures[r], log, o, stream))
+        .map(|(r, (o, x))| softmax_row(r, x, temperatures[r], log, o))
         .collect();
     first_error(results)
 }

@@ -28,8 +28,8 @@ pub mod simd;
 pub use batch::{kept_batch, sample_batch, softmax_batch, BatchOut, Processors};
 pub use error::SamplingError;
 pub use sample::{
-    kept_row, sample_row, softmax_row, softmax_row_stream, with_scratch, RowOut, RowParams,
-    RowProcessors, Scratch, PACKED_PARAMS,
+    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors, Scratch,
+    PACKED_PARAMS,
 };
 
 /// Name of the widest SIMD instruction set the running CPU supports and the kernels use.

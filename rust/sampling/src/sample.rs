@@ -692,103 +692,20 @@ pub fn softmax_row(
     log: bool,
     out: &mut [f32],
 ) -> Result<(), SamplingError> {
-    softmax_row_stream(row, x, t, log, out, false)
-}
-
-/// [`softmax_row`]; with `stream`, the output is written with non-temporal stores (for batches
-/// whose output is too large to stay in cache).
-pub fn softmax_row_stream(
-    row: usize,
-    x: &[f32],
-    t: f64,
-    log: bool,
-    out: &mut [f32],
-    stream: bool,
-) -> Result<(), SamplingError> {
     if !(t > 0.0 && t.is_finite()) {
         return Err(bad("temperature", "finite and > 0 for softmax", t, row));
     }
     let k = kernels();
-    if !log {
-        return with_scratch(|s| softmax_online(row, x, 1.0 / t, out, stream, k, &mut s.work.tmpw));
-    }
     let (m, nan) = (k.max_nan)(x);
     let m = finite_max(row, x, m, nan)?;
     let a = ExpArgs::new(m, 1.0 / t);
-    let z = k.exp_sum_row(x, &a);
-    let c = f64::from(m) * a.inv_t + z.ln();
-    (k.affine_write)(x, &Affine::new(a.inv_t, c), out);
-    Ok(())
-}
-
-/// Most chunks per row in [`softmax_online`] (longer rows get longer chunks).
-const SOFTMAX_CHUNKS: usize = 64;
-
-/// Softmax in one read of `x` and one write of `out`.
-///
-/// The row is cut into fixed chunks (4096 logits, L1-sized, or `len / 64` rounded up to a
-/// multiple of 64 for longer rows). Each chunk's maximum is taken while the chunk is in L1, the
-/// running maximum `M_c` (the max over chunks `0..=c`) becomes that chunk's exp reference, and
-/// `exp((x - M_c) / T)` is written to a per-thread scratch row (reused, so it stays in cache) with
-/// its f64 sum. The row sum is `Σ_c S_c · exp((M_c - M) / T)` (f64); a last pass writes chunk `c`
-/// times `exp((M_c - M) / T) / Z` (rounded to f32 once) to `out`, optionally with streaming
-/// stores. Compared with max pass → exp pass → scale pass in place, `x` is read from memory once
-/// instead of twice and `out` is written once instead of read-for-ownership + read + written. Every value is the exp of the previous version times one more
-/// correctly rounded f64 factor, so the relative error stays well inside 1e-6; chunking is fixed,
-/// so the result is deterministic. Any NaN / +inf / all -inf row falls back to the full-row
-/// checks, so the reported error is the same as before.
-fn softmax_online(
-    row: usize,
-    x: &[f32],
-    inv_t: f64,
-    out: &mut [f32],
-    stream: bool,
-    k: &Kernels,
-    tmp: &mut Vec<f32>,
-) -> Result<(), SamplingError> {
-    let n = x.len().min(out.len());
-    tmp.resize(n, 0.0);
-    let chunk = n.div_ceil(SOFTMAX_CHUNKS).div_ceil(64).max(64) * 64;
-    let chunk = chunk.max(4096);
-    let mut refs = [f32::NEG_INFINITY; SOFTMAX_CHUNKS];
-    let mut sums = [0.0f64; SOFTMAX_CHUNKS];
-    let mut m_run = f32::NEG_INFINITY;
-    for (c, (xc, oc)) in x[..n].chunks(chunk).zip(tmp.chunks_mut(chunk)).enumerate() {
-        let (m, nan) = (k.max_nan)(xc);
-        if nan || m == f32::INFINITY {
-            let (m, nan) = (k.max_nan)(x);
-            finite_max(row, x, m, nan)?;
-        }
-        m_run = m_run.max(m);
-        refs[c] = m_run;
-        if m_run == f32::NEG_INFINITY {
-            oc.fill(0.0);
-            continue;
-        }
-        sums[c] = k.exp_write_row(xc, &ExpArgs::new(m_run, inv_t), oc);
-    }
-    let m = finite_max(row, x, m_run, false)?;
-    let factor = |r: f32| {
-        if r == m {
-            1.0
-        } else {
-            ((f64::from(r) - f64::from(m)) * inv_t).exp()
-        }
-    };
-    let nchunks = n.div_ceil(chunk);
-    let z: f64 = (0..nchunks).map(|c| sums[c] * factor(refs[c])).sum();
-    for (c, (tc, oc)) in tmp
-        .chunks(chunk)
-        .zip(out[..n].chunks_mut(chunk))
-        .enumerate()
-    {
-        // Chunks before the first finite logit hold exact zeros; any factor keeps them zero.
-        let f = if refs[c] == f32::NEG_INFINITY {
-            0.0
-        } else {
-            (factor(refs[c]) / z) as f32
-        };
-        (k.scale_into)(tc, f, oc, stream);
+    if log {
+        let z = k.exp_sum_row(x, &a);
+        let c = f64::from(m) * a.inv_t + z.ln();
+        (k.affine_write)(x, &Affine::new(a.inv_t, c), out);
+    } else {
+        let z = k.exp_write_row(x, &a, out);
+        (k.scale)(out, (1.0 / z) as f32);
     }
     Ok(())
 }
@@ -797,12 +714,10 @@ fn softmax_online(
 mod tests {
     use super::*;
 
-    /// Softmax against a float64 reference on rows that exercise the chunked pass: the maximum
-    /// rising chunk after chunk, leading all -inf chunks, rows longer than 64 chunks (longer
-    /// chunks), lengths that are not multiples of the vector width or the chunk, and results that
-    /// underflow. Streaming and cached stores must give identical results.
+    /// Softmax against a float64 reference on long rows: the maximum late in the row, long -inf
+    /// prefixes, lengths that are not multiples of the vector width, and results that underflow.
     #[test]
-    fn softmax_chunks_match_f64_reference() {
+    fn softmax_matches_f64_reference() {
         let wave = |i: usize| ((i * 7919 % 1000) as f32) * 0.01 - 5.0;
         let rows: Vec<Vec<f32>> = vec![
             (0..10_001)
@@ -834,10 +749,7 @@ mod tests {
                     .collect();
                 let z: f64 = e.iter().sum();
                 let mut a = vec![0.0f32; x.len()];
-                let mut b = vec![0.0f32; x.len()];
-                softmax_row_stream(0, x, t, false, &mut a, false).unwrap();
-                softmax_row_stream(0, x, t, false, &mut b, true).unwrap();
-                assert_eq!(a, b);
+                softmax_row(0, x, t, false, &mut a).unwrap();
                 for (i, (&got, &ei)) in a.iter().zip(&e).enumerate() {
                     let r = ei / z;
                     if r >= f64::from(f32::MIN_POSITIVE) {
@@ -857,7 +769,7 @@ mod tests {
         x[15_000] = f32::INFINITY;
         x[17_000] = f32::NAN;
         let mut o = vec![0.0f32; x.len()];
-        // NaN anywhere wins over +inf, as in the single-pass checks.
+        // NaN anywhere wins over +inf.
         assert!(matches!(
             softmax_row(3, &x, 1.0, false, &mut o),
             Err(SamplingError::NaN {

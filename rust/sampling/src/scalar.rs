@@ -17,7 +17,6 @@ pub(crate) const TABLE: Kernels = Kernels {
     exp_sum_collect,
     exp_write,
     scale,
-    scale_into,
     affine_write,
     collect_ge,
 };
@@ -81,13 +80,6 @@ pub(crate) fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 pub(crate) fn scale(out: &mut [f32], f: f32) {
     for o in out {
         *o *= f;
-    }
-}
-
-/// `dst[i] = src[i] * f` (the scalar path ignores `stream`).
-pub(crate) fn scale_into(src: &[f32], f: f32, dst: &mut [f32], _stream: bool) {
-    for (o, &v) in dst.iter_mut().zip(src) {
-        *o = v * f;
     }
 }
 

@@ -16,7 +16,6 @@ pub(super) fn table() -> Option<Kernels> {
             exp_sum_collect,
             exp_write,
             scale,
-            scale_into,
             affine_write,
             collect_ge,
         })
@@ -44,9 +43,6 @@ fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 }
 fn scale(out: &mut [f32], f: f32) {
     unsafe { scale_k(out, f) }
-}
-fn scale_into(src: &[f32], f: f32, dst: &mut [f32], stream: bool) {
-    unsafe { scale_into_k(src, f, dst, stream) }
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
     unsafe { affine_write_k(x, a, out) }
@@ -411,33 +407,6 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
         i += 8;
     }
     hsum_f64(acc) + scalar::exp_write(&x[i..n], a, &mut out[i..n])
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn scale_into_k(src: &[f32], f: f32, dst: &mut [f32], stream: bool) {
-    let fv = _mm256_set1_ps(f);
-    let n = src.len().min(dst.len());
-    let (ps, pd) = (src.as_ptr(), dst.as_mut_ptr());
-    let mut i = 0;
-    if stream {
-        // Unaligned head with ordinary stores, then aligned non-temporal stores.
-        let head = (pd.align_offset(32)).min(n);
-        scalar::scale_into(&src[..head], f, &mut dst[..head], false);
-        i = head;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n <= both lengths; pd + i is 32-byte aligned.
-            unsafe { _mm256_stream_ps(pd.add(i), _mm256_mul_ps(_mm256_loadu_ps(ps.add(i)), fv)) };
-            i += 8;
-        }
-        _mm_sfence();
-    } else {
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n <= both lengths.
-            unsafe { _mm256_storeu_ps(pd.add(i), _mm256_mul_ps(_mm256_loadu_ps(ps.add(i)), fv)) };
-            i += 8;
-        }
-    }
-    scalar::scale_into(&src[i..n], f, &mut dst[i..n], false);
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -19,7 +19,6 @@ pub(super) fn table() -> Option<Kernels> {
             exp_sum_collect,
             exp_write,
             scale,
-            scale_into,
             affine_write,
             collect_ge,
         })
@@ -56,9 +55,6 @@ fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 }
 fn scale(out: &mut [f32], f: f32) {
     unsafe { scale_k(out, f) }
-}
-fn scale_into(src: &[f32], f: f32, dst: &mut [f32], _stream: bool) {
-    unsafe { scale_into_k(src, f, dst) }
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
     unsafe { affine_write_k(x, a, out) }
@@ -204,19 +200,6 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
         i += 4;
     }
     vaddvq_f64(vaddq_f64(acc[0], acc[1])) + scalar::exp_write(&x[i..n], a, &mut out[i..n])
-}
-
-#[target_feature(enable = "neon")]
-fn scale_into_k(src: &[f32], f: f32, dst: &mut [f32]) {
-    let n = src.len().min(dst.len());
-    let (ps, pd) = (src.as_ptr(), dst.as_mut_ptr());
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n <= both lengths.
-        unsafe { vst1q_f32(pd.add(i), vmulq_n_f32(vld1q_f32(ps.add(i)), f)) };
-        i += 4;
-    }
-    scalar::scale_into(&src[i..n], f, &mut dst[i..n], false);
 }
 
 #[target_feature(enable = "neon")]
