@@ -714,6 +714,84 @@ pub fn softmax_row(
 mod tests {
     use super::*;
 
+    /// Softmax against a float64 reference on long rows: the maximum late in the row, long -inf
+    /// prefixes, lengths that are not multiples of the vector width, and results that underflow.
+    #[test]
+    fn softmax_matches_f64_reference() {
+        let wave = |i: usize| ((i * 7919 % 1000) as f32) * 0.01 - 5.0;
+        let rows: Vec<Vec<f32>> = vec![
+            (0..10_001)
+                .map(|i| i as f32 * 0.003 - 20.0 + wave(i))
+                .collect(),
+            (0..20_000)
+                .map(|i| {
+                    if i < 9_000 {
+                        f32::NEG_INFINITY
+                    } else {
+                        wave(i)
+                    }
+                })
+                .collect(),
+            (0..300_007)
+                .map(|i| (i as f32) * 4e-4 - 100.0 + wave(i) * 0.1)
+                .collect(),
+            (0..4_100)
+                .map(|i| if i == 4_099 { 40.0 } else { wave(i) * 10.0 })
+                .collect(),
+            vec![1.5, -2.0, 0.25],
+        ];
+        for x in &rows {
+            for t in [1.0, 0.7, 0.05] {
+                let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let e: Vec<f64> = x
+                    .iter()
+                    .map(|&v| ((f64::from(v) - f64::from(m)) / t).exp())
+                    .collect();
+                let z: f64 = e.iter().sum();
+                let mut a = vec![0.0f32; x.len()];
+                softmax_row(0, x, t, false, &mut a).unwrap();
+                for (i, (&got, &ei)) in a.iter().zip(&e).enumerate() {
+                    let r = ei / z;
+                    if r >= f64::from(f32::MIN_POSITIVE) {
+                        let rel = (f64::from(got) - r).abs() / r;
+                        assert!(rel <= 1e-6, "len {} t {t} i {i}: {got} vs {r}", x.len());
+                    } else {
+                        assert!((f64::from(got) - r).abs() <= 2e-45, "i {i}: {got} vs {r}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_bad_rows_report_the_first_problem() {
+        let mut x: Vec<f32> = (0..20_000).map(|i| i as f32 * 1e-3).collect();
+        x[15_000] = f32::INFINITY;
+        x[17_000] = f32::NAN;
+        let mut o = vec![0.0f32; x.len()];
+        // NaN anywhere wins over +inf.
+        assert!(matches!(
+            softmax_row(3, &x, 1.0, false, &mut o),
+            Err(SamplingError::NaN {
+                row: 3,
+                token: 17_000
+            })
+        ));
+        x[17_000] = 0.0;
+        assert!(matches!(
+            softmax_row(3, &x, 1.0, false, &mut o),
+            Err(SamplingError::PosInf {
+                row: 3,
+                token: 15_000
+            })
+        ));
+        let x = vec![f32::NEG_INFINITY; 9_000];
+        assert!(matches!(
+            softmax_row(1, &x, 1.0, false, &mut o[..9_000]),
+            Err(SamplingError::AllMasked { row: 1 })
+        ));
+    }
+
     fn params(t: f64, top_k: usize, top_p: f64, min_p: f64) -> RowParams {
         RowParams {
             temperature: t,
