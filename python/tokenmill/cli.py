@@ -17,6 +17,7 @@ from tokenmill import __version__
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
+    "bench": ("tokenmill.commands.bench", "compare speed and exactness with installed peers"),
 }
 
 
