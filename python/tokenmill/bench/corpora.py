@@ -171,37 +171,48 @@ def mo_strings(path: Path) -> Iterator[str]:
 
 
 def _parallel_corpus_text() -> str:
+    """Non-English sentences of the built-in parallel corpus, sentence by sentence across languages
+    (so any prefix holds every language)."""
     path = Path(__file__).resolve().parent.parent / "data" / "parallel_corpus.jsonl"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return ""
-    texts: list[str] = []
+    records: list[tuple[str, str, str]] = []
     for line in lines:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict) and isinstance(rec.get("text"), str):
-            texts.append(rec["text"])
-    return "\n".join(texts) + "\n" if texts else ""
+        if not isinstance(rec, dict):
+            continue
+        lang, sid, text = rec.get("lang"), rec.get("id"), rec.get("text")
+        if isinstance(lang, str) and isinstance(text, str) and not lang.startswith("eng"):
+            records.append((str(sid), lang, text))
+    records.sort()
+    return "".join(text + "\n" for _, _, text in records)
+
+
+def _mo_files() -> list[Path]:
+    if not LOCALE_DIR.is_dir():
+        return []
+    return sorted(
+        p
+        for p in LOCALE_DIR.glob("*/LC_MESSAGES/*.mo")
+        if not p.relative_to(LOCALE_DIR).parts[0].startswith("en")
+    )
 
 
 def multilingual(limit: int, doc_bytes: int = DOC_BYTES) -> Corpus:
-    """Multilingual text: tokenmill's parallel corpus, then gettext translations (equal shares)."""
+    """Multilingual text: tokenmill's parallel corpus, then gettext translations (equal shares).
+
+    When both exist the parallel corpus gets at most half of ``limit``.
+    """
+    mo_files = _mo_files()
     head = _parallel_corpus_text()
-    head = _take(iter(head.splitlines(keepends=True)), limit)
-    sources = ["tokenmill parallel corpus"] if head else []
+    head = _take(iter(head.splitlines(keepends=True)), limit // 2 if mo_files else limit)
+    sources = ["tokenmill parallel corpus (non-English)"] if head else []
     rest = limit - len(head.encode("utf-8"))
-    mo_files = (
-        sorted(
-            p
-            for p in LOCALE_DIR.glob("*/LC_MESSAGES/*.mo")
-            if not p.relative_to(LOCALE_DIR).parts[0].startswith("en")
-        )
-        if LOCALE_DIR.is_dir()
-        else []
-    )
     body = ""
     if mo_files and rest > 0:
         share = max(rest // len(mo_files), 256)
