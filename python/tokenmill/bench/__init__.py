@@ -69,7 +69,16 @@ def merge(parts: list[Results]) -> Results:
         skipped += [s for s in p.skipped if s not in skipped]
         corpora.update(p.corpora)
     mode = {**parts[0].mode, "threads": threads}
-    rows = tuple(r for p in parts for r in p.rows)
+    # keep each (suite, encoding, workload, operation) group together, thread modes side by side
+    flat = [r for p in parts for r in p.rows]
+    first: dict[tuple[str, str, str, str], int] = {}
+    for i, r in enumerate(flat):
+        first.setdefault((r.suite, r.encoding, r.workload, r.operation), i)
+    rows = tuple(
+        sorted(
+            flat, key=lambda r: (first[(r.suite, r.encoding, r.workload, r.operation)], r.threads)
+        )
+    )
     return Results(
         parts[0].machine, mode, rows, tuple(skipped), corpora, sum(p.seconds for p in parts)
     )

@@ -208,6 +208,85 @@ def _parse_n(text: str) -> int:
     return int(text.rstrip("kM")) * scale
 
 
+def _cell(r: Row | None, value: float | None, digits: int = 1) -> str:
+    if r is None or value is None:
+        return "–"
+    mark = " WRONG" if r.exact.startswith("WRONG") else ""
+    return f"{_num(value, digits)}{mark}"
+
+
+def sampling_summary(rows: Sequence[Row], markdown: bool) -> str:
+    """One line per (shape, operation): each library's time as a multiple of one read pass."""
+    libs = [lib for lib in ("tokenmill", "numpy", "torch") if any(r.library == lib for r in rows)]
+    threads = sorted({r.threads for r in rows})
+    index = {(r.workload, r.operation, r.library, r.threads): r for r in rows}
+    keys = list(
+        dict.fromkeys((r.workload, r.operation) for r in rows if r.library != "np.max (floor)")
+    )
+    headers = ["shape", "operation", "floor ms"]
+    cols: list[tuple[str, int]] = []
+    for lib in libs:
+        for t in threads:
+            if any(r.library == lib and r.threads == t for r in rows):
+                cols.append((lib, t))
+                headers.append(f"{lib} × floor" + (f" ({t} thr)" if len(threads) > 1 else ""))
+    headers.append("tokenmill exact")
+    body = []
+    for shape, op in keys:
+        floor = index.get((shape, "one read pass", "np.max (floor)", threads[0]))
+        cells = [shape, op, _ms(floor.timing.median_s) if floor and floor.timing else "–"]
+        for lib, t in cols:
+            r = index.get((shape, op, lib, t))
+            cells.append(_cell(r, r.ratio if r else None, 2))
+        tm = index.get((shape, op, "tokenmill", threads[0]))
+        cells.append(tm.exact if tm else "–")
+        body.append(cells)
+    return table(headers, body, markdown)
+
+
+def tokenization_summary(rows: Sequence[Row], markdown: bool) -> str:
+    """One line per (encoding, workload, operation, threads): every library's MB/s side by side."""
+    order = ("tokenmill", "tiktoken", "tokenizers", "bpe-openai", "quicktok-v1", "riptoken")
+    libs = [lib for lib in order if any(r.library == lib for r in rows)]
+    index = {(r.encoding, r.workload, r.operation, r.threads, r.library): r for r in rows}
+    keys = list(dict.fromkeys((r.encoding, r.workload, r.operation, r.threads) for r in rows))
+    headers = ["encoding", "workload", "op", "thr", *(f"{lib} MB/s" for lib in libs)]
+    body = []
+    for key in keys:
+        cells = [key[0], key[1], key[2], str(key[3])]
+        for lib in libs:
+            r = index.get((*key, lib))
+            cells.append(_cell(r, r.throughput if r else None))
+        body.append(cells)
+    return table(headers, body, markdown)
+
+
+def summary(results: Results, markdown: bool = True) -> str:
+    """The compact tables (for a README): ratios to the floor, MB/s side by side."""
+    h = "#### " if markdown else ""
+    samp = [r for r in results.rows if r.suite == "sampling"]
+    tok = [r for r in results.rows if r.suite == "tokenization"]
+    load = [r for r in results.rows if r.suite == "load"]
+    out: list[str] = []
+    if samp:
+        out += [
+            f"{h}Sampling: time ÷ one read pass (lower is better)",
+            "",
+            sampling_summary(samp, markdown),
+            "",
+        ]
+    if tok:
+        out += [
+            f"{h}Tokenization: MB/s (higher is better; WRONG = tokens differ from the reference)",
+            "",
+            tokenization_summary(tok, markdown),
+            "",
+        ]
+    if load:
+        out += [f"{h}Load time", "", load_table(load, markdown), ""]
+    return "\n".join(out)
+
+
 def render(results: Results, markdown: bool = False) -> str:
     m = results.machine
     h = "### " if markdown else ""
@@ -223,6 +302,8 @@ def render(results: Results, markdown: bool = False) -> str:
     samp = [r for r in results.rows if r.suite == "sampling"]
     tok = [r for r in results.rows if r.suite == "tokenization"]
     load = [r for r in results.rows if r.suite == "load"]
+    if samp or tok:
+        out += [f"{h}Summary", "", summary(results, markdown), ""]
     if samp:
         out += [
             f"{h}Sampling — float32 logits N(0,1)·3; × floor = time / one read pass "
