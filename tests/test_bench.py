@@ -319,3 +319,40 @@ def test_tiktoken_cache_is_filled_under_the_url_hash(monkeypatch: pytest.MonkeyP
     assert hashlib.sha256(data).hexdigest() == (
         "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
     )
+
+
+def test_a_fast_but_wrong_peer_is_marked_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    tiktoken = pytest.importorskip("tiktoken")
+    if tokenization.prepare_tiktoken_cache() is None:
+        pytest.skip("no local cl100k_base vocabulary")
+    enc = tiktoken.get_encoding("cl100k_base")
+    ref = tokenization.Impl(
+        "tiktoken",
+        enc.encode_ordinary,
+        lambda t: len(enc.encode_ordinary(t)),
+        lambda ts, _n: [len(x) for x in enc.encode_ordinary_batch(ts)],
+    )
+    ours = tokenization.Impl(
+        "tokenmill", enc.encode_ordinary, lambda t: len(enc.encode_ordinary(t)), None
+    )
+    liar = tokenization.Impl(
+        "liar",
+        lambda t: enc.encode_ordinary(t)[:-1],  # drops the last token
+        lambda t: len(enc.encode_ordinary(t)) + 1,  # counts one too many
+        lambda ts, _n: [0 for _ in ts],
+    )
+    monkeypatch.setattr(tokenization, "implementations", lambda *_a: ([ours, ref, liar], []))
+    docs = ("Hello, world! " * 50, "Ünïcödé text, 東京, مرحبا. " * 20)
+    loads = [tokenization.Workload("tiny", docs, True)]
+    rows, _ = tokenization.run_encoding("cl100k_base", TINY, loads, None)
+    verdict = {(r.library, r.operation): r.exact for r in rows}
+    assert verdict[("tiktoken", "encode")] == "reference"
+    assert verdict[("tokenmill", "encode")] == "exact"
+    assert verdict[("tokenmill", "count")] == "exact"
+    for op in ("encode", "count", "count_batch"):
+        assert verdict[("liar", op)] == "WRONG (2/2 docs differ)", op
+    base = {r.operation: r for r in rows if r.library == "tiktoken"}
+    for r in rows:
+        assert r.ratio_to == "tiktoken" and r.ratio is not None
+        assert r.throughput is not None and base[r.operation].throughput is not None
+        assert r.ratio == pytest.approx(r.throughput / base[r.operation].throughput)
