@@ -11,15 +11,22 @@ import importlib
 from typing import Any
 
 from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
+from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {}
 
 __all__ = [
+    "SampleResult",
+    "Sampler",
     "__version__",
     "get_num_threads",
+    "kept_mask",
+    "log_softmax",
+    "sample",
     "set_num_threads",
     "simd_level",
+    "softmax",
 ]
 
 
