@@ -14,14 +14,25 @@ from tokenmill._native import __version__, get_num_threads, set_num_threads, sim
 from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Encoding": "tokenmill.tokenizer",
+    "encoding_for_model": "tokenmill.tokenizer",
+    "get_encoding": "tokenmill.tokenizer",
+    "list_encodings": "tokenmill.tokenizer",
+    "load_tokenizer": "tokenmill.tokenizer",
+}
 
 __all__ = [
+    "Encoding",
     "SampleResult",
     "Sampler",
     "__version__",
+    "encoding_for_model",
+    "get_encoding",
     "get_num_threads",
     "kept_mask",
+    "list_encodings",
+    "load_tokenizer",
     "log_softmax",
     "sample",
     "set_num_threads",

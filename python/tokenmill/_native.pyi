@@ -1,11 +1,12 @@
 # Hand-written stubs for the native extension; checked against it by tests/test_package.py.
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "Encoding",
     "__version__",
     "get_num_threads",
     "kept_mask_into",
@@ -44,3 +45,39 @@ def kept_mask_into(
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...
+
+# --- tokenizer (tokenmill-bpe) ---
+
+@final
+class Encoding:
+    @staticmethod
+    def from_tiktoken(
+        path: str, pattern: str, special_tokens: list[tuple[str, int]], name: str
+    ) -> Encoding: ...
+    @staticmethod
+    def openai(name: str, path: str) -> Encoding: ...
+    @staticmethod
+    def openai_pattern(name: str) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def n_vocab(self) -> int: ...
+    @property
+    def special_tokens(self) -> dict[str, int]: ...
+    def encode_ordinary(self, text: str) -> list[int]: ...
+    def encode(
+        self, text: str, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> list[int]: ...
+    def encode_batch(
+        self, texts: list[str], allowed: list[str] | None, disallowed: list[str] | None
+    ) -> list[list[int]]: ...
+    def count(self, text: str, allowed: list[str] | None, disallowed: list[str] | None) -> int: ...
+    def count_ordinary(self, text: str) -> int: ...
+    def count_batch(
+        self, texts: list[str], allowed: list[str] | None, disallowed: list[str] | None
+    ) -> npt.NDArray[np.int64]: ...
+    def count_till_limit(
+        self, text: str, limit: int, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> int | None: ...
+    def decode_bytes(self, tokens: list[int]) -> bytes: ...
+    def decode_single_token_bytes(self, token: int) -> bytes: ...

@@ -3,10 +3,15 @@
 //! Pure Rust, no Python. The bindings crate (`rust/py`) converts [`VocabError`] into Python
 //! exceptions in one place.
 
+pub mod encoding;
 mod error;
 pub mod model;
+pub mod openai;
 pub mod pretok;
+pub mod tiktoken;
+mod unicode;
 
+pub use encoding::{Encoding, SpecialPolicy, SpecialSet};
 pub use error::VocabError;
 pub use model::{BpeModel, Rank};
 pub use pretok::{Normalizer, PreTokenizer};

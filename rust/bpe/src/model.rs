@@ -9,9 +9,23 @@
 //! - Hugging Face: the index of the pair in the `merges` list (`from_merges`); pairs not listed
 //!   never merge, even when their concatenation is in the vocabulary.
 //!
-//! Both are stored as one map `(left id, right id) -> (priority, merged id)`, so one merge engine
-//! serves both. The reference engine below is the textbook heap algorithm, O(n log n) for a piece
-//! of n bytes.
+//! Storage: all token bytes live in one buffer (`data`, `offsets`), and bytes -> id is an
+//! open-addressing table of `u32` ids (load factor <= 1/2, linear probing, a multiplicative hash
+//! of the bytes read as little-endian words), so a lookup is one hash, usually one probe and one
+//! short `memcmp`, with no per-token allocation. For rank vocabularies the priority of a pair is
+//! looked up straight from the piece's bytes (`piece[start..end]`), so no pair table is built
+//! (this keeps loading `o200k_base` to a few milliseconds). Merge lists keep a pair map
+//! `(left id, right id) -> (index, merged id)`.
+//!
+//! Engines (all produce the same tokens; the tests check the fast ones against `reference_merge`
+//! and against a naive quadratic BPE):
+//! - whole-piece lookup first (always for tiktoken; `ignore_merges` for `tokenizer.json`);
+//! - pieces up to `SMALL` bytes: parts in fixed-size stack arrays, each merge step scans the
+//!   pair priorities for the minimum (O(n^2) on at most 64 bytes, branch-light and cache-hot);
+//! - longer pieces: a binary heap of `(priority, position)` keys over a linked list of parts, with
+//!   lazy deletion (an entry is live iff its position is alive and its stored priority still
+//!   equals the pair's current priority): O(n log n), so a 10 MB run of one letter is fine.
+//! - counting never materialises ids: the number of parts left is the count.
 
 use rustc_hash::FxHashMap;
 
@@ -20,17 +34,47 @@ use crate::VocabError;
 /// Token id.
 pub type Rank = u32;
 
+const EMPTY: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
+/// Pieces up to this many bytes use the stack-array engine.
+const SMALL: usize = 64;
+
 /// A byte-level BPE vocabulary with its merge rules.
 #[derive(Debug, Clone)]
 pub struct BpeModel {
-    /// id -> bytes; `None` for ids absent from the vocabulary.
-    tokens: Vec<Option<Box<[u8]>>>,
-    bytes_to_id: FxHashMap<Box<[u8]>, Rank>,
+    /// Token bytes, concatenated; token `id` is `data[offsets[id]..offsets[id + 1]]` (empty for
+    /// ids absent from the vocabulary).
+    data: Vec<u8>,
+    offsets: Vec<u32>,
+    /// Open-addressing table of ids, `EMPTY` for free slots; length is a power of two.
+    table: Vec<u32>,
+    shift: u32,
     byte_ids: [Rank; 256],
+    /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    by_rank: bool,
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
+}
+
+#[inline]
+fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 impl BpeModel {
@@ -46,19 +90,7 @@ impl BpeModel {
             .collect::<Vec<_>>();
         let mut model = Self::from_vocab(entries)?;
         model.whole_piece_lookup = true;
-        let mut pairs = FxHashMap::default();
-        for (id, bytes) in model.tokens.iter().enumerate() {
-            let Some(bytes) = bytes else { continue };
-            for k in 1..bytes.len() {
-                if let (Some(&l), Some(&r)) = (
-                    model.bytes_to_id.get(&bytes[..k]),
-                    model.bytes_to_id.get(&bytes[k..]),
-                ) {
-                    pairs.insert((l, r), (id as u32, id as Rank));
-                }
-            }
-        }
-        model.pairs = pairs;
+        model.by_rank = true;
         Ok(model)
     }
 
@@ -77,8 +109,8 @@ impl BpeModel {
         let mut model = Self::from_vocab(vocab)?;
         model.whole_piece_lookup = ignore_merges;
         let mut pairs = FxHashMap::default();
+        pairs.reserve(merges.len());
         for (index, (left, right)) in merges.into_iter().enumerate() {
-            let lookup = |b: &[u8]| model.bytes_to_id.get(b).copied();
             let missing = |what: &str, b: &[u8]| VocabError::BadMerge {
                 index,
                 message: format!(
@@ -86,11 +118,17 @@ impl BpeModel {
                     String::from_utf8_lossy(b)
                 ),
             };
-            let l = lookup(&left).ok_or_else(|| missing("left part", &left))?;
-            let r = lookup(&right).ok_or_else(|| missing("right part", &right))?;
+            let l = model
+                .token_id(&left)
+                .ok_or_else(|| missing("left part", &left))?;
+            let r = model
+                .token_id(&right)
+                .ok_or_else(|| missing("right part", &right))?;
             let mut joined = left;
             joined.extend_from_slice(&right);
-            let m = lookup(&joined).ok_or_else(|| missing("merged token", &joined))?;
+            let m = model
+                .token_id(&joined)
+                .ok_or_else(|| missing("merged token", &joined))?;
             // The first occurrence of a pair wins, as in `tokenizers`.
             pairs.entry((l, r)).or_insert((index as u32, m));
         }
@@ -100,85 +138,328 @@ impl BpeModel {
 
     fn from_vocab(entries: Vec<(Vec<u8>, Rank)>) -> Result<Self, VocabError> {
         let max_id = entries.iter().map(|(_, id)| *id).max().unwrap_or(0) as usize;
-        let mut tokens: Vec<Option<Box<[u8]>>> = vec![None; max_id + 1];
-        let mut bytes_to_id = FxHashMap::default();
+        if max_id >= (u32::MAX - 1) as usize {
+            return Err(VocabError::InvalidVocab(format!(
+                "id {max_id} is too large"
+            )));
+        }
+        let mut slots: Vec<Option<Vec<u8>>> = vec![None; max_id + 1];
         for (bytes, id) in entries {
-            let bytes: Box<[u8]> = bytes.into_boxed_slice();
-            if bytes_to_id.insert(bytes.clone(), id).is_some() {
+            if bytes.is_empty() {
                 return Err(VocabError::InvalidVocab(format!(
-                    "token {:?} appears twice",
-                    String::from_utf8_lossy(&bytes)
+                    "id {id} is an empty token"
                 )));
             }
-            if tokens[id as usize].is_some() {
+            let slot = &mut slots[id as usize];
+            if slot.is_some() {
                 return Err(VocabError::InvalidVocab(format!("id {id} appears twice")));
             }
-            tokens[id as usize] = Some(bytes);
+            *slot = Some(bytes);
         }
-        let mut byte_ids = [0; 256];
-        for (b, slot) in byte_ids.iter_mut().enumerate() {
-            *slot = *bytes_to_id.get(&[b as u8][..]).ok_or_else(|| {
+        let total: usize = slots.iter().flatten().map(Vec::len).sum();
+        let total = u32::try_from(total)
+            .map_err(|_| VocabError::InvalidVocab("vocabulary larger than 4 GiB".to_string()))?;
+        let mut data = Vec::with_capacity(total as usize);
+        let mut offsets = Vec::with_capacity(slots.len() + 1);
+        offsets.push(0);
+        for slot in &slots {
+            if let Some(b) = slot {
+                data.extend_from_slice(b);
+            }
+            offsets.push(data.len() as u32);
+        }
+        drop(slots);
+        let n = offsets.len() - 1;
+        let cap = (n * 2).next_power_of_two().max(16);
+        let mut model = Self {
+            data,
+            offsets,
+            table: vec![EMPTY; cap],
+            shift: 64 - cap.trailing_zeros(),
+            byte_ids: [0; 256],
+            pairs: FxHashMap::default(),
+            by_rank: false,
+            whole_piece_lookup: false,
+        };
+        for id in 0..n as Rank {
+            let Some(bytes) = model.token_bytes(id) else {
+                continue;
+            };
+            let mask = model.table.len() - 1;
+            let mut i =
+                (hash_bytes(bytes).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> model.shift) as usize;
+            loop {
+                let slot = model.table[i];
+                if slot == EMPTY {
+                    break;
+                }
+                if model.bytes_of(slot) == bytes {
+                    return Err(VocabError::InvalidVocab(format!(
+                        "token {:?} appears twice (ids {slot} and {id})",
+                        String::from_utf8_lossy(bytes)
+                    )));
+                }
+                i = (i + 1) & mask;
+            }
+            model.table[i] = id;
+        }
+        for b in 0..=255u8 {
+            model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
                 VocabError::InvalidVocab(format!("no single-byte token for byte 0x{b:02x}"))
             })?;
         }
-        Ok(Self {
-            tokens,
-            bytes_to_id,
-            byte_ids,
-            pairs: FxHashMap::default(),
-            whole_piece_lookup: false,
-        })
+        Ok(model)
+    }
+
+    #[inline]
+    fn bytes_of(&self, id: Rank) -> &[u8] {
+        let i = id as usize;
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
     /// Number of id slots (one past the largest id).
     #[must_use]
     pub fn n_ids(&self) -> usize {
-        self.tokens.len()
+        self.offsets.len() - 1
     }
 
     /// The bytes of token `id`, or `None` if the id is not in the vocabulary.
     #[must_use]
     pub fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
-        self.tokens.get(id as usize).and_then(|t| t.as_deref())
+        if (id as usize) < self.n_ids() {
+            let b = self.bytes_of(id);
+            (!b.is_empty()).then_some(b)
+        } else {
+            None
+        }
     }
 
     /// The id of the token with exactly these bytes.
+    #[inline]
     #[must_use]
     pub fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
-        self.bytes_to_id.get(bytes).copied()
+        let mask = self.table.len() - 1;
+        let mut i = (hash_bytes(bytes).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        loop {
+            let id = self.table[i];
+            if id == EMPTY {
+                return None;
+            }
+            if self.bytes_of(id) == bytes {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The merge priority and result of an adjacent pair, if it merges.
     #[must_use]
     pub fn merge(&self, left: Rank, right: Rank) -> Option<(u32, Rank)> {
-        self.pairs.get(&(left, right)).copied()
+        if self.by_rank {
+            let mut joined = self.token_bytes(left)?.to_vec();
+            joined.extend_from_slice(self.token_bytes(right)?);
+            self.token_id(&joined).map(|id| (id, id))
+        } else {
+            self.pairs.get(&(left, right)).copied()
+        }
+    }
+
+    /// Priority and merged id of the pair of parts `piece[a..b]`, `piece[b..c]` with ids `l`, `r`.
+    #[inline]
+    fn pair(&self, piece: &[u8], a: usize, c: usize, l: Rank, r: Rank) -> Option<(u32, Rank)> {
+        if self.by_rank {
+            self.token_id(&piece[a..c]).map(|id| (id, id))
+        } else {
+            self.pairs.get(&(l, r)).copied()
+        }
     }
 
     /// Encode one pre-tokenized piece, appending its token ids to `out`.
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if piece.is_empty() {
+            return;
+        }
         if self.whole_piece_lookup {
-            if let Some(&id) = self.bytes_to_id.get(piece) {
+            if let Some(id) = self.token_id(piece) {
                 out.push(id);
                 return;
             }
         }
-        reference_merge(self, piece, out);
+        if piece.len() <= SMALL {
+            self.merge_small(piece, |id| out.push(id));
+        } else {
+            self.merge_long(piece, |id| out.push(id));
+        }
     }
 
     /// Number of tokens in one pre-tokenized piece.
     #[must_use]
     pub fn count_piece(&self, piece: &[u8]) -> usize {
-        if self.whole_piece_lookup && self.bytes_to_id.contains_key(piece) {
+        if piece.is_empty() {
+            return 0;
+        }
+        if self.whole_piece_lookup && self.token_id(piece).is_some() {
             return 1;
         }
-        let mut out = Vec::new();
-        reference_merge(self, piece, &mut out);
-        out.len()
+        if piece.len() <= SMALL {
+            self.merge_small(piece, |_| {})
+        } else {
+            self.merge_long(piece, |_| {})
+        }
+    }
+
+    /// The stack-array engine for pieces of at most `SMALL` bytes; returns the token count.
+    #[inline]
+    fn merge_small(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
+        let n = piece.len();
+        debug_assert!(n <= SMALL);
+        // Part k is piece[start[k]..start[k + 1]] with id ids[k]; prio[k] / merged[k] describe
+        // the pair (k, k + 1).
+        let mut start = [0u8; SMALL + 1];
+        let mut ids = [0 as Rank; SMALL];
+        let mut prio = [NONE; SMALL];
+        let mut merged = [0 as Rank; SMALL];
+        for (k, &b) in piece.iter().enumerate() {
+            start[k] = k as u8;
+            ids[k] = self.byte_ids[usize::from(b)];
+        }
+        start[n] = n as u8;
+        let mut m = n;
+        for k in 0..m - 1 {
+            if let Some((p, id)) = self.pair(piece, k, k + 2, ids[k], ids[k + 1]) {
+                prio[k] = p;
+                merged[k] = id;
+            }
+        }
+        while m > 1 {
+            let mut best = NONE;
+            let mut at = 0;
+            for (k, &p) in prio[..m - 1].iter().enumerate() {
+                if p < best {
+                    best = p;
+                    at = k;
+                }
+            }
+            if best == NONE {
+                break;
+            }
+            ids[at] = merged[at];
+            // Remove part at + 1.
+            start.copy_within(at + 2..=m, at + 1);
+            ids.copy_within(at + 2..m, at + 1);
+            prio.copy_within(at + 2..m, at + 1);
+            merged.copy_within(at + 2..m, at + 1);
+            m -= 1;
+            prio[m - 1..].fill(NONE);
+            if at + 1 < m {
+                let (p, id) = self
+                    .pair(
+                        piece,
+                        start[at] as usize,
+                        start[at + 2] as usize,
+                        ids[at],
+                        ids[at + 1],
+                    )
+                    .unwrap_or((NONE, 0));
+                prio[at] = p;
+                merged[at] = id;
+            } else {
+                prio[at] = NONE;
+            }
+            if at > 0 {
+                let (p, id) = self
+                    .pair(
+                        piece,
+                        start[at - 1] as usize,
+                        start[at + 1] as usize,
+                        ids[at - 1],
+                        ids[at],
+                    )
+                    .unwrap_or((NONE, 0));
+                prio[at - 1] = p;
+                merged[at - 1] = id;
+            }
+        }
+        for &id in &ids[..m] {
+            emit(id);
+        }
+        m
+    }
+
+    /// The heap engine for long pieces; returns the token count.
+    fn merge_long(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+
+        let n = piece.len();
+        // Parts are identified by their start byte; next[i] is the start of the following part
+        // (n at the end), prev[i] the previous one (NONE at the start).
+        let mut ids: Vec<Rank> = piece
+            .iter()
+            .map(|&b| self.byte_ids[usize::from(b)])
+            .collect();
+        let mut next: Vec<u32> = (1..=n as u32).collect();
+        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
+        let mut prio = vec![NONE; n];
+        let mut merged = vec![0 as Rank; n];
+        let mut keys = Vec::with_capacity(n);
+        for i in 0..n - 1 {
+            if let Some((p, id)) = self.pair(piece, i, i + 2, ids[i], ids[i + 1]) {
+                prio[i] = p;
+                merged[i] = id;
+                keys.push(Reverse((u64::from(p) << 32) | i as u64));
+            }
+        }
+        let mut heap = BinaryHeap::from(keys);
+        let mut count = n;
+        while let Some(Reverse(key)) = heap.pop() {
+            let p = (key >> 32) as u32;
+            let i = (key & 0xFFFF_FFFF) as usize;
+            if prio[i] != p {
+                continue; // stale
+            }
+            // Merge part i with its successor j.
+            let j = next[i] as usize;
+            ids[i] = merged[i];
+            prio[j] = NONE;
+            let k = next[j] as usize;
+            next[i] = k as u32;
+            if k < n {
+                prev[k] = i as u32;
+            }
+            count -= 1;
+            prio[i] = NONE;
+            if k < n {
+                let end = next[k] as usize;
+                if let Some((p2, id)) = self.pair(piece, i, end, ids[i], ids[k]) {
+                    prio[i] = p2;
+                    merged[i] = id;
+                    heap.push(Reverse((u64::from(p2) << 32) | i as u64));
+                }
+            }
+            let h = prev[i];
+            if h != NONE {
+                let h = h as usize;
+                prio[h] = NONE;
+                if let Some((p2, id)) = self.pair(piece, h, k, ids[h], ids[i]) {
+                    prio[h] = p2;
+                    merged[h] = id;
+                    heap.push(Reverse((u64::from(p2) << 32) | h as u64));
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            emit(ids[i]);
+            i = next[i] as usize;
+        }
+        count
     }
 }
 
-/// The textbook algorithm: a heap of candidate merges over a doubly linked list of parts.
-fn reference_merge(model: &BpeModel, piece: &[u8], out: &mut Vec<Rank>) {
+/// The textbook algorithm: a heap of candidate merges over a doubly linked list of parts. Kept
+/// as the test oracle for the fast engines.
+pub fn reference_merge(model: &BpeModel, piece: &[u8], out: &mut Vec<Rank>) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
@@ -225,12 +506,76 @@ fn reference_merge(model: &BpeModel, piece: &[u8], out: &mut Vec<Rank>) {
     }
 }
 
+/// The naive quadratic algorithm: repeatedly scan all adjacent pairs for the lowest priority.
+/// A second, independent oracle for tests.
+pub fn naive_merge(model: &BpeModel, piece: &[u8]) -> Vec<Rank> {
+    let mut parts: Vec<Rank> = piece.iter().map(|&b| model.byte_ids[b as usize]).collect();
+    loop {
+        let best = (0..parts.len().saturating_sub(1))
+            .filter_map(|k| model.merge(parts[k], parts[k + 1]).map(|(p, m)| (p, k, m)))
+            .min();
+        let Some((_, k, m)) = best else {
+            return parts;
+        };
+        parts[k] = m;
+        parts.remove(k + 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn byte_vocab() -> Vec<Vec<u8>> {
         (0..=255u8).map(|b| vec![b]).collect()
+    }
+
+    pub(crate) fn cl100k() -> &'static BpeModel {
+        static M: std::sync::OnceLock<BpeModel> = std::sync::OnceLock::new();
+        M.get_or_init(|| {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../python/tokenmill/data/cl100k_base.tiktoken.gz"
+            );
+            let data = std::fs::read(path).unwrap();
+            BpeModel::from_ranks(crate::tiktoken::parse_tiktoken(&data).unwrap()).unwrap()
+        })
+    }
+
+    fn fast(m: &BpeModel, piece: &[u8]) -> Vec<Rank> {
+        let mut out = Vec::new();
+        if piece.len() <= SMALL {
+            m.merge_small(piece, |id| out.push(id));
+        } else {
+            m.merge_long(piece, |id| out.push(id));
+        }
+        out
+    }
+
+    fn all_engines_agree(m: &BpeModel, piece: &[u8]) {
+        let mut reference = Vec::new();
+        reference_merge(m, piece, &mut reference);
+        let mut long = Vec::new();
+        m.merge_long(piece, |id| long.push(id));
+        assert_eq!(long, reference, "heap engine on {piece:?}");
+        if piece.len() <= SMALL {
+            let mut small = Vec::new();
+            m.merge_small(piece, |id| small.push(id));
+            assert_eq!(small, reference, "small engine on {piece:?}");
+        }
+        if piece.len() <= 300 {
+            assert_eq!(naive_merge(m, piece), reference, "naive on {piece:?}");
+        }
+        assert_eq!(fast(m, piece), reference);
+        let mut enc = Vec::new();
+        m.encode_piece(piece, &mut enc);
+        assert_eq!(m.count_piece(piece), enc.len());
+        let decoded: Vec<u8> = enc
+            .iter()
+            .flat_map(|&id| m.token_bytes(id).unwrap().to_vec())
+            .collect();
+        assert_eq!(decoded, piece);
     }
 
     #[test]
@@ -262,6 +607,7 @@ mod tests {
         let mut out = Vec::new();
         m.encode_piece(b"abc", &mut out);
         assert_eq!(out, vec![u32::from(b'a'), 258]);
+        all_engines_agree(&m, &b"abcabcabbcbcbcbabcbabcbabcabcbabcbacbacbabcbabcbacbabcabcbabcbabcbacbacbabcbabcbacbabcab"[..]);
     }
 
     #[test]
@@ -271,5 +617,72 @@ mod tests {
             BpeModel::from_ranks(toks),
             Err(VocabError::InvalidVocab(_))
         ));
+    }
+
+    #[test]
+    fn duplicate_token_is_an_error() {
+        let mut toks = byte_vocab();
+        toks.push(b"a".to_vec());
+        let e = BpeModel::from_ranks(toks).unwrap_err();
+        assert!(e.to_string().contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn long_runs_match_reference() {
+        let m = cl100k();
+        for n in [1, 2, 3, 63, 64, 65, 500, 1000, 4097] {
+            all_engines_agree(m, &vec![b'a'; n]);
+            all_engines_agree(m, &vec![b' '; n]);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn random_letters_match_reference(s in "[a-z]{1,700}") {
+            all_engines_agree(cl100k(), s.as_bytes());
+        }
+
+        #[test]
+        fn random_base64_match_reference(s in "[A-Za-z0-9+/]{1,200}") {
+            all_engines_agree(cl100k(), s.as_bytes());
+        }
+
+        #[test]
+        fn random_bytes_match_reference(b in prop::collection::vec(any::<u8>(), 1..120)) {
+            all_engines_agree(cl100k(), &b);
+        }
+
+        #[test]
+        fn random_merge_lists_match_reference(
+            merges in prop::collection::vec((0u8..6, 0u8..6, 0usize..40, 0usize..40), 0..30),
+            piece in prop::collection::vec(0u8..6, 1..150),
+        ) {
+            // Build a merge-list vocabulary over the letters a..f: each merge joins two earlier
+            // tokens (chosen by index), so the list is always consistent.
+            let mut vocab: Vec<(Vec<u8>, Rank)> = byte_vocab()
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (t, i as Rank))
+                .collect();
+            let mut tokens: Vec<Vec<u8>> = (0..6u8).map(|c| vec![b'a' + c]).collect();
+            let mut list = Vec::new();
+            for (a, b, i, j) in merges {
+                let l = if i < tokens.len() { tokens[i].clone() } else { vec![b'a' + a] };
+                let r = if j < tokens.len() { tokens[j].clone() } else { vec![b'a' + b] };
+                let mut joined = l.clone();
+                joined.extend_from_slice(&r);
+                if !vocab.iter().any(|(t, _)| *t == joined) {
+                    vocab.push((joined.clone(), vocab.len() as Rank));
+                    tokens.push(joined);
+                }
+                list.push((l, r));
+            }
+            let piece: Vec<u8> = piece.into_iter().map(|c| b'a' + c).collect();
+            for ignore in [false, true] {
+                let m = BpeModel::from_merges(vocab.clone(), list.clone(), ignore).unwrap();
+                all_engines_agree(&m, &piece);
+            }
+        }
     }
 }

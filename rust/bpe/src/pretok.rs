@@ -5,6 +5,20 @@
 pub trait PreTokenizer: Send + Sync {
     /// Call `sink` with each piece of `text`, in order.
     fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str));
+
+    /// Like [`split`](Self::split), but stop as soon as `sink` returns `false`.
+    ///
+    /// The default runs `split` to the end and drops the pieces after the stop; pre-tokenizers
+    /// that can stop early override it, so that `count_till_limit` costs work proportional to the
+    /// limit rather than to the text.
+    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+        let mut going = true;
+        self.split(text, &mut |piece| {
+            if going {
+                going = sink(piece);
+            }
+        });
+    }
 }
 
 /// Rewrites text before pre-tokenization (for example Unicode NFC, as some `tokenizer.json` files

@@ -1,8 +1,266 @@
-//! Python bindings for tokenmill-bpe.
+//! Python bindings for tokenmill-bpe: `_native.Encoding`, a frozen handle on a shared core
+//! `Encoding`. Every call extracts its arguments, releases the GIL on the bounded pool
+//! (`pool::run`), calls the core and converts errors in `errors.rs`. Special-token policy
+//! arguments arrive resolved: `None` means "all", a list means those names (the tiktoken-style
+//! argument handling lives in `python/tokenmill/tokenizer.py`).
+//!
+//! Lone surrogates: a Python str that is not valid Unicode cannot be UTF-8 encoded. As tiktoken
+//! does, such text is re-encoded with each lone surrogate replaced by U+FFFD, then tokenized.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use tokenmill_bpe::{Encoding as CoreEncoding, SpecialPolicy, SpecialSet, VocabError};
+
+use crate::errors::IntoPyResult;
+use crate::pool;
+
+/// A tokenizer: BPE model, pre-tokenizer, special tokens.
+#[pyclass(module = "tokenmill._native", name = "Encoding", frozen)]
+pub struct PyEncoding {
+    inner: Arc<CoreEncoding>,
+}
+
+/// The str's UTF-8 text; lone surrogates become U+FFFD (tiktoken's behaviour).
+fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    match s.to_str() {
+        Ok(t) => Ok(Cow::Borrowed(t)),
+        Err(_) => {
+            let fixed = s
+                .call_method1("encode", ("utf-16", "surrogatepass"))?
+                .call_method1("decode", ("utf-16", "replace"))?;
+            Ok(Cow::Owned(fixed.extract::<String>()?))
+        }
+    }
+}
+
+fn texts_of<'a>(list: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Cow<'a, str>>> {
+    list.iter().map(text_of).collect()
+}
+
+fn read_file(path: &str) -> PyResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| PyOSError::new_err(format!("{path}: {e}")))
+}
+
+fn batch_err((index, e): (usize, VocabError)) -> PyErr {
+    let inner: PyErr = Err::<(), _>(e)
+        .into_py()
+        .err()
+        .unwrap_or_else(|| PyValueError::new_err("internal error: missing batch error"));
+    PyValueError::new_err(format!("texts[{index}]: {inner}"))
+}
+
+impl PyEncoding {
+    fn policy(
+        &self,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> SpecialPolicy {
+        fn set(v: &Option<Vec<String>>) -> SpecialSet<'_> {
+            match v {
+                None => SpecialSet::All,
+                Some(names) => SpecialSet::Names(names.as_slice()),
+            }
+        }
+        // Only the sets' contents are borrowed; the policy owns its flags.
+        self.inner.policy(set(&allowed), set(&disallowed))
+    }
+}
+
+#[pymethods]
+impl PyEncoding {
+    /// Load a `.tiktoken` rank file (plain or gzip) with a split pattern and special tokens.
+    #[staticmethod]
+    #[pyo3(signature = (path, pattern, special_tokens, name))]
+    fn from_tiktoken(
+        py: Python<'_>,
+        path: &str,
+        pattern: &str,
+        special_tokens: Vec<(String, u32)>,
+        name: &str,
+    ) -> PyResult<Self> {
+        let data = read_file(path)?;
+        let enc = py
+            .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, &data, pattern, special_tokens))
+            .map_err(|e| prefix_path(path, e))?;
+        Ok(Self {
+            inner: Arc::new(enc),
+        })
+    }
+
+    /// Load a bundled OpenAI encoding (`cl100k_base`, `o200k_base`) from its rank file.
+    #[staticmethod]
+    fn openai(py: Python<'_>, name: &str, path: &str) -> PyResult<Self> {
+        let data = read_file(path)?;
+        let enc = py
+            .detach(|| tokenmill_bpe::openai::openai_encoding(name, &data))
+            .map_err(|e| prefix_path(path, e))?;
+        Ok(Self {
+            inner: Arc::new(enc),
+        })
+    }
+
+    /// The split pattern tiktoken uses for a bundled encoding.
+    #[staticmethod]
+    fn openai_pattern(name: &str) -> Option<&'static str> {
+        tokenmill_bpe::openai::openai_spec(name).map(|(p, _)| p)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    #[getter]
+    fn n_vocab(&self) -> usize {
+        self.inner.n_vocab()
+    }
+
+    #[getter]
+    fn special_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (s, id) in self.inner.special_tokens() {
+            d.set_item(s, id)?;
+        }
+        Ok(d)
+    }
+
+    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
+        let t = text_of(text)?;
+        let enc = &self.inner;
+        pool::run(py, || enc.encode_ordinary(&t))
+    }
+
+    #[pyo3(signature = (text, allowed, disallowed))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Vec<u32>> {
+        let t = text_of(text)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        pool::run(py, || enc.encode(&t, &policy))?.into_py()
+    }
+
+    #[pyo3(signature = (texts, allowed, disallowed))]
+    fn encode_batch<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<Bound<'py, PyString>>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ts = texts_of(&texts)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        let out = pool::run(py, || enc.encode_batch(&ts, &policy))?.map_err(batch_err)?;
+        PyList::new(py, out)
+    }
+
+    #[pyo3(signature = (text, allowed, disallowed))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<usize> {
+        let t = text_of(text)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        pool::run(py, || enc.count(&t, &policy))?.into_py()
+    }
+
+    fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<usize> {
+        let t = text_of(text)?;
+        let enc = &self.inner;
+        pool::run(py, || enc.count_ordinary(&t))
+    }
+
+    #[pyo3(signature = (texts, allowed, disallowed))]
+    fn count_batch<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<Bound<'py, PyString>>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let ts = texts_of(&texts)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        let counts = pool::run(py, || enc.count_batch(&ts, &policy))?.map_err(batch_err)?;
+        Ok(counts
+            .into_iter()
+            .map(|c| c as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py))
+    }
+
+    #[pyo3(signature = (text, limit, allowed, disallowed))]
+    fn count_till_limit(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        limit: i64,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Option<usize>> {
+        let limit = usize::try_from(limit).map_err(|_| {
+            PyValueError::new_err(format!("count_till_limit: limit must be >= 0, got {limit}"))
+        })?;
+        let t = text_of(text)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        pool::run(py, || enc.count_till_limit(&t, limit, &policy))?.into_py()
+    }
+
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let enc = &self.inner;
+        let bytes = pool::run(py, || enc.decode_bytes(&tokens))?.into_py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The bytes of one token.
+    fn decode_single_token_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        token: i64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = u32::try_from(token)
+            .ok()
+            .and_then(|id| self.inner.token_bytes(id))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("token id {token} is not in the vocabulary"))
+            })?;
+        Ok(PyBytes::new(py, bytes))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Encoding {:?}>", self.inner.name())
+    }
+}
+
+fn prefix_path(path: &str, e: VocabError) -> PyErr {
+    let inner: PyErr = Err::<(), _>(e)
+        .into_py()
+        .err()
+        .unwrap_or_else(|| PyValueError::new_err("internal error"));
+    PyValueError::new_err(format!("{path}: {inner}"))
+}
 
 /// Add this module's classes and functions to `tokenmill._native`.
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEncoding>()?;
     Ok(())
 }

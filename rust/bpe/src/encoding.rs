@@ -1,0 +1,450 @@
+//! `Encoding`: special tokens, normalization, pre-tokenization and BPE put together.
+//!
+//! # Design notes
+//! Text flows: special-token scan -> (optional) normalizer -> pre-tokenizer -> BPE per piece.
+//! Special tokens follow tiktoken: the caller's policy says which specials are *allowed* (encoded
+//! as their id) and which are *disallowed* (their presence anywhere in the text is an error);
+//! specials in neither set are plain text. Specials are found with one Aho-Corasick automaton
+//! (leftmost-longest); when no special is allowed the text is encoded in one ordinary run.
+//!
+//! Counting never builds id vectors: each piece reports its count. `count_till_limit` stops the
+//! pre-tokenizer as soon as the running count passes the limit, so its cost is proportional to
+//! the limit (for the hand-written pre-tokenizers; the disallowed-special scan is a fast
+//! `memchr`-driven pass over the text). Batches run with rayon on whatever pool the caller
+//! installed. All work is linear in the text length (the BPE engines are at worst O(n log n)
+//! per piece).
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::model::{BpeModel, Rank};
+use crate::pretok::{Normalizer, PreTokenizer};
+use crate::VocabError;
+
+/// Which special tokens a call treats as special (tiktoken's `allowed_special` /
+/// `disallowed_special`, already resolved to flags per special token, in the order of
+/// [`Encoding::special_tokens`]).
+#[derive(Debug, Clone, Default)]
+pub struct SpecialPolicy {
+    allowed: Vec<bool>,
+    disallowed: Vec<bool>,
+    /// Disallowed strings that are not special tokens of this encoding (tiktoken still refuses
+    /// text containing them).
+    extra_disallowed: Vec<String>,
+}
+
+/// A set of special-token names, or all of them.
+#[derive(Debug, Clone, Copy)]
+pub enum SpecialSet<'a> {
+    /// Every special token of the encoding.
+    All,
+    /// These names.
+    Names(&'a [String]),
+}
+
+/// A complete tokenizer.
+pub struct Encoding {
+    name: String,
+    model: BpeModel,
+    pretok: Box<dyn PreTokenizer>,
+    normalizer: Option<Box<dyn Normalizer>>,
+    specials: Vec<(String, Rank)>,
+    special_by_id: FxHashMap<Rank, usize>,
+    matcher: Option<AhoCorasick>,
+    n_vocab: usize,
+}
+
+impl std::fmt::Debug for Encoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoding")
+            .field("name", &self.name)
+            .field("n_vocab", &self.n_vocab)
+            .field("specials", &self.specials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encoding {
+    /// Assemble an encoding.
+    ///
+    /// # Errors
+    /// A special token that is empty, repeated, or whose id is already a regular token.
+    pub fn new(
+        name: impl Into<String>,
+        model: BpeModel,
+        pretok: Box<dyn PreTokenizer>,
+        normalizer: Option<Box<dyn Normalizer>>,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        let mut special_by_id = FxHashMap::default();
+        let mut names = rustc_hash::FxHashSet::default();
+        for (k, (s, id)) in specials.iter().enumerate() {
+            if s.is_empty() {
+                return Err(VocabError::InvalidVocab(format!(
+                    "special token with id {id} is empty"
+                )));
+            }
+            if !names.insert(s.as_str()) {
+                return Err(VocabError::InvalidVocab(format!(
+                    "special token {s:?} appears twice"
+                )));
+            }
+            if model.token_bytes(*id).is_some_and(|b| b != s.as_bytes()) {
+                return Err(VocabError::InvalidVocab(format!(
+                    "special token {s:?} has id {id}, which is already a regular token"
+                )));
+            }
+            // Two names may share an id (tiktoken's o200k_harmony does); decoding gives the
+            // last one, as tiktoken's inverted dict does.
+            special_by_id.insert(*id, k);
+        }
+        let matcher = if specials.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(specials.iter().map(|(s, _)| s.as_bytes()))
+                    .map_err(|e| VocabError::InvalidVocab(format!("special tokens: {e}")))?,
+            )
+        };
+        let n_vocab = specials
+            .iter()
+            .map(|&(_, id)| id as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(model.n_ids());
+        Ok(Self {
+            name: name.into(),
+            model,
+            pretok,
+            normalizer,
+            specials,
+            special_by_id,
+            matcher,
+            n_vocab,
+        })
+    }
+
+    /// The encoding's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One past the largest token id (regular or special), as tiktoken's `n_vocab`.
+    #[must_use]
+    pub fn n_vocab(&self) -> usize {
+        self.n_vocab
+    }
+
+    /// The BPE model.
+    #[must_use]
+    pub fn model(&self) -> &BpeModel {
+        &self.model
+    }
+
+    /// Special tokens (name, id), in the order given at construction.
+    #[must_use]
+    pub fn special_tokens(&self) -> &[(String, Rank)] {
+        &self.specials
+    }
+
+    /// Resolve tiktoken's `allowed_special` / `disallowed_special` arguments: with
+    /// `disallowed = All`, every special that is not allowed is disallowed.
+    #[must_use]
+    pub fn policy(&self, allowed: SpecialSet<'_>, disallowed: SpecialSet<'_>) -> SpecialPolicy {
+        let n = self.specials.len();
+        let flags = |set: SpecialSet<'_>| match set {
+            SpecialSet::All => vec![true; n],
+            SpecialSet::Names(names) => self
+                .specials
+                .iter()
+                .map(|(s, _)| names.iter().any(|x| x == s))
+                .collect(),
+        };
+        let allowed_flags = flags(allowed);
+        let disallowed_flags = match disallowed {
+            SpecialSet::All => allowed_flags.iter().map(|a| !a).collect(),
+            set @ SpecialSet::Names(_) => flags(set),
+        };
+        let extra_disallowed = match disallowed {
+            SpecialSet::All => Vec::new(),
+            SpecialSet::Names(names) => names
+                .iter()
+                .filter(|x| !x.is_empty() && !self.specials.iter().any(|(s, _)| s == *x))
+                .cloned()
+                .collect(),
+        };
+        SpecialPolicy {
+            allowed: allowed_flags,
+            disallowed: disallowed_flags,
+            extra_disallowed,
+        }
+    }
+
+    /// The policy of `encode_ordinary`: every special token is plain text.
+    #[must_use]
+    pub fn ordinary_policy(&self) -> SpecialPolicy {
+        let n = self.specials.len();
+        SpecialPolicy {
+            allowed: vec![false; n],
+            disallowed: vec![false; n],
+            extra_disallowed: Vec::new(),
+        }
+    }
+
+    fn check_disallowed(&self, text: &str, policy: &SpecialPolicy) -> Result<(), VocabError> {
+        let mut first: Option<(usize, &str)> = None;
+        if let Some(ac) = &self.matcher {
+            if policy.disallowed.iter().any(|&d| d) {
+                for m in ac.find_iter(text) {
+                    if policy.disallowed[m.pattern().as_usize()] {
+                        first = Some((m.start(), &text[m.range()]));
+                        break;
+                    }
+                }
+            }
+        }
+        for extra in &policy.extra_disallowed {
+            if let Some(pos) = text.find(extra.as_str()) {
+                if first.is_none_or(|(p, _)| pos < p) {
+                    first = Some((pos, extra));
+                }
+            }
+        }
+        match first {
+            Some((_, s)) => Err(VocabError::DisallowedSpecial(s.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Call `ordinary(segment)` for text runs and `special(id)` for allowed specials, in order.
+    /// Stops early when a callback returns `false`.
+    fn walk<'t>(
+        &self,
+        text: &'t str,
+        policy: &SpecialPolicy,
+        mut ordinary: impl FnMut(&'t str) -> bool,
+        mut special: impl FnMut(Rank) -> bool,
+    ) -> Result<(), VocabError> {
+        self.check_disallowed(text, policy)?;
+        let matcher = match &self.matcher {
+            Some(ac) if policy.allowed.iter().any(|&a| a) => ac,
+            _ => {
+                ordinary(text);
+                return Ok(());
+            }
+        };
+        let mut start = 0;
+        let mut find_from = 0;
+        while start < text.len() {
+            let found = matcher
+                .find(aho_corasick::Input::new(text).span(find_from..text.len()))
+                .filter(|m| m.start() >= start);
+            match found {
+                Some(m) if !policy.allowed[m.pattern().as_usize()] => {
+                    find_from = m.start() + 1;
+                }
+                Some(m) => {
+                    if m.start() > start && !ordinary(&text[start..m.start()]) {
+                        return Ok(());
+                    }
+                    if !special(self.specials[m.pattern().as_usize()].1) {
+                        return Ok(());
+                    }
+                    start = m.end();
+                    find_from = start;
+                }
+                None => {
+                    ordinary(&text[start..]);
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_piece<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[u8]) -> bool) {
+        match &self.normalizer {
+            Some(norm) => {
+                let normalized = norm.normalize(text);
+                self.pretok
+                    .split_while(&normalized, &mut |p| sink(p.as_bytes()));
+            }
+            None => self.pretok.split_while(text, &mut |p| sink(p.as_bytes())),
+        }
+    }
+
+    /// Encode `text` with every special token treated as plain text.
+    #[must_use]
+    pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.for_each_piece(text, &mut |p| {
+            self.model.encode_piece(p, &mut out);
+            true
+        });
+        out
+    }
+
+    /// Encode `text` under a special-token policy.
+    ///
+    /// # Errors
+    /// [`VocabError::DisallowedSpecial`] if the text contains a disallowed special token.
+    pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>, VocabError> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let out_cell = std::cell::RefCell::new(&mut out);
+        self.walk(
+            text,
+            policy,
+            |seg| {
+                let mut o = out_cell.borrow_mut();
+                self.for_each_piece(seg, &mut |p| {
+                    self.model.encode_piece(p, &mut o);
+                    true
+                });
+                true
+            },
+            |id| {
+                out_cell.borrow_mut().push(id);
+                true
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Number of tokens `encode(text, policy)` returns, without building them.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn count(&self, text: &str, policy: &SpecialPolicy) -> Result<usize, VocabError> {
+        Ok(self
+            .count_till_limit(text, usize::MAX, policy)?
+            .unwrap_or(usize::MAX))
+    }
+
+    /// Number of tokens with every special token treated as plain text.
+    #[must_use]
+    pub fn count_ordinary(&self, text: &str) -> usize {
+        let mut n = 0;
+        self.for_each_piece(text, &mut |p| {
+            n += self.model.count_piece(p);
+            true
+        });
+        n
+    }
+
+    /// The token count if it is at most `limit`, else `None`. Stops tokenizing as soon as the
+    /// count passes the limit.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn count_till_limit(
+        &self,
+        text: &str,
+        limit: usize,
+        policy: &SpecialPolicy,
+    ) -> Result<Option<usize>, VocabError> {
+        let count = std::cell::Cell::new(0usize);
+        self.walk(
+            text,
+            policy,
+            |seg| {
+                let mut n = count.get();
+                self.for_each_piece(seg, &mut |p| {
+                    n += self.model.count_piece(p);
+                    n <= limit
+                });
+                count.set(n);
+                n <= limit
+            },
+            |_| {
+                count.set(count.get() + 1);
+                count.get() <= limit
+            },
+        )?;
+        let n = count.get();
+        Ok((n <= limit).then_some(n))
+    }
+
+    /// Encode many texts in parallel (on the current rayon pool).
+    ///
+    /// # Errors
+    /// The first text with a disallowed special token (by index).
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy,
+    ) -> Result<Vec<Vec<Rank>>, (usize, VocabError)> {
+        texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| self.encode(t.as_ref(), policy).map_err(|e| (i, e)))
+            .collect()
+    }
+
+    /// Count many texts in parallel (on the current rayon pool).
+    ///
+    /// # Errors
+    /// The first text with a disallowed special token (by index).
+    pub fn count_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy,
+    ) -> Result<Vec<usize>, (usize, VocabError)> {
+        texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| self.count(t.as_ref(), policy).map_err(|e| (i, e)))
+            .collect()
+    }
+
+    /// The bytes of a token sequence (regular and special tokens).
+    ///
+    /// # Errors
+    /// [`VocabError::UnknownId`] naming the first id outside the vocabulary.
+    pub fn decode_bytes(&self, ids: &[i64]) -> Result<Vec<u8>, VocabError> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &raw in ids {
+            let bytes = Rank::try_from(raw).ok().and_then(|id| {
+                self.model.token_bytes(id).or_else(|| {
+                    self.special_by_id
+                        .get(&id)
+                        .map(|&k| self.specials[k].0.as_bytes())
+                })
+            });
+            match bytes {
+                Some(b) => out.extend_from_slice(b),
+                None => return Err(VocabError::UnknownId(raw)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The bytes of one token, or `None` outside the vocabulary.
+    #[must_use]
+    pub fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        self.model.token_bytes(id).or_else(|| {
+            self.special_by_id
+                .get(&id)
+                .map(|&k| self.specials[k].0.as_bytes())
+        })
+    }
+}
+
+/// Load a `.tiktoken` rank file (plain or gzip bytes) with a split pattern and special tokens.
+///
+/// # Errors
+/// A malformed file (with its line), a bad pattern, or inconsistent special tokens.
+pub fn from_tiktoken(
+    name: &str,
+    data: &[u8],
+    pattern: &str,
+    specials: Vec<(String, Rank)>,
+) -> Result<Encoding, VocabError> {
+    let tokens = crate::tiktoken::parse_tiktoken(data)?;
+    let model = BpeModel::from_ranks(tokens)?;
+    let pretok = crate::openai::pretokenizer_for(pattern)?;
+    Encoding::new(name, model, pretok, None, specials)
+}

@@ -1,0 +1,178 @@
+//! `.tiktoken` rank files: one `<base64 token> <rank>` per line.
+//!
+//! # Design notes
+//! The file must list ranks 0, 1, 2, ... in order (every published file does); anything else is
+//! reported with its 1-based line number: bad base64, a missing or non-numeric rank, a rank that
+//! repeats an earlier one (duplicate), a rank that skips ahead (gap), and a token that repeats an
+//! earlier token. Gzip-compressed files (magic `1f 8b`) are decompressed first. Parsing is one
+//! pass, O(file size), with a hand-written base64 decoder (standard alphabet, `=` padding).
+
+use std::io::Read;
+
+use crate::VocabError;
+
+const INVALID: u8 = 0xFF;
+
+static DECODE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decode standard base64 with optional `=` padding.
+fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let trimmed = match s {
+        [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
+        _ => s,
+    };
+    if s.len() % 4 != 0 {
+        return Err(format!(
+            "bad base64 {:?}: length {} is not a multiple of 4",
+            String::from_utf8_lossy(s),
+            s.len()
+        ));
+    }
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for (k, &b) in trimmed.iter().enumerate() {
+        let v = DECODE[usize::from(b)];
+        if v == INVALID {
+            return Err(format!(
+                "bad base64 {:?}: invalid character {:?} at column {}",
+                String::from_utf8_lossy(s),
+                char::from(b),
+                k + 1
+            ));
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Ok(())
+}
+
+/// Decompress `data` if it is gzip, else borrow it.
+///
+/// # Errors
+/// A corrupt gzip stream.
+pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(data.len() * 3);
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("corrupt gzip data: {e}"))?;
+        Ok(out.into())
+    } else {
+        Ok(data.into())
+    }
+}
+
+/// Parse a `.tiktoken` file (plain or gzip) into tokens indexed by rank.
+///
+/// # Errors
+/// [`VocabError::BadRankLine`] naming the line, or a corrupt gzip stream.
+pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
+    let data =
+        maybe_gunzip(data).map_err(|message| VocabError::BadRankLine { line: 0, message })?;
+    let mut tokens: Vec<Vec<u8>> = Vec::with_capacity(data.len() / 12);
+    let mut seen = rustc_hash::FxHashMap::<&[u8], usize>::default();
+    for (index, raw) in data.split(|&b| b == b'\n').enumerate() {
+        let line = index + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bad = |message: String| VocabError::BadRankLine { line, message };
+        let mut fields = raw.split(|&b| b == b' ').filter(|f| !f.is_empty());
+        let (Some(b64), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(bad(format!(
+                "expected '<base64 token> <rank>', got {:?}",
+                String::from_utf8_lossy(raw)
+            )));
+        };
+        let rank: usize = std::str::from_utf8(rank)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "rank {:?} is not a non-negative integer",
+                    String::from_utf8_lossy(rank)
+                ))
+            })?;
+        let expected = tokens.len();
+        if rank < expected {
+            return Err(bad(format!(
+                "duplicate rank {rank} (ranks must be 0, 1, 2, ... in order; expected {expected})"
+            )));
+        }
+        if rank > expected {
+            return Err(bad(format!(
+                "gap in ranks: rank {rank} follows rank {} (ranks {expected}..{} are missing)",
+                expected as i64 - 1,
+                rank - 1
+            )));
+        }
+        let mut token = Vec::with_capacity(b64.len() * 3 / 4);
+        base64_decode(b64, &mut token).map_err(bad)?;
+        if token.is_empty() {
+            return Err(bad("empty token".to_string()));
+        }
+        if let Some(first) = seen.insert(b64, line) {
+            return Err(bad(format!("duplicate token (first seen on line {first})")));
+        }
+        tokens.push(token);
+    }
+    if tokens.is_empty() {
+        return Err(VocabError::BadRankLine {
+            line: 0,
+            message: "no tokens in file".to_string(),
+        });
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line_of(e: VocabError) -> (usize, String) {
+        match e {
+            VocabError::BadRankLine { line, message } => (line, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_and_decodes() {
+        let t = parse_tiktoken(b"IQ== 0\nIg== 1\naGVsbG8= 2\n\n").unwrap();
+        assert_eq!(t, vec![b"!".to_vec(), b"\"".to_vec(), b"hello".to_vec()]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let (l, m) = line_of(parse_tiktoken(b"IQ== 0\nI*== 1\n").unwrap_err());
+        assert_eq!(l, 2);
+        assert!(m.contains("bad base64"), "{m}");
+        let (l, m) = line_of(parse_tiktoken(b"IQ== 0\nIg== 1\nIw== 1\n").unwrap_err());
+        assert_eq!(l, 3);
+        assert!(m.contains("duplicate rank 1"), "{m}");
+        let (l, m) = line_of(parse_tiktoken(b"IQ== 0\nIg== 3\n").unwrap_err());
+        assert_eq!(l, 2);
+        assert!(m.contains("gap"), "{m}");
+        let (l, m) = line_of(parse_tiktoken(b"IQ== 0\nIQ== 1\n").unwrap_err());
+        assert_eq!(l, 2);
+        assert!(m.contains("duplicate token"), "{m}");
+        let (l, _) = line_of(parse_tiktoken(b"IQ== 0\nIg==\n").unwrap_err());
+        assert_eq!(l, 2);
+        let (l, _) = line_of(parse_tiktoken(b"IQ== zero\n").unwrap_err());
+        assert_eq!(l, 1);
+    }
+}
