@@ -16,10 +16,17 @@ from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sa
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Encoding": "tokenmill.tokenizer",
+    "compute_optimal": "tokenmill.scaling",
     "encoding_for_model": "tokenmill.tokenizer",
     "get_encoding": "tokenmill.tokenizer",
+    "gpus_for_deadline": "tokenmill.scaling",
+    "inference_memory": "tokenmill.scaling",
     "list_encodings": "tokenmill.tokenizer",
     "load_tokenizer": "tokenmill.tokenizer",
+    "param_count": "tokenmill.scaling",
+    "predicted_loss": "tokenmill.scaling",
+    "training_estimate": "tokenmill.scaling",
+    "training_flop": "tokenmill.scaling",
 }
 
 __all__ = [
@@ -27,17 +34,24 @@ __all__ = [
     "SampleResult",
     "Sampler",
     "__version__",
+    "compute_optimal",
     "encoding_for_model",
     "get_encoding",
     "get_num_threads",
+    "gpus_for_deadline",
+    "inference_memory",
     "kept_mask",
     "list_encodings",
     "load_tokenizer",
     "log_softmax",
+    "param_count",
+    "predicted_loss",
     "sample",
     "set_num_threads",
     "simd_level",
     "softmax",
+    "training_estimate",
+    "training_flop",
 ]
 
 

@@ -18,6 +18,7 @@ from tokenmill import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
     "bench": ("tokenmill.commands.bench", "compare speed and exactness with installed peers"),
+    "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),
 }
 
 
@@ -42,11 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args._run(args)
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        return 1
     except (ValueError, OSError, KeyError) as exc:
         print(f"tokenmill {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 1
     return code
 
 
