@@ -13,14 +13,15 @@
 //!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
 //!   also prunes the top-k candidates.
 //! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
-//!   vector exp pass over the row. The candidate threshold is the largest block maximum whose
-//!   upper set provably holds mass >= p (the block maxima themselves are in it), then a weighted
-//!   quickselect finds the exact nucleus (see `select.rs`).
+//!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
+//!   exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+//!   compare pass per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
 //! * The draw is inverse-CDF over the kept set in increasing id order with `u = philox(seed, step,
-//!   draw)`; with no filter at all, over block sums of the vector exp, then inside one block.
+//!   draw)`; with no filter at all, over 1024-logit block sums of the vector exp, then inside one
+//!   block.
 //!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
 //! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p) or one exp pass
 //!   (top-p without top-k, plain sampling) + O(candidates).
@@ -404,8 +405,6 @@ fn kept_set(
     let mp_on = p.min_p > 0.0;
     let block = if k_on {
         block_len(vocab, 8 * p.top_k)
-    } else if p_on {
-        block_len(vocab, 512)
     } else {
         4096
     };
@@ -439,26 +438,31 @@ fn kept_set(
             w.cand.truncate(n);
         }
     } else if p_on {
-        let z = k.exp_sum_row(l, &a);
-        let target = p.top_p * z;
-        // Candidate ladder: z >= z_max - d for d = 4, 8, ..., 64, then everything. Each rung is
-        // one compare pass plus vector exps of the candidates; the first rung whose exact mass
+        // Candidate ladder: z >= z_max - d for d = 8, 8·√2, 16, ..., 64, then everything. The first
+        // rung is collected during the exp pass that computes the normaliser; later rungs cost
+        // one compare pass each. Each rung's exact mass is checked, so the first rung that
         // reaches the target contains the nucleus.
-        let mut d = 4.0f64;
-        loop {
-            let floor = if d > 64.0 {
+        let rung = |d: f64| {
+            if d > 64.0 {
                 f32::NEG_INFINITY
             } else {
                 (f64::from(m) - d * p.temperature) as f32
-            };
-            w.idx.clear();
-            (k.collect_ge)(l, floor, &mut w.idx);
+            }
+        };
+        let mut d = 8.0f64;
+        w.idx.clear();
+        let z = k.exp_sum_collect_row(l, &a, rung(d), &mut w.idx);
+        let target = p.top_p * z;
+        loop {
             fill_cands_simd(k, l, w, &a);
             let mass: f64 = w.cand.iter().map(|c| c.w).sum();
-            if mass >= target || floor == f32::NEG_INFINITY {
+            if mass >= target || rung(d) == f32::NEG_INFINITY {
                 break;
             }
-            d *= 2.0;
+            // Widen gently: a compare pass is cheaper than selecting over a much larger list.
+            d *= std::f64::consts::SQRT_2;
+            w.idx.clear();
+            (k.collect_ge)(l, rung(d), &mut w.idx);
         }
         let n = select::nucleus(&mut w.cand, target);
         w.cand.truncate(n);
@@ -479,7 +483,7 @@ fn kept_set(
     })
 }
 
-const SUM_BLOCK: usize = 4096;
+const SUM_BLOCK: usize = 1024;
 
 /// Per-block exp sums of the whole row (vector kernel), returning the total.
 fn block_sums(k: &Kernels, l: &[f32], a: &ExpArgs, sums: &mut Vec<f64>) -> f64 {

@@ -14,6 +14,7 @@ pub(crate) const TABLE: Kernels = Kernels {
     max_nan,
     block_max,
     exp_sum,
+    exp_sum_collect,
     exp_write,
     scale,
     affine_write,
@@ -57,6 +58,12 @@ pub(crate) fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 /// `sum(exp((x - max) / T))`, accumulated in `f64`.
 pub(crate) fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     x.iter().map(|&v| f64::from(exp_one(v, a))).sum()
+}
+
+/// `exp_sum` plus the indices of `x >= thr`.
+pub(crate) fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    collect_ge(x, thr, out);
+    exp_sum(x, a)
 }
 
 /// `out[i] = exp((x[i] - max) / T)`; returns the `f64` sum of what was written.

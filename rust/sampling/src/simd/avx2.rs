@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, LOG2E, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The AVX2 table, if this CPU has AVX2 and FMA.
@@ -13,6 +13,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
+            exp_sum_collect,
             exp_write,
             scale,
             affine_write,
@@ -33,6 +34,9 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    unsafe { exp_sum_collect_k(x, a, thr, out) }
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -110,7 +114,8 @@ struct C {
     lo: __m256,
     s_hi: __m256,
     s_lo: __m256,
-    m_apx: __m256,
+    s_l2e: __m256,
+    m_l2e: __m256,
     m_hi: __m256,
     m_lo: __m256,
 }
@@ -122,7 +127,8 @@ fn consts(a: &ExpArgs) -> C {
         lo: _mm256_set1_ps(a.lo),
         s_hi: _mm256_set1_ps(a.s_hi),
         s_lo: _mm256_set1_ps(a.s_lo),
-        m_apx: _mm256_set1_ps(a.m_apx),
+        s_l2e: _mm256_set1_ps(a.s_l2e),
+        m_l2e: _mm256_set1_ps(a.m_l2e),
         m_hi: _mm256_set1_ps(a.m_hi),
         m_lo: _mm256_set1_ps(a.m_lo),
     }
@@ -132,18 +138,15 @@ fn consts(a: &ExpArgs) -> C {
 #[target_feature(enable = "avx2,fma")]
 fn exp8(x: __m256, c: &C) -> __m256 {
     let xc = _mm256_max_ps(x, c.lo);
-    let a = _mm256_fmsub_ps(xc, c.s_hi, c.m_apx);
-    let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-        a,
-        _mm256_set1_ps(LOG2E),
+    let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_fmsub_ps(
+        xc, c.s_l2e, c.m_l2e,
     ));
     let big = _mm256_fmadd_ps(nf, _mm256_set1_ps(LN2_HI), c.m_hi);
     let mut r = _mm256_fmsub_ps(xc, c.s_hi, big);
     r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LN2_LO), r);
     r = _mm256_sub_ps(r, c.m_lo);
     r = _mm256_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm256_set1_ps(POLY[7]);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[6]));
+    let mut p = _mm256_set1_ps(POLY[6]);
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[5]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[4]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[3]));
@@ -151,12 +154,23 @@ fn exp8(x: __m256, c: &C) -> __m256 {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[1]));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[0]));
     let n = _mm256_cvtps_epi32(nf);
+    // Fast scaling: add n to the exponent field of p (p is in [0.7, 1.42]); exact while the
+    // result stays normal, i.e. n >= -125. Lanes below take the two-step product, which rounds a
+    // subnormal result once. The branch is per vector and almost never taken for real logits.
+    let fast = _mm256_castsi256_ps(_mm256_add_epi32(
+        _mm256_castps_si256(p),
+        _mm256_slli_epi32::<23>(n),
+    ));
+    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(nf, _mm256_set1_ps(-125.0));
+    if _mm256_movemask_ps(small) == 0 {
+        return fast;
+    }
     let n1 = _mm256_max_epi32(n, _mm256_set1_epi32(-126));
     let n2 = _mm256_sub_epi32(n, n1);
     let bias = _mm256_set1_epi32(127);
     let p1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
     let p2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
-    _mm256_mul_ps(_mm256_mul_ps(p, p1), p2)
+    _mm256_blendv_ps(fast, _mm256_mul_ps(_mm256_mul_ps(p, p1), p2), small)
 }
 
 /// Add the 8 lanes of `v` into two f64x4 accumulators.
@@ -195,6 +209,51 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     while i + 8 <= n {
         acc_f64(&mut acc, exp8(load(x, i), &c));
         i += 8;
+    }
+    hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    let c = consts(a);
+    let t = _mm256_set1_ps(thr);
+    let n = x.len();
+    let mut acc = [_mm256_setzero_pd(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        let (v0, v1, v2, v3) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
+        let k0 = _mm256_cmp_ps::<_CMP_GE_OQ>(v0, t);
+        let k1 = _mm256_cmp_ps::<_CMP_GE_OQ>(v1, t);
+        let k2 = _mm256_cmp_ps::<_CMP_GE_OQ>(v2, t);
+        let k3 = _mm256_cmp_ps::<_CMP_GE_OQ>(v3, t);
+        let any = _mm256_or_ps(_mm256_or_ps(k0, k1), _mm256_or_ps(k2, k3));
+        if _mm256_movemask_ps(any) != 0 {
+            push_bits(u64::from(_mm256_movemask_ps(k0) as u32), i, out);
+            push_bits(u64::from(_mm256_movemask_ps(k1) as u32), i + 8, out);
+            push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
+            push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
+        }
+        let e0 = exp8(v0, &c);
+        let e1 = exp8(v1, &c);
+        let e2 = exp8(v2, &c);
+        let e3 = exp8(v3, &c);
+        acc_f64(
+            &mut acc,
+            _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        let v = load(x, i);
+        let k = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, t)) as u32;
+        push_bits(u64::from(k), i, out);
+        acc_f64(&mut acc, exp8(v, &c));
+        i += 8;
+    }
+    for (j, &v) in x[i..].iter().enumerate() {
+        if v >= thr {
+            out.push((i + j) as u32);
+        }
     }
     hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
 }

@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, LOG2E, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The AVX-512 table, if this CPU has AVX-512F.
@@ -16,6 +16,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
+            exp_sum_collect,
             exp_write,
             scale,
             affine_write,
@@ -36,6 +37,9 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    unsafe { exp_sum_collect_k(x, a, thr, out) }
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -106,7 +110,8 @@ struct C {
     lo: __m512,
     s_hi: __m512,
     s_lo: __m512,
-    m_apx: __m512,
+    s_l2e: __m512,
+    m_l2e: __m512,
     m_hi: __m512,
     m_lo: __m512,
 }
@@ -118,7 +123,8 @@ fn consts(a: &ExpArgs) -> C {
         lo: _mm512_set1_ps(a.lo),
         s_hi: _mm512_set1_ps(a.s_hi),
         s_lo: _mm512_set1_ps(a.s_lo),
-        m_apx: _mm512_set1_ps(a.m_apx),
+        s_l2e: _mm512_set1_ps(a.s_l2e),
+        m_l2e: _mm512_set1_ps(a.m_l2e),
         m_hi: _mm512_set1_ps(a.m_hi),
         m_lo: _mm512_set1_ps(a.m_lo),
     }
@@ -128,17 +134,15 @@ fn consts(a: &ExpArgs) -> C {
 #[target_feature(enable = "avx512f")]
 fn exp16(x: __m512, c: &C) -> __m512 {
     let xc = _mm512_max_ps(x, c.lo);
-    let a = _mm512_fmsub_ps(xc, c.s_hi, c.m_apx);
     let nf = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_mul_ps(a, _mm512_set1_ps(LOG2E)),
+        _mm512_fmsub_ps(xc, c.s_l2e, c.m_l2e),
     );
     let big = _mm512_fmadd_ps(nf, _mm512_set1_ps(LN2_HI), c.m_hi);
     let mut r = _mm512_fmsub_ps(xc, c.s_hi, big);
     r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(LN2_LO), r);
     r = _mm512_sub_ps(r, c.m_lo);
     r = _mm512_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm512_set1_ps(POLY[7]);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[6]));
+    let mut p = _mm512_set1_ps(POLY[6]);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[5]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[4]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[3]));
@@ -179,6 +183,38 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     while i + 16 <= n {
         acc_f64(&mut acc, exp16(load(x, i), &c));
         i += 16;
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
+}
+
+#[target_feature(enable = "avx512f")]
+fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    let c = consts(a);
+    let t = _mm512_set1_ps(thr);
+    let n = x.len();
+    let mut acc = [_mm512_setzero_pd(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        let (v0, v1) = (load(x, i), load(x, i + 16));
+        let k0 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v0, t);
+        let k1 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v1, t);
+        let bits = u64::from(k0) | (u64::from(k1) << 16);
+        if bits != 0 {
+            push_bits(bits, i, out);
+        }
+        acc_f64(&mut acc, _mm512_add_ps(exp16(v0, &c), exp16(v1, &c)));
+        i += 32;
+    }
+    while i + 16 <= n {
+        let v = load(x, i);
+        push_bits(u64::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, t)), i, out);
+        acc_f64(&mut acc, exp16(v, &c));
+        i += 16;
+    }
+    for (j, &v) in x[i..].iter().enumerate() {
+        if v >= thr {
+            out.push((i + j) as u32);
+        }
     }
     _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
 }

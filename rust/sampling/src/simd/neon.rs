@@ -5,7 +5,7 @@
 
 use std::arch::aarch64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, LOG2E, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The NEON table, if this CPU has NEON (always true on aarch64 Linux and macOS).
@@ -16,6 +16,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
+            exp_sum_collect,
             exp_write,
             scale,
             affine_write,
@@ -35,6 +36,19 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    // Chunks of 4 KiB stay in L1 between the compare and the exp, so this is one memory pass.
+    let mut s = 0.0;
+    for (c, chunk) in x.chunks(1024).enumerate() {
+        let base = out.len();
+        unsafe { collect_ge_k(chunk, thr, out) };
+        for v in &mut out[base..] {
+            *v += (c * 1024) as u32;
+        }
+        s += unsafe { exp_sum_k(chunk, a) };
+    }
+    s
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -95,7 +109,8 @@ struct C {
     lo: float32x4_t,
     s_hi: float32x4_t,
     s_lo: float32x4_t,
-    m_apx: float32x4_t,
+    s_l2e: float32x4_t,
+    m_l2e: float32x4_t,
     m_hi: float32x4_t,
     m_lo: float32x4_t,
 }
@@ -107,7 +122,8 @@ fn consts(a: &ExpArgs) -> C {
         lo: vdupq_n_f32(a.lo),
         s_hi: vdupq_n_f32(a.s_hi),
         s_lo: vdupq_n_f32(a.s_lo),
-        m_apx: vdupq_n_f32(a.m_apx),
+        s_l2e: vdupq_n_f32(a.s_l2e),
+        m_l2e: vdupq_n_f32(a.m_l2e),
         m_hi: vdupq_n_f32(a.m_hi),
         m_lo: vdupq_n_f32(a.m_lo),
     }
@@ -118,16 +134,14 @@ fn consts(a: &ExpArgs) -> C {
 fn exp4(x: float32x4_t, c: &C) -> float32x4_t {
     let xc = vmaxq_f32(x, c.lo);
     // vfmaq_f32(a, b, c) = a + b*c; vfmsq_f32(a, b, c) = a - b*c.
-    let a = vsubq_f32(vmulq_f32(xc, c.s_hi), c.m_apx);
-    let nf = vrndnq_f32(vmulq_f32(a, vdupq_n_f32(LOG2E)));
+    let nf = vrndnq_f32(vsubq_f32(vmulq_f32(xc, c.s_l2e), c.m_l2e));
     let big = vfmaq_f32(c.m_hi, nf, vdupq_n_f32(LN2_HI));
     // r = xc*s_hi - big, rounded once.
     let mut r = vnegq_f32(vfmsq_f32(big, xc, c.s_hi));
     r = vfmsq_f32(r, nf, vdupq_n_f32(LN2_LO));
     r = vsubq_f32(r, c.m_lo);
     r = vfmaq_f32(r, xc, c.s_lo);
-    let mut p = vdupq_n_f32(POLY[7]);
-    p = vfmaq_f32(vdupq_n_f32(POLY[6]), p, r);
+    let mut p = vdupq_n_f32(POLY[6]);
     p = vfmaq_f32(vdupq_n_f32(POLY[5]), p, r);
     p = vfmaq_f32(vdupq_n_f32(POLY[4]), p, r);
     p = vfmaq_f32(vdupq_n_f32(POLY[3]), p, r);
