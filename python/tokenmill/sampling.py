@@ -144,6 +144,18 @@ def _pack(
     frequency_penalty: Any,
 ) -> npt.NDArray[np.float64]:
     params = np.empty((batch, 7), dtype=np.float64)
+    values = (
+        temperature,
+        top_k,
+        top_p,
+        min_p,
+        repetition_penalty,
+        presence_penalty,
+        frequency_penalty,
+    )
+    if all(type(v) in (int, float) for v in values):  # fast path: plain Python numbers
+        params[:] = values
+        return params
     for col, (name, value) in enumerate(
         [
             ("temperature", temperature),
