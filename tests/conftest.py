@@ -1,8 +1,10 @@
-"""Shared pytest fixtures.
+"""Shared pytest configuration.
 
-``tiktoken_offline`` (session-scoped, autouse): fills a temporary ``TIKTOKEN_CACHE_DIR`` from
-tokenmill's bundled rank files, so ``tiktoken.get_encoding("cl100k_base" | "o200k_base")`` works
-without network. tiktoken names a cached file by the sha1 hex of its download URL.
+tiktoken offline: at start-up (``pytest_configure``, so it also covers test modules that load an
+encoding at import time) a temporary ``TIKTOKEN_CACHE_DIR`` is filled from tokenmill's bundled
+rank files, so ``tiktoken.get_encoding("cl100k_base" | "o200k_base")`` works without network.
+tiktoken names a cached file by the sha1 hex of its download URL. The ``tiktoken_cache`` fixture
+returns that directory.
 """
 
 from __future__ import annotations
@@ -10,28 +12,44 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 _BUNDLED = ("cl100k_base", "o200k_base")
 _DATA = Path(__file__).resolve().parents[1] / "python" / "tokenmill" / "data"
+_STATE: dict[str, str | None] = {}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def tiktoken_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    cache = tmp_path_factory.mktemp("tiktoken_cache")
+def fill_tiktoken_cache(cache: Path) -> None:
+    """Write the bundled rank files where tiktoken looks for its downloads."""
     for name in _BUNDLED:
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
         key = hashlib.sha1(url.encode()).hexdigest()
         (cache / key).write_bytes(gzip.decompress((_DATA / f"{name}.tiktoken.gz").read_bytes()))
-    old = os.environ.get("TIKTOKEN_CACHE_DIR")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cache = Path(tempfile.mkdtemp(prefix="tokenmill-tiktoken-"))
+    fill_tiktoken_cache(cache)
+    _STATE["dir"] = str(cache)
+    _STATE["old"] = os.environ.get("TIKTOKEN_CACHE_DIR")
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-    try:
-        yield cache
-    finally:
-        if old is None:
-            os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = old
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    old = _STATE.get("old")
+    if old is None:
+        os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+    else:
+        os.environ["TIKTOKEN_CACHE_DIR"] = old
+    if _STATE.get("dir"):
+        shutil.rmtree(str(_STATE["dir"]), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiktoken_cache() -> Path:
+    """The offline tiktoken cache directory (already active via ``TIKTOKEN_CACHE_DIR``)."""
+    return Path(str(_STATE["dir"]))

@@ -36,6 +36,10 @@ pub type Rank = u32;
 
 const EMPTY: u32 = u32::MAX;
 const NONE: u32 = u32::MAX;
+/// Ids below this (of tokens of at most 8 bytes) go into the hot table too.
+const HOT_IDS: usize = 4096;
+/// Hot-table size: 32 Ki slots of 16 bytes = 512 KiB, load <= 3/8.
+const HOT_SLOTS: usize = 1 << 13;
 /// Pieces up to this many bytes use the stack-array engine.
 const SMALL: usize = 64;
 
@@ -46,9 +50,14 @@ pub struct BpeModel {
     /// ids absent from the vocabulary).
     data: Vec<u8>,
     offsets: Vec<u32>,
-    /// Open-addressing table of ids, `EMPTY` for free slots; length is a power of two.
-    table: Vec<u32>,
+    /// Open-addressing table (linear probing, load <= 1/2); length is a power of two.
+    table: Vec<Slot>,
     shift: u32,
+    /// A small table (fits in L2) of the tokens of at most 8 bytes with the lowest ids: for
+    /// tiktoken vocabularies the earliest merges, i.e. the most frequent tokens. Looked up
+    /// first, so the common case never touches the big table.
+    hot: Vec<Slot>,
+    hot_shift: u32,
     byte_ids: [Rank; 256],
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
@@ -58,23 +67,45 @@ pub struct BpeModel {
     whole_piece_lookup: bool,
 }
 
+/// One slot of the bytes -> id table. Tokens of up to 8 bytes are compared through `key` (the
+/// bytes packed little-endian), so a lookup touches one cache line; longer ones fall back to
+/// comparing `data`.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+struct Slot {
+    key: u64,
+    id: u32,
+    len: u32,
+}
+
+const FREE: Slot = Slot {
+    key: 0,
+    id: EMPTY,
+    len: 0,
+};
+
+/// `b` packed little-endian into a word (first 8 bytes) and the table hash of `b`.
 #[inline]
-fn hash_bytes(b: &[u8]) -> u64 {
+fn key_and_hash(b: &[u8]) -> (u64, u64) {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (b.len() as u64).wrapping_mul(K);
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    if b.len() <= 8 {
+        let mut key = 0u64;
+        for (k, &x) in b.iter().enumerate() {
+            key |= u64::from(x) << (8 * k);
+        }
+        let h = (key ^ ((b.len() as u64) << 59)).wrapping_mul(K);
+        return (key, h ^ (h >> 31));
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    let key = u64::from_le_bytes(w);
+    let mut h = (key ^ ((b.len() as u64) << 59)).wrapping_mul(K);
+    for c in b[8..].chunks(8) {
         let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        w[..c.len()].copy_from_slice(c);
+        h = (h.rotate_left(27) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    h ^ (h >> 29)
+    (key, h ^ (h >> 31))
 }
 
 impl BpeModel {
@@ -174,8 +205,10 @@ impl BpeModel {
         let mut model = Self {
             data,
             offsets,
-            table: vec![EMPTY; cap],
+            table: vec![FREE; cap],
             shift: 64 - cap.trailing_zeros(),
+            hot: vec![FREE; HOT_SLOTS],
+            hot_shift: 64 - HOT_SLOTS.trailing_zeros(),
             byte_ids: [0; 256],
             pairs: FxHashMap::default(),
             by_rank: false,
@@ -185,23 +218,39 @@ impl BpeModel {
             let Some(bytes) = model.token_bytes(id) else {
                 continue;
             };
+            let bytes = bytes.to_vec();
+            let bytes = bytes.as_slice();
             let mask = model.table.len() - 1;
-            let mut i =
-                (hash_bytes(bytes).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> model.shift) as usize;
+            let (key, h) = key_and_hash(bytes);
+            let mut i = (h >> model.shift) as usize;
             loop {
                 let slot = model.table[i];
-                if slot == EMPTY {
+                if slot.id == EMPTY {
                     break;
                 }
-                if model.bytes_of(slot) == bytes {
+                if model.bytes_of(slot.id) == bytes {
                     return Err(VocabError::InvalidVocab(format!(
-                        "token {:?} appears twice (ids {slot} and {id})",
-                        String::from_utf8_lossy(bytes)
+                        "token {:?} appears twice (ids {} and {id})",
+                        String::from_utf8_lossy(bytes),
+                        slot.id
                     )));
                 }
                 i = (i + 1) & mask;
             }
-            model.table[i] = id;
+            let slot = Slot {
+                key,
+                id,
+                len: bytes.len() as u32,
+            };
+            model.table[i] = slot;
+            if (id as usize) < HOT_IDS && bytes.len() <= 8 {
+                let hmask = model.hot.len() - 1;
+                let mut j = (h >> model.hot_shift) as usize;
+                while model.hot[j].id != EMPTY {
+                    j = (j + 1) & hmask;
+                }
+                model.hot[j] = slot;
+            }
         }
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
@@ -238,15 +287,31 @@ impl BpeModel {
     #[inline]
     #[must_use]
     pub fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
+        let (key, h) = key_and_hash(bytes);
+        let len = bytes.len() as u32;
+        if len <= 8 {
+            let mask = self.hot.len() - 1;
+            let mut i = (h >> self.hot_shift) as usize;
+            loop {
+                let slot = self.hot[i];
+                if slot.id == EMPTY {
+                    break;
+                }
+                if slot.key == key && slot.len == len {
+                    return Some(slot.id);
+                }
+                i = (i + 1) & mask;
+            }
+        }
         let mask = self.table.len() - 1;
-        let mut i = (hash_bytes(bytes).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        let mut i = (h >> self.shift) as usize;
         loop {
-            let id = self.table[i];
-            if id == EMPTY {
+            let slot = self.table[i];
+            if slot.id == EMPTY {
                 return None;
             }
-            if self.bytes_of(id) == bytes {
-                return Some(id);
+            if slot.key == key && slot.len == len && (len <= 8 || self.bytes_of(slot.id) == bytes) {
+                return Some(slot.id);
             }
             i = (i + 1) & mask;
         }

@@ -98,8 +98,15 @@ const UPPERISH: Class = LU | LT | LM | LO | MARK;
 const LOWERISH: Class = LL | LM | LO | MARK;
 
 /// End of the maximal run of chars in `class` starting at byte `i`.
-#[inline]
+#[inline(always)]
 fn run(s: &[u8], mut i: usize, class: Class) -> usize {
+    // ASCII fast path: one table read per byte.
+    while i < s.len() && s[i] < 0x80 {
+        if crate::unicode::ascii_class(s[i]) & class == 0 {
+            return i;
+        }
+        i += 1;
+    }
     while i < s.len() {
         let (c, l) = class_at(s, i);
         if c & class == 0 {

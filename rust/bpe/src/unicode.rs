@@ -56,8 +56,14 @@ static ASCII: [Class; 128] = {
     t
 };
 
+/// The class of an ASCII byte.
+#[inline(always)]
+pub(crate) fn ascii_class(b: u8) -> Class {
+    ASCII[usize::from(b & 0x7F)]
+}
+
 /// The class of a code point.
-#[inline]
+#[inline(always)]
 pub(crate) fn class_of(c: u32) -> Class {
     if c < 128 {
         return ASCII[c as usize];
@@ -67,7 +73,7 @@ pub(crate) fn class_of(c: u32) -> Class {
 }
 
 /// Decode the char starting at byte `i` of valid UTF-8 `s`: (class, byte length).
-#[inline]
+#[inline(always)]
 pub(crate) fn class_at(s: &[u8], i: usize) -> (Class, usize) {
     let b0 = s[i];
     if b0 < 0x80 {
