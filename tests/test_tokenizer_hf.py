@@ -169,6 +169,20 @@ def test_added_tokens(json_dir: Path, model: str) -> None:
         assert enc.decode(as_text) == specials[0]
 
 
+@pytest.mark.parametrize("model", [LLAMA3, QWEN25, "deepseek-v3", "minimax"])
+def test_batches_and_count_till_limit(json_dir: Path, model: str) -> None:
+    enc, hf = _pair(json_dir, model)
+    texts = TEXTS[:12]
+    want = [_hf_ids(hf, t) for t in texts]
+    assert enc.encode_batch(texts, allowed_special="all") == want
+    assert list(enc.count_batch(texts, allowed_special="all")) == [len(w) for w in want]
+    text = "\n".join(TEXTS[:8])
+    n = len(_hf_ids(hf, text))
+    assert enc.count_till_limit(text, n) == n
+    assert enc.count_till_limit(text, n + 1) == n
+    assert enc.count_till_limit(text, n - 1) is None
+
+
 # Arbitrary Unicode (surrogates excluded: a Python str holding one is not valid text).
 _ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 _PIECES = st.sampled_from(
@@ -216,7 +230,7 @@ _TARGETED = st.lists(_PIECES, max_size=25).map("".join)
 def test_hypothesis_matches_hf(json_dir: Path, model: str) -> None:
     enc, hf = _pair(json_dir, model)
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.one_of(_ANY_TEXT, _TARGETED))
     def run(text: str) -> None:
         _check(enc, hf, text)

@@ -138,6 +138,19 @@ fn errors_name_the_field() {
         "added_tokens[0].lstrip"
     );
 
+    // A non-normalized token that could cut a normalized one (HF extracts it first).
+    let extra = r#""added_tokens": [
+        {"id": 300, "content": "<ab>", "special": false, "normalized": true},
+        {"id": 301, "content": "b>", "special": true, "normalized": false}],"#;
+    assert_eq!(
+        field_of(load(&doc("", BYTE_LEVEL, extra)).err().unwrap()),
+        "added_tokens[0].normalized"
+    );
+    let extra = r#""added_tokens": [
+        {"id": 300, "content": "<ab>", "special": false, "normalized": true},
+        {"id": 301, "content": "<c>", "special": true, "normalized": false}],"#;
+    assert!(load(&doc("", BYTE_LEVEL, extra)).is_ok());
+
     // A merge whose result is missing from the vocabulary.
     let mut bad = doc("a b", BYTE_LEVEL, "");
     bad = bad.replace("\"ab\": 256", "\"zz\": 256");
