@@ -19,7 +19,11 @@ pub enum VocabError {
     #[error("token id {0} is not in the vocabulary")]
     UnknownId(i64),
     /// A special token found in text where it is not allowed (tiktoken's check).
-    #[error("Encountered text corresponding to disallowed special token {0:?}.\nIf you want this text to be encoded as a special token, pass it to `allowed_special`, e.g. `allowed_special={{{0:?}, ...}}`.\nIf you want this text to be encoded as normal text, disable the check for this token by passing `disallowed_special=(enc.special_tokens_set - {{{0:?}}})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.\n")]
+    #[error(
+        "disallowed special token {0:?} in the text: pass it in \
+         `allowed_special` to encode it as a special token, or leave it out of \
+         `disallowed_special` (for example `disallowed_special=()`) to encode it as plain text"
+    )]
     DisallowedSpecial(String),
     /// A file that cannot be read.
     #[error("{path}: {message}")]

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use tokenmill_bpe::{Encoding as CoreEncoding, SpecialPolicy, SpecialSet, VocabError};
 
-use crate::errors::IntoPyResult;
+use crate::errors::{self, IntoPyResult};
 use crate::pool;
 
 /// A tokenizer: BPE model, pre-tokenizer, special tokens.
@@ -47,11 +47,7 @@ fn read_file(path: &str) -> PyResult<Vec<u8>> {
 }
 
 fn batch_err((index, e): (usize, VocabError)) -> PyErr {
-    let inner: PyErr = Err::<(), _>(e)
-        .into_py()
-        .err()
-        .unwrap_or_else(|| PyValueError::new_err("internal error: missing batch error"));
-    PyValueError::new_err(format!("texts[{index}]: {inner}"))
+    errors::vocab_error_at(&format!("texts[{index}]"), &e)
 }
 
 impl PyEncoding {
@@ -86,7 +82,7 @@ impl PyEncoding {
         let data = read_file(path)?;
         let enc = py
             .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, &data, pattern, special_tokens))
-            .map_err(|e| prefix_path(path, e))?;
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self {
             inner: Arc::new(enc),
         })
@@ -98,7 +94,7 @@ impl PyEncoding {
         let data = read_file(path)?;
         let enc = py
             .detach(|| tokenmill_bpe::hf::encoding_from_json(name, &data))
-            .map_err(|e| prefix_path(path, e))?;
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self {
             inner: Arc::new(enc),
         })
@@ -261,14 +257,6 @@ impl PyEncoding {
     fn __repr__(&self) -> String {
         format!("<Encoding {:?}>", self.inner.name())
     }
-}
-
-fn prefix_path(path: &str, e: VocabError) -> PyErr {
-    let inner: PyErr = Err::<(), _>(e)
-        .into_py()
-        .err()
-        .unwrap_or_else(|| PyValueError::new_err("internal error"));
-    PyValueError::new_err(format!("{path}: {inner}"))
 }
 
 /// Add this module's classes and functions to `tokenmill._native`.

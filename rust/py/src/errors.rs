@@ -29,6 +29,11 @@ impl From<tokenmill_bpe::VocabError> for CoreError {
     }
 }
 
+/// A vocabulary error with where it happened (a file path, `texts[3]`) in front of the message.
+pub fn vocab_error_at(place: &str, e: &tokenmill_bpe::VocabError) -> PyErr {
+    PyValueError::new_err(format!("{place}: {e}"))
+}
+
 /// Convert a core `Result` into a `PyResult` through [`CoreError`].
 pub trait IntoPyResult<T> {
     /// Map the error into the Python exception chosen above.
