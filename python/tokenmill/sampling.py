@@ -317,6 +317,16 @@ def _procs(
 
 def _keys(seed: Any, step: Any, batch: int) -> npt.NDArray[np.uint64]:
     keys = np.empty((batch, 2), dtype=np.uint64)
+    # Fast paths for plain Python ints (the common decode-loop call); everything else, and every
+    # error message, goes through the general helpers.
+    if type(step) is int and 0 <= step <= _U64_MAX:
+        if type(seed) is int and 0 <= seed <= _U64_MAX:
+            keys[:] = (seed, step)
+            return keys
+        if seed is None:
+            keys[:, 0] = np.frombuffer(os.urandom(8 * batch), dtype=np.uint64)
+            keys[:, 1] = step
+            return keys
     keys[:, 0] = _seeds(seed, batch)
     keys[:, 1] = _u64_per_row("step", step, batch)
     return keys
