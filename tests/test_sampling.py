@@ -678,6 +678,9 @@ def test_bad_logits() -> None:
         ({"top_k": np.ones(5, dtype=np.int64)}, r"top_k has shape"),
         ({"seed": np.arange(3)}, r"seed has shape"),
         ({"seed": -1}, r"seed must be in \[0, 2\*\*64\)"),
+        ({"seed": 2**64}, r"seed must be in \[0, 2\*\*64\)"),
+        ({"step": -3}, r"step must be in \[0, 2\*\*64\)"),
+        ({"seed": 1, "step": 2**64}, r"step must be in \[0, 2\*\*64\)"),
         (
             {"allowed_mask": np.zeros((2, 3), dtype=np.int32)},
             r"allowed_mask has shape \(2, 3\), expected \(2, 4\)",
@@ -708,3 +711,17 @@ def test_bad_softmax_temperature() -> None:
         tm.softmax(logits(1, 5), 0.0)
     with pytest.raises(ValueError, match=r"temperature has shape"):
         tm.softmax(logits(2, 5), np.ones(3))
+
+
+def test_scalar_and_per_row_keys_agree() -> None:
+    """Plain-int seed/step (fast path) draw exactly what the same keys as per-row arrays draw."""
+    x = np.random.default_rng(5).standard_normal((3, 500)).astype(np.float32)
+    for seed, step in [(0, 0), (2**64 - 1, 7), (12345, 2**64 - 1)]:
+        fast = tm.sample(x, seed=seed, step=step, n=4)
+        rows = tm.sample(
+            x,
+            seed=np.full(3, seed, dtype=np.uint64),
+            step=np.full(3, step, dtype=np.uint64),
+            n=4,
+        )
+        np.testing.assert_array_equal(fast, rows)

@@ -185,6 +185,9 @@ class _Procs(NamedTuple):
     mask: npt.NDArray[np.uint32] | None
 
 
+_NO_PROCS = _Procs(_EMPTY_I64, _EMPTY_I64, _EMPTY_I64, _EMPTY_I64, _EMPTY_I64, _EMPTY_F32, None)
+
+
 def _int_row(name: str, row: Any, r: int) -> I64:
     a = np.asarray(row)
     if a.size == 0:
@@ -310,6 +313,13 @@ def _procs(
     logit_bias: Any,
     allowed_mask: Any,
 ) -> _Procs:
+    if (
+        token_history is None
+        and token_counts is None
+        and logit_bias is None
+        and allowed_mask is None
+    ):
+        return _NO_PROCS  # fast path: no processors at all
     ho, hi, hc = _history(token_history, token_counts, batch, vocab, one_d)
     bo, bi, bv = _bias(logit_bias, batch, vocab, one_d)
     return _Procs(ho, hi, hc, bo, bi, bv, _mask(allowed_mask, batch, vocab, one_d))
@@ -317,6 +327,16 @@ def _procs(
 
 def _keys(seed: Any, step: Any, batch: int) -> npt.NDArray[np.uint64]:
     keys = np.empty((batch, 2), dtype=np.uint64)
+    # Fast paths for plain Python ints (the common decode-loop call); everything else, and every
+    # error message, goes through the general helpers.
+    if type(step) is int and 0 <= step <= _U64_MAX:
+        if type(seed) is int and 0 <= seed <= _U64_MAX:
+            keys[:] = (seed, step)
+            return keys
+        if seed is None:
+            keys[:, 0] = np.frombuffer(os.urandom(8 * batch), dtype=np.uint64)
+            keys[:, 1] = step
+            return keys
     keys[:, 0] = _seeds(seed, batch)
     keys[:, 1] = _u64_per_row("step", step, batch)
     return keys

@@ -55,6 +55,21 @@ pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T>
     Ok(py.detach(|| p.install(f)))
 }
 
+/// Like [`run`], but when `inline` is true run `f` on the calling thread (still with the GIL
+/// released): waking a worker and waiting for it costs tens of microseconds, more than small
+/// work takes. `f` must then not need the pool (no rayon parallel iterators).
+pub fn run_inline_if<T: Send>(
+    py: Python<'_>,
+    inline: bool,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    if inline {
+        Ok(py.detach(f))
+    } else {
+        run(py, f)
+    }
+}
+
 /// Set the number of worker threads used by every parallel call (batch tokenization, sampling
 /// rows). Takes effect for the next call.
 #[pyfunction]

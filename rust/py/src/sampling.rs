@@ -1,6 +1,7 @@
-//! Python bindings for tokenmill-sampling: extract arrays, release the GIL on the bounded pool,
-//! call the core, convert errors in `errors.rs`. Argument normalisation (scalars vs per-row
-//! arrays, dtypes, defaults) lives in `python/tokenmill/sampling.py`.
+//! Python bindings for tokenmill-sampling: extract arrays, release the GIL (on the bounded pool,
+//! or on the calling thread for small batches, see `runs_inline`), call the core, convert errors
+//! in `errors.rs`. Argument normalisation (scalars vs per-row arrays, dtypes, defaults) lives in
+//! `python/tokenmill/sampling.py`.
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -51,7 +52,8 @@ fn softmax_into(
     let x = contiguous(logits.as_slice(), "logits")?;
     let t = contiguous(temperatures.as_slice(), "temperatures")?;
     let o = contiguous_mut(out.as_slice_mut(), "out")?;
-    pool::run(py, || {
+    let inline = tokenmill_sampling::runs_inline(t.len(), vocab);
+    pool::run_inline_if(py, inline, || {
         tokenmill_sampling::softmax_batch(x, vocab, t, log, o)
     })?
     .into_py()
@@ -130,7 +132,8 @@ fn sample_into(
             None => None,
         },
     };
-    pool::run(py, || {
+    let inline = tokenmill_sampling::runs_inline(batch, vocab);
+    pool::run_inline_if(py, inline, || {
         tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out)
     })?
     .into_py()
@@ -156,7 +159,8 @@ fn kept_mask_into(
     .into_py()?;
     let pr = procs.view()?;
     let o = contiguous_mut(out.as_slice_mut(), "out")?;
-    pool::run(py, || {
+    let inline = tokenmill_sampling::runs_inline(batch, vocab);
+    pool::run_inline_if(py, inline, || {
         tokenmill_sampling::kept_batch(x, vocab, &rows, &pr, o)
     })?
     .into_py()

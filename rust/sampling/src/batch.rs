@@ -1,10 +1,13 @@
-//! Batched entry points: rows in parallel on the current rayon pool.
+//! Batched entry points: rows in parallel on the current rayon pool, or in order on the calling
+//! thread when the batch is small (see [`runs_inline`]).
 //!
 //! Design notes: a row is the unit of work and always runs on one thread with that thread's
 //! scratch buffers, so a row's result cannot depend on the thread count or on its neighbours.
 //! Parameters and shapes are validated up front (in row order); per-row data errors (NaN, +inf,
 //! all masked) are collected and the one with the lowest row index is reported, so the error is
-//! deterministic too.
+//! deterministic too. Small batches (one row, or fewer than `INLINE_ELEMS` logits in all) run on
+//! the calling thread: handing them to a pool costs more than the work. Either way each row
+//! computes the same thing, so the path never changes a result.
 
 use rayon::prelude::*;
 
@@ -168,6 +171,39 @@ fn first_error(results: Vec<Result<(), SamplingError>>) -> Result<(), SamplingEr
     results.into_iter().collect()
 }
 
+/// Below this many logits in a batch the rows run on the calling thread.
+const INLINE_ELEMS: usize = 1 << 18;
+
+/// Whether the batch functions run a `[batch, vocab]` batch on the calling thread (no rayon at
+/// all) rather than in parallel on the current pool. Callers that hand work to a pool can use
+/// this to skip the hand-off for small batches.
+#[must_use]
+pub fn runs_inline(batch: usize, vocab: usize) -> bool {
+    batch <= 1 || batch.saturating_mul(vocab) < INLINE_ELEMS
+}
+
+/// Run `f(row, item)` for every row, in order on this thread or in parallel on the current pool.
+fn for_rows<I: Send>(
+    items: Vec<I>,
+    inline: bool,
+    f: impl Fn(usize, I) -> Result<(), SamplingError> + Sync + Send,
+) -> Result<(), SamplingError> {
+    let results: Vec<Result<(), SamplingError>> = if inline {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(r, it)| f(r, it))
+            .collect()
+    } else {
+        items
+            .into_par_iter()
+            .enumerate()
+            .map(|(r, it)| f(r, it))
+            .collect()
+    };
+    first_error(results)
+}
+
 fn split<T>(s: Option<&mut [T]>, w: usize, batch: usize) -> Vec<Option<&mut [T]>> {
     match s {
         Some(s) if w > 0 => s.chunks_mut(w).map(Some).collect(),
@@ -207,13 +243,16 @@ pub fn sample_batch(
     let lps = split(out.logprobs, out.n, batch);
     let tis = split(out.top_ids, out.n_top, batch);
     let tls = split(out.top_logprobs, out.n_top, batch);
-    let results: Vec<Result<(), SamplingError>> = out
+    let rows: Vec<_> = out
         .tokens
-        .par_chunks_mut(out.n)
-        .zip(logits.par_chunks(vocab))
-        .zip(lps.into_par_iter().zip(tis.into_par_iter().zip(tls)))
-        .enumerate()
-        .map(|(r, ((tokens, x), (logprobs, (top_ids, top_logprobs))))| {
+        .chunks_mut(out.n)
+        .zip(logits.chunks(vocab))
+        .zip(lps.into_iter().zip(tis.into_iter().zip(tls)))
+        .collect();
+    for_rows(
+        rows,
+        runs_inline(batch, vocab),
+        |r, ((tokens, x), (logprobs, (top_ids, top_logprobs)))| {
             let ro = RowOut {
                 tokens,
                 logprobs,
@@ -221,9 +260,8 @@ pub fn sample_batch(
                 top_logprobs,
             };
             with_scratch(|s| sample_row(r, x, &params[r], &procs.row(r, vocab), ro, s))
-        })
-        .collect();
-    first_error(results)
+        },
+    )
 }
 
 /// The kept set of every row after processors and filters, as a `[batch, vocab]` boolean mask.
@@ -238,13 +276,10 @@ pub fn kept_batch(
     check_common(logits, vocab, batch, Some(params))?;
     procs.validate(batch, vocab)?;
     shape("kept out", out.len(), batch * vocab)?;
-    let results: Vec<Result<(), SamplingError>> = out
-        .par_chunks_mut(vocab)
-        .zip(logits.par_chunks(vocab))
-        .enumerate()
-        .map(|(r, (o, x))| with_scratch(|s| kept_row(r, x, &params[r], &procs.row(r, vocab), o, s)))
-        .collect();
-    first_error(results)
+    let rows: Vec<_> = out.chunks_mut(vocab).zip(logits.chunks(vocab)).collect();
+    for_rows(rows, runs_inline(batch, vocab), |r, (o, x)| {
+        with_scratch(|s| kept_row(r, x, &params[r], &procs.row(r, vocab), o, s))
+    })
 }
 
 /// Softmax (or log-softmax) of every row at its own temperature.
@@ -258,13 +293,10 @@ pub fn softmax_batch(
     let batch = temperatures.len();
     check_common(logits, vocab, batch, None)?;
     shape("softmax out", out.len(), batch * vocab)?;
-    let results: Vec<Result<(), SamplingError>> = out
-        .par_chunks_mut(vocab)
-        .zip(logits.par_chunks(vocab))
-        .enumerate()
-        .map(|(r, (o, x))| softmax_row(r, x, temperatures[r], log, o))
-        .collect();
-    first_error(results)
+    let rows: Vec<_> = out.chunks_mut(vocab).zip(logits.chunks(vocab)).collect();
+    for_rows(rows, runs_inline(batch, vocab), |r, (o, x)| {
+        softmax_row(r, x, temperatures[r], log, o)
+    })
 }
 
 #[cfg(test)]
@@ -323,6 +355,53 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(pool.install(|| run(&flat, vocab, &params)), all);
+    }
+
+    /// A batch big enough for the parallel path gives, row by row, what each row gives alone on
+    /// the inline path (sampling, kept sets and softmax), on pools of 1 and 3 threads.
+    #[test]
+    fn inline_and_parallel_paths_agree() {
+        let (vocab, batch) = (40_000, 8);
+        assert!(!runs_inline(batch, vocab) && runs_inline(1, vocab));
+        let rows: Vec<Vec<f32>> = (0..batch as u64).map(|s| row_logits(s, vocab)).collect();
+        let flat: Vec<f32> = rows.concat();
+        let params: Vec<RowParams> = (0..batch)
+            .map(|r| RowParams {
+                temperature: [0.0, 0.7, 1.0, 1.3][r % 4],
+                top_k: [0, 50, 0, 0][r % 4],
+                top_p: [1.0, 1.0, 0.9, 1.0][r % 4],
+                min_p: [0.0, 0.0, 0.0, 0.02][r % 4],
+                seed: 77 + r as u64,
+                ..RowParams::default()
+            })
+            .collect();
+        let temps: Vec<f64> = (0..batch).map(|r| 0.5 + r as f64 / 4.0).collect();
+        let all = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut kept = vec![false; batch * vocab];
+                kept_batch(&flat, vocab, &params, &Processors::default(), &mut kept).unwrap();
+                let mut sm = vec![0f32; batch * vocab];
+                softmax_batch(&flat, vocab, &temps, false, &mut sm).unwrap();
+                (run(&flat, vocab, &params), kept, sm)
+            })
+        };
+        for threads in [1, 3] {
+            let (tokens, kept, sm) = all(threads);
+            for r in 0..batch {
+                let x = &rows[r];
+                assert_eq!(run(x, vocab, &params[r..=r]), tokens[r * 3..r * 3 + 3]);
+                let mut k1 = vec![false; vocab];
+                kept_batch(x, vocab, &params[r..=r], &Processors::default(), &mut k1).unwrap();
+                assert_eq!(k1, kept[r * vocab..(r + 1) * vocab]);
+                let mut s1 = vec![0f32; vocab];
+                softmax_batch(x, vocab, &temps[r..=r], false, &mut s1).unwrap();
+                assert_eq!(s1, sm[r * vocab..(r + 1) * vocab]);
+            }
+        }
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   over candidates bounded by block maxima, a threshold for min-p.
 //! * [`rng`]: Philox4x32-10 keyed by `(seed, step, draw)`, so a row's token depends only on its
 //!   own inputs.
-//! * `batch`: rows in parallel on the caller's rayon pool; each row runs on one thread with
-//!   thread-local scratch, so results do not depend on the thread count.
+//! * `batch`: rows in parallel on the caller's rayon pool (small batches on the calling thread);
+//!   each row runs on one thread with thread-local scratch, so results do not depend on the
+//!   thread count or the path.
 //!
 //! Pure Rust, no Python. The bindings crate (`rust/py`) converts [`SamplingError`] into Python
 //! exceptions in one place.
@@ -25,7 +26,7 @@ mod scalar;
 mod select;
 pub mod simd;
 
-pub use batch::{kept_batch, sample_batch, softmax_batch, BatchOut, Processors};
+pub use batch::{kept_batch, runs_inline, sample_batch, softmax_batch, BatchOut, Processors};
 pub use error::SamplingError;
 pub use sample::{
     kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors, Scratch,

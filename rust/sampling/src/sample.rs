@@ -320,6 +320,26 @@ fn finite_max(row: usize, l: &[f32], m: f32, nan: bool) -> Result<f32, SamplingE
     Ok(m)
 }
 
+/// Greedy: the lowest id among the maxima, in one vector pass. Block maxima over short blocks
+/// give the row max (and the NaN / +inf / all -inf checks); only the first block holding the max
+/// is scanned again, so the second look costs at most `GREEDY_BLOCK` reads.
+fn greedy_id(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    blocks: &mut Vec<f32>,
+) -> Result<usize, SamplingError> {
+    const GREEDY_BLOCK: usize = 256;
+    let m = scan(k, row, l, GREEDY_BLOCK, blocks)?;
+    let b = blocks.iter().position(|&v| v == m).unwrap_or(0);
+    let start = b * GREEDY_BLOCK;
+    let end = (start + GREEDY_BLOCK).min(l.len());
+    Ok(l[start..end]
+        .iter()
+        .position(|&v| v == m)
+        .map_or(0, |i| start + i))
+}
+
 /// Smallest f32 >= v.
 fn f32_at_least(v: f64) -> f32 {
     let f = v as f32;
@@ -583,8 +603,7 @@ pub fn sample_row(
     let k = kernels();
     let (l, w) = processed(row, x, p, pr, s)?;
     if p.temperature == 0.0 {
-        let m = scan(k, row, l, 4096, &mut w.blocks)?;
-        let id = l.iter().position(|&v| v == m).unwrap_or(0);
+        let id = greedy_id(k, row, l, &mut w.blocks)?;
         out.tokens.fill(id as i64);
         if let Some(lp) = out.logprobs {
             lp.fill(0.0);
@@ -662,10 +681,8 @@ pub fn kept_row(
     let (l, w) = processed(row, x, p, pr, s)?;
     out.fill(false);
     if p.temperature == 0.0 {
-        let m = scan(k, row, l, 4096, &mut w.blocks)?;
-        if let Some(id) = l.iter().position(|&v| v == m) {
-            out[id] = true;
-        }
+        let id = greedy_id(k, row, l, &mut w.blocks)?;
+        out[id] = true;
         return Ok(());
     }
     let st = kept_set(k, row, l, p, w)?;
@@ -837,6 +854,37 @@ mod tests {
     fn greedy_takes_lowest_id_among_maxima() {
         let x = [0.0f32, 5.0, 1.0, 5.0];
         assert_eq!(sample(&x, &params(0.0, 0, 1.0, 0.0)), 1);
+    }
+
+    /// Greedy on long rows against a plain first-maximum scan: maxima tied inside one block and
+    /// across blocks, at block edges, in a short last block, with -inf and signed zeros around.
+    #[test]
+    fn greedy_matches_first_maximum_on_long_rows() {
+        let g = params(0.0, 0, 1.0, 0.0);
+        for vocab in [1usize, 255, 256, 257, 1000, 4097, 128_256] {
+            let base: Vec<f32> = (0..vocab)
+                .map(|i| (crate::rng::uniform(vocab as u64, i as u64, 3) * 10.0 - 5.0) as f32)
+                .collect();
+            let spots = [0, 255, 256, 511, vocab / 2, vocab - 1];
+            for (a, &i) in spots.iter().enumerate() {
+                for &j in &spots[a..] {
+                    let (i, j) = (i.min(vocab - 1), j.min(vocab - 1));
+                    let mut x = base.clone();
+                    x[j] = 7.0;
+                    x[i] = 7.0;
+                    if i > 0 {
+                        x[i - 1] = f32::NEG_INFINITY;
+                    }
+                    let want = x.iter().position(|&v| v == 7.0).unwrap();
+                    assert_eq!(sample(&x, &g) as usize, want, "vocab {vocab}, {i}, {j}");
+                    assert_eq!(kept(&x, &g), vec![want]);
+                }
+            }
+            let mut z = vec![f32::NEG_INFINITY; vocab];
+            z[vocab - 1] = 0.0;
+            z[vocab / 2] = -0.0;
+            assert_eq!(sample(&z, &g) as usize, vocab / 2, "signed zeros tie");
+        }
     }
 
     #[test]
