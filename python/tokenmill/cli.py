@@ -16,6 +16,13 @@ from tokenmill import __version__
 
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "report": (
+        "tokenmill.commands.report",
+        "tokens per sentence and premium vs English per language",
+    ),
+    "cost": ("tokenmill.commands.cost", "price a prompt, conversation or dataset on a model"),
+    "models": ("tokenmill.commands.models", "list the price catalogue (prices, as-of date)"),
+    "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),
     "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),
 }
 
@@ -41,11 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args._run(args)
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        return 1
     except (ValueError, OSError, KeyError) as exc:
         print(f"tokenmill {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 1
     return code
 
 

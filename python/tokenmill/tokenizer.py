@@ -1,4 +1,5 @@
-"""Exact byte-level BPE tokenization: the bundled OpenAI encodings, any ``.tiktoken`` file.
+"""Exact byte-level BPE tokenization: the bundled OpenAI encodings, any ``.tiktoken`` file,
+Hugging Face ``tokenizer.json`` byte-level BPE models.
 
 ``Encoding`` mirrors tiktoken's API (``encode``, ``encode_ordinary``, ``encode_batch``,
 ``decode``, ``decode_bytes``, ``n_vocab``, ``name``, ``special_tokens``) and adds counting that
@@ -146,6 +147,24 @@ class Encoding:
         specials = sorted((dict(special_tokens or {})).items(), key=lambda kv: kv[1])
         core = _native.Encoding.from_tiktoken(str(p), pattern, specials, name or p.stem)
         return cls(core)
+
+    @classmethod
+    def from_tokenizer_json(cls, path: str | Path, *, name: str | None = None) -> Encoding:
+        """Load a Hugging Face ``tokenizer.json`` byte-level BPE model (Llama-3, Qwen, DeepSeek,
+        GLM, MiniMax, GPT-2 style), token-for-token identical to HF ``tokenizers``.
+
+        Its normalizer, pre-tokenizer (split regexes run as Oniguruma reads them), merges and
+        added tokens are honoured. Special added tokens follow ``allowed_special`` like
+        tiktoken's; non-special added tokens (e.g. ``<think>``) are always recognised, as HF
+        does; all of them are listed in ``special_tokens``. The post-processor is ignored: no
+        BOS/EOS is added, which matches HF's ``encode(text, add_special_tokens=False)`` when
+        called with ``allowed_special="all"``. Anything unsupported (a Unigram or WordPiece
+        model, a Metaspace pre-tokenizer, ...) raises ``ValueError`` naming the JSON field.
+        ``name`` defaults to the file's directory name for ``tokenizer.json``.
+        """
+        p = Path(path)
+        default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
+        return cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
 
     # -- properties --------------------------------------------------------------------------
 
@@ -397,13 +416,7 @@ def load_tokenizer(
             "not a known OpenAI model name, and no such file"
         )
     if path.name.endswith("tokenizer.json") or path.suffix == ".json":
-        loader = getattr(Encoding, "from_tokenizer_json", None)
-        if loader is None:
-            raise ValueError(
-                f"load_tokenizer({text!r}): tokenizer.json support is not available in this build"
-            )
-        enc: Encoding = loader(path)
-        return enc
+        return Encoding.from_tokenizer_json(path)
     if pattern is None:
         digest = _sha256_of_rank_file(path)
         match = [n for n, h in BUNDLED_SHA256.items() if h == digest]

@@ -53,6 +53,8 @@ pub struct Encoding {
     special_by_id: FxHashMap<Rank, usize>,
     matcher: Option<AhoCorasick>,
     n_vocab: usize,
+    /// Per special token: recognised under every policy (Hugging Face non-special added tokens).
+    always: Vec<bool>,
 }
 
 impl std::fmt::Debug for Encoding {
@@ -124,7 +126,20 @@ impl Encoding {
             special_by_id,
             matcher,
             n_vocab,
+            always: Vec::new(),
         })
+    }
+
+    /// Mark special tokens (by index in [`special_tokens`](Self::special_tokens)) as always
+    /// recognised: every policy, `encode_ordinary` and `count_ordinary` included, treats them
+    /// as allowed and never as disallowed. This is how Hugging Face treats its non-special
+    /// added tokens (`<think>` in Qwen 3), which belong to the ordinary vocabulary there.
+    pub fn set_always_matched(&mut self, flags: Vec<bool>) {
+        self.always = flags;
+    }
+
+    fn is_always(&self, k: usize) -> bool {
+        self.always.get(k).copied().unwrap_or(false)
     }
 
     /// The encoding's name.
@@ -177,11 +192,18 @@ impl Encoding {
                 .cloned()
                 .collect(),
         };
-        SpecialPolicy {
+        let mut policy = SpecialPolicy {
             allowed: allowed_flags,
             disallowed: disallowed_flags,
             extra_disallowed,
+        };
+        for k in 0..n {
+            if self.is_always(k) {
+                policy.allowed[k] = true;
+                policy.disallowed[k] = false;
+            }
         }
+        policy
     }
 
     /// The policy of `encode_ordinary`: every special token is plain text.
@@ -189,7 +211,7 @@ impl Encoding {
     pub fn ordinary_policy(&self) -> SpecialPolicy {
         let n = self.specials.len();
         SpecialPolicy {
-            allowed: vec![false; n],
+            allowed: (0..n).map(|k| self.is_always(k)).collect(),
             disallowed: vec![false; n],
             extra_disallowed: Vec::new(),
         }
@@ -277,9 +299,16 @@ impl Encoding {
         }
     }
 
-    /// Encode `text` with every special token treated as plain text.
+    /// Encode `text` with every special token treated as plain text (except those marked
+    /// [always matched](Self::set_always_matched)).
     #[must_use]
     pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
+        if self.always.contains(&true) {
+            // The ordinary policy disallows nothing, so this cannot fail.
+            if let Ok(ids) = self.encode(text, &self.ordinary_policy()) {
+                return ids;
+            }
+        }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         self.for_each_piece(text, &mut |p| {
             self.model.encode_piece(p, &mut out);
@@ -324,9 +353,16 @@ impl Encoding {
             .unwrap_or(usize::MAX))
     }
 
-    /// Number of tokens with every special token treated as plain text.
+    /// Number of tokens with every special token treated as plain text (except those marked
+    /// [always matched](Self::set_always_matched)).
     #[must_use]
     pub fn count_ordinary(&self, text: &str) -> usize {
+        if self.always.contains(&true) {
+            // The ordinary policy disallows nothing, so this cannot fail.
+            if let Ok(n) = self.count(text, &self.ordinary_policy()) {
+                return n;
+            }
+        }
         let mut n = 0;
         self.for_each_piece(text, &mut |p| {
             n += self.model.count_piece(p);

@@ -24,4 +24,8 @@ pub enum VocabError {
     /// A file that cannot be read.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// A malformed or unsupported part of a Hugging Face `tokenizer.json`; `field` is its JSON
+    /// path, for example `pre_tokenizer.pretokenizers[1].type`.
+    #[error("tokenizer.json: {field}: {message}")]
+    TokenizerJson { field: String, message: String },
 }

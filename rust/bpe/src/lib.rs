@@ -5,6 +5,7 @@
 
 pub mod encoding;
 mod error;
+pub mod hf;
 pub mod model;
 pub mod openai;
 pub mod pretok;

@@ -92,6 +92,18 @@ impl PyEncoding {
         })
     }
 
+    /// Load a Hugging Face `tokenizer.json` byte-level BPE model.
+    #[staticmethod]
+    fn from_tokenizer_json(py: Python<'_>, path: &str, name: &str) -> PyResult<Self> {
+        let data = read_file(path)?;
+        let enc = py
+            .detach(|| tokenmill_bpe::hf::encoding_from_json(name, &data))
+            .map_err(|e| prefix_path(path, e))?;
+        Ok(Self {
+            inner: Arc::new(enc),
+        })
+    }
+
     /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
     /// build time.
     #[staticmethod]

@@ -12,4 +12,31 @@ pub enum SamplingError {
         value: f64,
         row: usize,
     },
+    /// A logit is NaN.
+    #[error("logits row {row} contains NaN at token {token}")]
+    NaN { row: usize, token: usize },
+    /// A logit (after processors) is +inf. tokenmill's rule: +inf is rejected, not interpreted.
+    #[error(
+        "logits row {row} contains +inf at token {token} (after penalties and logit_bias); \
+         +inf logits are rejected: use allowed_mask to force tokens"
+    )]
+    PosInf { row: usize, token: usize },
+    /// Every logit of a row is -inf after masks and biases: nothing can be sampled.
+    #[error("logits row {row} is entirely -inf after penalties, logit_bias and allowed_mask")]
+    AllMasked { row: usize },
+    /// A token id in a history, count or bias list is outside the vocabulary.
+    #[error("{name}: token id {token} is outside the vocabulary [0, {vocab}) (row {row})")]
+    TokenOutOfRange {
+        name: &'static str,
+        token: i64,
+        vocab: usize,
+        row: usize,
+    },
+    /// Array lengths that must agree do not.
+    #[error("{name} has length {got}, expected {expected}")]
+    Shape {
+        name: &'static str,
+        got: usize,
+        expected: usize,
+    },
 }

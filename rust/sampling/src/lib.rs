@@ -1,11 +1,36 @@
 //! tokenmill-sampling: softmax and sampling kernels over `f32` logits.
 //!
+//! Design notes. The decoding step of an LLM server reads a `[batch, vocab]` block of logits and
+//! must return one token per row, exactly and reproducibly, at close to the cost of reading the
+//! logits once. The crate is organised by concern:
+//! * [`simd`]: runtime-dispatched kernels (AVX-512F, AVX2+FMA, NEON) with `scalar` as the
+//!   reference: block max + NaN scan, vector exp (rel. error <= 1e-6, see `simd/mod.rs`), exp-sum,
+//!   softmax / log-softmax writes, threshold compaction.
+//! * `sample`: the per-row pipeline (processors → temperature → top-k → top-p → min-p → draw),
+//!   which never sorts the vocabulary: selection for top-k, an exact weighted quickselect for top-p
+//!   over candidates bounded by block maxima, a threshold for min-p.
+//! * [`rng`]: Philox4x32-10 keyed by `(seed, step, draw)`, so a row's token depends only on its
+//!   own inputs.
+//! * `batch`: rows in parallel on the caller's rayon pool; each row runs on one thread with
+//!   thread-local scratch, so results do not depend on the thread count.
+//!
 //! Pure Rust, no Python. The bindings crate (`rust/py`) converts [`SamplingError`] into Python
 //! exceptions in one place.
 
+mod batch;
 mod error;
+pub mod rng;
+mod sample;
+mod scalar;
+mod select;
+pub mod simd;
 
+pub use batch::{kept_batch, sample_batch, softmax_batch, BatchOut, Processors};
 pub use error::SamplingError;
+pub use sample::{
+    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors, Scratch,
+    PACKED_PARAMS,
+};
 
 /// Name of the widest SIMD instruction set the running CPU supports and the kernels use.
 ///
@@ -13,23 +38,7 @@ pub use error::SamplingError;
 /// AVX-512 or AVX2+FMA where present.
 #[must_use]
 pub fn simd_level() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return "avx512";
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return "avx2";
-        }
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        if std::arch::is_aarch64_feature_detected!("neon") {
-            return "neon";
-        }
-    }
-    "scalar"
+    simd::kernels().name
 }
 
 #[cfg(test)]

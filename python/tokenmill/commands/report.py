@@ -1,0 +1,115 @@
+"""``tokenmill report``: how many more tokens the same sentences take per language.
+
+Parses arguments, calls :func:`tokenmill.report.token_length_report`, prints or writes the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+FORMATS = ("table", "markdown", "csv", "json", "html")
+_SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "html": "html"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Measure tokens per sentence and the premium against a pivot language (English by "
+        "default) for every language of a parallel corpus and every tokenizer. Without --corpus, "
+        "a built-in sample of 40 everyday sentences in 31 languages is used."
+    )
+    parser.add_argument(
+        "--corpus",
+        metavar="PATH",
+        help="FLORES-200 directory (dev/, devtest/), MASSIVE directory or .jsonl, or a "
+        ".jsonl/.csv/.tsv/.parquet file with lang, id, text columns (default: built-in sample)",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="NAME_OR_PATH",
+        nargs="+",
+        action="extend",
+        help="bundled encoding name or .tiktoken / tokenizer.json path; repeatable "
+        "(default: cl100k_base o200k_base)",
+    )
+    parser.add_argument("--model", metavar="M", help="price the content at this model's rates")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="FLORES split (dev, devtest) or MASSIVE partition (train, dev, test); default dev",
+    )
+    parser.add_argument(
+        "--languages",
+        metavar="CODE",
+        nargs="+",
+        help="only these languages (FLORES codes such as hin_Deva; the pivot is always kept)",
+    )
+    parser.add_argument("--pivot", default="eng_Latn", help="pivot language (default: eng_Latn)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="write every format and the plot into DIR (report.*)"
+    )
+    parser.add_argument("--plot", metavar="FILE", help="write the premium chart (PNG) to FILE")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="force the bar on"
+    )
+    progress.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tokenmill.report.counters import DEFAULT_TOKENIZERS
+    from tokenmill.report.model import token_length_report
+    from tokenmill.report.render import render, render_html
+
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # fail before the (possibly long) counting rather than after it
+        print(
+            "tokenmill report: error: --plot needs matplotlib: pip install 'tokenmill[report]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = token_length_report(
+            corpus=args.corpus,
+            tokenizers=tuple(args.tokenizer or DEFAULT_TOKENIZERS),
+            pivot=args.pivot,
+            model=args.model,
+            languages=args.languages,
+            split=args.split,
+            progress=args.progress,
+        )
+        if args.plot:
+            from tokenmill.report.plot import plot_premium
+
+            plot_premium(report, args.plot)
+        if args.out:
+            from tokenmill.report.plot import plot_premium
+
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            written = []
+            plot_name: str | None = None
+            try:
+                plot_premium(report, out / "report.png")
+                plot_name = "report.png"
+                written.append(out / "report.png")
+            except ImportError as exc:
+                print(f"tokenmill report: plot skipped: {exc}", file=sys.stderr)
+            for fmt in FORMATS:
+                path = out / f"report.{_SUFFIX[fmt]}"
+                text = render_html(report, plot_name) if fmt == "html" else render(report, fmt)
+                path.write_text(text, encoding="utf-8")
+                written.append(path)
+            print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    except ImportError as exc:
+        print(f"tokenmill report: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(report, args.format))
+    return 0

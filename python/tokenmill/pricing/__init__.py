@@ -1,0 +1,1 @@
+"""Submodules of token cost estimation: dataset pricing (``dataset``) and the progress bar."""

@@ -1,0 +1,347 @@
+//! Batched entry points: rows in parallel on the current rayon pool.
+//!
+//! Design notes: a row is the unit of work and always runs on one thread with that thread's
+//! scratch buffers, so a row's result cannot depend on the thread count or on its neighbours.
+//! Parameters and shapes are validated up front (in row order); per-row data errors (NaN, +inf,
+//! all masked) are collected and the one with the lowest row index is reported, so the error is
+//! deterministic too.
+
+use rayon::prelude::*;
+
+use crate::error::SamplingError;
+use crate::sample::{
+    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors,
+};
+
+/// Logits processors for a batch, in CSR layout: row `r` owns `ids[offsets[r]..offsets[r + 1]]`.
+/// Empty offsets mean "none for any row".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Processors<'a> {
+    /// Distinct tokens seen so far per row and their counts.
+    pub history_offsets: &'a [i64],
+    pub history_ids: &'a [i64],
+    pub history_counts: &'a [i64],
+    /// Sparse logit bias per row.
+    pub bias_offsets: &'a [i64],
+    pub bias_ids: &'a [i64],
+    pub bias_values: &'a [f32],
+    /// Packed allowed-token bitmask, `batch * ceil(vocab / 32)` words, row-major.
+    pub mask: Option<&'a [u32]>,
+}
+
+fn check_offsets(
+    name: &'static str,
+    off: &[i64],
+    len: usize,
+    batch: usize,
+) -> Result<(), SamplingError> {
+    if off.is_empty() {
+        return Ok(());
+    }
+    if off.len() != batch + 1 {
+        return Err(SamplingError::Shape {
+            name,
+            got: off.len(),
+            expected: batch + 1,
+        });
+    }
+    let ok = off[0] == 0 && off.windows(2).all(|w| w[0] <= w[1]) && off[batch] == len as i64;
+    if ok {
+        Ok(())
+    } else {
+        Err(SamplingError::Shape {
+            name,
+            got: off[batch].max(0) as usize,
+            expected: len,
+        })
+    }
+}
+
+impl<'a> Processors<'a> {
+    fn validate(&self, batch: usize, vocab: usize) -> Result<(), SamplingError> {
+        check_offsets(
+            "token_history offsets",
+            self.history_offsets,
+            self.history_ids.len(),
+            batch,
+        )?;
+        check_offsets(
+            "logit_bias offsets",
+            self.bias_offsets,
+            self.bias_ids.len(),
+            batch,
+        )?;
+        if self.history_counts.len() != self.history_ids.len() {
+            return Err(SamplingError::Shape {
+                name: "token counts",
+                got: self.history_counts.len(),
+                expected: self.history_ids.len(),
+            });
+        }
+        if self.bias_values.len() != self.bias_ids.len() {
+            return Err(SamplingError::Shape {
+                name: "logit_bias values",
+                got: self.bias_values.len(),
+                expected: self.bias_ids.len(),
+            });
+        }
+        if let Some(m) = self.mask {
+            let words = batch * vocab.div_ceil(32);
+            if m.len() != words {
+                return Err(SamplingError::Shape {
+                    name: "allowed_mask",
+                    got: m.len(),
+                    expected: words,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn row(&self, r: usize, vocab: usize) -> RowProcessors<'a> {
+        let span = |off: &[i64]| {
+            if off.is_empty() {
+                0..0
+            } else {
+                off[r] as usize..off[r + 1] as usize
+            }
+        };
+        let h = span(self.history_offsets);
+        let b = span(self.bias_offsets);
+        let words = vocab.div_ceil(32);
+        RowProcessors {
+            history_ids: &self.history_ids[h.clone()],
+            history_counts: &self.history_counts[h],
+            bias_ids: &self.bias_ids[b.clone()],
+            bias_values: &self.bias_values[b],
+            mask: self.mask.map(|m| &m[r * words..(r + 1) * words]),
+        }
+    }
+}
+
+/// Output buffers for [`sample_batch`]: `tokens` is `[batch, n]`; the optional arrays are
+/// `[batch, n]` (logprobs) and `[batch, n_top]` (top ids and logprobs).
+pub struct BatchOut<'a> {
+    pub n: usize,
+    pub tokens: &'a mut [i64],
+    pub logprobs: Option<&'a mut [f32]>,
+    pub n_top: usize,
+    pub top_ids: Option<&'a mut [i64]>,
+    pub top_logprobs: Option<&'a mut [f32]>,
+}
+
+fn shape(name: &'static str, got: usize, expected: usize) -> Result<(), SamplingError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(SamplingError::Shape {
+            name,
+            got,
+            expected,
+        })
+    }
+}
+
+fn check_common(
+    logits: &[f32],
+    vocab: usize,
+    batch: usize,
+    params: Option<&[RowParams]>,
+) -> Result<(), SamplingError> {
+    if vocab == 0 {
+        return Err(SamplingError::Shape {
+            name: "vocab",
+            got: 0,
+            expected: 1,
+        });
+    }
+    shape("logits", logits.len(), batch * vocab)?;
+    if let Some(params) = params {
+        for (r, p) in params.iter().enumerate() {
+            p.validate(r)?;
+        }
+    }
+    Ok(())
+}
+
+fn first_error(results: Vec<Result<(), SamplingError>>) -> Result<(), SamplingError> {
+    results.into_iter().collect()
+}
+
+fn split<T>(s: Option<&mut [T]>, w: usize, batch: usize) -> Vec<Option<&mut [T]>> {
+    match s {
+        Some(s) if w > 0 => s.chunks_mut(w).map(Some).collect(),
+        _ => (0..batch).map(|_| None).collect(),
+    }
+}
+
+/// Sample every row of `logits` (`[params.len(), vocab]`, row-major).
+pub fn sample_batch(
+    logits: &[f32],
+    vocab: usize,
+    params: &[RowParams],
+    procs: &Processors<'_>,
+    out: BatchOut<'_>,
+) -> Result<(), SamplingError> {
+    let batch = params.len();
+    check_common(logits, vocab, batch, Some(params))?;
+    procs.validate(batch, vocab)?;
+    if out.n == 0 {
+        return Err(SamplingError::InvalidParameter {
+            name: "n",
+            expected: ">= 1",
+            value: 0.0,
+            row: 0,
+        });
+    }
+    shape("tokens out", out.tokens.len(), batch * out.n)?;
+    if let Some(lp) = &out.logprobs {
+        shape("logprobs out", lp.len(), batch * out.n)?;
+    }
+    if let Some(t) = &out.top_ids {
+        shape("top_ids out", t.len(), batch * out.n_top)?;
+    }
+    if let Some(t) = &out.top_logprobs {
+        shape("top_logprobs out", t.len(), batch * out.n_top)?;
+    }
+    let lps = split(out.logprobs, out.n, batch);
+    let tis = split(out.top_ids, out.n_top, batch);
+    let tls = split(out.top_logprobs, out.n_top, batch);
+    let results: Vec<Result<(), SamplingError>> = out
+        .tokens
+        .par_chunks_mut(out.n)
+        .zip(logits.par_chunks(vocab))
+        .zip(lps.into_par_iter().zip(tis.into_par_iter().zip(tls)))
+        .enumerate()
+        .map(|(r, ((tokens, x), (logprobs, (top_ids, top_logprobs))))| {
+            let ro = RowOut {
+                tokens,
+                logprobs,
+                top_ids,
+                top_logprobs,
+            };
+            with_scratch(|s| sample_row(r, x, &params[r], &procs.row(r, vocab), ro, s))
+        })
+        .collect();
+    first_error(results)
+}
+
+/// The kept set of every row after processors and filters, as a `[batch, vocab]` boolean mask.
+pub fn kept_batch(
+    logits: &[f32],
+    vocab: usize,
+    params: &[RowParams],
+    procs: &Processors<'_>,
+    out: &mut [bool],
+) -> Result<(), SamplingError> {
+    let batch = params.len();
+    check_common(logits, vocab, batch, Some(params))?;
+    procs.validate(batch, vocab)?;
+    shape("kept out", out.len(), batch * vocab)?;
+    let results: Vec<Result<(), SamplingError>> = out
+        .par_chunks_mut(vocab)
+        .zip(logits.par_chunks(vocab))
+        .enumerate()
+        .map(|(r, (o, x))| with_scratch(|s| kept_row(r, x, &params[r], &procs.row(r, vocab), o, s)))
+        .collect();
+    first_error(results)
+}
+
+/// Softmax (or log-softmax) of every row at its own temperature.
+pub fn softmax_batch(
+    logits: &[f32],
+    vocab: usize,
+    temperatures: &[f64],
+    log: bool,
+    out: &mut [f32],
+) -> Result<(), SamplingError> {
+    let batch = temperatures.len();
+    check_common(logits, vocab, batch, None)?;
+    shape("softmax out", out.len(), batch * vocab)?;
+    let results: Vec<Result<(), SamplingError>> = out
+        .par_chunks_mut(vocab)
+        .zip(logits.par_chunks(vocab))
+        .enumerate()
+        .map(|(r, (o, x))| softmax_row(r, x, temperatures[r], log, o))
+        .collect();
+    first_error(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row_logits(seed: u64, vocab: usize) -> Vec<f32> {
+        (0..vocab)
+            .map(|i| (crate::rng::uniform(seed, i as u64, 7) * 12.0 - 6.0) as f32)
+            .collect()
+    }
+
+    fn run(logits: &[f32], vocab: usize, params: &[RowParams]) -> Vec<i64> {
+        let mut t = vec![0i64; params.len() * 3];
+        let out = BatchOut {
+            n: 3,
+            tokens: &mut t,
+            logprobs: None,
+            n_top: 0,
+            top_ids: None,
+            top_logprobs: None,
+        };
+        sample_batch(logits, vocab, params, &Processors::default(), out).unwrap();
+        t
+    }
+
+    #[test]
+    fn row_result_independent_of_position_batch_and_threads() {
+        let vocab = 5000;
+        let rows: Vec<Vec<f32>> = (0..6).map(|s| row_logits(s, vocab)).collect();
+        let params: Vec<RowParams> = (0..6)
+            .map(|r| RowParams {
+                temperature: 0.8,
+                top_k: [0, 40, 0, 5, 0, 100][r],
+                top_p: [1.0, 1.0, 0.9, 0.5, 1.0, 0.95][r],
+                min_p: [0.0, 0.0, 0.0, 0.0, 0.05, 0.01][r],
+                seed: 1000 + r as u64,
+                step: 3,
+                ..RowParams::default()
+            })
+            .collect();
+        let flat: Vec<f32> = rows.concat();
+        let all = run(&flat, vocab, &params);
+        // Each row alone, and the batch reversed, and on a 1-thread pool.
+        for r in 0..6 {
+            assert_eq!(run(&rows[r], vocab, &params[r..=r]), all[r * 3..r * 3 + 3]);
+        }
+        let rev_rows: Vec<f32> = rows.iter().rev().flatten().copied().collect();
+        let rev_params: Vec<RowParams> = params.iter().rev().copied().collect();
+        let rev = run(&rev_rows, vocab, &rev_params);
+        for r in 0..6 {
+            assert_eq!(rev[(5 - r) * 3..(5 - r) * 3 + 3], all[r * 3..r * 3 + 3]);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| run(&flat, vocab, &params)), all);
+    }
+
+    #[test]
+    fn first_bad_row_is_reported() {
+        let vocab = 10;
+        let mut x = vec![0.0f32; 3 * vocab];
+        x[vocab + 2] = f32::NAN;
+        x[2 * vocab + 3] = f32::NAN;
+        let params = vec![RowParams::default(); 3];
+        let mut t = vec![0i64; 3];
+        let out = BatchOut {
+            n: 1,
+            tokens: &mut t,
+            logprobs: None,
+            n_top: 0,
+            top_ids: None,
+            top_logprobs: None,
+        };
+        let e = sample_batch(&x, vocab, &params, &Processors::default(), out);
+        assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));
+    }
+}

@@ -1,0 +1,824 @@
+//! The per-row decoding pipeline: processors, filters, and the draw.
+//!
+//! Design notes.
+//! * Order (as in Hugging Face and vLLM): repetition penalty → presence/frequency penalties →
+//!   logit_bias → allowed-token mask → temperature → top-k → top-p → min-p → draw.
+//! * Processors are sparse except the mask; when any is active the row is copied once into a
+//!   per-thread scratch buffer and modified there (the caller's logits are never written).
+//! * Pass 1 computes block maxima (blocks of 32..4096 logits), giving the row max, NaN detection
+//!   and, for free, lower bounds for selection: the k-th largest block maximum `t0` guarantees at
+//!   least k logits `>= t0`, so top-k only has to look at `{l >= t0}` (typically a few hundred
+//!   logits collected by a vector compare pass).
+//! * min-p keeps `l >= max + T·ln(min_p)` (computed in f64, rounded up to the next f32, so the
+//!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
+//!   also prunes the top-k candidates.
+//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
+//!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
+//!   exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+//!   compare pass per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`).
+//! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
+//!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
+//!   id among the maxima.
+//! * The draw is inverse-CDF over the kept set in increasing id order with `u = philox(seed, step,
+//!   draw)`; with no filter at all, over 1024-logit block sums of the vector exp, then inside one
+//!   block.
+//!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
+//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p) or one exp pass
+//!   (top-p without top-k, plain sampling) + O(candidates).
+
+use std::cell::RefCell;
+
+use crate::error::SamplingError;
+use crate::rng;
+use crate::select::{self, Cand};
+use crate::simd::{kernels, Affine, ExpArgs, Kernels};
+
+/// Settings for one row. `top_k = 0`, `top_p = 1` and `min_p = 0` mean "off"; `temperature = 0`
+/// means greedy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowParams {
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub min_p: f64,
+    pub repetition_penalty: f64,
+    pub presence_penalty: f64,
+    pub frequency_penalty: f64,
+    pub seed: u64,
+    pub step: u64,
+}
+
+impl Default for RowParams {
+    fn default() -> Self {
+        RowParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repetition_penalty: 1.0,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            seed: 0,
+            step: 0,
+        }
+    }
+}
+
+fn bad(name: &'static str, expected: &'static str, value: f64, row: usize) -> SamplingError {
+    SamplingError::InvalidParameter {
+        name,
+        expected,
+        value,
+        row,
+    }
+}
+
+/// Number of `f64` per row in the packed parameter layout of [`RowParams::from_packed`].
+pub const PACKED_PARAMS: usize = 7;
+
+impl RowParams {
+    /// Unpack `[temperature, top_k, top_p, min_p, repetition_penalty, presence_penalty,
+    /// frequency_penalty]` (the layout the bindings pass) and validate it.
+    pub fn from_packed(row: usize, v: &[f64], seed: u64, step: u64) -> Result<Self, SamplingError> {
+        if v.len() != PACKED_PARAMS {
+            return Err(SamplingError::Shape {
+                name: "packed parameters",
+                got: v.len(),
+                expected: PACKED_PARAMS,
+            });
+        }
+        let k = v[1];
+        if !(k >= 0.0 && k.fract() == 0.0 && k <= 1e15) {
+            return Err(bad("top_k", "an integer >= 0", k, row));
+        }
+        let p = RowParams {
+            temperature: v[0],
+            top_k: k as usize,
+            top_p: v[2],
+            min_p: v[3],
+            repetition_penalty: v[4],
+            presence_penalty: v[5],
+            frequency_penalty: v[6],
+            seed,
+            step,
+        };
+        p.validate(row)?;
+        Ok(p)
+    }
+
+    /// Check every parameter's domain; errors name the parameter and the row.
+    pub fn validate(&self, row: usize) -> Result<(), SamplingError> {
+        let t = self.temperature;
+        if !(t >= 0.0 && t.is_finite()) {
+            return Err(bad("temperature", "finite and >= 0", t, row));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(bad("top_p", "in (0, 1]", self.top_p, row));
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return Err(bad("min_p", "in [0, 1]", self.min_p, row));
+        }
+        let rp = self.repetition_penalty;
+        if !(rp > 0.0 && rp.is_finite()) {
+            return Err(bad("repetition_penalty", "finite and > 0", rp, row));
+        }
+        if !self.presence_penalty.is_finite() {
+            return Err(bad(
+                "presence_penalty",
+                "finite",
+                self.presence_penalty,
+                row,
+            ));
+        }
+        if !self.frequency_penalty.is_finite() {
+            return Err(bad(
+                "frequency_penalty",
+                "finite",
+                self.frequency_penalty,
+                row,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Logits processors for one row. Token ids are validated against the vocabulary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowProcessors<'a> {
+    /// Distinct previously generated tokens with their counts (`count > 0`).
+    pub history_ids: &'a [i64],
+    pub history_counts: &'a [i64],
+    /// Sparse logit bias.
+    pub bias_ids: &'a [i64],
+    pub bias_values: &'a [f32],
+    /// Packed allowed-token bitmask, `ceil(vocab / 32)` words: token `i` is allowed iff bit
+    /// `i % 32` of word `i / 32` is set.
+    pub mask: Option<&'a [u32]>,
+}
+
+impl RowProcessors<'_> {
+    fn active(&self, p: &RowParams) -> bool {
+        let penalties =
+            p.repetition_penalty != 1.0 || p.presence_penalty != 0.0 || p.frequency_penalty != 0.0;
+        (penalties && !self.history_ids.is_empty())
+            || !self.bias_ids.is_empty()
+            || self.mask.is_some()
+    }
+}
+
+/// Where one row's results go. `tokens` has the number of draws `n`; `logprobs`, if present, the
+/// same length; `top_ids`/`top_logprobs` the number of top-logprob entries.
+pub struct RowOut<'a> {
+    pub tokens: &'a mut [i64],
+    pub logprobs: Option<&'a mut [f32]>,
+    pub top_ids: Option<&'a mut [i64]>,
+    pub top_logprobs: Option<&'a mut [f32]>,
+}
+
+/// Reusable buffers; one per worker thread, so a decode loop allocates nothing after warm-up.
+#[derive(Default)]
+pub struct Scratch {
+    logits: Vec<f32>,
+    work: Work,
+}
+
+#[derive(Default)]
+struct Work {
+    blocks: Vec<f32>,
+    tmpf: Vec<f32>,
+    tmpw: Vec<f32>,
+    idx: Vec<u32>,
+    cand: Vec<Cand>,
+    sums: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's scratch buffers.
+pub fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        // Re-entrant use on one thread (not expected): fall back to fresh buffers.
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+fn check_ids(
+    name: &'static str,
+    ids: &[i64],
+    vocab: usize,
+    row: usize,
+) -> Result<(), SamplingError> {
+    for &t in ids {
+        if t < 0 || t as u64 >= vocab as u64 {
+            return Err(SamplingError::TokenOutOfRange {
+                name,
+                token: t,
+                vocab,
+                row,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Apply the processors to a copy of `x` in `buf`.
+fn apply_processors(
+    row: usize,
+    x: &[f32],
+    p: &RowParams,
+    pr: &RowProcessors<'_>,
+    buf: &mut Vec<f32>,
+) -> Result<(), SamplingError> {
+    let vocab = x.len();
+    check_ids("token_history", pr.history_ids, vocab, row)?;
+    check_ids("logit_bias", pr.bias_ids, vocab, row)?;
+    if pr.history_ids.len() != pr.history_counts.len() {
+        return Err(SamplingError::Shape {
+            name: "token counts",
+            got: pr.history_counts.len(),
+            expected: pr.history_ids.len(),
+        });
+    }
+    if pr.bias_ids.len() != pr.bias_values.len() {
+        return Err(SamplingError::Shape {
+            name: "logit_bias values",
+            got: pr.bias_values.len(),
+            expected: pr.bias_ids.len(),
+        });
+    }
+    buf.clear();
+    buf.extend_from_slice(x);
+    let rp = p.repetition_penalty as f32;
+    let (pres, freq) = (p.presence_penalty as f32, p.frequency_penalty as f32);
+    for (&t, &c) in pr.history_ids.iter().zip(pr.history_counts) {
+        if c <= 0 {
+            continue;
+        }
+        let v = &mut buf[t as usize];
+        if p.repetition_penalty != 1.0 {
+            *v = if *v > 0.0 { *v / rp } else { *v * rp };
+        }
+        if p.presence_penalty != 0.0 || p.frequency_penalty != 0.0 {
+            *v -= pres + freq * c as f32;
+        }
+    }
+    for (&t, &b) in pr.bias_ids.iter().zip(pr.bias_values) {
+        buf[t as usize] += b;
+    }
+    if let Some(mask) = pr.mask {
+        let words = vocab.div_ceil(32);
+        if mask.len() != words {
+            return Err(SamplingError::Shape {
+                name: "allowed_mask row",
+                got: mask.len(),
+                expected: words,
+            });
+        }
+        for (w, chunk) in mask.iter().zip(buf.chunks_mut(32)) {
+            if *w == u32::MAX {
+                continue;
+            }
+            for (b, v) in chunk.iter_mut().enumerate() {
+                if (w >> b) & 1 == 0 {
+                    *v = f32::NEG_INFINITY;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Row max via block maxima (stored in `blocks`), with NaN / +inf / all -inf checks.
+fn scan(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    block: usize,
+    blocks: &mut Vec<f32>,
+) -> Result<f32, SamplingError> {
+    blocks.clear();
+    let nan = (k.block_max)(l, block, blocks);
+    let m = blocks.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    finite_max(row, l, m, nan)
+}
+
+fn finite_max(row: usize, l: &[f32], m: f32, nan: bool) -> Result<f32, SamplingError> {
+    if nan {
+        let token = l.iter().position(|v| v.is_nan()).unwrap_or(0);
+        return Err(SamplingError::NaN { row, token });
+    }
+    if m == f32::INFINITY {
+        let token = l.iter().position(|&v| v == f32::INFINITY).unwrap_or(0);
+        return Err(SamplingError::PosInf { row, token });
+    }
+    if m == f32::NEG_INFINITY {
+        return Err(SamplingError::AllMasked { row });
+    }
+    Ok(m)
+}
+
+/// Smallest f32 >= v.
+fn f32_at_least(v: f64) -> f32 {
+    let f = v as f32;
+    if f64::from(f) < v {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+/// The k-th largest of `blocks` (a lower bound for the k-th largest logit), or -inf.
+fn kth_block_max(blocks: &[f32], k: usize, tmp: &mut Vec<f32>) -> f32 {
+    if k == 0 || k > blocks.len() {
+        return f32::NEG_INFINITY;
+    }
+    tmp.clear();
+    tmp.extend_from_slice(blocks);
+    let (_, kth, _) = tmp.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    *kth
+}
+
+fn block_len(vocab: usize, want_blocks: usize) -> usize {
+    let target = (vocab / want_blocks.max(1)).max(1);
+    let pow = if target.is_power_of_two() {
+        target
+    } else {
+        target.next_power_of_two() / 2
+    };
+    pow.clamp(32, 4096)
+}
+
+/// The kept set: `All` tokens (no filter) or the explicit candidates in `work.cand` (any order).
+enum Kept {
+    All,
+    List,
+}
+
+struct RowState {
+    max: f32,
+    exp: ExpArgs,
+    /// Log of the normaliser of the final distribution.
+    log_z: f64,
+    kept: Kept,
+}
+
+/// Fill `w.cand` from the indices in `w.idx`, with weights from the vector exp (values gathered
+/// into a contiguous buffer, one kernel call).
+fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs) {
+    w.tmpf.clear();
+    w.tmpf.extend(w.idx.iter().map(|&i| l[i as usize]));
+    w.tmpw.resize(w.tmpf.len(), 0.0);
+    k.exp_write_row(&w.tmpf, a, &mut w.tmpw);
+    w.cand.clear();
+    for ((&i, &v), &e) in w.idx.iter().zip(&w.tmpf).zip(&w.tmpw) {
+        w.cand.push(Cand {
+            v,
+            id: i,
+            w: f64::from(e),
+        });
+    }
+}
+
+#[inline]
+fn weight(v: f32, a: &ExpArgs) -> f64 {
+    if v == f32::NEG_INFINITY {
+        0.0
+    } else {
+        ((f64::from(v) - f64::from(a.max)) * a.inv_t).exp()
+    }
+}
+
+/// Compute the kept set of a row with temperature > 0.
+fn kept_set(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let vocab = l.len();
+    let k_on = p.top_k > 0 && p.top_k < vocab;
+    let p_on = p.top_p < 1.0;
+    let mp_on = p.min_p > 0.0;
+    let block = if k_on {
+        block_len(vocab, 8 * p.top_k)
+    } else {
+        4096
+    };
+    let m = scan(k, row, l, block, &mut w.blocks)?;
+    let a = ExpArgs::new(m, 1.0 / p.temperature);
+    let t_minp = if mp_on {
+        f32_at_least(f64::from(m) + p.temperature * p.min_p.ln())
+    } else {
+        f32::NEG_INFINITY
+    };
+    if !(k_on || p_on || mp_on) {
+        let z = block_sums(k, l, &a, &mut w.sums);
+        return Ok(RowState {
+            max: m,
+            exp: a,
+            log_z: z.ln(),
+            kept: Kept::All,
+        });
+    }
+    if k_on {
+        let t0 = kth_block_max(&w.blocks, p.top_k, &mut w.tmpf);
+        let floor = if p_on { t0 } else { t0.max(t_minp) };
+        w.idx.clear();
+        (k.collect_ge)(l, floor, &mut w.idx);
+        fill_cands_simd(k, l, w, &a);
+        select::top_k(&mut w.cand, p.top_k);
+        w.cand.truncate(p.top_k);
+        if p_on {
+            let z: f64 = w.cand.iter().map(|c| c.w).sum();
+            let n = select::nucleus(&mut w.cand, p.top_p * z);
+            w.cand.truncate(n);
+        }
+    } else if p_on {
+        // Candidate ladder: z >= z_max - d for d = 8, 8·√2, 16, ..., 64, then everything. The first
+        // rung is collected during the exp pass that computes the normaliser; later rungs cost
+        // one compare pass each. Each rung's exact mass is checked, so the first rung that
+        // reaches the target contains the nucleus.
+        let rung = |d: f64| {
+            if d > 64.0 {
+                f32::NEG_INFINITY
+            } else {
+                (f64::from(m) - d * p.temperature) as f32
+            }
+        };
+        let mut d = 8.0f64;
+        w.idx.clear();
+        let z = k.exp_sum_collect_row(l, &a, rung(d), &mut w.idx);
+        let target = p.top_p * z;
+        loop {
+            fill_cands_simd(k, l, w, &a);
+            let mass: f64 = w.cand.iter().map(|c| c.w).sum();
+            if mass >= target || rung(d) == f32::NEG_INFINITY {
+                break;
+            }
+            // Widen gently: a compare pass is cheaper than selecting over a much larger list.
+            d *= std::f64::consts::SQRT_2;
+            w.idx.clear();
+            (k.collect_ge)(l, rung(d), &mut w.idx);
+        }
+        let n = select::nucleus(&mut w.cand, target);
+        w.cand.truncate(n);
+    } else {
+        w.idx.clear();
+        (k.collect_ge)(l, t_minp, &mut w.idx);
+        fill_cands_simd(k, l, w, &a);
+    }
+    w.cand.retain(|c| c.v >= t_minp && c.v > f32::NEG_INFINITY);
+    // Increasing id order: the draw walks the CDF in this order.
+    w.cand.sort_unstable_by_key(|c| c.id);
+    let z: f64 = w.cand.iter().map(|c| c.w).sum();
+    Ok(RowState {
+        max: m,
+        exp: a,
+        log_z: z.ln(),
+        kept: Kept::List,
+    })
+}
+
+const SUM_BLOCK: usize = 1024;
+
+/// Per-block exp sums of the whole row (vector kernel), returning the total.
+fn block_sums(k: &Kernels, l: &[f32], a: &ExpArgs, sums: &mut Vec<f64>) -> f64 {
+    sums.clear();
+    let mut z = 0.0;
+    for c in l.chunks(SUM_BLOCK) {
+        let s = k.exp_sum_row(c, a);
+        sums.push(s);
+        z += s;
+    }
+    z
+}
+
+/// One inverse-CDF draw from the kept set.
+fn draw(l: &[f32], st: &RowState, w: &Work, u: f64) -> usize {
+    match st.kept {
+        Kept::List => {
+            let z: f64 = st.log_z.exp();
+            let target = u * z;
+            let mut acc = 0.0;
+            let mut last = w.cand.first().map_or(0, |c| c.id as usize);
+            for c in &w.cand {
+                if c.w > 0.0 {
+                    acc += c.w;
+                    last = c.id as usize;
+                    if acc > target {
+                        return last;
+                    }
+                }
+            }
+            last
+        }
+        Kept::All => {
+            let z: f64 = w.sums.iter().sum();
+            let mut target = u * z;
+            let mut blk = w.sums.len().saturating_sub(1);
+            for (b, &s) in w.sums.iter().enumerate() {
+                if target < s {
+                    blk = b;
+                    break;
+                }
+                target -= s;
+            }
+            // Skip trailing empty blocks when rounding pushed us past the end.
+            while blk > 0 && w.sums[blk] == 0.0 {
+                blk -= 1;
+            }
+            let start = blk * SUM_BLOCK;
+            let end = (start + SUM_BLOCK).min(l.len());
+            let mut acc = 0.0;
+            let mut last = start;
+            for (i, &v) in l[start..end].iter().enumerate() {
+                let wt = weight(v, &st.exp);
+                if wt > 0.0 {
+                    acc += wt;
+                    last = start + i;
+                    if acc > target {
+                        return last;
+                    }
+                }
+            }
+            last
+        }
+    }
+}
+
+fn log_prob(l: &[f32], st: &RowState, id: usize) -> f32 {
+    ((f64::from(l[id]) - f64::from(st.max)) * st.exp.inv_t - st.log_z) as f32
+}
+
+/// The logits after processors: the caller's row, or the processed copy in `s.logits`.
+fn processed<'a>(
+    row: usize,
+    x: &'a [f32],
+    p: &RowParams,
+    pr: &RowProcessors<'_>,
+    s: &'a mut Scratch,
+) -> Result<(&'a [f32], &'a mut Work), SamplingError> {
+    if pr.active(p) {
+        apply_processors(row, x, p, pr, &mut s.logits)?;
+        Ok((&s.logits[..], &mut s.work))
+    } else {
+        Ok((x, &mut s.work))
+    }
+}
+
+/// Sample one row. `row` is used only in error messages.
+pub fn sample_row(
+    row: usize,
+    x: &[f32],
+    p: &RowParams,
+    pr: &RowProcessors<'_>,
+    out: RowOut<'_>,
+    s: &mut Scratch,
+) -> Result<(), SamplingError> {
+    p.validate(row)?;
+    let k = kernels();
+    let (l, w) = processed(row, x, p, pr, s)?;
+    if p.temperature == 0.0 {
+        let m = scan(k, row, l, 4096, &mut w.blocks)?;
+        let id = l.iter().position(|&v| v == m).unwrap_or(0);
+        out.tokens.fill(id as i64);
+        if let Some(lp) = out.logprobs {
+            lp.fill(0.0);
+        }
+        if let Some(ti) = out.top_ids {
+            ti.fill(-1);
+            if let Some(first) = ti.first_mut() {
+                *first = id as i64;
+            }
+        }
+        if let Some(tl) = out.top_logprobs {
+            tl.fill(f32::NEG_INFINITY);
+            if let Some(first) = tl.first_mut() {
+                *first = 0.0;
+            }
+        }
+        return Ok(());
+    }
+    let st = kept_set(k, row, l, p, w)?;
+    for (j, t) in out.tokens.iter_mut().enumerate() {
+        let u = rng::uniform(p.seed, p.step, j as u32);
+        *t = draw(l, &st, w, u) as i64;
+    }
+    if let Some(lp) = out.logprobs {
+        for (o, &t) in lp.iter_mut().zip(out.tokens.iter()) {
+            *o = log_prob(l, &st, t as usize);
+        }
+    }
+    let n_top = out.top_ids.as_ref().map_or(0, |t| t.len());
+    if n_top > 0 {
+        top_entries(k, l, &st, w, n_top);
+        if let Some(ti) = out.top_ids {
+            ti.fill(-1);
+            for (o, c) in ti.iter_mut().zip(&w.cand) {
+                *o = i64::from(c.id);
+            }
+        }
+        if let Some(tl) = out.top_logprobs {
+            tl.fill(f32::NEG_INFINITY);
+            for (o, c) in tl.iter_mut().zip(&w.cand) {
+                *o = log_prob(l, &st, c.id as usize);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Leave in `w.cand` (sorted in sampling order) the `n` most likely kept tokens.
+fn top_entries(k: &Kernels, l: &[f32], st: &RowState, w: &mut Work, n: usize) {
+    if let Kept::All = st.kept {
+        let bl = block_len(l.len(), 8 * n);
+        w.blocks.clear();
+        (k.block_max)(l, bl, &mut w.blocks);
+        let t0 = kth_block_max(&w.blocks, n, &mut w.tmpf);
+        w.idx.clear();
+        (k.collect_ge)(l, t0.max(f32::MIN), &mut w.idx);
+        fill_cands_simd(k, l, w, &st.exp);
+    }
+    select::top_k(&mut w.cand, n);
+    w.cand.truncate(n);
+    w.cand.sort_unstable_by(select::order);
+}
+
+/// Write the kept set of one row (after processors and filters) into `out` as booleans.
+pub fn kept_row(
+    row: usize,
+    x: &[f32],
+    p: &RowParams,
+    pr: &RowProcessors<'_>,
+    out: &mut [bool],
+    s: &mut Scratch,
+) -> Result<(), SamplingError> {
+    p.validate(row)?;
+    let k = kernels();
+    let (l, w) = processed(row, x, p, pr, s)?;
+    out.fill(false);
+    if p.temperature == 0.0 {
+        let m = scan(k, row, l, 4096, &mut w.blocks)?;
+        if let Some(id) = l.iter().position(|&v| v == m) {
+            out[id] = true;
+        }
+        return Ok(());
+    }
+    let st = kept_set(k, row, l, p, w)?;
+    match st.kept {
+        Kept::All => {
+            for (o, &v) in out.iter_mut().zip(l) {
+                *o = v > f32::NEG_INFINITY;
+            }
+        }
+        Kept::List => {
+            for c in &w.cand {
+                out[c.id as usize] = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Softmax (or log-softmax) of one row at temperature `t > 0`, written to `out`.
+pub fn softmax_row(
+    row: usize,
+    x: &[f32],
+    t: f64,
+    log: bool,
+    out: &mut [f32],
+) -> Result<(), SamplingError> {
+    if !(t > 0.0 && t.is_finite()) {
+        return Err(bad("temperature", "finite and > 0 for softmax", t, row));
+    }
+    let k = kernels();
+    let (m, nan) = (k.max_nan)(x);
+    let m = finite_max(row, x, m, nan)?;
+    let a = ExpArgs::new(m, 1.0 / t);
+    if log {
+        let z = k.exp_sum_row(x, &a);
+        let c = f64::from(m) * a.inv_t + z.ln();
+        (k.affine_write)(x, &Affine::new(a.inv_t, c), out);
+    } else {
+        let z = k.exp_write_row(x, &a, out);
+        (k.scale)(out, (1.0 / z) as f32);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(t: f64, top_k: usize, top_p: f64, min_p: f64) -> RowParams {
+        RowParams {
+            temperature: t,
+            top_k,
+            top_p,
+            min_p,
+            ..RowParams::default()
+        }
+    }
+
+    fn kept(x: &[f32], p: &RowParams) -> Vec<usize> {
+        let mut out = vec![false; x.len()];
+        let mut s = Scratch::default();
+        kept_row(0, x, p, &RowProcessors::default(), &mut out, &mut s).unwrap();
+        out.iter()
+            .enumerate()
+            .filter(|(_, &b)| b)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn sample(x: &[f32], p: &RowParams) -> i64 {
+        let mut t = [0i64];
+        let out = RowOut {
+            tokens: &mut t,
+            logprobs: None,
+            top_ids: None,
+            top_logprobs: None,
+        };
+        let mut s = Scratch::default();
+        sample_row(0, x, p, &RowProcessors::default(), out, &mut s).unwrap();
+        t[0]
+    }
+
+    #[test]
+    fn top_k_ties_go_to_lower_ids() {
+        let x = [1.0f32, 3.0, 3.0, 2.0, 3.0, 3.0];
+        assert_eq!(kept(&x, &params(1.0, 2, 1.0, 0.0)), vec![1, 2]);
+        assert_eq!(kept(&x, &params(1.0, 5, 1.0, 0.0)), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn greedy_takes_lowest_id_among_maxima() {
+        let x = [0.0f32, 5.0, 1.0, 5.0];
+        assert_eq!(sample(&x, &params(0.0, 0, 1.0, 0.0)), 1);
+    }
+
+    #[test]
+    fn min_p_threshold() {
+        // p_i / p_max = exp(x_i - 2): keep ratios >= 0.3 -> x >= 2 + ln 0.3 = 0.796.
+        let x = [2.0f32, 0.8, 0.79, -5.0];
+        assert_eq!(kept(&x, &params(1.0, 0, 1.0, 0.3)), vec![0, 1]);
+    }
+
+    #[test]
+    fn top_p_shortest_prefix() {
+        // probabilities 0.5, 0.25, 0.125, 0.125 (ln-spaced logits)
+        let l2 = std::f32::consts::LN_2;
+        let x = [0.0f32, -l2, -2.0 * l2, -2.0 * l2];
+        assert_eq!(kept(&x, &params(1.0, 0, 0.5, 0.0)), vec![0]);
+        assert_eq!(kept(&x, &params(1.0, 0, 0.6, 0.0)), vec![0, 1]);
+        assert_eq!(kept(&x, &params(1.0, 0, 0.8, 0.0)), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn errors_name_rows() {
+        let mut s = Scratch::default();
+        let mut o = vec![false; 3];
+        let e = kept_row(
+            4,
+            &[0.0, f32::NAN, 1.0],
+            &RowParams::default(),
+            &RowProcessors::default(),
+            &mut o,
+            &mut s,
+        );
+        assert_eq!(e, Err(SamplingError::NaN { row: 4, token: 1 }));
+        let e = kept_row(
+            2,
+            &[f32::NEG_INFINITY; 3],
+            &RowParams::default(),
+            &RowProcessors::default(),
+            &mut o,
+            &mut s,
+        );
+        assert_eq!(e, Err(SamplingError::AllMasked { row: 2 }));
+    }
+
+    #[test]
+    fn mask_and_bias() {
+        let x = vec![0.0f32; 40];
+        let mask = [0b1010u32, 1];
+        let pr = RowProcessors {
+            mask: Some(&mask),
+            bias_ids: &[3],
+            bias_values: &[1.0],
+            ..RowProcessors::default()
+        };
+        let mut s = Scratch::default();
+        let mut o = vec![false; 40];
+        kept_row(0, &x, &params(1.0, 1, 1.0, 0.0), &pr, &mut o, &mut s).unwrap();
+        let kept: Vec<usize> = (0..40).filter(|&i| o[i]).collect();
+        assert_eq!(kept, vec![3]);
+        kept_row(0, &x, &params(1.0, 0, 1.0, 0.0), &pr, &mut o, &mut s).unwrap();
+        let kept: Vec<usize> = (0..40).filter(|&i| o[i]).collect();
+        assert_eq!(kept, vec![1, 3, 32]);
+    }
+}

@@ -1,0 +1,104 @@
+//! Scalar reference kernels.
+//!
+//! Design notes: these define what every SIMD kernel must compute. `exp` is evaluated in `f64`
+//! (`((x - m) / T).exp()` rounded once to `f32`), so the reference is accurate to half an ulp;
+//! the SIMD kernels are tested against it (relative error <= 1e-6 for normal outputs). The scalar
+//! table is also the fallback on CPUs without a supported vector ISA and for rows whose
+//! `max / T` is too large for the SIMD range reduction (see `ExpArgs::simd_ok`).
+
+use crate::simd::{Affine, ExpArgs, Kernels};
+
+/// The scalar kernel table.
+pub(crate) const TABLE: Kernels = Kernels {
+    name: "scalar",
+    max_nan,
+    block_max,
+    exp_sum,
+    exp_sum_collect,
+    exp_write,
+    scale,
+    affine_write,
+    collect_ge,
+};
+
+/// `exp((x - max) / T)` for one logit, in `f64`, rounded once.
+#[inline]
+pub(crate) fn exp_one(x: f32, a: &ExpArgs) -> f32 {
+    if x == f32::NEG_INFINITY {
+        return 0.0;
+    }
+    ((f64::from(x) - f64::from(a.max)) * a.inv_t).exp() as f32
+}
+
+/// Largest non-NaN value (`-inf` for an empty or all-NaN slice) and whether a NaN was seen.
+pub(crate) fn max_nan(x: &[f32]) -> (f32, bool) {
+    let mut m = f32::NEG_INFINITY;
+    let mut nan = false;
+    for &v in x {
+        if v.is_nan() {
+            nan = true;
+        } else if v > m {
+            m = v;
+        }
+    }
+    (m, nan)
+}
+
+/// Push the max of each `block`-long chunk; return whether a NaN was seen.
+pub(crate) fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
+    let mut nan = false;
+    for c in x.chunks(block.max(1)) {
+        let (m, n) = max_nan(c);
+        out.push(m);
+        nan |= n;
+    }
+    nan
+}
+
+/// `sum(exp((x - max) / T))`, accumulated in `f64`.
+pub(crate) fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
+    x.iter().map(|&v| f64::from(exp_one(v, a))).sum()
+}
+
+/// `exp_sum` plus the indices of `x >= thr`.
+pub(crate) fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    collect_ge(x, thr, out);
+    exp_sum(x, a)
+}
+
+/// `out[i] = exp((x[i] - max) / T)`; returns the `f64` sum of what was written.
+pub(crate) fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
+    let mut s = 0.0f64;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = exp_one(v, a);
+        s += f64::from(*o);
+    }
+    s
+}
+
+/// `out[i] *= f`.
+pub(crate) fn scale(out: &mut [f32], f: f32) {
+    for o in out {
+        *o *= f;
+    }
+}
+
+/// `out[i] = x[i] / T - c` (log-softmax), in `f64`; `-inf` stays `-inf`.
+pub(crate) fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if v == f32::NEG_INFINITY {
+            f32::NEG_INFINITY
+        } else {
+            (f64::from(v) * a.s - a.c) as f32
+        };
+    }
+}
+
+/// Append to `out` the index of every `x[i] >= thr`, in increasing order.
+pub(crate) fn collect_ge(x: &[f32], thr: f32, out: &mut Vec<u32>) {
+    for (i, &v) in x.iter().enumerate() {
+        if v >= thr {
+            out.push(i as u32);
+        }
+    }
+}

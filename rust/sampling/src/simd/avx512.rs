@@ -1,0 +1,315 @@
+//! AVX-512F kernels (16 lanes). Same algorithms as `avx2.rs`, with mask registers for compares.
+//!
+//! Dispatched only when the CPU reports AVX-512F. The development machine (AMD EPYC, AVX2) cannot
+//! run these, so the equivalence tests exercise them only on AVX-512 hardware.
+
+use std::arch::x86_64::*;
+
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
+use crate::scalar;
+
+/// The AVX-512 table, if this CPU has AVX-512F.
+pub(super) fn table() -> Option<Kernels> {
+    if is_x86_feature_detected!("avx512f") {
+        Some(Kernels {
+            name: "avx512",
+            max_nan,
+            block_max,
+            exp_sum,
+            exp_sum_collect,
+            exp_write,
+            scale,
+            affine_write,
+            collect_ge,
+        })
+    } else {
+        None
+    }
+}
+
+// SAFETY (all safe wrappers below): reachable only through `table()`, which returns them only
+// after detecting AVX-512F on the running CPU.
+fn max_nan(x: &[f32]) -> (f32, bool) {
+    unsafe { max_nan_k(x) }
+}
+fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
+    unsafe { block_max_k(x, block, out) }
+}
+fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
+    unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    unsafe { exp_sum_collect_k(x, a, thr, out) }
+}
+fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
+    unsafe { exp_write_k(x, a, out) }
+}
+fn scale(out: &mut [f32], f: f32) {
+    unsafe { scale_k(out, f) }
+}
+fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
+    unsafe { affine_write_k(x, a, out) }
+}
+fn collect_ge(x: &[f32], thr: f32, out: &mut Vec<u32>) {
+    unsafe { collect_ge_k(x, thr, out) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load(x: &[f32], i: usize) -> __m512 {
+    debug_assert!(i + 16 <= x.len());
+    // SAFETY: callers guarantee i + 16 <= x.len().
+    unsafe { _mm512_loadu_ps(x.as_ptr().add(i)) }
+}
+
+#[target_feature(enable = "avx512f")]
+fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
+    let mut nan = false;
+    for c in x.chunks(block.max(1)) {
+        let (m, n) = max_nan_k(c);
+        out.push(m);
+        nan |= n;
+    }
+    nan
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn max_nan_k(x: &[f32]) -> (f32, bool) {
+    let n = x.len();
+    let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+    let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+    let mut nan: __mmask16 = 0;
+    let mut i = 0;
+    while i + 64 <= n {
+        let (a, b, c, d) = (
+            load(x, i),
+            load(x, i + 16),
+            load(x, i + 32),
+            load(x, i + 48),
+        );
+        m0 = _mm512_max_ps(a, m0);
+        m1 = _mm512_max_ps(b, m1);
+        m2 = _mm512_max_ps(c, m2);
+        m3 = _mm512_max_ps(d, m3);
+        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+        i += 64;
+    }
+    while i + 16 <= n {
+        let a = load(x, i);
+        m0 = _mm512_max_ps(a, m0);
+        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
+        i += 16;
+    }
+    let m = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+    let (tm, tnan) = scalar::max_nan(&x[i..]);
+    (_mm512_reduce_max_ps(m).max(tm), tnan || nan != 0)
+}
+
+struct C {
+    lo: __m512,
+    s_hi: __m512,
+    s_lo: __m512,
+    s_l2e: __m512,
+    m_l2e: __m512,
+    m_hi: __m512,
+    m_lo: __m512,
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn consts(a: &ExpArgs) -> C {
+    C {
+        lo: _mm512_set1_ps(a.lo),
+        s_hi: _mm512_set1_ps(a.s_hi),
+        s_lo: _mm512_set1_ps(a.s_lo),
+        s_l2e: _mm512_set1_ps(a.s_l2e),
+        m_l2e: _mm512_set1_ps(a.m_l2e),
+        m_hi: _mm512_set1_ps(a.m_hi),
+        m_lo: _mm512_set1_ps(a.m_lo),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn exp16(x: __m512, c: &C) -> __m512 {
+    let xc = _mm512_max_ps(x, c.lo);
+    let nf = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_fmsub_ps(xc, c.s_l2e, c.m_l2e),
+    );
+    let big = _mm512_fmadd_ps(nf, _mm512_set1_ps(LN2_HI), c.m_hi);
+    let mut r = _mm512_fmsub_ps(xc, c.s_hi, big);
+    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(LN2_LO), r);
+    r = _mm512_sub_ps(r, c.m_lo);
+    r = _mm512_fmadd_ps(xc, c.s_lo, r);
+    let mut p = _mm512_set1_ps(POLY[6]);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[5]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[4]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[3]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[2]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[1]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[0]));
+    let n = _mm512_cvtps_epi32(nf);
+    let n1 = _mm512_max_epi32(n, _mm512_set1_epi32(-126));
+    let n2 = _mm512_sub_epi32(n, n1);
+    let bias = _mm512_set1_epi32(127);
+    let p1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
+    let p2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
+    _mm512_mul_ps(_mm512_mul_ps(p, p1), p2)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn acc_f64(acc: &mut [__m512d; 2], v: __m512) {
+    let d = _mm512_castps_pd(v);
+    let lo = _mm256_castpd_ps(_mm512_castpd512_pd256(d));
+    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(d));
+    acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(lo));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(hi));
+}
+
+#[target_feature(enable = "avx512f")]
+fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
+    let c = consts(a);
+    let n = x.len();
+    let mut acc = [_mm512_setzero_pd(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        let e0 = exp16(load(x, i), &c);
+        let e1 = exp16(load(x, i + 16), &c);
+        acc_f64(&mut acc, _mm512_add_ps(e0, e1));
+        i += 32;
+    }
+    while i + 16 <= n {
+        acc_f64(&mut acc, exp16(load(x, i), &c));
+        i += 16;
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
+}
+
+#[target_feature(enable = "avx512f")]
+fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+    let c = consts(a);
+    let t = _mm512_set1_ps(thr);
+    let n = x.len();
+    let mut acc = [_mm512_setzero_pd(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        let (v0, v1) = (load(x, i), load(x, i + 16));
+        let k0 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v0, t);
+        let k1 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v1, t);
+        let bits = u64::from(k0) | (u64::from(k1) << 16);
+        if bits != 0 {
+            push_bits(bits, i, out);
+        }
+        acc_f64(&mut acc, _mm512_add_ps(exp16(v0, &c), exp16(v1, &c)));
+        i += 32;
+    }
+    while i + 16 <= n {
+        let v = load(x, i);
+        push_bits(u64::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, t)), i, out);
+        acc_f64(&mut acc, exp16(v, &c));
+        i += 16;
+    }
+    for (j, &v) in x[i..].iter().enumerate() {
+        if v >= thr {
+            out.push((i + j) as u32);
+        }
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
+}
+
+#[target_feature(enable = "avx512f")]
+fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
+    let c = consts(a);
+    let n = x.len().min(out.len());
+    let mut acc = [_mm512_setzero_pd(); 2];
+    let po = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 32 <= n {
+        let e0 = exp16(load(x, i), &c);
+        let e1 = exp16(load(x, i + 16), &c);
+        // SAFETY: i + 32 <= n <= out.len().
+        unsafe {
+            _mm512_storeu_ps(po.add(i), e0);
+            _mm512_storeu_ps(po.add(i + 16), e1);
+        }
+        acc_f64(&mut acc, _mm512_add_ps(e0, e1));
+        i += 32;
+    }
+    while i + 16 <= n {
+        let e = exp16(load(x, i), &c);
+        // SAFETY: i + 16 <= n <= out.len().
+        unsafe { _mm512_storeu_ps(po.add(i), e) };
+        acc_f64(&mut acc, e);
+        i += 16;
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1]))
+        + scalar::exp_write(&x[i..n], a, &mut out[i..n])
+}
+
+#[target_feature(enable = "avx512f")]
+fn scale_k(out: &mut [f32], f: f32) {
+    let fv = _mm512_set1_ps(f);
+    let n = out.len();
+    let p = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= out.len().
+        unsafe { _mm512_storeu_ps(p.add(i), _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), fv)) };
+        i += 16;
+    }
+    scalar::scale(&mut out[i..], f);
+}
+
+#[target_feature(enable = "avx512f")]
+fn affine_write_k(x: &[f32], a: &Affine, out: &mut [f32]) {
+    let (s_hi, s_lo) = (_mm512_set1_ps(a.s_hi), _mm512_set1_ps(a.s_lo));
+    let (c_hi, c_lo) = (_mm512_set1_ps(a.c_hi), _mm512_set1_ps(a.c_lo));
+    let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+    let n = x.len().min(out.len());
+    let po = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 16 <= n {
+        let v = load(x, i);
+        let hi = _mm512_fmsub_ps(v, s_hi, c_hi);
+        let y = _mm512_sub_ps(_mm512_fmadd_ps(v, s_lo, hi), c_lo);
+        let y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, ninf), y, ninf);
+        // SAFETY: i + 16 <= n <= out.len().
+        unsafe { _mm512_storeu_ps(po.add(i), y) };
+        i += 16;
+    }
+    scalar::affine_write(&x[i..n], a, &mut out[i..n]);
+}
+
+#[target_feature(enable = "avx512f")]
+fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
+    let t = _mm512_set1_ps(thr);
+    let n = x.len();
+    let mut i = 0;
+    while i + 64 <= n {
+        let k0 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i), t);
+        let k1 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 16), t);
+        let k2 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 32), t);
+        let k3 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 48), t);
+        let bits =
+            u64::from(k0) | (u64::from(k1) << 16) | (u64::from(k2) << 32) | (u64::from(k3) << 48);
+        if bits != 0 {
+            push_bits(bits, i, out);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        push_bits(
+            u64::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i), t)),
+            i,
+            out,
+        );
+        i += 16;
+    }
+    for (j, &v) in x[i..].iter().enumerate() {
+        if v >= thr {
+            out.push((i + j) as u32);
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Runtime-dispatched SIMD kernels.
+//!
+//! Design notes: each ISA lives in its own file with `#[target_feature]` functions; [`kernels`]
+//! picks the widest table the running CPU supports, once (AVX-512F > AVX2+FMA on x86-64, NEON on
+//! aarch64, else the scalar reference). No global `target-cpu` is needed, so one wheel runs
+//! everywhere.
+//!
+//! The vector `exp` (all ISAs share the same algorithm):
+//! * clamp `x` below at `max - 110 T` (this maps `-inf` to a finite value whose exp underflows);
+//! * `n = round(a · log2 e)` from an approximate `a = (x - max) / T`;
+//! * reduced argument `r = x·s_hi - (M_hi + n·ln2_hi) - n·ln2_lo - M_lo + x·s_lo` where
+//!   `s_hi + s_lo = 1/T`, `M_hi + M_lo = max/T`, `M_hi` a multiple of 2^-9 and `ln2_hi` = 355/512.
+//!   `M_hi + n·ln2_hi` is exact in f32 (both multiples of 2^-9, magnitude < 2^15), so the fused
+//!   multiply-subtract rounds only once, on a number of magnitude < 0.36: the argument error is
+//!   ~1e-8 absolute instead of ~1e-7 relative to `a` (which is what costs accuracy in the naive
+//!   `exp((x - m) * s)` for very negative `a`);
+//! * degree-6 minimax polynomial on `|r| <= ln2/2` (7.4e-8 relative in float32);
+//! * scale by `2^n` as `2^max(n,-126) · 2^(n - max(n,-126))` so subnormal results round once.
+//!
+//! Relative error against the float64 reference: <= 1e-6 for every normal `f32` result (measured
+//! far below that; tested in `tests` below and in `tests/test_sampling.py`). Sums are accumulated
+//! 32 lanes at a time in f32 and then in f64, in a fixed order: results are deterministic for a
+//! given ISA and do not depend on threading.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use std::sync::OnceLock;
+
+/// Range-reduction constants for `exp((x - max) / T)` over one row.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpArgs {
+    /// Row maximum (finite).
+    pub max: f32,
+    /// `1 / T` in f64 (the scalar reference uses this).
+    pub inv_t: f64,
+    pub(crate) lo: f32,
+    pub(crate) s_hi: f32,
+    pub(crate) s_lo: f32,
+    /// `log2(e) / T` and `log2(e) · max / T`: `n = round(x · s_l2e - m_l2e)`.
+    pub(crate) s_l2e: f32,
+    pub(crate) m_l2e: f32,
+    pub(crate) m_hi: f32,
+    pub(crate) m_lo: f32,
+    /// Whether the SIMD range reduction is exact for this row (`|max / T| < 2^14`).
+    pub(crate) simd_ok: bool,
+}
+
+pub(crate) const LN2_HI: f32 = 355.0 / 512.0; // 355/512: n * LN2_HI is exact for |n| < 2^15
+pub(crate) const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 - LN2_HI
+/// Degree-6 polynomial for `exp(r)` on `|r| <= 0.347`, fitted for minimax relative error
+/// (Lawson iteration, float64): 1.9e-9 in exact arithmetic, 7.4e-8 with float32 Horner/FMA
+/// (the Taylor polynomial of degree 7 reaches the same in one more FMA).
+pub(crate) const POLY: [f32; 7] = [
+    1.0,
+    1.0,
+    0.499_999_9,
+    0.166_664_18,
+    0.041_668_233,
+    0.008_374_917,
+    0.001_383_671_8,
+];
+
+impl ExpArgs {
+    /// Constants for `exp((x - max) * inv_t)`; `max` finite, `inv_t` finite and positive.
+    #[must_use]
+    pub fn new(max: f32, inv_t: f64) -> Self {
+        let s_hi = inv_t as f32;
+        let s_lo = (inv_t - f64::from(s_hi)) as f32;
+        let ms = f64::from(max) * inv_t;
+        let m_hi = ((ms * 512.0).round() / 512.0) as f32;
+        let m_lo = (ms - f64::from(m_hi)) as f32;
+        let lo = (f64::from(max) - 110.0 / inv_t).max(-f64::from(f32::MAX)) as f32;
+        let simd_ok = ms.abs() < 16384.0
+            && s_hi.is_normal()
+            && (f64::from(lo) * inv_t).abs() < 32768.0
+            && f64::from(max) * inv_t - f64::from(lo) * inv_t <= 120.0;
+        ExpArgs {
+            max,
+            inv_t,
+            lo,
+            s_hi,
+            s_lo,
+            s_l2e: (inv_t * std::f64::consts::LOG2_E) as f32,
+            m_l2e: (ms * std::f64::consts::LOG2_E) as f32,
+            m_hi,
+            m_lo,
+            simd_ok,
+        }
+    }
+}
+
+/// Constants for the log-softmax write `out = x / T - c`.
+#[derive(Clone, Copy, Debug)]
+pub struct Affine {
+    pub(crate) s: f64,
+    pub(crate) c: f64,
+    pub(crate) s_hi: f32,
+    pub(crate) s_lo: f32,
+    pub(crate) c_hi: f32,
+    pub(crate) c_lo: f32,
+}
+
+impl Affine {
+    /// `out = x * s - c`.
+    #[must_use]
+    pub fn new(s: f64, c: f64) -> Self {
+        let s_hi = s as f32;
+        let c_hi = c as f32;
+        Affine {
+            s,
+            c,
+            s_hi,
+            s_lo: (s - f64::from(s_hi)) as f32,
+            c_hi,
+            c_lo: (c - f64::from(c_hi)) as f32,
+        }
+    }
+}
+
+/// One ISA's kernels. Every entry computes what the same-named function in `scalar` computes.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    /// ISA name: "avx512", "avx2", "neon" or "scalar".
+    pub name: &'static str,
+    /// Largest non-NaN value and whether a NaN was seen.
+    pub max_nan: fn(&[f32]) -> (f32, bool),
+    /// Push the max of each `block`-long chunk (the last may be shorter); return whether a NaN
+    /// was seen.
+    pub block_max: fn(&[f32], usize, &mut Vec<f32>) -> bool,
+    /// `sum(exp((x - max) / T))` in f64.
+    pub exp_sum: fn(&[f32], &ExpArgs) -> f64,
+    /// `exp_sum` that also appends the indices of `x >= thr` (increasing), in the same pass.
+    pub exp_sum_collect: fn(&[f32], &ExpArgs, f32, &mut Vec<u32>) -> f64,
+    /// Write `exp((x - max) / T)`, return the sum.
+    pub exp_write: fn(&[f32], &ExpArgs, &mut [f32]) -> f64,
+    /// Multiply in place.
+    pub scale: fn(&mut [f32], f32),
+    /// Write `x * s - c` (`-inf` stays `-inf`).
+    pub affine_write: fn(&[f32], &Affine, &mut [f32]),
+    /// Append the indices of `x >= thr`, increasing.
+    pub collect_ge: fn(&[f32], f32, &mut Vec<u32>),
+}
+
+impl Kernels {
+    /// `exp_sum`, falling back to the scalar reference when the SIMD reduction does not apply.
+    #[inline]
+    pub fn exp_sum_row(&self, x: &[f32], a: &ExpArgs) -> f64 {
+        if a.simd_ok {
+            (self.exp_sum)(x, a)
+        } else {
+            crate::scalar::exp_sum(x, a)
+        }
+    }
+
+    /// `exp_sum_collect`, falling back to the scalar reference when the SIMD reduction does not
+    /// apply.
+    #[inline]
+    pub fn exp_sum_collect_row(&self, x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
+        if a.simd_ok {
+            (self.exp_sum_collect)(x, a, thr, out)
+        } else {
+            crate::scalar::exp_sum_collect(x, a, thr, out)
+        }
+    }
+
+    /// `exp_write`, falling back to the scalar reference when the SIMD reduction does not apply.
+    #[inline]
+    pub fn exp_write_row(&self, x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
+        if a.simd_ok {
+            (self.exp_write)(x, a, out)
+        } else {
+            crate::scalar::exp_write(x, a, out)
+        }
+    }
+}
+
+/// Append `base + b` for every set bit `b` of a compare mask, lowest first.
+#[inline]
+#[allow(dead_code)] // unused on targets with no vector ISA
+pub(crate) fn push_bits(mut bits: u64, base: usize, out: &mut Vec<u32>) {
+    while bits != 0 {
+        out.push((base + bits.trailing_zeros() as usize) as u32);
+        bits &= bits - 1;
+    }
+}
+
+/// Every kernel table this CPU can run, widest first, scalar last (used by the equivalence tests
+/// and benches).
+#[must_use]
+pub fn available() -> Vec<Kernels> {
+    let mut v = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        v.extend(avx512::table());
+        v.extend(avx2::table());
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        v.extend(neon::table());
+    }
+    v.push(crate::scalar::TABLE);
+    v
+}
+
+/// The kernel table for this CPU, chosen once.
+#[must_use]
+pub fn kernels() -> &'static Kernels {
+    static K: OnceLock<Kernels> = OnceLock::new();
+    K.get_or_init(|| available()[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reference_exp(x: f32, m: f32, inv_t: f64) -> f64 {
+        if x == f32::NEG_INFINITY {
+            0.0
+        } else {
+            ((f64::from(x) - f64::from(m)) * inv_t).exp()
+        }
+    }
+
+    fn check_exp(k: &Kernels, x: &[f32], t: f64) {
+        let (m, nan) = (k.max_nan)(x);
+        assert!(!nan);
+        if !m.is_finite() {
+            return;
+        }
+        let a = ExpArgs::new(m, 1.0 / t);
+        let mut out = vec![0.0f32; x.len()];
+        let s = k.exp_write_row(x, &a, &mut out);
+        let mut ref_sum = 0.0f64;
+        for (i, (&o, &v)) in out.iter().zip(x).enumerate() {
+            let r = reference_exp(v, m, 1.0 / t);
+            ref_sum += r;
+            if r >= f64::from(f32::MIN_POSITIVE) {
+                let rel = (f64::from(o) - r).abs() / r;
+                assert!(
+                    rel <= 1e-6,
+                    "{} i={i} x={v} m={m} t={t}: {o} vs {r}",
+                    k.name
+                );
+            } else {
+                assert!(
+                    (f64::from(o) - r).abs() <= 1.5e-45,
+                    "{} x={v}: {o} vs {r}",
+                    k.name
+                );
+            }
+        }
+        assert!(
+            (s - ref_sum).abs() <= 1e-6 * ref_sum,
+            "{}: {s} vs {ref_sum}",
+            k.name
+        );
+        let s2 = k.exp_sum_row(x, &a);
+        assert!((s2 - ref_sum).abs() <= 1e-6 * ref_sum, "{}", k.name);
+    }
+
+    fn special() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            4 => -30.0f32..30.0,
+            1 => Just(f32::NEG_INFINITY),
+            1 => -1e30f32..-1e3,
+            1 => prop_oneof![Just(1e-40f32), Just(-1e-42f32), Just(0.0f32), Just(-0.0f32)],
+            1 => -200.0f32..200.0,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn every_isa_matches_scalar(
+            x in proptest::collection::vec(special(), 0..300),
+            t in prop_oneof![Just(1.0f64), 0.05f64..5.0, Just(0.7f64)],
+            thr in -50.0f32..50.0,
+        ) {
+            let scalar = crate::scalar::TABLE;
+            for k in available() {
+                // max and NaN flag: exact.
+                prop_assert_eq!((k.max_nan)(&x), (scalar.max_nan)(&x), "{}", k.name);
+                for block in [1usize, 8, 33, 64, 4096] {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    let na = (k.block_max)(&x, block, &mut a);
+                    let nb = (scalar.block_max)(&x, block, &mut b);
+                    prop_assert_eq!((na, a), (nb, b), "{}", k.name);
+                }
+                // collect: exact.
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                (k.collect_ge)(&x, thr, &mut a);
+                (scalar.collect_ge)(&x, thr, &mut b);
+                prop_assert_eq!(&a, &b, "{}", k.name);
+                (k.collect_ge)(&x, f32::NEG_INFINITY, &mut a);
+                prop_assert_eq!(a.len(), b.len() + x.len());
+                check_exp(&k, &x, t);
+                if let (m, false) = (k.max_nan)(&x) {
+                    if m.is_finite() {
+                        let ea = ExpArgs::new(m, 1.0 / t);
+                        let (mut i1, mut i2) = (Vec::new(), Vec::new());
+                        let s1 = k.exp_sum_collect_row(&x, &ea, thr, &mut i1);
+                        let s2 = crate::scalar::exp_sum_collect(&x, &ea, thr, &mut i2);
+                        prop_assert_eq!(&i1, &i2, "{}", k.name);
+                        prop_assert!((s1 - s2).abs() <= 1e-6 * s2, "{} {s1} {s2}", k.name);
+                    }
+                }
+                // log-softmax affine write.
+                let af = Affine::new(1.0 / t, 3.25 / t + 1.5);
+                let (mut o1, mut o2) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+                (k.affine_write)(&x, &af, &mut o1);
+                (scalar.affine_write)(&x, &af, &mut o2);
+                for (p, q) in o1.iter().zip(&o2) {
+                    if q.is_finite() {
+                        prop_assert!((p - q).abs() <= 2e-7 * q.abs().max(1.0), "{} {p} {q}", k.name);
+                    } else {
+                        prop_assert_eq!(p, q);
+                    }
+                }
+                let mut s1 = o2.clone();
+                let mut s2 = o2.clone();
+                (k.scale)(&mut s1, 0.37);
+                (scalar.scale)(&mut s2, 0.37);
+                prop_assert_eq!(s1, s2);
+            }
+        }
+
+        #[test]
+        fn max_and_collect_agree_with_pos_inf(
+            x in proptest::collection::vec(prop_oneof![
+                4 => -30.0f32..30.0,
+                1 => Just(f32::INFINITY),
+                1 => Just(f32::NEG_INFINITY),
+                1 => Just(f32::from_bits(1)),
+            ], 0..200),
+            thr in prop_oneof![-50.0f32..50.0, Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+        ) {
+            let scalar = crate::scalar::TABLE;
+            for k in available() {
+                prop_assert_eq!((k.max_nan)(&x), (scalar.max_nan)(&x), "{}", k.name);
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                (k.collect_ge)(&x, thr, &mut a);
+                (scalar.collect_ge)(&x, thr, &mut b);
+                prop_assert_eq!(a, b, "{}", k.name);
+            }
+        }
+
+        #[test]
+        fn nan_is_detected_anywhere(len in 1usize..200, pos in 0usize..200) {
+            let mut x: Vec<f32> = (0..len).map(|i| i as f32 * 0.25 - 7.0).collect();
+            x[pos % len] = f32::NAN;
+            for k in available() {
+                let (m, nan) = (k.max_nan)(&x);
+                prop_assert!(nan, "{}", k.name);
+                prop_assert!(!m.is_nan());
+            }
+        }
+    }
+
+    #[test]
+    fn exp_accuracy_sweep() {
+        // Dense sweep of the exponent range, including values that make the argument huge.
+        let x: Vec<f32> = (0..40_000).map(|i| 20.0 - i as f32 * 0.0027).collect();
+        for k in available() {
+            for t in [1.0, 0.7, 0.013, 3.3] {
+                check_exp(&k, &x, t);
+            }
+        }
+    }
+
+    #[test]
+    fn dispatch_picks_widest() {
+        assert_eq!(kernels().name, available()[0].name);
+        assert_eq!(kernels().name, crate::simd_level());
+    }
+}
