@@ -5,7 +5,7 @@
 //! of a piece depends only on the piece's bytes and the model. So each thread keeps a
 //! direct-mapped table from piece bytes (pieces of at most [`MAX_LEN`] bytes) to the piece's
 //! token count and, when it has at most [`MAX_IDS`] tokens, its ids. One slot is one cache line;
-//! a lookup is one hash of three words, one line read and a three-word compare. A miss computes
+//! a lookup is one hash of four words, one line read and a four-word compare. A miss computes
 //! the piece with the normal engines and overwrites the slot (no eviction policy beyond the
 //! direct mapping, so memory is fixed: [`SLOTS`] × 64 bytes per thread that tokenizes).
 //!
@@ -23,11 +23,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::Rank;
 
 /// Longest piece cached, in bytes.
-pub const MAX_LEN: usize = 24;
+pub const MAX_LEN: usize = 32;
 /// Most token ids stored per slot; longer encodings store only their count.
-pub const MAX_IDS: usize = 7;
-/// Slots per thread (a power of two): 2 MiB.
-const SLOTS: usize = 1 << 15;
+pub const MAX_IDS: usize = 6;
+/// Slots per thread (a power of two): 4 MiB.
+const SLOTS: usize = 1 << 16;
 const BITS: u32 = SLOTS.trailing_zeros();
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -55,19 +55,21 @@ pub(crate) fn new_uid() -> u32 {
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Slot {
-    key: [u64; 3],
+    key: [u64; 4],
     ids: [Rank; MAX_IDS],
     /// `uid` of the model this entry belongs to; 0 in an empty slot.
     uid: u32,
     /// Piece length; 0 marks an empty slot (pieces are never empty).
     len: u8,
-    /// Token count (pieces of at most 24 bytes have at most 24 tokens), with `COUNT_ONLY` set
+    /// Token count (pieces of at most 32 bytes have at most 32 tokens), with `COUNT_ONLY` set
     /// when the ids are not stored.
     count: u8,
 }
 
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+
 const EMPTY: Slot = Slot {
-    key: [0; 3],
+    key: [0; 4],
     ids: [0; MAX_IDS],
     uid: 0,
     len: 0,
@@ -82,7 +84,7 @@ pub(crate) struct PieceCache {
 /// A looked-up piece: its packed key and slot index.
 #[derive(Clone, Copy)]
 pub(crate) struct Probe {
-    key: [u64; 3],
+    key: [u64; 4],
     uid: u32,
     len: u8,
     index: usize,
@@ -103,10 +105,11 @@ impl PieceCache {
             w.copy_from_slice(&buf[8 * i..8 * i + 8]);
             u64::from_le_bytes(w)
         };
-        let key = [word(0), word(1), word(2)];
+        let key = [word(0), word(1), word(2), word(3)];
         let h = (key[0]
             ^ key[1].rotate_left(21)
             ^ key[2].rotate_left(42)
+            ^ key[3].rotate_left(53)
             ^ (n as u64)
             ^ (u64::from(uid) << 40))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -212,8 +215,8 @@ mod tests {
         let pieces: Vec<Vec<u8>> = [
             " the",
             " tokenization",
-            "aaaaaaaaaaaaaaaaaaaaaaaa",  // 24 bytes, several tokens
-            "aaaaaaaaaaaaaaaaaaaaaaaaa", // 25 bytes: not cached
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // 32 bytes, several tokens
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // 33 bytes: not cached
             " Приветствую",
             " 東京特許許可局",
             "😀😀😀😀😀😀", // many tokens: more than MAX_IDS
