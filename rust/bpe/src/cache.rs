@@ -24,8 +24,9 @@ use crate::Rank;
 
 /// Longest piece cached, in bytes.
 pub const MAX_LEN: usize = 32;
-/// Most token ids stored per slot; longer encodings store only their count.
-pub const MAX_IDS: usize = 6;
+/// Most token ids stored per slot (3 bytes each); longer encodings, or ones with an id of 2^24
+/// or more, store only their count.
+pub const MAX_IDS: usize = 8;
 /// Slots per thread (a power of two): 4 MiB.
 const SLOTS: usize = 1 << 16;
 const BITS: u32 = SLOTS.trailing_zeros();
@@ -56,7 +57,8 @@ pub(crate) fn new_uid() -> u32 {
 #[repr(C, align(64))]
 struct Slot {
     key: [u64; 4],
-    ids: [Rank; MAX_IDS],
+    /// Token ids, 3 bytes each, little-endian.
+    ids: [u8; 3 * MAX_IDS],
     /// `uid` of the model this entry belongs to; 0 in an empty slot.
     uid: u32,
     /// Piece length; 0 marks an empty slot (pieces are never empty).
@@ -70,7 +72,7 @@ const _: () = assert!(std::mem::size_of::<Slot>() == 64);
 
 const EMPTY: Slot = Slot {
     key: [0; 4],
-    ids: [0; MAX_IDS],
+    ids: [0; 3 * MAX_IDS],
     uid: 0,
     len: 0,
     count: 0,
@@ -140,7 +142,11 @@ impl PieceCache {
         let s = &self.slots[p.index];
         let c = usize::from(s.count);
         if Self::holds(s, p) && c <= MAX_IDS {
-            out.extend_from_slice(&s.ids[..c]);
+            out.extend(
+                s.ids[..3 * c]
+                    .chunks_exact(3)
+                    .map(|b| Rank::from(b[0]) | (Rank::from(b[1]) << 8) | (Rank::from(b[2]) << 16)),
+            );
             true
         } else {
             false
@@ -154,8 +160,10 @@ impl PieceCache {
         s.key = p.key;
         s.uid = p.uid;
         s.len = p.len;
-        if ids.len() <= MAX_IDS {
-            s.ids[..ids.len()].copy_from_slice(ids);
+        if ids.len() <= MAX_IDS && ids.iter().all(|&id| id < 1 << 24) {
+            for (dst, &id) in s.ids.chunks_exact_mut(3).zip(ids) {
+                dst.copy_from_slice(&id.to_le_bytes()[..3]);
+            }
             s.count = ids.len() as u8;
         } else {
             s.count = (ids.len() as u8) | COUNT_ONLY;
@@ -243,6 +251,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ids_that_do_not_fit_store_only_the_count() {
+        let mut cache = fresh();
+        let p = PieceCache::probe(3, b"abc").unwrap();
+        let q = PieceCache::probe(4, b"abc").unwrap();
+        cache.store_ids(&p, &[1 << 24, 5]);
+        let mut out = Vec::new();
+        assert!(!cache.encode(&p, &mut out));
+        assert_eq!(cache.count(&p), Some(2));
+        assert_eq!(cache.count(&q), None, "another model's entry");
+        cache.store_ids(&p, &[(1 << 24) - 1, 0, 70_000]);
+        assert!(cache.encode(&p, &mut out));
+        assert_eq!(out, [(1 << 24) - 1, 0, 70_000]);
+        cache.store_ids(&p, &[9; MAX_IDS + 1]);
+        assert!(!cache.encode(&p, &mut out));
+        assert_eq!(cache.count(&p), Some(MAX_IDS + 1));
     }
 
     #[test]
