@@ -10,7 +10,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tokenmill._native import __version__, get_num_threads, set_num_threads, simd_level
+from tokenmill._native import (
+    __version__,
+    get_num_threads,
+    set_num_threads,
+    set_piece_cache,
+    simd_level,
+)
 from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
@@ -87,6 +93,7 @@ __all__ = [
     "price_usage",
     "sample",
     "set_num_threads",
+    "set_piece_cache",
     "simd_level",
     "softmax",
     "token_length_report",

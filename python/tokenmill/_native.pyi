@@ -12,6 +12,7 @@ __all__ = [
     "kept_mask_into",
     "sample_into",
     "set_num_threads",
+    "set_piece_cache",
     "simd_level",
     "softmax_into",
 ]
@@ -20,6 +21,7 @@ __version__: str
 def simd_level() -> str: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def set_piece_cache(enabled: bool) -> None: ...
 
 # --- sampling (wrapped by tokenmill.sampling; `procs` is its _Procs CSR tuple) ---
 def softmax_into(

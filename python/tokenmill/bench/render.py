@@ -246,7 +246,15 @@ def sampling_summary(rows: Sequence[Row], markdown: bool) -> str:
 
 def tokenization_summary(rows: Sequence[Row], markdown: bool) -> str:
     """One line per (encoding, workload, operation, threads): every library's MB/s side by side."""
-    order = ("tokenmill", "tiktoken", "tokenizers", "bpe-openai", "quicktok-v1", "riptoken")
+    order = (
+        "tokenmill",
+        "tokenmill-cold",
+        "tiktoken",
+        "tokenizers",
+        "bpe-openai",
+        "quicktok-v1",
+        "riptoken",
+    )
     libs = [lib for lib in order if any(r.library == lib for r in rows)]
     index = {(r.encoding, r.workload, r.operation, r.threads, r.library): r for r in rows}
     keys = list(dict.fromkeys((r.encoding, r.workload, r.operation, r.threads) for r in rows))

@@ -16,6 +16,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rayon::prelude::*;
+
+use crate::cache;
 use rustc_hash::FxHashMap;
 
 use crate::model::{BpeModel, Rank};
@@ -310,9 +312,12 @@ impl Encoding {
             }
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
-        self.for_each_piece(text, &mut |p| {
-            self.model.encode_piece(p, &mut out);
-            true
+        cache::with(|mut c| {
+            self.for_each_piece(text, &mut |p| {
+                self.model
+                    .encode_piece_cached(p, &mut out, c.as_deref_mut());
+                true
+            });
         });
         out
     }
@@ -324,22 +329,26 @@ impl Encoding {
     pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>, VocabError> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let out_cell = std::cell::RefCell::new(&mut out);
-        self.walk(
-            text,
-            policy,
-            |seg| {
-                let mut o = out_cell.borrow_mut();
-                self.for_each_piece(seg, &mut |p| {
-                    self.model.encode_piece(p, &mut o);
+        cache::with(|c| {
+            let c = std::cell::RefCell::new(c);
+            self.walk(
+                text,
+                policy,
+                |seg| {
+                    let mut o = out_cell.borrow_mut();
+                    let mut c = c.borrow_mut();
+                    self.for_each_piece(seg, &mut |p| {
+                        self.model.encode_piece_cached(p, &mut o, c.as_deref_mut());
+                        true
+                    });
                     true
-                });
-                true
-            },
-            |id| {
-                out_cell.borrow_mut().push(id);
-                true
-            },
-        )?;
+                },
+                |id| {
+                    out_cell.borrow_mut().push(id);
+                    true
+                },
+            )
+        })?;
         Ok(out)
     }
 
@@ -364,9 +373,11 @@ impl Encoding {
             }
         }
         let mut n = 0;
-        self.for_each_piece(text, &mut |p| {
-            n += self.model.count_piece(p);
-            true
+        cache::with(|mut c| {
+            self.for_each_piece(text, &mut |p| {
+                n += self.model.count_piece_cached(p, c.as_deref_mut());
+                true
+            });
         });
         n
     }
@@ -383,23 +394,25 @@ impl Encoding {
         policy: &SpecialPolicy,
     ) -> Result<Option<usize>, VocabError> {
         let count = std::cell::Cell::new(0usize);
-        self.walk(
-            text,
-            policy,
-            |seg| {
-                let mut n = count.get();
-                self.for_each_piece(seg, &mut |p| {
-                    n += self.model.count_piece(p);
+        cache::with(|mut c| {
+            self.walk(
+                text,
+                policy,
+                |seg| {
+                    let mut n = count.get();
+                    self.for_each_piece(seg, &mut |p| {
+                        n += self.model.count_piece_cached(p, c.as_deref_mut());
+                        n <= limit
+                    });
+                    count.set(n);
                     n <= limit
-                });
-                count.set(n);
-                n <= limit
-            },
-            |_| {
-                count.set(count.get() + 1);
-                count.get() <= limit
-            },
-        )?;
+                },
+                |_| {
+                    count.set(count.get() + 1);
+                    count.get() <= limit
+                },
+            )
+        })?;
         let n = count.get();
         Ok((n <= limit).then_some(n))
     }

@@ -30,6 +30,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::cache::{self, PieceCache};
 use crate::VocabError;
 
 /// Token id.
@@ -66,6 +67,8 @@ pub struct BpeModel {
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
+    /// Process-unique id tagging this model's entries in the per-thread piece cache.
+    uid: u32,
 }
 
 /// One slot of the bytes -> id table. Tokens of up to 8 bytes are compared through `key` (the
@@ -285,6 +288,7 @@ impl BpeModel {
             pairs: FxHashMap::default(),
             by_rank: false,
             whole_piece_lookup: false,
+            uid: cache::new_uid(),
         };
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
@@ -389,6 +393,43 @@ impl BpeModel {
         } else {
             self.merge_long(piece, |id| out.push(id));
         }
+    }
+
+    /// [`encode_piece`](Self::encode_piece) through a piece cache (see `cache.rs`).
+    #[inline]
+    pub(crate) fn encode_piece_cached(
+        &self,
+        piece: &[u8],
+        out: &mut Vec<Rank>,
+        cache: Option<&mut PieceCache>,
+    ) {
+        if let Some(c) = cache {
+            if let Some(p) = PieceCache::probe(self.uid, piece) {
+                if !c.encode(&p, out) {
+                    let start = out.len();
+                    self.encode_piece(piece, out);
+                    c.store_ids(&p, &out[start..]);
+                }
+                return;
+            }
+        }
+        self.encode_piece(piece, out);
+    }
+
+    /// [`count_piece`](Self::count_piece) through a piece cache (see `cache.rs`).
+    #[inline]
+    pub(crate) fn count_piece_cached(&self, piece: &[u8], cache: Option<&mut PieceCache>) -> usize {
+        if let Some(c) = cache {
+            if let Some(p) = PieceCache::probe(self.uid, piece) {
+                if let Some(n) = c.count(&p) {
+                    return n;
+                }
+                let n = self.count_piece(piece);
+                c.store_count(&p, n);
+                return n;
+            }
+        }
+        self.count_piece(piece)
     }
 
     /// Number of tokens in one pre-tokenized piece.

@@ -260,7 +260,15 @@ impl PyEncoding {
 }
 
 /// Add this module's classes and functions to `tokenmill._native`.
+/// Turn the per-thread piece cache on or off process-wide (results never change; benches turn
+/// it off to measure text the cache has not seen).
+#[pyfunction]
+fn set_piece_cache(enabled: bool) {
+    tokenmill_bpe::cache::set_enabled(enabled);
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEncoding>()?;
+    m.add_function(wrap_pyfunction!(set_piece_cache, m)?)?;
     Ok(())
 }
