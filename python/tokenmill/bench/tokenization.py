@@ -537,6 +537,8 @@ def load_rows(
     skips: list[Skip] = []
     env = {**os.environ, **thread_env(1)}
     for lib in libraries:
+        if lib not in _LOAD_SNIPPETS:  # tokenmill-cold: same load as tokenmill
+            continue
         imp, load, first = _LOAD_SNIPPETS[lib]
         if encoding == LLAMA3:
             load = _LLAMA3_LOAD.get(lib, load)
