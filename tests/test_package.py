@@ -76,16 +76,26 @@ def test_stub_file_matches_native_module() -> None:
 
 
 def test_import_loads_only_numpy_and_extension() -> None:
+    """`import tokenmill` loads the extension alone; the inference path adds numpy only."""
     code = (
         "import sys; before = set(sys.modules); import tokenmill; "
-        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+        "after_import = set(sys.modules); tokenmill.sample; tokenmill.get_encoding; "
+        "print(' '.join(sorted(after_import - before))); "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
     )
-    out = subprocess.run(
+    lines = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    third_party = {m.split(".")[0] for m in out} - set(sys.stdlib_module_names)
-    assert third_party <= {"numpy", "tokenmill"}, third_party
-    assert not [m for m in out if re.match(r"tokenmill\.(cost|report|scaling|cli)", m)]
+    ).stdout.splitlines()
+    on_import, on_use = lines[0].split(), lines[1].split()
+
+    def third_party(mods: list[str]) -> set[str]:
+        return {m.split(".")[0] for m in mods} - set(sys.stdlib_module_names)
+
+    assert third_party(on_import) == {"tokenmill"}, on_import
+    assert third_party(on_use) <= {"numpy", "tokenmill"}, on_use
+    assert "numpy" in third_party(on_use)
+    lazy = r"tokenmill\.(cost|report|scaling|cli|pricing|bench)"
+    assert not [m for m in on_use if re.match(lazy, m)]
 
 
 def test_thread_count_is_settable_and_validated() -> None:

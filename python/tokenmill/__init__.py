@@ -1,8 +1,8 @@
 """tokenmill: fast, exact token tooling for people who build and run LLMs.
 
-The inference path (``sample``, ``softmax``, ``get_encoding``) imports only numpy and the native
-extension. The pure-Python layers (cost, report, scaling) load on first use, so ``import tokenmill``
-stays fast.
+``import tokenmill`` loads only the native extension. Everything else loads on first use (PEP 562):
+the inference path (``sample``, ``softmax``, ``get_encoding``) pulls in numpy and nothing more; the
+pure-Python layers (cost, report, scaling) load only when one of their names is used.
 """
 
 from __future__ import annotations
@@ -17,10 +17,15 @@ from tokenmill._native import (
     set_piece_cache,
     simd_level,
 )
-from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "Sampler": "tokenmill.sampling",
+    "SampleResult": "tokenmill.sampling",
+    "kept_mask": "tokenmill.sampling",
+    "log_softmax": "tokenmill.sampling",
+    "sample": "tokenmill.sampling",
+    "softmax": "tokenmill.sampling",
     "Catalogue": "tokenmill.cost",
     "CostEstimate": "tokenmill.cost",
     "MissingPriceError": "tokenmill.cost",
