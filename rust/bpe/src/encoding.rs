@@ -290,14 +290,15 @@ impl Encoding {
         Ok(())
     }
 
-    fn for_each_piece<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[u8]) -> bool) {
+    /// Call `sink` with the (non-empty) pieces of `text` in order, in batches of at most
+    /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`.
+    fn for_each_batch(&self, text: &str, sink: &mut dyn FnMut(&[&[u8]]) -> bool) {
         match &self.normalizer {
             Some(norm) => {
                 let normalized = norm.normalize(text);
-                self.pretok
-                    .split_while(&normalized, &mut |p| sink(p.as_bytes()));
+                self.pretok.split_batched(&normalized, sink);
             }
-            None => self.pretok.split_while(text, &mut |p| sink(p.as_bytes())),
+            None => self.pretok.split_batched(text, sink),
         }
     }
 
@@ -313,9 +314,8 @@ impl Encoding {
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         cache::with(|mut c| {
-            self.for_each_piece(text, &mut |p| {
-                self.model
-                    .encode_piece_cached(p, &mut out, c.as_deref_mut());
+            self.for_each_batch(text, &mut |ps| {
+                self.model.encode_pieces(ps, &mut out, c.as_deref_mut());
                 true
             });
         });
@@ -337,8 +337,8 @@ impl Encoding {
                 |seg| {
                     let mut o = out_cell.borrow_mut();
                     let mut c = c.borrow_mut();
-                    self.for_each_piece(seg, &mut |p| {
-                        self.model.encode_piece_cached(p, &mut o, c.as_deref_mut());
+                    self.for_each_batch(seg, &mut |ps| {
+                        self.model.encode_pieces(ps, &mut o, c.as_deref_mut());
                         true
                     });
                     true
@@ -374,8 +374,8 @@ impl Encoding {
         }
         let mut n = 0;
         cache::with(|mut c| {
-            self.for_each_piece(text, &mut |p| {
-                n += self.model.count_piece_cached(p, c.as_deref_mut());
+            self.for_each_batch(text, &mut |ps| {
+                n += self.model.count_pieces(ps, c.as_deref_mut());
                 true
             });
         });
@@ -400,8 +400,8 @@ impl Encoding {
                 policy,
                 |seg| {
                     let mut n = count.get();
-                    self.for_each_piece(seg, &mut |p| {
-                        n += self.model.count_piece_cached(p, c.as_deref_mut());
+                    self.for_each_batch(seg, &mut |ps| {
+                        n += self.model.count_pieces(ps, c.as_deref_mut());
                         n <= limit
                     });
                     count.set(n);

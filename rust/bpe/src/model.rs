@@ -30,8 +30,10 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::cache::{self, PieceCache};
+use crate::cache;
 use crate::VocabError;
+
+mod pipeline;
 
 /// Token id.
 pub type Rank = u32;
@@ -88,28 +90,58 @@ const FREE: Slot = Slot {
     len: 0,
 };
 
+/// The first `min(len, 8)` bytes of `b` packed little-endian into a word, zero-padded. Built
+/// from at most two overlapping loads (no byte loop and no copy through memory, which would
+/// stall on store forwarding in the hot path).
+#[inline(always)]
+pub(crate) fn pack8(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        return u64::from_le_bytes(w);
+    }
+    if n >= 4 {
+        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
+        // Overlapping bytes hold the same value in both words, so OR is exact.
+        return lo | (hi << (8 * (n - 4)));
+    }
+    if n == 0 {
+        return 0;
+    }
+    // n in 1..=3: bytes 0, n/2 and n-1 cover every position.
+    u64::from(b[0])
+        | (u64::from(b[n / 2]) << (8 * (n / 2)))
+        | (u64::from(b[n - 1]) << (8 * (n - 1)))
+}
+
 /// `b` packed little-endian into a word (first 8 bytes) and the table hash of `b`.
-#[inline]
+#[inline(always)]
 fn key_and_hash(b: &[u8]) -> (u64, u64) {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    if b.len() <= 8 {
-        let mut key = 0u64;
-        for (k, &x) in b.iter().enumerate() {
-            key |= u64::from(x) << (8 * k);
-        }
-        let h = (key ^ ((b.len() as u64) << 59)).wrapping_mul(K);
-        return (key, h ^ (h >> 31));
-    }
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[..8]);
-    let key = u64::from_le_bytes(w);
+    let key = pack8(b);
     let mut h = (key ^ ((b.len() as u64) << 59)).wrapping_mul(K);
-    for c in b[8..].chunks(8) {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        h = (h.rotate_left(27) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    if b.len() > 8 {
+        for c in b[8..].chunks(8) {
+            h = (h.rotate_left(27) ^ pack8(c)).wrapping_mul(K);
+        }
     }
     (key, h ^ (h >> 31))
+}
+
+/// Hint the CPU to pull the cache line holding `*x` into L1 (no effect on results).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing architecturally; `x` is a valid reference.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 impl BpeModel {
@@ -326,21 +358,47 @@ impl BpeModel {
     #[must_use]
     pub fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
         let (key, h) = key_and_hash(bytes);
-        let len = bytes.len() as u32;
-        if len <= 8 {
-            let mask = self.hot.len() - 1;
-            let mut i = (h >> self.hot_shift) as usize;
-            loop {
-                let slot = self.hot[i];
-                if slot.id == EMPTY {
-                    break;
-                }
-                if slot.key == key && slot.len == len {
-                    return Some(slot.id);
-                }
-                i = (i + 1) & mask;
+        if bytes.len() <= 8 {
+            if let Some(id) = self.hot_find(key, h, bytes.len()) {
+                return Some(id);
             }
         }
+        self.table_find(bytes, key, h)
+    }
+
+    /// The hot table's id for a token of at most 8 bytes with packed `key` and hash `h`.
+    #[inline(always)]
+    fn hot_find(&self, key: u64, h: u64, len: usize) -> Option<Rank> {
+        let mask = self.hot.len() - 1;
+        let mut i = (h >> self.hot_shift) as usize;
+        loop {
+            let slot = self.hot[i];
+            if slot.id == EMPTY {
+                return None;
+            }
+            if slot.key == key && slot.len as usize == len {
+                return Some(slot.id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The first slot `token_id` reads in the hot table for hash `h`.
+    #[inline(always)]
+    fn hot_home(&self, h: u64) -> &Slot {
+        &self.hot[(h >> self.hot_shift) as usize]
+    }
+
+    /// The first slot `token_id` reads in the main table for hash `h`.
+    #[inline(always)]
+    fn table_home(&self, h: u64) -> &Slot {
+        &self.table[(h >> self.shift) as usize]
+    }
+
+    /// The main table's id for `bytes` with packed `key` and hash `h`.
+    #[inline(always)]
+    fn table_find(&self, bytes: &[u8], key: u64, h: u64) -> Option<Rank> {
+        let len = bytes.len() as u32;
         let mask = self.table.len() - 1;
         let mut i = (h >> self.shift) as usize;
         loop {
@@ -393,43 +451,6 @@ impl BpeModel {
         } else {
             self.merge_long(piece, |id| out.push(id));
         }
-    }
-
-    /// [`encode_piece`](Self::encode_piece) through a piece cache (see `cache.rs`).
-    #[inline]
-    pub(crate) fn encode_piece_cached(
-        &self,
-        piece: &[u8],
-        out: &mut Vec<Rank>,
-        cache: Option<&mut PieceCache>,
-    ) {
-        if let Some(c) = cache {
-            if let Some(p) = PieceCache::probe(self.uid, piece) {
-                if !c.encode(&p, out) {
-                    let start = out.len();
-                    self.encode_piece(piece, out);
-                    c.store_ids(&p, &out[start..]);
-                }
-                return;
-            }
-        }
-        self.encode_piece(piece, out);
-    }
-
-    /// [`count_piece`](Self::count_piece) through a piece cache (see `cache.rs`).
-    #[inline]
-    pub(crate) fn count_piece_cached(&self, piece: &[u8], cache: Option<&mut PieceCache>) -> usize {
-        if let Some(c) = cache {
-            if let Some(p) = PieceCache::probe(self.uid, piece) {
-                if let Some(n) = c.count(&p) {
-                    return n;
-                }
-                let n = self.count_piece(piece);
-                c.store_count(&p, n);
-                return n;
-            }
-        }
-        self.count_piece(piece)
     }
 
     /// Number of tokens in one pre-tokenized piece.

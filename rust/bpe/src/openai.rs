@@ -25,7 +25,7 @@
 //! (plus at most one extra char of look-back), so splitting is linear. The unit tests check the
 //! matchers against `fancy-regex` running the original patterns; pytest checks against tiktoken.
 
-use crate::pretok::PreTokenizer;
+use crate::pretok::{Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
@@ -352,10 +352,10 @@ fn o200k_next(s: &[u8], i: usize) -> usize {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn split_with<'t>(
     text: &'t str,
-    next: fn(&[u8], usize) -> usize,
+    next: impl Fn(&[u8], usize) -> usize,
     sink: &mut dyn FnMut(&'t str) -> bool,
 ) {
     let s = text.as_bytes();
@@ -368,6 +368,26 @@ fn split_with<'t>(
         }
         i = e;
     }
+}
+
+/// [`split_with`] filling batches directly (`next` inlined, no call per piece).
+#[inline(always)]
+fn batch_with<'t>(
+    text: &'t str,
+    next: impl Fn(&[u8], usize) -> usize,
+    sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+) {
+    let s = text.as_bytes();
+    let mut batch = Batch::new();
+    let mut i = 0;
+    while i < s.len() {
+        let e = next(s, i);
+        if !batch.push(&s[i..e], sink) {
+            return;
+        }
+        i = e;
+    }
+    batch.flush(sink);
 }
 
 /// The `cl100k_base` split pattern, hand-written.
@@ -384,6 +404,9 @@ impl PreTokenizer for Cl100kPreTokenizer {
     fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
         split_with(text, cl100k_next, sink);
     }
+    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
+        batch_with(text, cl100k_next, sink);
+    }
 }
 
 /// The `o200k_base` split pattern, hand-written.
@@ -399,6 +422,9 @@ impl PreTokenizer for O200kPreTokenizer {
     }
     fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
         split_with(text, o200k_next, sink);
+    }
+    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
+        batch_with(text, o200k_next, sink);
     }
 }
 

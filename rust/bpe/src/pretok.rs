@@ -19,6 +19,72 @@ pub trait PreTokenizer: Send + Sync {
             }
         });
     }
+
+    /// The non-empty pieces of `text` in order, handed to `sink` in batches of at most
+    /// [`BATCH`] (the BPE stage resolves a batch with overlapping table lookups); stop as soon as
+    /// `sink` returns `false`.
+    ///
+    /// The default collects [`split_while`](Self::split_while)'s pieces; the hand-written
+    /// pre-tokenizers override it to fill batches without a call per piece.
+    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
+        let mut batch = Batch::new();
+        let mut going = true;
+        self.split_while(text, &mut |p| {
+            going = batch.push(p.as_bytes(), sink);
+            going
+        });
+        if going {
+            batch.flush(sink);
+        }
+    }
+}
+
+/// Pieces per batch handed to the BPE stage.
+pub const BATCH: usize = 32;
+
+/// A batch of pieces being filled.
+pub(crate) struct Batch<'t> {
+    buf: [&'t [u8]; BATCH],
+    n: usize,
+}
+
+impl<'t> Batch<'t> {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [&[]; BATCH],
+            n: 0,
+        }
+    }
+
+    /// Add a piece (empty ones are skipped); when the batch fills, hand it to `sink` and return
+    /// what `sink` returned.
+    #[inline(always)]
+    pub(crate) fn push(
+        &mut self,
+        piece: &'t [u8],
+        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+    ) -> bool {
+        if piece.is_empty() {
+            return true;
+        }
+        self.buf[self.n] = piece;
+        self.n += 1;
+        if self.n == BATCH {
+            self.n = 0;
+            return sink(&self.buf);
+        }
+        true
+    }
+
+    /// Hand the pieces still held to `sink`.
+    #[inline]
+    pub(crate) fn flush(&mut self, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
+        if self.n > 0 {
+            sink(&self.buf[..self.n]);
+            self.n = 0;
+        }
+    }
 }
 
 /// Rewrites text before pre-tokenization (for example Unicode NFC, as some `tokenizer.json` files

@@ -1,6 +1,8 @@
 //! Python bindings for tokenmill-bpe: `_native.Encoding`, a frozen handle on a shared core
-//! `Encoding`. Every call extracts its arguments, releases the GIL on the bounded pool
-//! (`pool::run`), calls the core and converts errors in `errors.rs`. Special-token policy
+//! `Encoding`. Every call extracts its arguments, releases the GIL, calls the core and converts
+//! errors in `errors.rs`. Batch calls run on the bounded pool (`pool::run`); single-text calls
+//! run on the calling thread (`pool::here`), so they pay no hand-off and keep that thread's
+//! piece cache warm from call to call. Special-token policy
 //! arguments arrive resolved: `None` means "all", a list means those names (the tiktoken-style
 //! argument handling lives in `python/tokenmill/tokenizer.py`).
 //!
@@ -140,7 +142,7 @@ impl PyEncoding {
     fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         let t = text_of(text)?;
         let enc = &self.inner;
-        pool::run(py, || enc.encode_ordinary(&t))
+        Ok(pool::here(py, || enc.encode_ordinary(&t)))
     }
 
     #[pyo3(signature = (text, allowed, disallowed))]
@@ -154,7 +156,7 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::run(py, || enc.encode(&t, &policy))?.into_py()
+        pool::here(py, || enc.encode(&t, &policy)).into_py()
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -183,13 +185,13 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::run(py, || enc.count(&t, &policy))?.into_py()
+        pool::here(py, || enc.count(&t, &policy)).into_py()
     }
 
     fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<usize> {
         let t = text_of(text)?;
         let enc = &self.inner;
-        pool::run(py, || enc.count_ordinary(&t))
+        Ok(pool::here(py, || enc.count_ordinary(&t)))
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -226,7 +228,7 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::run(py, || enc.count_till_limit(&t, limit, &policy))?.into_py()
+        pool::here(py, || enc.count_till_limit(&t, limit, &policy)).into_py()
     }
 
     fn decode_bytes<'py>(
@@ -235,7 +237,7 @@ impl PyEncoding {
         tokens: Vec<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let enc = &self.inner;
-        let bytes = pool::run(py, || enc.decode_bytes(&tokens))?.into_py()?;
+        let bytes = pool::here(py, || enc.decode_bytes(&tokens)).into_py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 

@@ -55,6 +55,14 @@ pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T>
     Ok(py.detach(|| p.install(f)))
 }
 
+/// Release the GIL and run `f` on the calling thread. For single-text work: no worker wake-up
+/// or hand-off (tens of microseconds, plus the spinning of idle workers), and the per-thread
+/// state the core keeps (the BPE piece cache) stays with the caller's thread from call to call.
+/// `f` must not need the pool (no rayon parallel iterators).
+pub fn here<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    py.detach(f)
+}
+
 /// Like [`run`], but when `inline` is true run `f` on the calling thread (still with the GIL
 /// released): waking a worker and waiting for it costs tens of microseconds, more than small
 /// work takes. `f` must then not need the pool (no rayon parallel iterators).

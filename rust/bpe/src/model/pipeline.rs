@@ -1,0 +1,223 @@
+//! Batched piece resolution: the table lookups of several pieces overlap in memory.
+//!
+//! # Design notes
+//! On real text most pieces are a single token, and the cost of a piece is dominated by random
+//! reads: the vocabulary table (several MiB for cl100k/o200k, so an L2 miss) and the per-thread
+//! piece cache (4 MiB). Taken one piece at a time, every such read is a full miss latency on the
+//! critical path. Here the pre-tokenizer's pieces arrive in batches of up to [`BATCH`]:
+//!
+//! 1. hash every piece and prefetch its home slot: in the small hot table (the most frequent
+//!    tokens of at most 8 bytes) for short pieces, in the main table for longer ones; then look
+//!    the short pieces up in the hot table and prefetch the main-table slot of those it misses;
+//! 2. finish the main-table lookups (the lines are arriving or there), and for the pieces that
+//!    are not one token, compute their cache probe and prefetch its slot;
+//! 3. in order: emit single tokens, serve the rest from the cache or the merge engines.
+//!
+//! Work per piece is unchanged (one hash, the same probes); only the waiting overlaps. Results
+//! are those of [`BpeModel::count_piece`] / [`BpeModel::encode_piece`] piece by piece: stage 3
+//! falls back to exactly those calls, and the tests compare the two paths on real vocabularies.
+//! Models without whole-piece lookup (merge-list models without `ignore_merges`) skip stages
+//! 1-2 and only prefetch cache slots.
+
+use super::{key_and_hash, prefetch, BpeModel, Rank};
+use crate::cache::{PieceCache, Probe};
+use crate::pretok::BATCH;
+
+/// Marks a piece that is not a single token (or not looked up as one).
+const UNRESOLVED: Rank = Rank::MAX;
+
+impl BpeModel {
+    /// Stages 1-2: the single-token id of each piece, or `UNRESOLVED`.
+    #[inline]
+    fn resolve_whole(&self, pieces: &[&[u8]], ids: &mut [Rank; BATCH]) {
+        if !self.whole_piece_lookup {
+            return;
+        }
+        let mut hashes = [(0u64, 0u64); BATCH];
+        for (i, p) in pieces.iter().enumerate() {
+            let (key, h) = key_and_hash(p);
+            hashes[i] = (key, h);
+            if p.len() <= 8 {
+                prefetch(self.hot_home(h));
+            } else {
+                prefetch(self.table_home(h));
+            }
+        }
+        let mut pending = 0u64;
+        for (i, p) in pieces.iter().enumerate() {
+            let (key, h) = hashes[i];
+            if p.len() <= 8 {
+                if let Some(id) = self.hot_find(key, h, p.len()) {
+                    ids[i] = id;
+                    continue;
+                }
+                prefetch(self.table_home(h));
+            }
+            pending |= 1 << i;
+        }
+        while pending != 0 {
+            let i = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            let (key, h) = hashes[i];
+            if let Some(id) = self.table_find(pieces[i], key, h) {
+                ids[i] = id;
+            }
+        }
+    }
+
+    /// Cache probes (prefetched) for the unresolved pieces.
+    #[inline]
+    fn probe_rest(
+        &self,
+        pieces: &[&[u8]],
+        ids: &[Rank; BATCH],
+        cache: Option<&PieceCache>,
+    ) -> [Option<Probe>; BATCH] {
+        let mut probes = [None; BATCH];
+        if let Some(c) = cache {
+            for (i, p) in pieces.iter().enumerate() {
+                if ids[i] == UNRESOLVED {
+                    probes[i] = PieceCache::probe(self.uid, p);
+                    if let Some(pr) = &probes[i] {
+                        c.prefetch(pr);
+                    }
+                }
+            }
+        }
+        probes
+    }
+
+    /// Total token count of up to [`BATCH`] pieces (as `count_piece` summed, through the cache).
+    pub(crate) fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        mut cache: Option<&mut PieceCache>,
+    ) -> usize {
+        debug_assert!(pieces.len() <= BATCH);
+        let mut ids = [UNRESOLVED; BATCH];
+        self.resolve_whole(pieces, &mut ids);
+        let probes = self.probe_rest(pieces, &ids, cache.as_deref());
+        let mut total = 0;
+        for (i, p) in pieces.iter().enumerate() {
+            if ids[i] != UNRESOLVED {
+                total += 1;
+                continue;
+            }
+            total += match (&probes[i], cache.as_deref_mut()) {
+                (Some(pr), Some(c)) => c.count(pr).unwrap_or_else(|| {
+                    let n = self.count_piece(p);
+                    c.store_count(pr, n);
+                    n
+                }),
+                _ => self.count_piece(p),
+            };
+        }
+        total
+    }
+
+    /// Append the ids of up to [`BATCH`] pieces to `out` (as `encode_piece` in order, through
+    /// the cache).
+    pub(crate) fn encode_pieces(
+        &self,
+        pieces: &[&[u8]],
+        out: &mut Vec<Rank>,
+        mut cache: Option<&mut PieceCache>,
+    ) {
+        debug_assert!(pieces.len() <= BATCH);
+        let mut ids = [UNRESOLVED; BATCH];
+        self.resolve_whole(pieces, &mut ids);
+        let probes = self.probe_rest(pieces, &ids, cache.as_deref());
+        for (i, p) in pieces.iter().enumerate() {
+            if ids[i] != UNRESOLVED {
+                out.push(ids[i]);
+                continue;
+            }
+            match (&probes[i], cache.as_deref_mut()) {
+                (Some(pr), Some(c)) => {
+                    if !c.encode(pr, out) {
+                        let start = out.len();
+                        self.encode_piece(p, out);
+                        c.store_ids(pr, &out[start..]);
+                    }
+                }
+                _ => self.encode_piece(p, out),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::bundled_encoding;
+
+    /// Pieces of every kind: single tokens (hot and not), multi-token, long, empty, non-UTF-8.
+    fn pieces() -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = [
+            " the",
+            " tokenization",
+            "a",
+            " antidisestablishmentarianism",
+            " Приветствую",
+            " 東京特許許可局",
+            "😀😀😀",
+            "!!!!",
+            "\n\n",
+            "12345678",
+            "123456789",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        v.push(vec![b'a'; 100]);
+        v.push(vec![b'x'; 9]);
+        let mut state = 0x2545_f491_u64;
+        for len in 0..200 {
+            let piece = (0..len % 40)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Mostly lowercase letters and a space, some arbitrary bytes.
+                    match state % 10 {
+                        0 => (state >> 8) as u8,
+                        1 => b' ',
+                        _ => b'a' + ((state >> 16) % 26) as u8,
+                    }
+                })
+                .collect();
+            v.push(piece);
+        }
+        v
+    }
+
+    #[test]
+    fn batches_equal_piece_by_piece_with_and_without_cache() {
+        let all = pieces();
+        for name in ["cl100k_base", "o200k_base"] {
+            let enc = bundled_encoding(name).unwrap();
+            let m = enc.model();
+            let mut cache = PieceCache::new_for_tests();
+            for round in 0..2 {
+                for chunk in all.chunks(BATCH) {
+                    let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+                    let mut want = Vec::new();
+                    let mut want_n = 0;
+                    for p in &refs {
+                        m.encode_piece(p, &mut want);
+                        want_n += m.count_piece(p);
+                    }
+                    assert_eq!(want.len(), want_n);
+                    for use_cache in [false, true] {
+                        let n = m.count_pieces(&refs, use_cache.then_some(&mut cache));
+                        assert_eq!(n, want_n, "{name} round {round} cache {use_cache}");
+                        let mut got = vec![1];
+                        m.encode_pieces(&refs, &mut got, use_cache.then_some(&mut cache));
+                        assert_eq!(got[1..], want[..], "{name} round {round} cache {use_cache}");
+                    }
+                }
+            }
+        }
+    }
+}
