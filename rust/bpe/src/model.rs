@@ -63,6 +63,10 @@ pub struct BpeModel {
     hot: Vec<Slot>,
     hot_shift: u32,
     byte_ids: [Rank; 256],
+    /// Rank vocabularies: the rank of the two-byte token `[a, b]` at `a << 8 | b`, or `NONE`
+    /// (256 KiB, so the first merge step of every piece is an array read, not a hash probe).
+    /// Empty for merge-list models.
+    byte_pairs: Vec<Rank>,
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
     by_rank: bool,
@@ -156,8 +160,7 @@ impl BpeModel {
             .map(|(i, t)| (t, i as Rank))
             .collect::<Vec<_>>();
         let mut model = Self::from_vocab(entries)?;
-        model.whole_piece_lookup = true;
-        model.by_rank = true;
+        model.set_rank_semantics();
         Ok(model)
     }
 
@@ -178,8 +181,7 @@ impl BpeModel {
             ));
         }
         let mut model = Self::from_packed(data, offsets)?;
-        model.whole_piece_lookup = true;
-        model.by_rank = true;
+        model.set_rank_semantics();
         Ok(model)
     }
 
@@ -261,6 +263,19 @@ impl BpeModel {
         Self::from_packed(data, offsets)
     }
 
+    /// tiktoken semantics: priority = rank of the concatenation, whole pieces map to their token.
+    fn set_rank_semantics(&mut self) {
+        self.whole_piece_lookup = true;
+        self.by_rank = true;
+        let mut pairs = vec![NONE; 1 << 16];
+        for (id, w) in self.offsets.windows(2).enumerate() {
+            if let [a, b] = self.data[w[0] as usize..w[1] as usize] {
+                pairs[usize::from(a) << 8 | usize::from(b)] = id as Rank;
+            }
+        }
+        self.byte_pairs = pairs;
+    }
+
     /// Build the lookup tables over packed tokens (`data[offsets[i]..offsets[i + 1]]` is id `i`,
     /// empty for absent ids).
     fn from_packed(data: Vec<u8>, offsets: Vec<u32>) -> Result<Self, VocabError> {
@@ -317,6 +332,7 @@ impl BpeModel {
             hot,
             hot_shift,
             byte_ids: [0; 256],
+            byte_pairs: Vec::new(),
             pairs: FxHashMap::default(),
             by_rank: false,
             whole_piece_lookup: false,
@@ -413,6 +429,34 @@ impl BpeModel {
         }
     }
 
+    /// The ids of two byte strings (`NONE` for absent ones or `None` inputs), with their table
+    /// reads overlapped: hash both, prefetch both home slots, then probe.
+    #[inline(always)]
+    fn ranks2(&self, a: Option<&[u8]>, b: Option<&[u8]>) -> (Rank, Rank) {
+        let ka = a.map(key_and_hash);
+        let kb = b.map(key_and_hash);
+        for (x, k) in [(a, ka), (b, kb)] {
+            if let (Some(x), Some((_, h))) = (x, k) {
+                if x.len() <= 8 {
+                    prefetch(self.hot_home(h));
+                }
+                prefetch(self.table_home(h));
+            }
+        }
+        let find = |x: Option<&[u8]>, k: Option<(u64, u64)>| match (x, k) {
+            (Some(x), Some((key, h))) => {
+                let hot = if x.len() <= 8 {
+                    self.hot_find(key, h, x.len())
+                } else {
+                    None
+                };
+                hot.or_else(|| self.table_find(x, key, h)).unwrap_or(NONE)
+            }
+            _ => NONE,
+        };
+        (find(a, ka), find(b, kb))
+    }
+
     /// The merge priority and result of an adjacent pair, if it merges.
     #[must_use]
     pub fn merge(&self, left: Rank, right: Rank) -> Option<(u32, Rank)> {
@@ -470,32 +514,56 @@ impl BpeModel {
     }
 
     /// The stack-array engine for pieces of at most `SMALL` bytes; returns the token count.
+    /// Sized to the piece (16, 32 or 64 parts), so short pieces initialise little stack.
     #[inline]
-    fn merge_small(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
-        let n = piece.len();
-        debug_assert!(n <= SMALL);
-        // Part k is piece[start[k]..start[k + 1]] with id ids[k]; prio[k] / merged[k] describe
-        // the pair (k, k + 1).
-        let mut start = [0u8; SMALL + 1];
-        let mut ids = [0 as Rank; SMALL];
-        let mut prio = [NONE; SMALL];
-        let mut merged = [0 as Rank; SMALL];
-        for (k, &b) in piece.iter().enumerate() {
-            start[k] = k as u8;
-            ids[k] = self.byte_ids[usize::from(b)];
+    fn merge_small(&self, piece: &[u8], emit: impl FnMut(Rank)) -> usize {
+        match piece.len() {
+            0..=16 => self.merge_stack::<16>(piece, emit),
+            17..=32 => self.merge_stack::<32>(piece, emit),
+            _ => self.merge_stack::<SMALL>(piece, emit),
         }
-        start[n] = n as u8;
-        let mut m = n;
-        for k in 0..m - 1 {
-            if let Some((p, id)) = self.pair(piece, k, k + 2, ids[k], ids[k + 1]) {
-                prio[k] = p;
-                merged[k] = id;
+    }
+
+    /// [`merge_small`](Self::merge_small) with arrays of `N >= piece.len()` entries.
+    ///
+    /// A part is named by the position of its first byte, and parts are linked (`next`,
+    /// `prev`), so a merge is O(1) pointer updates instead of shifting arrays. `prio[k]` is the
+    /// priority of the pair (part `k`, the part after it), `NONE` when there is none or `k` is
+    /// no longer a part start. Each step scans `prio` for the leftmost minimum (positions keep
+    /// text order, so leftmost-on-ties is the first minimum), merges and re-prices the two
+    /// pairs next to the merged part.
+    #[inline]
+    fn merge_stack<const N: usize>(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
+        let n = piece.len();
+        debug_assert!(n <= N && N <= SMALL);
+        let mut ids = [0 as Rank; N];
+        let mut prio = [NONE; N];
+        // Merged ids for merge lists; for rank vocabularies the merged id is the priority.
+        let mut merged = [0 as Rank; N];
+        let mut next = [0u8; N];
+        let mut prev = [0u8; N];
+        for (k, &b) in piece.iter().enumerate() {
+            ids[k] = self.byte_ids[usize::from(b)];
+            next[k] = (k + 1) as u8;
+            prev[k] = k.wrapping_sub(1) as u8;
+        }
+        if self.byte_pairs.is_empty() {
+            for k in 0..n - 1 {
+                if let Some((p, id)) = self.pair(piece, k, k + 2, ids[k], ids[k + 1]) {
+                    prio[k] = p;
+                    merged[k] = id;
+                }
+            }
+        } else {
+            for (k, w) in piece.windows(2).enumerate() {
+                prio[k] = self.byte_pairs[usize::from(w[0]) << 8 | usize::from(w[1])];
             }
         }
-        while m > 1 {
+        let mut m = n;
+        loop {
             let mut best = NONE;
             let mut at = 0;
-            for (k, &p) in prio[..m - 1].iter().enumerate() {
+            for (k, &p) in prio[..n - 1].iter().enumerate() {
                 if p < best {
                     best = p;
                     at = k;
@@ -504,45 +572,46 @@ impl BpeModel {
             if best == NONE {
                 break;
             }
-            ids[at] = merged[at];
-            // Remove part at + 1.
-            start.copy_within(at + 2..=m, at + 1);
-            ids.copy_within(at + 2..m, at + 1);
-            prio.copy_within(at + 2..m, at + 1);
-            merged.copy_within(at + 2..m, at + 1);
+            // Part `at` absorbs part `r`; `after` is the part that followed `r` (or n).
+            let r = usize::from(next[at]);
+            let after = usize::from(next[r]);
+            prio[r] = NONE;
+            next[at] = after as u8;
+            if after < n {
+                prev[after] = at as u8;
+            }
             m -= 1;
-            prio[m - 1..].fill(NONE);
-            if at + 1 < m {
-                let (p, id) = self
-                    .pair(
-                        piece,
-                        start[at] as usize,
-                        start[at + 2] as usize,
-                        ids[at],
-                        ids[at + 1],
-                    )
+            let right = (after < n).then(|| (at, usize::from(next[after])));
+            let left = (at > 0).then(|| (usize::from(prev[at]), after));
+            if self.by_rank {
+                ids[at] = best;
+                // The two lookups are independent: overlap their memory reads.
+                let (pr, pl) = self.ranks2(
+                    right.map(|(a, c)| &piece[a..c]),
+                    left.map(|(a, c)| &piece[a..c]),
+                );
+                prio[at] = pr;
+                if let Some((l, _)) = left {
+                    prio[l] = pl;
+                }
+            } else {
+                ids[at] = merged[at];
+                let (p, id) = right
+                    .and_then(|(a, c)| self.pair(piece, a, c, ids[at], ids[after]))
                     .unwrap_or((NONE, 0));
                 prio[at] = p;
                 merged[at] = id;
-            } else {
-                prio[at] = NONE;
-            }
-            if at > 0 {
-                let (p, id) = self
-                    .pair(
-                        piece,
-                        start[at - 1] as usize,
-                        start[at + 1] as usize,
-                        ids[at - 1],
-                        ids[at],
-                    )
-                    .unwrap_or((NONE, 0));
-                prio[at - 1] = p;
-                merged[at - 1] = id;
+                if let Some((l, c)) = left {
+                    let (p, id) = self.pair(piece, l, c, ids[l], ids[at]).unwrap_or((NONE, 0));
+                    prio[l] = p;
+                    merged[l] = id;
+                }
             }
         }
-        for &id in &ids[..m] {
-            emit(id);
+        let mut k = 0;
+        while k < n {
+            emit(ids[k]);
+            k = usize::from(next[k]);
         }
         m
     }
