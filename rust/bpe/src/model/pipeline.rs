@@ -59,6 +59,9 @@ impl BpeModel {
             let i = pending.trailing_zeros() as usize;
             pending &= pending - 1;
             let (key, h) = hashes[i];
+            if !self.maybe_token(h) {
+                continue;
+            }
             if let Some(id) = self.table_find(pieces[i], key, h) {
                 ids[i] = id;
             }
