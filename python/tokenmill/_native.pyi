@@ -80,6 +80,9 @@ class Encoding:
     def count_batch(
         self, texts: list[str], allowed: list[str] | None, disallowed: list[str] | None
     ) -> npt.NDArray[np.int64]: ...
+    def count_arrow(
+        self, array: object, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> npt.NDArray[np.int64]: ...
     def count_till_limit(
         self, text: str, limit: int, allowed: list[str] | None, disallowed: list[str] | None
     ) -> int | None: ...

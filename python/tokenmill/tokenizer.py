@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from tokenmill import _native
 
@@ -108,6 +108,12 @@ def _resolve(arg: SpecialArg, what: str) -> list[str] | None:
         if not isinstance(name, str):
             raise TypeError(f"{what} must contain strings, got {type(name).__name__}")
     return names
+
+
+class ArrowStrings(Protocol):
+    """An Arrow string column exported through the Arrow PyCapsule protocol."""
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]: ...
 
 
 def _texts(texts: Sequence[str]) -> list[str]:
@@ -257,17 +263,30 @@ class Encoding:
 
     def count_batch(
         self,
-        texts: Sequence[str],
+        texts: Sequence[str] | ArrowStrings,
         *,
         allowed_special: SpecialArg = frozenset(),
         disallowed_special: SpecialArg = "all",
     ) -> npt.NDArray[np.int64]:
-        """Token count of each text (int64 array), in parallel."""
-        return self._core.count_batch(
-            _texts(texts),
-            _resolve(allowed_special, "allowed_special"),
-            _resolve(disallowed_special, "disallowed_special"),
-        )
+        """Token count of each text (int64 array), in parallel.
+
+        ``texts`` is a sequence of ``str``, or an Arrow string column: any object with
+        ``__arrow_c_array__`` (a ``pyarrow`` ``string`` / ``large_string`` array, a polars
+        string Series' Arrow export …) is read in place, without a Python ``str`` per row; a
+        ``pyarrow.ChunkedArray`` is read chunk by chunk. A null row raises ``ValueError``
+        naming it.
+        """
+        allowed = _resolve(allowed_special, "allowed_special")
+        disallowed = _resolve(disallowed_special, "disallowed_special")
+        if hasattr(texts, "__arrow_c_array__"):
+            return self._core.count_arrow(texts, allowed, disallowed)
+        chunks = getattr(texts, "chunks", None)
+        if hasattr(texts, "__arrow_c_stream__") and isinstance(chunks, list):
+            import numpy as np  # deferred: see the note at the top of the module
+
+            counts = [self._core.count_arrow(c, allowed, disallowed) for c in chunks]
+            return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        return self._core.count_batch(_texts(texts), allowed, disallowed)
 
     def count_till_limit(
         self,

@@ -13,13 +13,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use tokenmill_bpe::{Encoding as CoreEncoding, SpecialPolicy, SpecialSet, VocabError};
 
 use crate::errors::{self, IntoPyResult};
-use crate::pool;
+use crate::{arrow, pool};
 
 /// A tokenizer: BPE model, pre-tokenizer, special tokens.
 #[pyclass(module = "tokenmill._native", name = "Encoding", frozen)]
@@ -206,6 +206,29 @@ impl PyEncoding {
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
         let counts = pool::run(py, || enc.count_batch(&ts, &policy))?.map_err(batch_err)?;
+        Ok(counts
+            .into_iter()
+            .map(|c| c as i64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py))
+    }
+
+    /// `count_batch` over an Arrow string array (`__arrow_c_array__`), read in place.
+    #[pyo3(signature = (array, allowed, disallowed))]
+    fn count_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        array: &Bound<'py, PyAny>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let exported = arrow::export(array)?.ok_or_else(|| {
+            PyTypeError::new_err("count_arrow: the object does not implement __arrow_c_array__")
+        })?;
+        let rows = exported.rows()?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        let counts = pool::run(py, || enc.count_batch(&rows, &policy))?.map_err(batch_err)?;
         Ok(counts
             .into_iter()
             .map(|c| c as i64)

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod arrow;
 mod bpe;
 #[allow(dead_code)] // used by the sampling and bpe bindings as they land
 mod errors;
