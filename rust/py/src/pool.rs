@@ -87,6 +87,15 @@ pub fn set_num_threads(n: usize) -> PyResult<()> {
             "set_num_threads: n must be >= 1, got 0",
         ));
     }
+    if POOL
+        .read()
+        .map_err(poisoned)?
+        .as_ref()
+        .is_some_and(|(size, _)| *size == n)
+    {
+        // Keep the pool: its threads' per-thread state (the BPE piece caches) stays warm.
+        return Ok(());
+    }
     let p = build(n)?;
     *POOL.write().map_err(poisoned)? = Some((n, p));
     Ok(())
