@@ -1020,6 +1020,37 @@ mod tests {
     }
 
     #[test]
+    fn every_token_is_found_through_the_filter_and_the_pair_table() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let enc = crate::openai::bundled_encoding(name).unwrap();
+            let m = enc.model();
+            let mut rejected = 0usize;
+            for id in 0..m.n_ids() as Rank {
+                let Some(bytes) = m.token_bytes(id) else {
+                    continue;
+                };
+                let (_, h) = key_and_hash(bytes);
+                assert!(m.maybe_token(h), "{name}: the filter rejects token {id}");
+                assert_eq!(m.token_id(bytes), Some(id), "{name}: token {id}");
+                if let [a, b] = *bytes {
+                    assert_eq!(m.byte_pairs[usize::from(a) << 8 | usize::from(b)], id);
+                }
+            }
+            // The filter is useful: most non-tokens are rejected without a table probe.
+            for i in 0..100_000u32 {
+                let probe = [b'#', (i % 251) as u8, (i / 251) as u8, b'~', 0xff];
+                if m.token_id(&probe).is_none() && !m.maybe_token(key_and_hash(&probe).1) {
+                    rejected += 1;
+                }
+            }
+            assert!(
+                rejected > 90_000,
+                "{name}: filter rejected only {rejected} of 100000"
+            );
+        }
+    }
+
+    #[test]
     fn duplicate_token_is_an_error() {
         let mut toks = byte_vocab();
         toks.push(b"a".to_vec());
