@@ -97,6 +97,9 @@ SpecialArg = Literal["all"] | Collection[str]
 # embedded in the extension at build time).
 
 
+_NONE: list[str] = []  # "no special token", passed as is (never mutated)
+
+
 def _resolve(arg: SpecialArg, what: str) -> list[str] | None:
     """tiktoken's special-token argument -> the native form (None = all)."""
     if isinstance(arg, str):
@@ -213,6 +216,8 @@ class Encoding:
         A special token in the text that is disallowed raises ``ValueError``; an allowed one
         becomes its id; any other is encoded as ordinary text.
         """
+        if disallowed_special == "all" and not allowed_special and type(allowed_special) is not str:
+            return self._core.encode(text, _NONE, None)
         return self._core.encode(
             text,
             _resolve(allowed_special, "allowed_special"),
@@ -251,6 +256,9 @@ class Encoding:
         disallowed_special: SpecialArg = "all",
     ) -> int:
         """``len(encode(text, ...))`` without building the token list."""
+        if disallowed_special == "all" and not allowed_special and type(allowed_special) is not str:
+            # tiktoken's defaults: skip argument resolution (it dominates for short texts).
+            return self._core.count(text, _NONE, None)
         return self._core.count(
             text,
             _resolve(allowed_special, "allowed_special"),

@@ -54,6 +54,9 @@ pub struct Encoding {
     specials: Vec<(String, Rank)>,
     special_by_id: FxHashMap<Rank, usize>,
     matcher: Option<AhoCorasick>,
+    /// The distinct first bytes of the special tokens: text without any of them (most text,
+    /// found with one `memchr` pass) skips the automaton.
+    special_starts: Vec<u8>,
     n_vocab: usize,
     /// Per special token: recognised under every policy (Hugging Face non-special added tokens).
     always: Vec<bool>,
@@ -113,6 +116,9 @@ impl Encoding {
                     .map_err(|e| VocabError::InvalidVocab(format!("special tokens: {e}")))?,
             )
         };
+        let mut special_starts: Vec<u8> = specials.iter().map(|(s, _)| s.as_bytes()[0]).collect();
+        special_starts.sort_unstable();
+        special_starts.dedup();
         let n_vocab = specials
             .iter()
             .map(|&(_, id)| id as usize + 1)
@@ -127,6 +133,7 @@ impl Encoding {
             specials,
             special_by_id,
             matcher,
+            special_starts,
             n_vocab,
             always: Vec::new(),
         })
@@ -219,10 +226,22 @@ impl Encoding {
         }
     }
 
+    /// Whether `text` may contain a special token (`false` is certain).
+    fn may_hold_special(&self, text: &str) -> bool {
+        let t = text.as_bytes();
+        match *self.special_starts.as_slice() {
+            [] => false,
+            [a] => memchr::memchr(a, t).is_some(),
+            [a, b] => memchr::memchr2(a, b, t).is_some(),
+            [a, b, c] => memchr::memchr3(a, b, c, t).is_some(),
+            _ => true,
+        }
+    }
+
     fn check_disallowed(&self, text: &str, policy: &SpecialPolicy) -> Result<(), VocabError> {
         let mut first: Option<(usize, &str)> = None;
         if let Some(ac) = &self.matcher {
-            if policy.disallowed.iter().any(|&d| d) {
+            if policy.disallowed.iter().any(|&d| d) && self.may_hold_special(text) {
                 for m in ac.find_iter(text) {
                     if policy.disallowed[m.pattern().as_usize()] {
                         first = Some((m.start(), &text[m.range()]));
@@ -255,7 +274,7 @@ impl Encoding {
     ) -> Result<(), VocabError> {
         self.check_disallowed(text, policy)?;
         let matcher = match &self.matcher {
-            Some(ac) if policy.allowed.iter().any(|&a| a) => ac,
+            Some(ac) if policy.allowed.iter().any(|&a| a) && self.may_hold_special(text) => ac,
             _ => {
                 ordinary(text);
                 return Ok(());

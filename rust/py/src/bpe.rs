@@ -1,8 +1,9 @@
 //! Python bindings for tokenmill-bpe: `_native.Encoding`, a frozen handle on a shared core
 //! `Encoding`. Every call extracts its arguments, releases the GIL, calls the core and converts
 //! errors in `errors.rs`. Batch calls run on the bounded pool (`pool::run`); single-text calls
-//! run on the calling thread (`pool::here`), so they pay no hand-off and keep that thread's
-//! piece cache warm from call to call. Special-token policy
+//! run on the calling thread (`pool::here_for`), so they pay no hand-off and keep that thread's
+//! piece cache warm from call to call, and release the GIL only for texts of at least
+//! `pool::DETACH_BYTES` (below that, releasing costs more than the work). Special-token policy
 //! arguments arrive resolved: `None` means "all", a list means those names (the tiktoken-style
 //! argument handling lives in `python/tokenmill/tokenizer.py`).
 //!
@@ -25,6 +26,9 @@ use crate::{arrow, pool};
 #[pyclass(module = "tokenmill._native", name = "Encoding", frozen)]
 pub struct PyEncoding {
     inner: Arc<CoreEncoding>,
+    /// tiktoken's default policy (nothing allowed, everything disallowed), resolved once: most
+    /// calls use it, and short texts should not pay for building it.
+    default_policy: SpecialPolicy,
 }
 
 /// The str's UTF-8 text; lone surrogates become U+FFFD (tiktoken's behaviour).
@@ -53,11 +57,22 @@ fn batch_err((index, e): (usize, VocabError)) -> PyErr {
 }
 
 impl PyEncoding {
+    fn wrap(enc: CoreEncoding) -> Self {
+        let default_policy = enc.policy(SpecialSet::Names(&[]), SpecialSet::All);
+        Self {
+            inner: Arc::new(enc),
+            default_policy,
+        }
+    }
+
     fn policy(
         &self,
         allowed: Option<Vec<String>>,
         disallowed: Option<Vec<String>>,
-    ) -> SpecialPolicy {
+    ) -> Cow<'_, SpecialPolicy> {
+        if disallowed.is_none() && allowed.as_ref().is_some_and(Vec::is_empty) {
+            return Cow::Borrowed(&self.default_policy);
+        }
         fn set(v: &Option<Vec<String>>) -> SpecialSet<'_> {
             match v {
                 None => SpecialSet::All,
@@ -65,7 +80,7 @@ impl PyEncoding {
             }
         }
         // Only the sets' contents are borrowed; the policy owns its flags.
-        self.inner.policy(set(&allowed), set(&disallowed))
+        Cow::Owned(self.inner.policy(set(&allowed), set(&disallowed)))
     }
 }
 
@@ -85,9 +100,7 @@ impl PyEncoding {
         let enc = py
             .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, &data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at(path, &e))?;
-        Ok(Self {
-            inner: Arc::new(enc),
-        })
+        Ok(Self::wrap(enc))
     }
 
     /// Load a Hugging Face `tokenizer.json` byte-level BPE model.
@@ -97,9 +110,7 @@ impl PyEncoding {
         let enc = py
             .detach(|| tokenmill_bpe::hf::encoding_from_json(name, &data))
             .map_err(|e| errors::vocab_error_at(path, &e))?;
-        Ok(Self {
-            inner: Arc::new(enc),
-        })
+        Ok(Self::wrap(enc))
     }
 
     /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
@@ -109,9 +120,7 @@ impl PyEncoding {
         let enc = py
             .detach(|| tokenmill_bpe::openai::bundled_encoding(name))
             .into_py()?;
-        Ok(Self {
-            inner: Arc::new(enc),
-        })
+        Ok(Self::wrap(enc))
     }
 
     /// The split pattern tiktoken uses for a bundled encoding.
@@ -142,7 +151,7 @@ impl PyEncoding {
     fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         let t = text_of(text)?;
         let enc = &self.inner;
-        Ok(pool::here(py, || enc.encode_ordinary(&t)))
+        Ok(pool::here_for(py, t.len(), || enc.encode_ordinary(&t)))
     }
 
     #[pyo3(signature = (text, allowed, disallowed))]
@@ -156,7 +165,7 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here(py, || enc.encode(&t, &policy)).into_py()
+        pool::here_for(py, t.len(), || enc.encode(&t, &policy)).into_py()
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -185,13 +194,13 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here(py, || enc.count(&t, &policy)).into_py()
+        pool::here_for(py, t.len(), || enc.count(&t, &policy)).into_py()
     }
 
     fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<usize> {
         let t = text_of(text)?;
         let enc = &self.inner;
-        Ok(pool::here(py, || enc.count_ordinary(&t)))
+        Ok(pool::here_for(py, t.len(), || enc.count_ordinary(&t)))
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -251,7 +260,7 @@ impl PyEncoding {
         let t = text_of(text)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here(py, || enc.count_till_limit(&t, limit, &policy)).into_py()
+        pool::here_for(py, t.len(), || enc.count_till_limit(&t, limit, &policy)).into_py()
     }
 
     fn decode_bytes<'py>(

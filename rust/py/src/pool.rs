@@ -63,6 +63,20 @@ pub fn here<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
     py.detach(f)
 }
 
+/// Bytes of text below which a single-text call keeps the GIL: releasing and re-taking it
+/// costs more than tokenizing that much (~0.2 us, about 10 KB/ms of work), and other Python
+/// threads wait at most a few microseconds.
+pub const DETACH_BYTES: usize = 4096;
+
+/// [`here`] for work on `n_bytes` of text: short texts run without releasing the GIL.
+pub fn here_for<T: Send>(py: Python<'_>, n_bytes: usize, f: impl FnOnce() -> T + Send) -> T {
+    if n_bytes < DETACH_BYTES {
+        f()
+    } else {
+        py.detach(f)
+    }
+}
+
 /// Like [`run`], but when `inline` is true run `f` on the calling thread (still with the GIL
 /// released): waking a worker and waiting for it costs tens of microseconds, more than small
 /// work takes. `f` must then not need the pool (no rayon parallel iterators).
