@@ -122,6 +122,27 @@ def test_count_till_limit(pair: tuple[Any, Any]) -> None:
         ours.count_till_limit(text, -1)
 
 
+def test_long_texts_match_and_every_limit_is_exact(pair: tuple[Any, Any]) -> None:
+    # Pieces are resolved in batches of 32 (with and without the piece cache): texts of many
+    # pieces cross batch boundaries, and limits land inside batches.
+    ours, ref = pair
+    text = " ".join(SAMPLES) * 7
+    want = ref.encode(text, disallowed_special=())
+    cache_states = [True, False]
+    try:
+        for on in cache_states:
+            tokenmill.set_piece_cache(on)
+            for _ in range(2):  # second round: served from the cache when it is on
+                assert ours.encode(text, disallowed_special=()) == want
+                assert ours.count(text, disallowed_special=()) == len(want)
+            n = len(want)
+            for limit in (n - 33, n - 32, n - 31, n - 1, n, n + 1):
+                got = ours.count_till_limit(text, limit, disallowed_special=())
+                assert got == (n if n <= limit else None), limit
+    finally:
+        tokenmill.set_piece_cache(True)
+
+
 def test_count_till_limit_stops_early() -> None:
     # 40 MB of text: a limit of 10 must not tokenize it all. (Behavioural check: the result.)
     enc = tokenmill.get_encoding("cl100k_base")
