@@ -76,10 +76,13 @@ pub struct BpeModel {
     /// answers them from a table that stays in L2 instead of probing the big one.
     filter: Vec<u64>,
     byte_ids: [Rank; 256],
-    /// Rank vocabularies: the rank of the two-byte token `[a, b]` at `a << 8 | b`, or `NONE`
-    /// (256 KiB, so the first merge step of every piece is an array read, not a hash probe).
-    /// Empty for merge-list models.
+    /// The priority of the pair of single bytes `[a, b]` at `a << 8 | b`, or `NONE`: for rank
+    /// vocabularies the rank of the two-byte token, for merge lists the merge index (256 KiB,
+    /// so the first merge round of every piece is array reads, not hash probes).
     byte_pairs: Vec<Rank>,
+    /// Merge lists: the merged id of each two-byte pair in `byte_pairs` (which then holds the
+    /// merge index). Empty for rank vocabularies, where the merged id is the rank itself.
+    byte_pair_ids: Vec<Rank>,
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
     by_rank: bool,
@@ -325,6 +328,24 @@ impl BpeModel {
             pairs.entry((l, r)).or_insert((index as u32, m));
         }
         model.pairs = pairs;
+        // The first merge round of every piece, as array reads (merge index and merged id).
+        let mut prio = vec![NONE; 1 << 16];
+        let mut merged = vec![0 as Rank; 1 << 16];
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let (l, r) = (
+                    model.byte_ids[usize::from(a)],
+                    model.byte_ids[usize::from(b)],
+                );
+                if let Some(&(p, m)) = model.pairs.get(&(l, r)) {
+                    let k = usize::from(a) << 8 | usize::from(b);
+                    prio[k] = p;
+                    merged[k] = m;
+                }
+            }
+        }
+        model.byte_pairs = prio;
+        model.byte_pair_ids = merged;
         Ok(model)
     }
 
@@ -440,6 +461,7 @@ impl BpeModel {
             filter,
             byte_ids: [0; 256],
             byte_pairs: Vec::new(),
+            byte_pair_ids: Vec::new(),
             pairs: FxHashMap::default(),
             by_rank: false,
             whole_piece_lookup: false,
@@ -674,7 +696,11 @@ impl BpeModel {
             }
         } else {
             for (k, w) in piece.windows(2).enumerate() {
-                prio[k] = self.byte_pairs[usize::from(w[0]) << 8 | usize::from(w[1])];
+                let key = usize::from(w[0]) << 8 | usize::from(w[1]);
+                prio[k] = self.byte_pairs[key];
+                if !self.by_rank {
+                    merged[k] = self.byte_pair_ids[key];
+                }
             }
         }
         let mut m = n;
