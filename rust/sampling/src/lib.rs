@@ -20,6 +20,7 @@
 
 mod batch;
 mod error;
+mod online;
 pub mod rng;
 mod sample;
 mod scalar;
