@@ -263,17 +263,55 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     let c = consts(a);
     let n = x.len().min(out.len());
     let x = &x[..n];
-    let po = out.as_mut_ptr();
-    let store = |i: usize, _: __m256, e: __m256| {
-        // SAFETY: i + 8 <= n <= out.len(); AVX is enabled in this function.
-        unsafe { _mm256_storeu_ps(po.add(i), e) };
-    };
-    let (s, i) = if a.s_lo == 0.0 {
-        exp_loop::<false>(x, &c, store)
+    // No running sum here (with the store it would not fit in registers and spill): the sum is
+    // taken afterwards from the output, which is still in L1.
+    let i = if a.s_lo == 0.0 {
+        exp_store::<false>(x, &c, out)
     } else {
-        exp_loop::<true>(x, &c, store)
+        exp_store::<true>(x, &c, out)
     };
-    s + scalar::exp_write(&x[i..n], a, &mut out[i..n])
+    let tail = scalar::exp_write(&x[i..n], a, &mut out[i..n]);
+    sum_k(&out[..i]) + tail
+}
+
+/// Write the exp of every full vector of `x` to `out`; return the first index not done.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn exp_store<const LO: bool>(x: &[f32], c: &C, out: &mut [f32]) -> usize {
+    let n = x.len().min(out.len());
+    let po = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 8 <= n {
+        let e = exp8::<LO>(load(x, i), c);
+        // SAFETY: i + 8 <= n <= out.len().
+        unsafe { _mm256_storeu_ps(po.add(i), e) };
+        one_at_a_time();
+        i += 8;
+    }
+    i
+}
+
+/// Sum in f64 of f32 values (eight-vector f32 partial sums, like `exp_loop`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn sum_k(x: &[f32]) -> f64 {
+    let n = x.len();
+    let mut acc = [_mm256_setzero_pd(); 2];
+    let mut i = 0;
+    while i + FLUSH <= n {
+        let v: [__m256; 8] = std::array::from_fn(|j| load(x, i + 8 * j));
+        let s = _mm256_add_ps(
+            _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3])),
+            _mm256_add_ps(_mm256_add_ps(v[4], v[5]), _mm256_add_ps(v[6], v[7])),
+        );
+        acc_f64(&mut acc, s);
+        i += FLUSH;
+    }
+    while i + 8 <= n {
+        acc_f64(&mut acc, load(x, i));
+        i += 8;
+    }
+    hsum_f64(acc) + x[i..].iter().map(|&v| f64::from(v)).sum::<f64>()
 }
 
 #[target_feature(enable = "avx2,fma")]
