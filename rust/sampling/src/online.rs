@@ -2,11 +2,12 @@
 //!
 //! Design notes. A row is cut into fixed chunks of `CHUNK` logits (8 KiB). For each chunk the
 //! max (and NaN) pass reads it from memory into L1, then the exp pass runs over it from L1,
-//! relative to the running max of the chunks so far (`ref`), while software prefetches bring the
-//! next chunk in: the logits are read from memory once, and the memory-bound max overlaps the
-//! compute-bound exp. Every exp block (the chunk, or `sub`-long parts of it) records its `ref` and
-//! its biased sum (`EXP_SCALE`, see `simd/mod.rs`); when the running max rises, later blocks use
-//! the new one and the caller rescales earlier sums by `exp((ref - max) / T)` in f64. The running
+//! relative to the running max of the chunks so far (`ref`), in 1 KiB pieces, each preceded by
+//! software prefetches of 1/8 of the next chunk: the logits are read from memory once, and the
+//! memory-bound max overlaps the compute-bound exp. Every exp block (the chunk, or `sub`-long
+//! parts of it) records its `ref`, its true sum and the scale of what it wrote
+//! (`ExpArgs::unscale`, see `simd/mod.rs`); when the running max rises, later blocks use the new
+//! one and the caller rescales earlier sums by `exp((ref - max) / T)` in f64. The running
 //! max only rises a few times per row (O(log chunks) for exchangeable logits), so the extra
 //! `ExpArgs` set-ups are negligible.
 //!
@@ -36,9 +37,6 @@ pub(crate) enum Mode<'a> {
     Sum,
     /// Write `exp((x - ref) / T) / unscale` to the output (same length as the row).
     Write(&'a mut [f32]),
-    /// Sums, and append the indices of `x >= ref - below` (rounded down: a superset of the
-    /// logits `>= max - below`), in increasing order.
-    Collect { below: f64, idx: &'a mut Vec<u32> },
 }
 
 /// Logits per exp kernel call (1 KiB): the unit between two groups of prefetches.
@@ -99,16 +97,6 @@ pub(crate) fn pass(
             } else {
                 let a = *args.get_or_insert_with(|| ExpArgs::new(m, inv_t));
                 unscale = a.unscale;
-                if let Mode::Collect { below, idx } = &mut mode {
-                    // A compare pass and a tight exp loop over the chunk in L1 measured
-                    // faster than the fused `exp_sum_collect` (whose loop spills).
-                    let from = idx.len();
-                    let thr = ((f64::from(m) - *below) as f32).next_down();
-                    (k.collect_ge)(b, thr, idx);
-                    for i in &mut idx[from..] {
-                        *i += at as u32;
-                    }
-                }
                 for (q, piece) in b.chunks(PIECE).enumerate() {
                     // Spread the next chunk's prefetches over this chunk's exp pieces, a few lines
                     // at a time: a burst of 128 queues behind the miss buffers and stalls (measured
@@ -123,7 +111,7 @@ pub(crate) fn pass(
                         Mode::Write(out) => {
                             k.exp_write_row(piece, &a, &mut out[at..at + piece.len()])
                         }
-                        _ => k.exp_sum_row(piece, &a),
+                        Mode::Sum => k.exp_sum_row(piece, &a),
                     };
                 }
                 sum *= a.unscale;

@@ -12,19 +12,24 @@
 //! * min-p keeps `l >= max + T·ln(min_p)` (computed in f64, rounded up to the next f32, so the
 //!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
 //!   also prunes the top-k candidates.
-//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
-//!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
-//!   exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
-//!   compare pass per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`).
+//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without,
+//!   one online pass (`online.rs`: max and exp sums in a single read of the row) computes it, then
+//!   a compare pass over the row (in L2 by then) collects the candidates `z >= z_max - 8`. If
+//!   their exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything
+//!   (one compare pass per rung). A weighted quickselect then finds the exact nucleus (see
+//!   `select.rs`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
 //! * The draw is inverse-CDF over the kept set in increasing id order with `u = philox(seed, step,
-//!   draw)`; with no filter at all, over 1024-logit block sums of the vector exp, then inside one
-//!   block.
+//!   draw)`; with no filter at all, over the 1024-logit block sums of the online pass, then inside
+//!   one block.
 //!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
-//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p) or one exp pass
-//!   (top-p without top-k, plain sampling) + O(candidates).
+//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p), or one online
+//!   max + exp pass (plain sampling, top-p without top-k; + one compare pass over L2 for top-p),
+//!   + O(candidates).
+//! * softmax: the online pass writes the exp values, a second pass over the output (still in
+//!   cache) normalises them (see `softmax_row`).
 
 use std::cell::RefCell;
 
@@ -521,11 +526,15 @@ fn top_p_set(
     let inv_t = 1.0 / p.temperature;
     let mut d = 8.0f64;
     w.idx.clear();
-    let mode = online::Mode::Collect {
-        below: d * p.temperature,
-        idx: &mut w.idx,
-    };
-    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;
+    let m = online_max(
+        k,
+        row,
+        l,
+        inv_t,
+        online::CHUNK,
+        online::Mode::Sum,
+        &mut w.online,
+    )?;
     let z: f64 = w
         .online
         .iter()
@@ -539,8 +548,10 @@ fn top_p_set(
             (f64::from(m) - d * p.temperature) as f32
         }
     };
-    let first = rung(d);
-    w.idx.retain(|&i| l[i as usize] >= first);
+    // The first rung, by a compare pass over the row (now in L2). Collecting during the online
+    // pass, against the running max, measured 15% slower: early chunks, compared with a lower
+    // max, hit far more often (and mispredict).
+    (k.collect_ge)(l, rung(d), &mut w.idx);
     let target = p.top_p * z;
     loop {
         fill_cands_simd(k, l, w, &a);

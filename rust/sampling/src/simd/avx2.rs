@@ -369,10 +369,10 @@ fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
         let k3 = _mm256_cmp_ps::<_CMP_GE_OQ>(load(x, i + 24), t);
         let any = _mm256_or_ps(_mm256_or_ps(k0, k1), _mm256_or_ps(k2, k3));
         if _mm256_movemask_ps(any) != 0 {
-            push_bits(u64::from(_mm256_movemask_ps(k0) as u32), i, out);
-            push_bits(u64::from(_mm256_movemask_ps(k1) as u32), i + 8, out);
-            push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
-            push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
+            out.reserve(32);
+            for (j, k) in [k0, k1, k2, k3].into_iter().enumerate() {
+                left_pack(_mm256_movemask_ps(k) as u32, i + 8 * j, out);
+            }
         }
         i += 32;
     }
@@ -385,5 +385,45 @@ fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
         if v >= thr {
             out.push((i + j) as u32);
         }
+    }
+}
+
+/// For each 8-bit mask, the positions of its set bits, packed (unused bytes 0).
+const PACK: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut b, mut k, mut v) = (0, 0, 0u64);
+        while b < 8 {
+            if m & (1 << b) != 0 {
+                v |= (b as u64) << (8 * k);
+                k += 1;
+            }
+            b += 1;
+        }
+        t[m] = v;
+        m += 1;
+    }
+    t
+};
+
+/// Append `base + b` for every set bit `b` of the 8-bit `mask`, lowest first, without a branch
+/// per bit: all eight lanes are stored (at most 8 free slots are needed) and the length advances
+/// by the popcount.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn left_pack(mask: u32, base: usize, out: &mut Vec<u32>) {
+    debug_assert!(mask < 256 && out.capacity() - out.len() >= 8);
+    let lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(PACK[(mask & 255) as usize] as i64));
+    let v = _mm256_add_epi32(lanes, _mm256_set1_epi32(base as i32));
+    let len = out.len();
+    if out.capacity() - len < 8 {
+        out.reserve(8);
+    }
+    // SAFETY: at least 8 free slots (checked above); the first popcount(mask) stored lanes are
+    // the indices, initialised before `set_len` exposes them.
+    unsafe {
+        _mm256_storeu_si256(out.as_mut_ptr().add(len).cast(), v);
+        out.set_len(len + mask.count_ones() as usize);
     }
 }
