@@ -134,19 +134,39 @@ fn consts(a: &ExpArgs) -> C {
     }
 }
 
-/// `exp((x - max) / T) / unscale` for 8 lanes (the algorithm of `simd/mod.rs`). `LO` adds the
-/// `x · s_lo` term, needed unless `1/T` is exactly an f32.
+/// How `x / T` enters the reduction: `UNIT` when `1/T` is exactly 1 (a subtraction, off the FMA
+/// pipes), `EXACT` when `1/T` is another f32, `SPLIT` otherwise (`x · s_hi + x · s_lo`).
+const UNIT: u8 = 0;
+const EXACT: u8 = 1;
+const SPLIT: u8 = 2;
+
+fn scale_kind(a: &ExpArgs) -> u8 {
+    if a.s_lo != 0.0 {
+        SPLIT
+    } else if a.s_hi == 1.0 {
+        UNIT
+    } else {
+        EXACT
+    }
+}
+
+/// `exp((x - max) / T) / unscale` for 8 lanes (the algorithm of `simd/mod.rs`); `S` is the
+/// `scale_kind` of the row.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn exp8<const LO: bool>(x: __m256, c: &C) -> __m256 {
+fn exp8<const S: u8>(x: __m256, c: &C) -> __m256 {
     let xc = _mm256_max_ps(x, c.lo);
     // t = 1.5·2^23 + 64 + n, rounded to an integer by the FMA itself.
     let t = _mm256_fmadd_ps(xc, c.s_l2e, c.c_shift);
     let nf = _mm256_sub_ps(t, c.shifter);
     let big = _mm256_fmadd_ps(nf, _mm256_set1_ps(LN2_HI), c.d_hi);
-    let q = _mm256_fmsub_ps(xc, c.s_hi, big);
+    let q = if S == UNIT {
+        _mm256_sub_ps(xc, big)
+    } else {
+        _mm256_fmsub_ps(xc, c.s_hi, big)
+    };
     let mut r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LN2_LO), q);
-    if LO {
+    if S == SPLIT {
         r = _mm256_fmadd_ps(xc, c.s_lo, r);
     }
     // Global constants (not per row): under register pressure LLVM reloads them from the
@@ -195,7 +215,7 @@ fn one_at_a_time() {
 /// The exp loops: `f(i, e)` receives the exp of `x[i..i + 8]`, for every full vector; returns the
 /// f64 sum of all of them (eight-vector f32 partial sums, then f64) and the first index not done.
 #[inline(always)]
-fn exp_loop<const LO: bool>(
+fn exp_loop<const S: u8>(
     x: &[f32],
     c: &C,
     mut f: impl FnMut(usize, __m256, __m256),
@@ -209,7 +229,7 @@ fn exp_loop<const LO: bool>(
         let mut i = 0;
         while i + 8 <= n {
             let v = load(x, i);
-            let e = exp8::<LO>(v, c);
+            let e = exp8::<S>(v, c);
             f(i, v, e);
             s = _mm256_add_ps(s, e);
             one_at_a_time();
@@ -227,10 +247,10 @@ fn exp_loop<const LO: bool>(
 #[target_feature(enable = "avx2,fma")]
 fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     let c = consts(a);
-    let (s, i) = if a.s_lo == 0.0 {
-        exp_loop::<false>(x, &c, |_, _, _| {})
-    } else {
-        exp_loop::<true>(x, &c, |_, _, _| {})
+    let (s, i) = match scale_kind(a) {
+        UNIT => exp_loop::<UNIT>(x, &c, |_, _, _| {}),
+        EXACT => exp_loop::<EXACT>(x, &c, |_, _, _| {}),
+        _ => exp_loop::<SPLIT>(x, &c, |_, _, _| {}),
     };
     s + scalar::exp_sum(&x[i..], a)
 }
@@ -245,10 +265,10 @@ fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f6
             push_bits(u64::from(k), i, out);
         }
     };
-    let (s, i) = if a.s_lo == 0.0 {
-        exp_loop::<false>(x, &c, collect)
-    } else {
-        exp_loop::<true>(x, &c, collect)
+    let (s, i) = match scale_kind(a) {
+        UNIT => exp_loop::<UNIT>(x, &c, collect),
+        EXACT => exp_loop::<EXACT>(x, &c, collect),
+        _ => exp_loop::<SPLIT>(x, &c, collect),
     };
     for (j, &v) in x[i..].iter().enumerate() {
         if v >= thr {
@@ -265,10 +285,10 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     let x = &x[..n];
     // No running sum here (with the store it would not fit in registers and spill): the sum is
     // taken afterwards from the output, which is still in L1.
-    let i = if a.s_lo == 0.0 {
-        exp_store::<false>(x, &c, out)
-    } else {
-        exp_store::<true>(x, &c, out)
+    let i = match scale_kind(a) {
+        UNIT => exp_store::<UNIT>(x, &c, out),
+        EXACT => exp_store::<EXACT>(x, &c, out),
+        _ => exp_store::<SPLIT>(x, &c, out),
     };
     let tail = scalar::exp_write(&x[i..n], a, &mut out[i..n]);
     sum_k(&out[..i]) + tail
@@ -277,12 +297,12 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 /// Write the exp of every full vector of `x` to `out`; return the first index not done.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn exp_store<const LO: bool>(x: &[f32], c: &C, out: &mut [f32]) -> usize {
+fn exp_store<const S: u8>(x: &[f32], c: &C, out: &mut [f32]) -> usize {
     let n = x.len().min(out.len());
     let po = out.as_mut_ptr();
     let mut i = 0;
     while i + 8 <= n {
-        let e = exp8::<LO>(load(x, i), c);
+        let e = exp8::<S>(load(x, i), c);
         // SAFETY: i + 8 <= n <= out.len().
         unsafe { _mm256_storeu_ps(po.add(i), e) };
         one_at_a_time();

@@ -12,7 +12,7 @@
 //! consumer that needs true values multiplies by `unscale` once, in f64 or folded into a later
 //! scale (softmax: where a subnormal result then rounds once).
 //!
-//! The AVX2 exp (`avx2.rs`; 13 vector ops, 9 on the FMA pipes, no branch, no blend):
+//! The AVX2 exp (`avx2.rs`; 13 vector ops, 8 to 10 on the FMA pipes, no branch, no blend):
 //! * clamp `x` below at `lo = max - 110 T` (this maps `-inf` to a finite value whose exp, biased
 //!   by 2^64, is still normal and, unbiased, rounds to 0);
 //! * `t = x · (log2 e / T) + C` in one FMA, where `C = 1.5·2^23 + 64 - round(M log2 e)` is an
@@ -23,7 +23,8 @@
 //!   D_hi + D_lo`, `D_hi` a multiple of 2^-9 and `ln2_hi` = 355/512: `D_hi + n·ln2_hi` is exact in
 //!   f32 (multiples of 2^-9 below 2^15), so the fused multiply-subtract rounds once, on a number
 //!   below 0.36 in magnitude (argument error ~3e-8 absolute, where the naive `(x - max) · s` loses
-//!   up to ~4e-6 for `a` near -87); the `x·s_lo` FMA is skipped when `1/T` is an f32;
+//!   up to ~4e-6 for `a` near -87); the `x·s_lo` FMA is skipped when `1/T` is an f32, and
+//!   `x·s_hi` is a plain subtraction (off the FMA pipes) when `1/T` is 1;
 //! * `exp(a) = 2^(n + 64) · p(r) · unscale` with `p` the degree-5 polynomial `POLY5` (minimax
 //!   relative error on `|r| <= 1.01 ln2/2`; `r` is centred by the shift `δ`, so no separate
 //!   rounding instruction is needed, and `D_lo` is never subtracted: both end up in `unscale`);
