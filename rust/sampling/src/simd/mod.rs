@@ -354,7 +354,8 @@ mod tests {
         #[test]
         fn every_isa_matches_scalar(
             x in proptest::collection::vec(special(), 0..300),
-            t in prop_oneof![Just(1.0f64), 0.05f64..5.0, Just(0.7f64)],
+            // 1 (1/T = 1), 0.5 and 4 (1/T another f32), others (1/T split in two f32).
+            t in prop_oneof![Just(1.0f64), 0.05f64..5.0, Just(0.7f64), Just(0.5f64), Just(4.0f64)],
             thr in -50.0f32..50.0,
         ) {
             let scalar = crate::scalar::TABLE;
@@ -449,7 +450,7 @@ mod tests {
         // Dense sweep of the exponent range, including values that make the argument huge.
         let x: Vec<f32> = (0..40_000).map(|i| 20.0 - i as f32 * 0.0027).collect();
         for k in available() {
-            for t in [1.0, 0.7, 0.013, 3.3] {
+            for t in [1.0, 0.7, 0.013, 3.3, 0.5, 0.125, 2.0] {
                 check_exp(&k, &x, t);
             }
         }
