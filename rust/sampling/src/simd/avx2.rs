@@ -118,6 +118,8 @@ struct C {
     d_hi: __m256,
     s_hi: __m256,
     s_lo: __m256,
+    /// `VCONSTS`, behind `black_box`: LLVM cannot fold the loads back into broadcasts.
+    v: *const f32,
 }
 
 #[inline]
@@ -131,8 +133,26 @@ fn consts(a: &ExpArgs) -> C {
         d_hi: _mm256_set1_ps(a.d_hi),
         s_hi: _mm256_set1_ps(a.s_hi),
         s_lo: _mm256_set1_ps(a.s_lo),
+        v: std::hint::black_box(VCONSTS.0.as_ptr()).cast(),
     }
 }
+
+/// Broadcast global constants as whole 32-byte vectors: `LN2_HI`, `LN2_LO`, then `POLY5`.
+#[repr(C, align(32))]
+struct Vconsts([[f32; 8]; 8]);
+static VCONSTS: Vconsts = Vconsts([
+    [LN2_HI; 8],
+    [LN2_LO; 8],
+    [POLY5[0]; 8],
+    [POLY5[1]; 8],
+    [POLY5[2]; 8],
+    [POLY5[3]; 8],
+    [POLY5[4]; 8],
+    [POLY5[5]; 8],
+]);
+const V_LN2_HI: usize = 0;
+const V_LN2_LO: usize = 1;
+const V_POLY: usize = 2;
 
 /// How `x / T` enters the reduction: `UNIT` when `1/T` is exactly 1 (a subtraction, off the FMA
 /// pipes), `EXACT` when `1/T` is another f32, `SPLIT` otherwise (`x · s_hi + x · s_lo`).
@@ -159,19 +179,24 @@ fn exp8<const S: u8>(x: __m256, c: &C) -> __m256 {
     // t = 1.5·2^23 + 64 + n, rounded to an integer by the FMA itself.
     let t = _mm256_fmadd_ps(xc, c.s_l2e, c.c_shift);
     let nf = _mm256_sub_ps(t, c.shifter);
-    let big = _mm256_fmadd_ps(nf, _mm256_set1_ps(LN2_HI), c.d_hi);
+    let vconst = |k: usize| {
+        // SAFETY: `c.v` points to `VCONSTS`, rows of 8 f32, 32-byte aligned.
+        unsafe { _mm256_load_ps(c.v.add(8 * k)) }
+    };
+    let big = _mm256_fmadd_ps(nf, vconst(V_LN2_HI), c.d_hi);
     let q = if S == UNIT {
         _mm256_sub_ps(xc, big)
     } else {
         _mm256_fmsub_ps(xc, c.s_hi, big)
     };
-    let mut r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LN2_LO), q);
+    let mut r = _mm256_fnmadd_ps(nf, vconst(V_LN2_LO), q);
     if S == SPLIT {
         r = _mm256_fmadd_ps(xc, c.s_lo, r);
     }
-    // Global constants (not per row): under register pressure LLVM reloads them from the
-    // constant pool instead of spilling loop state.
-    let cf = |k: usize| _mm256_set1_ps(POLY5[k]);
+    // Global constants (not per row), read as whole vectors: under register pressure LLVM folds
+    // them into the FMAs as memory operands (a load, no shuffle-pipe broadcast) instead of
+    // spilling loop state.
+    let cf = |k: usize| vconst(V_POLY + k);
     let mut p = _mm256_fmadd_ps(cf(5), r, cf(4));
     p = _mm256_fmadd_ps(p, r, cf(3));
     p = _mm256_fmadd_ps(p, r, cf(2));
