@@ -193,9 +193,8 @@ fn exp8<const S: u8>(x: __m256, c: &C) -> __m256 {
     if S == SPLIT {
         r = _mm256_fmadd_ps(xc, c.s_lo, r);
     }
-    // Global constants (not per row), read as whole vectors: under register pressure LLVM folds
-    // them into the FMAs as memory operands (a load, no shuffle-pipe broadcast) instead of
-    // spilling loop state.
+    // Global constants (not per row), read as whole vectors: LLVM folds them into the FMAs as
+    // memory operands instead of re-broadcasting a scalar per use or spilling loop state.
     let cf = |k: usize| vconst(V_POLY + k);
     let mut p = _mm256_fmadd_ps(cf(5), r, cf(4));
     p = _mm256_fmadd_ps(p, r, cf(3));
