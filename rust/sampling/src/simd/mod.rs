@@ -71,8 +71,11 @@ pub struct ExpArgs {
     pub(crate) m_l2e: f32,
     pub(crate) m_hi: f32,
     pub(crate) m_lo: f32,
-    /// `1.5·2^23 + 64 - round(M log2 e)` (an integer-valued f32) and `D_hi` (see the module notes).
+    /// `1.5·2^23 + 64 - round(M log2 e)` (an integer-valued f32) and `D_hi` (see the module notes;
+    /// read by the AVX2 kernels only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) c_shift: f32,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) d_hi: f32,
     /// What every exp kernel's output carries: kernels return `exp((x - max) / T) / unscale`
     /// (`unscale = 2^-64 · e^(-D_lo) · 2^(-δ)`, see the module notes); multiply by it, in f64, for
@@ -85,6 +88,10 @@ pub struct ExpArgs {
 }
 
 /// The bias in the exponent of every exp kernel's output (see the module notes).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) const EXP_BIAS: i32 = 64;
 /// `1.5 · 2^23 + EXP_BIAS`: adding `1.5 · 2^23` to a float below 2^22 in magnitude rounds it to
 /// an integer held in the low mantissa bits; the extra `EXP_BIAS` lands in the exponent field
@@ -92,6 +99,7 @@ pub(crate) const EXP_BIAS: i32 = 64;
 pub(crate) const SHIFTER: f32 = 12_582_976.0;
 /// Degree-5 polynomial for `exp(r)` on `|r| <= 1.01 · ln2/2`, fitted here for minimax relative
 /// error (Lawson iteration, float64; 8.0e-8 in exact arithmetic), coefficients rounded to f32.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const POLY5: [f32; 6] = [
     1.000_000_1,
     0.999_999_7,
