@@ -6,6 +6,9 @@
 //! * [`simd`]: runtime-dispatched kernels (AVX-512F, AVX2+FMA, NEON) with `scalar` as the
 //!   reference: block max + NaN scan, vector exp (rel. error <= 1e-6, see `simd/mod.rs`), exp-sum,
 //!   softmax / log-softmax writes, threshold compaction.
+//! * `online`: the max and the exp of a row in one memory pass (8 KiB chunks: max from memory,
+//!   exp from L1 against the running max, next chunk prefetched meanwhile), used by softmax,
+//!   top-p and unfiltered sampling.
 //! * `sample`: the per-row pipeline (processors → temperature → top-k → top-p → min-p → draw),
 //!   which never sorts the vocabulary: selection for top-k, an exact weighted quickselect for top-p
 //!   over candidates bounded by block maxima, a threshold for min-p.
@@ -20,6 +23,7 @@
 
 mod batch;
 mod error;
+mod online;
 pub mod rng;
 mod sample;
 mod scalar;

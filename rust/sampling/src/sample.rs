@@ -12,23 +12,29 @@
 //! * min-p keeps `l >= max + T·ln(min_p)` (computed in f64, rounded up to the next f32, so the
 //!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
 //!   also prunes the top-k candidates.
-//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without, one
-//!   vector exp pass over the row, which also collects the candidates `z >= z_max - 8`. If their
-//!   exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
-//!   compare pass per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`).
+//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without,
+//!   one online pass (`online.rs`: max and exp sums in a single read of the row) computes it, then
+//!   a compare pass over the row (in L2 by then) collects the candidates `z >= z_max - 8`. If
+//!   their exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything
+//!   (one compare pass per rung). A weighted quickselect then finds the exact nucleus (see
+//!   `select.rs`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
 //! * The draw is inverse-CDF over the kept set in increasing id order with `u = philox(seed, step,
-//!   draw)`; with no filter at all, over 1024-logit block sums of the vector exp, then inside one
-//!   block.
+//!   draw)`; with no filter at all, over the 1024-logit block sums of the online pass, then inside
+//!   one block.
 //!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
-//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p) or one exp pass
-//!   (top-p without top-k, plain sampling) + O(candidates).
+//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p), or one online
+//!   max + exp pass (plain sampling, top-p without top-k; + one compare pass over L2 for top-p),
+//!   + O(candidates).
+//! * softmax: the online pass writes the exp values, a second pass over the output (still in
+//!   cache) normalises them (see `softmax_row`).
 
 use std::cell::RefCell;
 
 use crate::error::SamplingError;
+use crate::online::{self, Block};
 use crate::rng;
 use crate::select::{self, Cand};
 use crate::simd::{kernels, Affine, ExpArgs, Kernels};
@@ -185,6 +191,7 @@ pub struct Scratch {
 #[derive(Default)]
 struct Work {
     blocks: Vec<f32>,
+    online: Vec<Block>,
     tmpf: Vec<f32>,
     tmpw: Vec<f32>,
     idx: Vec<u32>,
@@ -397,7 +404,7 @@ fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs) {
         w.cand.push(Cand {
             v,
             id: i,
-            w: f64::from(e),
+            w: f64::from(e) * a.unscale,
         });
     }
 }
@@ -423,27 +430,50 @@ fn kept_set(
     let k_on = p.top_k > 0 && p.top_k < vocab;
     let p_on = p.top_p < 1.0;
     let mp_on = p.min_p > 0.0;
+    let inv_t = 1.0 / p.temperature;
+    let t_minp = |m: f32| {
+        if mp_on {
+            f32_at_least(f64::from(m) + p.temperature * p.min_p.ln())
+        } else {
+            f32::NEG_INFINITY
+        }
+    };
+    if !(k_on || p_on || mp_on) {
+        // One online pass: max and per-block exp sums (moved to the row max afterwards).
+        let m = online_max(
+            k,
+            row,
+            l,
+            inv_t,
+            SUM_BLOCK,
+            online::Mode::Sum,
+            &mut w.online,
+        )?;
+        w.sums.clear();
+        w.sums.extend(
+            w.online
+                .iter()
+                .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t)),
+        );
+        let z: f64 = w.sums.iter().sum();
+        return Ok(RowState {
+            max: m,
+            exp: ExpArgs::new(m, inv_t),
+            log_z: z.ln(),
+            kept: Kept::All,
+        });
+    }
+    if p_on && !k_on {
+        return top_p_set(k, row, l, p, w, t_minp);
+    }
     let block = if k_on {
         block_len(vocab, 8 * p.top_k)
     } else {
         4096
     };
     let m = scan(k, row, l, block, &mut w.blocks)?;
-    let a = ExpArgs::new(m, 1.0 / p.temperature);
-    let t_minp = if mp_on {
-        f32_at_least(f64::from(m) + p.temperature * p.min_p.ln())
-    } else {
-        f32::NEG_INFINITY
-    };
-    if !(k_on || p_on || mp_on) {
-        let z = block_sums(k, l, &a, &mut w.sums);
-        return Ok(RowState {
-            max: m,
-            exp: a,
-            log_z: z.ln(),
-            kept: Kept::All,
-        });
-    }
+    let a = ExpArgs::new(m, inv_t);
+    let t_minp = t_minp(m);
     if k_on {
         let t0 = kth_block_max(&w.blocks, p.top_k, &mut w.tmpf);
         let floor = if p_on { t0 } else { t0.max(t_minp) };
@@ -457,65 +487,112 @@ fn kept_set(
             let n = select::nucleus(&mut w.cand, p.top_p * z);
             w.cand.truncate(n);
         }
-    } else if p_on {
-        // Candidate ladder: z >= z_max - d for d = 8, 8·√2, 16, ..., 64, then everything. The first
-        // rung is collected during the exp pass that computes the normaliser; later rungs cost
-        // one compare pass each. Each rung's exact mass is checked, so the first rung that
-        // reaches the target contains the nucleus.
-        let rung = |d: f64| {
-            if d > 64.0 {
-                f32::NEG_INFINITY
-            } else {
-                (f64::from(m) - d * p.temperature) as f32
-            }
-        };
-        let mut d = 8.0f64;
-        w.idx.clear();
-        let z = k.exp_sum_collect_row(l, &a, rung(d), &mut w.idx);
-        let target = p.top_p * z;
-        loop {
-            fill_cands_simd(k, l, w, &a);
-            let mass: f64 = w.cand.iter().map(|c| c.w).sum();
-            if mass >= target || rung(d) == f32::NEG_INFINITY {
-                break;
-            }
-            // Widen gently: a compare pass is cheaper than selecting over a much larger list.
-            d *= std::f64::consts::SQRT_2;
-            w.idx.clear();
-            (k.collect_ge)(l, rung(d), &mut w.idx);
-        }
-        let n = select::nucleus(&mut w.cand, target);
-        w.cand.truncate(n);
     } else {
         w.idx.clear();
         (k.collect_ge)(l, t_minp, &mut w.idx);
         fill_cands_simd(k, l, w, &a);
     }
+    Ok(finish(m, a, t_minp, w))
+}
+
+/// The common end of `kept_set`: drop what min-p or a -inf excludes, order by id, normalise.
+fn finish(m: f32, a: ExpArgs, t_minp: f32, w: &mut Work) -> RowState {
     w.cand.retain(|c| c.v >= t_minp && c.v > f32::NEG_INFINITY);
     // Increasing id order: the draw walks the CDF in this order.
     w.cand.sort_unstable_by_key(|c| c.id);
     let z: f64 = w.cand.iter().map(|c| c.w).sum();
-    Ok(RowState {
+    RowState {
         max: m,
         exp: a,
         log_z: z.ln(),
         kept: Kept::List,
-    })
-}
-
-const SUM_BLOCK: usize = 1024;
-
-/// Per-block exp sums of the whole row (vector kernel), returning the total.
-fn block_sums(k: &Kernels, l: &[f32], a: &ExpArgs, sums: &mut Vec<f64>) -> f64 {
-    sums.clear();
-    let mut z = 0.0;
-    for c in l.chunks(SUM_BLOCK) {
-        let s = k.exp_sum_row(c, a);
-        sums.push(s);
-        z += s;
     }
-    z
 }
+
+/// top-p without top-k (min-p optional). One online pass computes the max and the exact
+/// normaliser and collects the first rung of the candidate ladder, `z >= z_max - 8` (as a
+/// superset while the running max rises; filtered once the max is known). If the rung's exact
+/// mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+/// compare pass per rung). Each rung's exact mass is checked, so the first rung that reaches the
+/// target contains the nucleus; a weighted quickselect then finds it exactly.
+fn top_p_set(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+    t_minp: impl Fn(f32) -> f32,
+) -> Result<RowState, SamplingError> {
+    let inv_t = 1.0 / p.temperature;
+    let mut d = 8.0f64;
+    w.idx.clear();
+    let m = online_max(
+        k,
+        row,
+        l,
+        inv_t,
+        online::CHUNK,
+        online::Mode::Sum,
+        &mut w.online,
+    )?;
+    let z: f64 = w
+        .online
+        .iter()
+        .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t))
+        .sum::<f64>();
+    let a = ExpArgs::new(m, inv_t);
+    let rung = |d: f64| {
+        if d > 64.0 {
+            f32::NEG_INFINITY
+        } else {
+            (f64::from(m) - d * p.temperature) as f32
+        }
+    };
+    // The first rung, by a compare pass over the row (now in L2). Collecting during the online
+    // pass, against the running max, measured 15% slower: early chunks, compared with a lower
+    // max, hit far more often (and mispredict).
+    (k.collect_ge)(l, rung(d), &mut w.idx);
+    let target = p.top_p * z;
+    loop {
+        fill_cands_simd(k, l, w, &a);
+        let mass: f64 = w.cand.iter().map(|c| c.w).sum();
+        if mass >= target || rung(d) == f32::NEG_INFINITY {
+            break;
+        }
+        // Widen gently: a compare pass is cheaper than selecting over a much larger list.
+        d *= std::f64::consts::SQRT_2;
+        w.idx.clear();
+        (k.collect_ge)(l, rung(d), &mut w.idx);
+    }
+    let n = select::nucleus(&mut w.cand, target);
+    w.cand.truncate(n);
+    Ok(finish(m, a, t_minp(m), w))
+}
+
+/// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
+/// logit.
+fn online_max(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    inv_t: f64,
+    sub: usize,
+    mode: online::Mode<'_>,
+    blocks: &mut Vec<Block>,
+) -> Result<f32, SamplingError> {
+    match online::pass(k, l, inv_t, sub, mode, blocks) {
+        Some(m) if m > f32::NEG_INFINITY => Ok(m),
+        _ => {
+            let (m, nan) = (k.max_nan)(l);
+            finite_max(row, l, m, nan)?;
+            // Unreachable: the pass stops only on NaN or +inf, which `finite_max` reports.
+            Err(SamplingError::AllMasked { row })
+        }
+    }
+}
+
+/// Logits per block sum of the unfiltered draw (divides `online::CHUNK`).
+const SUM_BLOCK: usize = 1024;
 
 /// One inverse-CDF draw from the kept set.
 fn draw(l: &[f32], st: &RowState, w: &Work, u: f64) -> usize {
@@ -702,6 +779,12 @@ pub fn kept_row(
 }
 
 /// Softmax (or log-softmax) of one row at temperature `t > 0`, written to `out`.
+///
+/// One online pass (see `online.rs`) writes `exp((x - ref) / T) · 2^64` per chunk and sums it;
+/// a second pass over the output, while it is still in cache and last-written chunk first,
+/// multiplies each chunk by `exp((ref - max) / T) / S` (one rounding, which also removes the
+/// bias). Outputs that land in the subnormal range are recomputed in f64 from the logit, so they
+/// are correctly rounded. log-softmax: the same pass without writes, then `x / T - log Z`.
 pub fn softmax_row(
     row: usize,
     x: &[f32],
@@ -712,17 +795,57 @@ pub fn softmax_row(
     if !(t > 0.0 && t.is_finite()) {
         return Err(bad("temperature", "finite and > 0 for softmax", t, row));
     }
+    with_scratch(|s| softmax_with(row, x, t, log, out, &mut s.work.online))
+}
+
+fn softmax_with(
+    row: usize,
+    x: &[f32],
+    t: f64,
+    log: bool,
+    out: &mut [f32],
+    blocks: &mut Vec<Block>,
+) -> Result<(), SamplingError> {
     let k = kernels();
-    let (m, nan) = (k.max_nan)(x);
-    let m = finite_max(row, x, m, nan)?;
-    let a = ExpArgs::new(m, 1.0 / t);
-    if log {
-        let z = k.exp_sum_row(x, &a);
-        let c = f64::from(m) * a.inv_t + z.ln();
-        (k.affine_write)(x, &Affine::new(a.inv_t, c), out);
+    let inv_t = 1.0 / t;
+    let mode = if log {
+        online::Mode::Sum
     } else {
-        let z = k.exp_write_row(x, &a, out);
-        (k.scale)(out, (1.0 / z) as f32);
+        online::Mode::Write(&mut *out)
+    };
+    let m = online_max(k, row, x, inv_t, online::CHUNK, mode, blocks)?;
+    // The normaliser (each block moved to the row max).
+    let z: f64 = blocks
+        .iter()
+        .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t))
+        .sum();
+    if log {
+        let c = f64::from(m) * inv_t + z.ln();
+        (k.affine_write)(x, &Affine::new(inv_t, c), out);
+        return Ok(());
+    }
+    let a = ExpArgs::new(m, inv_t);
+    for (c, b) in blocks.iter().enumerate().rev() {
+        let lo = c * online::CHUNK;
+        let hi = (lo + online::CHUNK).min(x.len());
+        let o = &mut out[lo..hi];
+        // Moves the block's values to the row max, removes their scale, normalises.
+        let g = online::rescale(b.r#ref, m, inv_t) * b.unscale / z;
+        let sub = if g >= f64::from(f32::MIN_POSITIVE) * 16.0 {
+            (k.scale)(o, g as f32)
+        } else {
+            // The block's reference was so far below the max that the factor is not a normal
+            // f32: recompute it against the max (rare; never for exchangeable logits).
+            k.exp_write_row(&x[lo..hi], &a, o);
+            (k.scale)(o, (a.unscale / z) as f32)
+        };
+        if sub {
+            for (v, &xv) in o.iter_mut().zip(&x[lo..hi]) {
+                if *v > 0.0 && *v < f32::MIN_POSITIVE {
+                    *v = (((f64::from(xv) - f64::from(m)) * inv_t).exp() / z) as f32;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -892,6 +1015,75 @@ mod tests {
         // p_i / p_max = exp(x_i - 2): keep ratios >= 0.3 -> x >= 2 + ln 0.3 = 0.796.
         let x = [2.0f32, 0.8, 0.79, -5.0];
         assert_eq!(kept(&x, &params(1.0, 0, 1.0, 0.3)), vec![0, 1]);
+    }
+
+    /// The online pass (chunks of `online::CHUNK`): lengths around chunk boundaries, a max that
+    /// rises late by a little (rescaled sums) or by a lot (recomputed chunks), -inf chunks before
+    /// the first finite logit, very negative and subnormal logits; softmax against f64 and the
+    /// top-p kept set against a sort-based reference.
+    #[test]
+    fn online_pass_at_chunk_boundaries() {
+        const C: usize = online::CHUNK;
+        let wave = |i: usize| ((i * 7919 % 1000) as f32) * 0.006 - 3.0;
+        for len in [C - 1, C, C + 1, 2 * C + 7, 5 * C + 3] {
+            for case in 0..5 {
+                let x: Vec<f32> = (0..len)
+                    .map(|i| match case {
+                        // the max rises a little in every chunk
+                        0 => wave(i) + (i / C) as f32 * 0.5,
+                        // a much larger max in the last chunk
+                        1 => wave(i) + if i >= len - 3 { 150.0 } else { 0.0 },
+                        // -inf chunks first, then finite logits
+                        2 if i < C + 5 && i + 10 < len => f32::NEG_INFINITY,
+                        2 => wave(i),
+                        // very negative and subnormal logits among normal ones
+                        3 => [wave(i), -1e30, 1e-40, -95.0 + wave(i)][i % 4],
+                        // the row max in the first chunk, everything else far below
+                        _ => {
+                            if i == 3 {
+                                40.0
+                            } else {
+                                wave(i) - 60.0
+                            }
+                        }
+                    })
+                    .collect();
+                for t in [1.0, 0.7] {
+                    let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let e: Vec<f64> = x
+                        .iter()
+                        .map(|&v| ((f64::from(v) - f64::from(m)) / t).exp())
+                        .collect();
+                    let z: f64 = e.iter().sum();
+                    let mut got = vec![0.0f32; len];
+                    softmax_row(0, &x, t, false, &mut got).unwrap();
+                    for (i, (&g, &ei)) in got.iter().zip(&e).enumerate() {
+                        let r = ei / z;
+                        let err = (f64::from(g) - r).abs();
+                        assert!(
+                            err <= 1e-6 * r || err <= 2e-45,
+                            "len {len} case {case} t {t} i {i}: {g} vs {r}"
+                        );
+                    }
+                    // top-p: the shortest prefix of the sampling order reaching p.
+                    let mut order: Vec<usize> = (0..len).filter(|&i| e[i] > 0.0).collect();
+                    order.sort_by(|&a, &b| x[b].total_cmp(&x[a]).then(a.cmp(&b)));
+                    for top_p in [0.3, 0.9] {
+                        let (mut acc, mut want) = (0.0, Vec::new());
+                        for &i in &order {
+                            if acc >= top_p * z {
+                                break;
+                            }
+                            acc += e[i];
+                            want.push(i);
+                        }
+                        want.sort_unstable();
+                        let got = kept(&x, &params(t, 0, top_p, 0.0));
+                        assert_eq!(got, want, "len {len} case {case} t {t} p {top_p}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

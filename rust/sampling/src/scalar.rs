@@ -1,7 +1,8 @@
 //! Scalar reference kernels.
 //!
 //! Design notes: these define what every SIMD kernel must compute. `exp` is evaluated in `f64`
-//! (`((x - m) / T).exp()` rounded once to `f32`), so the reference is accurate to half an ulp;
+//! (`((x - m) / T).exp() / unscale` rounded once to `f32`; every exp kernel carries the same
+//! per-row scale, `ExpArgs::unscale`, see `simd/mod.rs`), so the reference is accurate to half an ulp;
 //! the SIMD kernels are tested against it (relative error <= 1e-6 for normal outputs). The scalar
 //! table is also the fallback on CPUs without a supported vector ISA and for rows whose
 //! `max / T` is too large for the SIMD range reduction (see `ExpArgs::simd_ok`).
@@ -21,13 +22,13 @@ pub(crate) const TABLE: Kernels = Kernels {
     collect_ge,
 };
 
-/// `exp((x - max) / T)` for one logit, in `f64`, rounded once.
+/// `exp((x - max) / T) / a.unscale` for one logit, in `f64`, rounded once.
 #[inline]
 pub(crate) fn exp_one(x: f32, a: &ExpArgs) -> f32 {
     if x == f32::NEG_INFINITY {
         return 0.0;
     }
-    ((f64::from(x) - f64::from(a.max)) * a.inv_t).exp() as f32
+    (((f64::from(x) - f64::from(a.max)) * a.inv_t).exp() / a.unscale) as f32
 }
 
 /// Largest non-NaN value (`-inf` for an empty or all-NaN slice) and whether a NaN was seen.
@@ -55,7 +56,7 @@ pub(crate) fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     nan
 }
 
-/// `sum(exp((x - max) / T))`, accumulated in `f64`.
+/// `sum(exp((x - max) / T)) / a.unscale`, accumulated in `f64`.
 pub(crate) fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     x.iter().map(|&v| f64::from(exp_one(v, a))).sum()
 }
@@ -66,7 +67,7 @@ pub(crate) fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u3
     exp_sum(x, a)
 }
 
-/// `out[i] = exp((x[i] - max) / T)`; returns the `f64` sum of what was written.
+/// `out[i] = exp((x[i] - max) / T) / a.unscale`; returns the `f64` sum of what was written.
 pub(crate) fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     let mut s = 0.0f64;
     for (o, &v) in out.iter_mut().zip(x) {
@@ -76,11 +77,14 @@ pub(crate) fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     s
 }
 
-/// `out[i] *= f`.
-pub(crate) fn scale(out: &mut [f32], f: f32) {
+/// `out[i] *= f`; returns whether any result is subnormal (nonzero and below `f32::MIN_POSITIVE`).
+pub(crate) fn scale(out: &mut [f32], f: f32) -> bool {
+    let mut sub = false;
     for o in out {
         *o *= f;
+        sub |= *o > 0.0 && *o < f32::MIN_POSITIVE;
     }
+    sub
 }
 
 /// `out[i] = x[i] / T - c` (log-softmax), in `f64`; `-inf` stays `-inf`.

@@ -1,8 +1,8 @@
-//! AVX2 + FMA kernels (8 lanes). See `simd/mod.rs` for the shared `exp` algorithm.
+//! AVX2 + FMA kernels (8 lanes). See `simd/mod.rs` for the `exp` algorithm.
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY5, SHIFTER};
 use crate::scalar;
 
 /// The AVX2 table, if this CPU has AVX2 and FMA.
@@ -41,7 +41,7 @@ fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
 }
-fn scale(out: &mut [f32], f: f32) {
+fn scale(out: &mut [f32], f: f32) -> bool {
     unsafe { scale_k(out, f) }
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
@@ -109,15 +109,17 @@ fn max_nan_k(x: &[f32]) -> (f32, bool) {
     (hmax(m).max(tm), tnan || _mm256_movemask_ps(nan) != 0)
 }
 
-/// Broadcast constants for the vector exp.
+/// Broadcast constants for the vector exp (see `simd/mod.rs`).
 struct C {
     lo: __m256,
+    s_l2e: __m256,
+    c_shift: __m256,
+    shifter: __m256,
+    d_hi: __m256,
     s_hi: __m256,
     s_lo: __m256,
-    s_l2e: __m256,
-    m_l2e: __m256,
-    m_hi: __m256,
-    m_lo: __m256,
+    /// `VCONSTS`, behind `black_box`: LLVM cannot fold the loads back into broadcasts.
+    v: *const f32,
 }
 
 #[inline]
@@ -125,177 +127,83 @@ struct C {
 fn consts(a: &ExpArgs) -> C {
     C {
         lo: _mm256_set1_ps(a.lo),
+        s_l2e: _mm256_set1_ps(a.s_l2e),
+        c_shift: _mm256_set1_ps(a.c_shift),
+        shifter: _mm256_set1_ps(SHIFTER),
+        d_hi: _mm256_set1_ps(a.d_hi),
         s_hi: _mm256_set1_ps(a.s_hi),
         s_lo: _mm256_set1_ps(a.s_lo),
-        s_l2e: _mm256_set1_ps(a.s_l2e),
-        m_l2e: _mm256_set1_ps(a.m_l2e),
-        m_hi: _mm256_set1_ps(a.m_hi),
-        m_lo: _mm256_set1_ps(a.m_lo),
+        v: std::hint::black_box(VCONSTS.0.as_ptr()).cast(),
     }
 }
 
-/// `ln 2 / 8` split as `LN2_HI8 + LN2_LO8` with `LN2_HI8` = 44/512: `n · LN2_HI8` is a multiple of
-/// 2^-9, so `M_hi + n · LN2_HI8` stays exact in f32 under the same `simd_ok` bound as `LN2_HI`.
-const LN2_HI8: f32 = 44.0 / 512.0;
-const LN2_LO8: f32 = 0.000_705_897_6;
-/// `2^(j/8)`, `j = 0..8`, as `EXP2_HI[j] + EXP2_LO[j]`: the f32 nearest, and the rest.
-const EXP2_HI: [f32; 8] = [
-    1.0,
-    1.090_507_7,
-    1.189_207_1,
-    1.296_839_6,
-    std::f32::consts::SQRT_2,
-    1.542_210_8,
-    1.681_792_9,
-    1.834_008_1,
-];
-const EXP2_LO: [f32; 8] = [
-    0.0,
-    -1.307_754e-8,
-    3.797_635_3e-8,
-    -4.018_999_5e-8,
-    2.420_323_5e-8,
-    8.070_905e-9,
-    -2.475_532_7e-8,
-    -1.123_927_8e-8,
-];
-/// Degree-3 polynomial `1 + r + C2 r² + C3 r³` for `exp(r)` on `|r| <= ln2/16`, fitted for
-/// minimax relative error (Lawson iteration, float64): 2.6e-8 in exact arithmetic.
-const C2: f32 = 0.500_064_55;
-const C3: f32 = 0.166_668_56;
+/// Broadcast global constants as whole 32-byte vectors: `LN2_HI`, `LN2_LO`, then `POLY5`.
+#[repr(C, align(32))]
+struct Vconsts([[f32; 8]; 8]);
+static VCONSTS: Vconsts = Vconsts([
+    [LN2_HI; 8],
+    [LN2_LO; 8],
+    [POLY5[0]; 8],
+    [POLY5[1]; 8],
+    [POLY5[2]; 8],
+    [POLY5[3]; 8],
+    [POLY5[4]; 8],
+    [POLY5[5]; 8],
+]);
+const V_LN2_HI: usize = 0;
+const V_LN2_LO: usize = 1;
+const V_POLY: usize = 2;
 
-/// `N` independent vector exps, evaluated in lock step (the instruction stream interleaves the
-/// `N` dependency chains, and the rare near-underflow fix-up costs one branch per `N` vectors).
-///
-/// The AVX2 path uses a finer reduction than the shared algorithm in `simd/mod.rs`: `n =
-/// round(8 a log2 e)`, `r = a - n ln2/8` (same exact two-part reduction, with `ln2/8` split as
-/// `LN2_HI8 + LN2_LO8`), `exp(a) = 2^(n >> 3) · 2^((n & 7)/8) · p(r)` with the eight `2^(j/8)`
-/// from a two-part register table (`vpermps`) and a degree-3 polynomial on `|r| <= ln2/16`: four
-/// multiply-adds instead of seven, one final rounding. Worst relative error ~1.2e-7 in f32
-/// (final rounding 6e-8, argument 3e-8, polynomial 2.6e-8).
+/// How `x / T` enters the reduction: `UNIT` when `1/T` is exactly 1 (a subtraction, off the FMA
+/// pipes), `EXACT` when `1/T` is another f32, `SPLIT` otherwise (`x · s_hi + x · s_lo`).
+const UNIT: u8 = 0;
+const EXACT: u8 = 1;
+const SPLIT: u8 = 2;
+
+fn scale_kind(a: &ExpArgs) -> u8 {
+    if a.s_lo != 0.0 {
+        SPLIT
+    } else if a.s_hi == 1.0 {
+        UNIT
+    } else {
+        EXACT
+    }
+}
+
+/// `exp((x - max) / T) / unscale` for 8 lanes (the algorithm of `simd/mod.rs`); `S` is the
+/// `scale_kind` of the row.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn exp_n<const N: usize>(src: &[f32], at: usize, c: &C) -> [__m256; N] {
-    let x: [__m256; N] = std::array::from_fn(|j| load(src, at + 8 * j));
-    let ln2_hi = _mm256_set1_ps(LN2_HI8);
-    let ln2_lo = _mm256_set1_ps(LN2_LO8);
-    let s8 = _mm256_mul_ps(c.s_l2e, _mm256_set1_ps(8.0));
-    let m8 = _mm256_mul_ps(c.m_l2e, _mm256_set1_ps(8.0));
-    // SAFETY: both tables hold exactly 8 f32.
-    let (thi, tlo) = unsafe {
-        (
-            _mm256_loadu_ps(EXP2_HI.as_ptr()),
-            _mm256_loadu_ps(EXP2_LO.as_ptr()),
-        )
-    };
-    let xc = x.map(|v| _mm256_max_ps(v, c.lo));
-    let nf = xc.map(|v| {
-        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_fmsub_ps(
-            v, s8, m8,
-        ))
-    });
-    let n = nf.map(|v| _mm256_cvtps_epi32(v));
-    let mut p = [_mm256_setzero_ps(); N];
-    for j in 0..N {
-        // x·s_lo - M_lo does not depend on n: computed off the critical path.
-        let t = _mm256_fmsub_ps(xc[j], c.s_lo, c.m_lo);
-        let big = _mm256_fmadd_ps(nf[j], ln2_hi, c.m_hi);
-        let q = _mm256_fnmadd_ps(nf[j], ln2_lo, _mm256_fmsub_ps(xc[j], c.s_hi, big));
-        let r = _mm256_add_ps(q, t);
-        // h = p(r) - 1 = r (1 + C2 r + C3 r²); 2^(j/8) p(r) = T_hi + (T_hi h + T_lo), which
-        // rounds once, at the last add.
-        let g = _mm256_fmadd_ps(_mm256_set1_ps(C3), r, _mm256_set1_ps(C2));
-        let h = _mm256_mul_ps(_mm256_fmadd_ps(g, r, _mm256_set1_ps(1.0)), r);
-        // vpermps uses the low 3 bits of each index: n & 7.
-        let th = _mm256_permutevar8x32_ps(thi, n[j]);
-        let tl = _mm256_permutevar8x32_ps(tlo, n[j]);
-        p[j] = _mm256_add_ps(th, _mm256_fmadd_ps(th, h, tl));
-    }
-    // Scaling: add (n >> 3) to the exponent field of p (p is in [0.95, 1.92]); exact while the
-    // result stays normal, i.e. n >> 3 >= -125 (n >= -1000).
-    let mut out = [_mm256_setzero_ps(); N];
-    let mut any = _mm256_setzero_ps();
-    let lim = _mm256_set1_ps(-1000.0);
-    let hi_bits = _mm256_set1_epi32(-1 << 23);
-    for j in 0..N {
-        let e = _mm256_and_si256(_mm256_slli_epi32::<20>(n[j]), hi_bits);
-        out[j] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p[j]), e));
-        any = _mm256_or_ps(any, _mm256_cmp_ps::<_CMP_LT_OQ>(nf[j], lim));
-    }
-    if _mm256_movemask_ps(any) == 0 {
-        return out;
-    }
-    // Results within a factor ~2^-126 of the row's top are near or below the subnormal range,
-    // where one subnormal ulp is ~1.2e-7 relative: those vectors (rare for real logits, and
-    // every vector holding a masked -inf) are recomputed by the degree-6 path, which the
-    // subnormal test bound was written for.
-    exp_cold(src, at, c)
-}
-
-/// The rare path of `exp_n`, out of line (and reloading its input) so that the hot loop keeps
-/// nothing in memory for it: each vector with a lane below the fast range is recomputed by
-/// `exp8_poly6`, the others exactly as in `exp_n`.
-#[cold]
-#[inline(never)]
-#[target_feature(enable = "avx2,fma")]
-fn exp_cold<const N: usize>(src: &[f32], at: usize, c: &C) -> [__m256; N] {
-    let lim = _mm256_set1_ps(-1000.0);
-    let s8 = _mm256_mul_ps(c.s_l2e, _mm256_set1_ps(8.0));
-    let m8 = _mm256_mul_ps(c.m_l2e, _mm256_set1_ps(8.0));
-    std::array::from_fn(|j| {
-        let v = load(src, at + 8 * j);
-        let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-            _mm256_fmsub_ps(_mm256_max_ps(v, c.lo), s8, m8),
-        );
-        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(nf, lim)) != 0 {
-            exp8_poly6(v, c)
-        } else {
-            exp_n::<1>(src, at + 8 * j, c)[0]
-        }
-    })
-}
-
-/// The shared algorithm of `simd/mod.rs` (degree-6 polynomial on `|r| <= ln2/2`).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn exp8_poly6(x: __m256, c: &C) -> __m256 {
+fn exp8<const S: u8>(x: __m256, c: &C) -> __m256 {
     let xc = _mm256_max_ps(x, c.lo);
-    let nf = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_fmsub_ps(
-        xc, c.s_l2e, c.m_l2e,
-    ));
-    let big = _mm256_fmadd_ps(nf, _mm256_set1_ps(LN2_HI), c.m_hi);
-    let mut r = _mm256_fmsub_ps(xc, c.s_hi, big);
-    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LN2_LO), r);
-    r = _mm256_sub_ps(r, c.m_lo);
-    r = _mm256_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm256_set1_ps(POLY[6]);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[5]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[4]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[3]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[2]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[1]));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(POLY[0]));
-    let n = _mm256_cvtps_epi32(nf);
-    // Scale by 2^n as 2^max(n,-126) · 2^(n - max(n,-126)): a subnormal result rounds once.
-    let n1 = _mm256_max_epi32(n, _mm256_set1_epi32(-126));
-    let n2 = _mm256_sub_epi32(n, n1);
-    let bias = _mm256_set1_epi32(127);
-    let p1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
-    let p2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
-    _mm256_mul_ps(_mm256_mul_ps(p, p1), p2)
-}
-
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn exp8(x: &[f32], i: usize, c: &C) -> __m256 {
-    exp_n::<1>(x, i, c)[0]
-}
-
-/// Four vector exps of `x[i..i + 32]`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn exp32(x: &[f32], i: usize, c: &C) -> [__m256; 4] {
-    exp_n::<4>(x, i, c)
+    // t = 1.5·2^23 + 64 + n, rounded to an integer by the FMA itself.
+    let t = _mm256_fmadd_ps(xc, c.s_l2e, c.c_shift);
+    let nf = _mm256_sub_ps(t, c.shifter);
+    let vconst = |k: usize| {
+        // SAFETY: `c.v` points to `VCONSTS`, rows of 8 f32, 32-byte aligned.
+        unsafe { _mm256_load_ps(c.v.add(8 * k)) }
+    };
+    let big = _mm256_fmadd_ps(nf, vconst(V_LN2_HI), c.d_hi);
+    let q = if S == UNIT {
+        _mm256_sub_ps(xc, big)
+    } else {
+        _mm256_fmsub_ps(xc, c.s_hi, big)
+    };
+    let mut r = _mm256_fnmadd_ps(nf, vconst(V_LN2_LO), q);
+    if S == SPLIT {
+        r = _mm256_fmadd_ps(xc, c.s_lo, r);
+    }
+    // Global constants (not per row), read as whole vectors: LLVM folds them into the FMAs as
+    // memory operands instead of re-broadcasting a scalar per use or spilling loop state.
+    let cf = |k: usize| vconst(V_POLY + k);
+    let mut p = _mm256_fmadd_ps(cf(5), r, cf(4));
+    p = _mm256_fmadd_ps(p, r, cf(3));
+    p = _mm256_fmadd_ps(p, r, cf(2));
+    p = _mm256_fmadd_ps(p, r, cf(1));
+    p = _mm256_fmadd_ps(p, r, cf(0));
+    // The low bits of t hold n + 64: t << 23 is n + 64 in the exponent field (mod 2^32).
+    let e = _mm256_slli_epi32::<23>(_mm256_castps_si256(t));
+    _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e))
 }
 
 /// Add the 8 lanes of `v` into two f64x4 accumulators.
@@ -314,113 +222,163 @@ fn hsum_f64(acc: [__m256d; 2]) -> f64 {
     _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)))
 }
 
+/// Elements per f64 flush: eight vectors are summed in f32 first (at most seven f32 roundings per
+/// element, 4.2e-7 relative in the worst case).
+const FLUSH: usize = 64;
+
+/// Keep LLVM from interleaving consecutive loop iterations. The exp holds ~14 constants and
+/// several temporaries; with the default (generic) scheduling model, unrolled and interleaved
+/// iterations spill to the stack and shuffle registers, which measured 15-25% slower than one
+/// vector per iteration, which the out-of-order core overlaps on its own.
+#[inline(always)]
+fn one_at_a_time() {
+    // SAFETY: an empty asm block: no instructions, no memory, no stack.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) };
+}
+
+/// The exp loops: `f(i, e)` receives the exp of `x[i..i + 8]`, for every full vector; returns the
+/// f64 sum of all of them (eight-vector f32 partial sums, then f64) and the first index not done.
+#[inline(always)]
+fn exp_loop<const S: u8>(
+    x: &[f32],
+    c: &C,
+    mut f: impl FnMut(usize, __m256, __m256),
+) -> (f64, usize) {
+    // SAFETY (the target_feature calls below): callers are `#[target_feature(enable =
+    // "avx2,fma")]` functions, reached only after the features were detected.
+    unsafe {
+        let n = x.len();
+        let mut acc = [_mm256_setzero_pd(); 2];
+        let mut s = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            let v = load(x, i);
+            let e = exp8::<S>(v, c);
+            f(i, v, e);
+            s = _mm256_add_ps(s, e);
+            one_at_a_time();
+            i += 8;
+            if i % FLUSH == 0 {
+                acc_f64(&mut acc, s);
+                s = _mm256_setzero_ps();
+            }
+        }
+        acc_f64(&mut acc, s);
+        (hsum_f64(acc), i)
+    }
+}
+
 #[target_feature(enable = "avx2,fma")]
 fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     let c = consts(a);
-    let n = x.len();
-    let mut acc = [_mm256_setzero_pd(); 2];
-    let mut i = 0;
-    while i + 32 <= n {
-        let [e0, e1, e2, e3] = exp32(x, i, &c);
-        acc_f64(
-            &mut acc,
-            _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
-        );
-        i += 32;
-    }
-    while i + 8 <= n {
-        acc_f64(&mut acc, exp8(x, i, &c));
-        i += 8;
-    }
-    hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
+    let (s, i) = match scale_kind(a) {
+        UNIT => exp_loop::<UNIT>(x, &c, |_, _, _| {}),
+        EXACT => exp_loop::<EXACT>(x, &c, |_, _, _| {}),
+        _ => exp_loop::<SPLIT>(x, &c, |_, _, _| {}),
+    };
+    s + scalar::exp_sum(&x[i..], a)
 }
 
 #[target_feature(enable = "avx2,fma")]
 fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
     let c = consts(a);
     let t = _mm256_set1_ps(thr);
-    let n = x.len();
-    let mut acc = [_mm256_setzero_pd(); 2];
-    let mut i = 0;
-    while i + 32 <= n {
-        let (v0, v1, v2, v3) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
-        let k0 = _mm256_cmp_ps::<_CMP_GE_OQ>(v0, t);
-        let k1 = _mm256_cmp_ps::<_CMP_GE_OQ>(v1, t);
-        let k2 = _mm256_cmp_ps::<_CMP_GE_OQ>(v2, t);
-        let k3 = _mm256_cmp_ps::<_CMP_GE_OQ>(v3, t);
-        let any = _mm256_or_ps(_mm256_or_ps(k0, k1), _mm256_or_ps(k2, k3));
-        if _mm256_movemask_ps(any) != 0 {
-            push_bits(u64::from(_mm256_movemask_ps(k0) as u32), i, out);
-            push_bits(u64::from(_mm256_movemask_ps(k1) as u32), i + 8, out);
-            push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
-            push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
-        }
-        let [e0, e1, e2, e3] = exp32(x, i, &c);
-        acc_f64(
-            &mut acc,
-            _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
-        );
-        i += 32;
-    }
-    while i + 8 <= n {
-        let v = load(x, i);
+    let collect = |i: usize, v: __m256, _: __m256| {
         let k = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, t)) as u32;
-        push_bits(u64::from(k), i, out);
-        acc_f64(&mut acc, exp8(x, i, &c));
-        i += 8;
-    }
+        if k != 0 {
+            push_bits(u64::from(k), i, out);
+        }
+    };
+    let (s, i) = match scale_kind(a) {
+        UNIT => exp_loop::<UNIT>(x, &c, collect),
+        EXACT => exp_loop::<EXACT>(x, &c, collect),
+        _ => exp_loop::<SPLIT>(x, &c, collect),
+    };
     for (j, &v) in x[i..].iter().enumerate() {
         if v >= thr {
             out.push((i + j) as u32);
         }
     }
-    hsum_f64(acc) + scalar::exp_sum(&x[i..], a)
+    s + scalar::exp_sum(&x[i..], a)
 }
 
 #[target_feature(enable = "avx2,fma")]
 fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     let c = consts(a);
     let n = x.len().min(out.len());
-    let mut acc = [_mm256_setzero_pd(); 2];
+    let x = &x[..n];
+    // No running sum here (with the store it would not fit in registers and spill): the sum is
+    // taken afterwards from the output, which is still in L1.
+    let i = match scale_kind(a) {
+        UNIT => exp_store::<UNIT>(x, &c, out),
+        EXACT => exp_store::<EXACT>(x, &c, out),
+        _ => exp_store::<SPLIT>(x, &c, out),
+    };
+    let tail = scalar::exp_write(&x[i..n], a, &mut out[i..n]);
+    sum_k(&out[..i]) + tail
+}
+
+/// Write the exp of every full vector of `x` to `out`; return the first index not done.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn exp_store<const S: u8>(x: &[f32], c: &C, out: &mut [f32]) -> usize {
+    let n = x.len().min(out.len());
     let po = out.as_mut_ptr();
     let mut i = 0;
-    while i + 32 <= n {
-        let [e0, e1, e2, e3] = exp32(x, i, &c);
-        // SAFETY: i + 32 <= n <= out.len().
-        unsafe {
-            _mm256_storeu_ps(po.add(i), e0);
-            _mm256_storeu_ps(po.add(i + 8), e1);
-            _mm256_storeu_ps(po.add(i + 16), e2);
-            _mm256_storeu_ps(po.add(i + 24), e3);
-        }
-        acc_f64(
-            &mut acc,
-            _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)),
-        );
-        i += 32;
-    }
     while i + 8 <= n {
-        let e = exp8(x, i, &c);
+        let e = exp8::<S>(load(x, i), c);
         // SAFETY: i + 8 <= n <= out.len().
         unsafe { _mm256_storeu_ps(po.add(i), e) };
-        acc_f64(&mut acc, e);
+        one_at_a_time();
         i += 8;
     }
-    hsum_f64(acc) + scalar::exp_write(&x[i..n], a, &mut out[i..n])
+    i
+}
+
+/// Sum in f64 of f32 values (eight-vector f32 partial sums, like `exp_loop`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn sum_k(x: &[f32]) -> f64 {
+    let n = x.len();
+    let mut acc = [_mm256_setzero_pd(); 2];
+    let mut i = 0;
+    while i + FLUSH <= n {
+        let v: [__m256; 8] = std::array::from_fn(|j| load(x, i + 8 * j));
+        let s = _mm256_add_ps(
+            _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3])),
+            _mm256_add_ps(_mm256_add_ps(v[4], v[5]), _mm256_add_ps(v[6], v[7])),
+        );
+        acc_f64(&mut acc, s);
+        i += FLUSH;
+    }
+    while i + 8 <= n {
+        acc_f64(&mut acc, load(x, i));
+        i += 8;
+    }
+    hsum_f64(acc) + x[i..].iter().map(|&v| f64::from(v)).sum::<f64>()
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn scale_k(out: &mut [f32], f: f32) {
+fn scale_k(out: &mut [f32], f: f32) -> bool {
     let fv = _mm256_set1_ps(f);
+    let (zero, tiny) = (_mm256_setzero_ps(), _mm256_set1_ps(f32::MIN_POSITIVE));
+    let mut sub = _mm256_setzero_ps();
     let n = out.len();
     let p = out.as_mut_ptr();
     let mut i = 0;
     while i + 8 <= n {
         // SAFETY: i + 8 <= out.len().
-        unsafe { _mm256_storeu_ps(p.add(i), _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), fv)) };
+        let v = unsafe { _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), fv) };
+        // SAFETY: as above.
+        unsafe { _mm256_storeu_ps(p.add(i), v) };
+        let s = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(v, tiny),
+            _mm256_cmp_ps::<_CMP_GT_OQ>(v, zero),
+        );
+        sub = _mm256_or_ps(sub, s);
         i += 8;
     }
-    scalar::scale(&mut out[i..], f);
+    scalar::scale(&mut out[i..], f) | (_mm256_movemask_ps(sub) != 0)
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -455,10 +413,10 @@ fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
         let k3 = _mm256_cmp_ps::<_CMP_GE_OQ>(load(x, i + 24), t);
         let any = _mm256_or_ps(_mm256_or_ps(k0, k1), _mm256_or_ps(k2, k3));
         if _mm256_movemask_ps(any) != 0 {
-            push_bits(u64::from(_mm256_movemask_ps(k0) as u32), i, out);
-            push_bits(u64::from(_mm256_movemask_ps(k1) as u32), i + 8, out);
-            push_bits(u64::from(_mm256_movemask_ps(k2) as u32), i + 16, out);
-            push_bits(u64::from(_mm256_movemask_ps(k3) as u32), i + 24, out);
+            out.reserve(32);
+            for (j, k) in [k0, k1, k2, k3].into_iter().enumerate() {
+                left_pack(_mm256_movemask_ps(k) as u32, i + 8 * j, out);
+            }
         }
         i += 32;
     }
@@ -471,5 +429,45 @@ fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
         if v >= thr {
             out.push((i + j) as u32);
         }
+    }
+}
+
+/// For each 8-bit mask, the positions of its set bits, packed (unused bytes 0).
+const PACK: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut b, mut k, mut v) = (0, 0, 0u64);
+        while b < 8 {
+            if m & (1 << b) != 0 {
+                v |= (b as u64) << (8 * k);
+                k += 1;
+            }
+            b += 1;
+        }
+        t[m] = v;
+        m += 1;
+    }
+    t
+};
+
+/// Append `base + b` for every set bit `b` of the 8-bit `mask`, lowest first, without a branch
+/// per bit: all eight lanes are stored (at most 8 free slots are needed) and the length advances
+/// by the popcount.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn left_pack(mask: u32, base: usize, out: &mut Vec<u32>) {
+    debug_assert!(mask < 256 && out.capacity() - out.len() >= 8);
+    let lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(PACK[(mask & 255) as usize] as i64));
+    let v = _mm256_add_epi32(lanes, _mm256_set1_epi32(base as i32));
+    let len = out.len();
+    if out.capacity() - len < 8 {
+        out.reserve(8);
+    }
+    // SAFETY: at least 8 free slots (checked above); the first popcount(mask) stored lanes are
+    // the indices, initialised before `set_len` exposes them.
+    unsafe {
+        _mm256_storeu_si256(out.as_mut_ptr().add(len).cast(), v);
+        out.set_len(len + mask.count_ones() as usize);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, EXP_BIAS, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The AVX-512 table, if this CPU has AVX-512F.
@@ -44,7 +44,7 @@ fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
 }
-fn scale(out: &mut [f32], f: f32) {
+fn scale(out: &mut [f32], f: f32) -> bool {
     unsafe { scale_k(out, f) }
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
@@ -114,6 +114,7 @@ struct C {
     m_l2e: __m512,
     m_hi: __m512,
     m_lo: __m512,
+    k: __m512,
 }
 
 #[inline]
@@ -127,6 +128,7 @@ fn consts(a: &ExpArgs) -> C {
         m_l2e: _mm512_set1_ps(a.m_l2e),
         m_hi: _mm512_set1_ps(a.m_hi),
         m_lo: _mm512_set1_ps(a.m_lo),
+        k: _mm512_set1_ps(a.k_f32),
     }
 }
 
@@ -149,13 +151,15 @@ fn exp16(x: __m512, c: &C) -> __m512 {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[2]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[1]));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[0]));
-    let n = _mm512_cvtps_epi32(nf);
+    // 2^(n + EXP_BIAS), then the factor `k_f32`: the kernels' common output scale (see
+    // `ExpArgs::unscale`).
+    let n = _mm512_add_epi32(_mm512_cvtps_epi32(nf), _mm512_set1_epi32(EXP_BIAS));
     let n1 = _mm512_max_epi32(n, _mm512_set1_epi32(-126));
     let n2 = _mm512_sub_epi32(n, n1);
     let bias = _mm512_set1_epi32(127);
     let p1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
     let p2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
-    _mm512_mul_ps(_mm512_mul_ps(p, p1), p2)
+    _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(p, p1), p2), c.k)
 }
 
 #[inline]
@@ -249,17 +253,23 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 }
 
 #[target_feature(enable = "avx512f")]
-fn scale_k(out: &mut [f32], f: f32) {
+fn scale_k(out: &mut [f32], f: f32) -> bool {
     let fv = _mm512_set1_ps(f);
+    let (zero, tiny) = (_mm512_setzero_ps(), _mm512_set1_ps(f32::MIN_POSITIVE));
+    let mut sub: __mmask16 = 0;
     let n = out.len();
     let p = out.as_mut_ptr();
     let mut i = 0;
     while i + 16 <= n {
         // SAFETY: i + 16 <= out.len().
-        unsafe { _mm512_storeu_ps(p.add(i), _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), fv)) };
+        let v = unsafe { _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), fv) };
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_ps(p.add(i), v) };
+        sub |=
+            _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, tiny) & _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, zero);
         i += 16;
     }
-    scalar::scale(&mut out[i..], f);
+    scalar::scale(&mut out[i..], f) | (sub != 0)
 }
 
 #[target_feature(enable = "avx512f")]

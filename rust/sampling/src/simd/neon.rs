@@ -5,7 +5,7 @@
 
 use std::arch::aarch64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, EXP_BIAS, LN2_HI, LN2_LO, POLY};
 use crate::scalar;
 
 /// The NEON table, if this CPU has NEON (always true on aarch64 Linux and macOS).
@@ -53,7 +53,7 @@ fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
 }
-fn scale(out: &mut [f32], f: f32) {
+fn scale(out: &mut [f32], f: f32) -> bool {
     unsafe { scale_k(out, f) }
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
@@ -113,6 +113,7 @@ struct C {
     m_l2e: float32x4_t,
     m_hi: float32x4_t,
     m_lo: float32x4_t,
+    k: float32x4_t,
 }
 
 #[inline]
@@ -126,6 +127,7 @@ fn consts(a: &ExpArgs) -> C {
         m_l2e: vdupq_n_f32(a.m_l2e),
         m_hi: vdupq_n_f32(a.m_hi),
         m_lo: vdupq_n_f32(a.m_lo),
+        k: vdupq_n_f32(a.k_f32),
     }
 }
 
@@ -148,13 +150,15 @@ fn exp4(x: float32x4_t, c: &C) -> float32x4_t {
     p = vfmaq_f32(vdupq_n_f32(POLY[2]), p, r);
     p = vfmaq_f32(vdupq_n_f32(POLY[1]), p, r);
     p = vfmaq_f32(vdupq_n_f32(POLY[0]), p, r);
-    let n = vcvtq_s32_f32(nf);
+    // 2^(n + EXP_BIAS), then the factor `k_f32`: the kernels' common output scale (see
+    // `ExpArgs::unscale`).
+    let n = vaddq_s32(vcvtq_s32_f32(nf), vdupq_n_s32(EXP_BIAS));
     let n1 = vmaxq_s32(n, vdupq_n_s32(-126));
     let n2 = vsubq_s32(n, n1);
     let bias = vdupq_n_s32(127);
     let p1 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(n1, bias)));
     let p2 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(n2, bias)));
-    vmulq_f32(vmulq_f32(p, p1), p2)
+    vmulq_f32(vmulq_f32(vmulq_f32(p, p1), p2), c.k)
 }
 
 #[inline]
@@ -203,16 +207,21 @@ fn exp_write_k(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
 }
 
 #[target_feature(enable = "neon")]
-fn scale_k(out: &mut [f32], f: f32) {
+fn scale_k(out: &mut [f32], f: f32) -> bool {
+    let (zero, tiny) = (vdupq_n_f32(0.0), vdupq_n_f32(f32::MIN_POSITIVE));
+    let mut sub = vdupq_n_u32(0);
     let n = out.len();
     let p = out.as_mut_ptr();
     let mut i = 0;
     while i + 4 <= n {
         // SAFETY: i + 4 <= out.len().
-        unsafe { vst1q_f32(p.add(i), vmulq_n_f32(vld1q_f32(p.add(i)), f)) };
+        let v = unsafe { vmulq_n_f32(vld1q_f32(p.add(i)), f) };
+        // SAFETY: as above.
+        unsafe { vst1q_f32(p.add(i), v) };
+        sub = vorrq_u32(sub, vandq_u32(vcltq_f32(v, tiny), vcgtq_f32(v, zero)));
         i += 4;
     }
-    scalar::scale(&mut out[i..], f);
+    scalar::scale(&mut out[i..], f) | (vmaxvq_u32(sub) != 0)
 }
 
 #[target_feature(enable = "neon")]
