@@ -28,8 +28,11 @@
 //!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
 //! - counting never materialises ids: the number of parts left is the count.
 
+use std::sync::{Arc, OnceLock};
+
 use rustc_hash::FxHashMap;
 
+use crate::backtrack::Backtrack;
 use crate::cache::{self, PieceCache};
 use crate::VocabError;
 
@@ -44,6 +47,8 @@ const HOT_IDS: usize = 4096;
 const HOT_SLOTS: usize = 1 << 13;
 /// Pieces up to this many bytes use the stack-array engine.
 const SMALL: usize = 64;
+/// Rank-vocabulary pieces longer than this use the backtracking encoder (`backtrack.rs`).
+const BACKTRACK_MIN: usize = SMALL;
 
 /// A byte-level BPE vocabulary with its merge rules.
 #[derive(Debug, Clone)]
@@ -69,6 +74,9 @@ pub struct BpeModel {
     whole_piece_lookup: bool,
     /// Process-unique id tagging this model's entries in the per-thread piece cache.
     uid: u32,
+    /// The backtracking encoder's tables (rank vocabularies only), built on first use; `None`
+    /// inside if the vocabulary does not meet its precondition (see `backtrack.rs`).
+    backtrack: OnceLock<Option<Arc<Backtrack>>>,
 }
 
 /// One slot of the bytes -> id table. Tokens of up to 8 bytes are compared through `key` (the
@@ -289,6 +297,7 @@ impl BpeModel {
             by_rank: false,
             whole_piece_lookup: false,
             uid: cache::new_uid(),
+            backtrack: OnceLock::new(),
         };
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
@@ -388,11 +397,29 @@ impl BpeModel {
                 return;
             }
         }
+        if piece.len() > BACKTRACK_MIN {
+            if let Some(bt) = self.backtrack() {
+                if bt.encode(piece, out) {
+                    return;
+                }
+            }
+        }
         if piece.len() <= SMALL {
             self.merge_small(piece, |id| out.push(id));
         } else {
             self.merge_long(piece, |id| out.push(id));
         }
+    }
+
+    /// The backtracking encoder, built on first use; `None` for merge-list models and for rank
+    /// vocabularies that do not meet its precondition.
+    fn backtrack(&self) -> Option<&Backtrack> {
+        if !self.by_rank {
+            return None;
+        }
+        self.backtrack
+            .get_or_init(|| Backtrack::build(self).map(Arc::new))
+            .as_deref()
     }
 
     /// [`encode_piece`](Self::encode_piece) through a piece cache (see `cache.rs`).
@@ -440,6 +467,11 @@ impl BpeModel {
         }
         if self.whole_piece_lookup && self.token_id(piece).is_some() {
             return 1;
+        }
+        if piece.len() > BACKTRACK_MIN {
+            if let Some(n) = self.backtrack().and_then(|bt| bt.count(piece)) {
+                return n;
+            }
         }
         if piece.len() <= SMALL {
             self.merge_small(piece, |_| {})

@@ -1,0 +1,616 @@
+//! Backtracking BPE encoder for rank vocabularies (`.tiktoken`: priority = rank of the merged
+//! token): linear time on any piece, exact under a precondition checked when it is built.
+//!
+//! # Design notes
+//! Notation: `BPE(x)` is the merge loop of `model.rs` on the bytes `x` (lowest rank first, the
+//! leftmost on ties). A token `t` is *reachable* if `BPE(t) = [t]`; its *split* is then the
+//! last merge of that run, `t = l ++ r`. A pair of tokens `(a, b)` is *valid* if
+//! `BPE(a ++ b) = [a, b]`.
+//!
+//! Facts the encoder rests on (proved here, checked by the tests against `reference_merge`):
+//! 1. Every run of adjacent tokens of `BPE(x)` is the BPE of its own bytes (no merge ever
+//!    crosses the boundary of a final token, so the merges inside a span are a run of their own).
+//!    In particular all adjacent pairs of `BPE(x)` are valid and all its tokens reachable.
+//! 2. Conversely, a tokenization of `x` whose adjacent pairs are all valid (a single token:
+//!    reachable) *is* `BPE(x)`. Proof: take the first merge of the run on `x` that crosses a
+//!    boundary, between `t_i` and `t_(i+1)`. Up to then the merges inside `t_i ++ t_(i+1)` are a
+//!    run of BPE on those bytes alone, and that run would take the same crossing merge (it is the
+//!    lowest, leftmost candidate there too), contradicting `BPE(t_i ++ t_(i+1)) = [t_i, t_(i+1)]`.
+//!    So no merge crosses, and each span ends as `BPE(t_i) = [t_i]`.
+//! 3. Hence a valid chain covering `x[..p]` is `BPE(x[..p])`: there is at most one per end
+//!    position `p`, and if it cannot be continued to the end of `x`, no chain ending at `p` can.
+//!
+//! The encoder is a depth-first search for the valid chain: from the current position take the
+//! longest reachable token that is a prefix of the rest; accept it if the position after it is
+//! not known dead and the pair (previous token, it) is valid; otherwise try the next shorter
+//! reachable prefix token (`shorter`); when none is left, pop the previous token, mark the
+//! position it ended at dead (fact 3) and resume with the token shorter than the popped one.
+//! Each position is entered at most once and tries each of its prefix tokens at most once, so
+//! the work is linear in the piece length (times the number of prefix tokens per position and
+//! the cost of a pair check, both bounded by the longest token).
+//!
+//! Pair check without running BPE. Precondition (P): every reachable multi-byte token has a
+//! higher rank than the multi-byte parts of its split. Under (P) every BPE run merges in
+//! increasing rank order (a node of lower rank created later would have a descendant that was
+//! already a candidate of lower rank). In the run on `a ++ b` the last part of the `a` side
+//! grows along the *right spine* of `a`'s merge tree (`a`, right(a), right(right(a)), ..., a
+//! byte), created at their ranks; the first part of the `b` side along the *left spine* of `b`.
+//! The only merge that can cross is between the current spine nodes `(s, p)`, and only if it is
+//! the split of its token `c` (what a run creates is always its token's split), so it fires iff
+//! `pairs[(s, p)] = c` exists and `c` comes before either side grows: `c < next(s)` (a tie goes
+//! to the left side, which lies to the left) and `c <= next(p)` (a tie goes to the crossing
+//! merge). The check walks the states `(s, p)` backwards in time from `(a, b)` to two bytes:
+//! `O(depth of a's right spine + depth of b's left spine)` lookups in the split pair map.
+//!
+//! Build (lazy, on the first long piece; see `BpeModel::backtrack`): the split of every token by
+//! running BPE on its bytes (a small quadratic loop; tokens are short), the check of (P), the
+//! `(left, right) -> token` map of splits, the `shorter` table, and an anchored leftmost-longest
+//! Aho-Corasick automaton over the reachable tokens. If (P) fails (not the case for
+//! `cl100k_base` or `o200k_base`) the build returns `None` and the model keeps its other
+//! engines. Unreachable tokens (which the whole-piece lookup may still return for a piece that
+//! is exactly that token, as tiktoken does) are never emitted by this encoder.
+
+use rustc_hash::FxHashMap;
+
+use crate::model::{BpeModel, Rank};
+
+const NONE: u32 = u32::MAX;
+
+/// The precomputed tables of the backtracking encoder for one rank vocabulary.
+#[derive(Clone)]
+pub(crate) struct Backtrack {
+    /// Split of each reachable multi-byte token; `NONE` for single bytes and unreachable ids.
+    left: Vec<Rank>,
+    right: Vec<Rank>,
+    /// Byte length of each id (0 for absent ids).
+    len: Vec<u32>,
+    /// `(left << 32) | right` -> the token whose split that is.
+    pairs: FxHashMap<u64, Rank>,
+    /// The longest reachable token that is a proper prefix of each token (`NONE` for bytes).
+    shorter: Vec<Rank>,
+    /// Prefix tree of the reachable tokens.
+    trie: Trie,
+}
+
+/// A byte trie in breadth-first layout: the children of a node are consecutive nodes, found
+/// from the child bytes packed in `keys` (nodes with at most 8 children, searched with one
+/// word-parallel compare) or from a 256-bit map (wider nodes; the child index is a popcount).
+#[derive(Debug, Clone)]
+struct Trie {
+    nodes: Vec<Node>,
+    maps: Vec<[u64; 4]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Up to 8 child bytes, little-endian, or (`WIDE`) an index into `maps`.
+    keys: u64,
+    /// Index of the first child (low 24 bits) and the number of children or `WIDE` (high 8).
+    first: u32,
+    /// The reachable token this node spells, or `NONE`.
+    token: Rank,
+}
+
+const WIDE: u32 = 0xFF;
+const LANES: u64 = 0x0101_0101_0101_0101;
+
+impl Trie {
+    /// Build from the tokens `ids` (each spelled by `bytes(id)`), or `None` if there are more
+    /// than 2^24 nodes.
+    fn build<'a>(mut ids: Vec<Rank>, bytes: impl Fn(Rank) -> &'a [u8]) -> Option<Self> {
+        ids.sort_unstable_by(|&a, &b| bytes(a).cmp(bytes(b)));
+        // Breadth-first: node k covers ids[lo..hi], all sharing their first `depth` bytes.
+        let mut span: Vec<(u32, u32, u32)> = vec![(0, ids.len() as u32, 0)];
+        let mut nodes: Vec<Node> = Vec::with_capacity(ids.len() * 3);
+        let mut maps = Vec::new();
+        let mut k = 0;
+        while k < span.len() {
+            let (lo, hi, depth) = span[k];
+            let (mut i, d) = (lo as usize, depth as usize);
+            let mut token = NONE;
+            // Sorted order puts the token equal to the shared prefix (if any) first.
+            if i < hi as usize && bytes(ids[i]).len() == d {
+                token = ids[i];
+                i += 1;
+            }
+            let first = span.len();
+            let mut child_bytes = Vec::new();
+            while i < hi as usize {
+                let b = bytes(ids[i])[d];
+                let mut j = i + 1;
+                while j < hi as usize && bytes(ids[j])[d] == b {
+                    j += 1;
+                }
+                span.push((i as u32, j as u32, depth + 1));
+                child_bytes.push(b);
+                i = j;
+            }
+            if span.len() >= 1 << 24 {
+                return None;
+            }
+            let (keys, count) = if child_bytes.len() <= 8 {
+                let mut keys = 0u64;
+                for (lane, &b) in child_bytes.iter().enumerate() {
+                    keys |= u64::from(b) << (8 * lane);
+                }
+                (keys, child_bytes.len() as u32)
+            } else {
+                let mut map = [0u64; 4];
+                for &b in &child_bytes {
+                    map[usize::from(b >> 6)] |= 1 << (b & 63);
+                }
+                maps.push(map);
+                ((maps.len() - 1) as u64, WIDE)
+            };
+            nodes.push(Node {
+                keys,
+                first: first as u32 | (count << 24),
+                token,
+            });
+            k += 1;
+        }
+        Some(Self { nodes, maps })
+    }
+
+    /// The child of `node` along byte `b`.
+    #[inline]
+    fn child(&self, node: &Node, b: u8) -> Option<usize> {
+        let first = (node.first & 0xFF_FFFF) as usize;
+        let count = node.first >> 24;
+        if count == WIDE {
+            let map = &self.maps[node.keys as usize];
+            let (w, bit) = (usize::from(b >> 6), b & 63);
+            if map[w] >> bit & 1 == 0 {
+                return None;
+            }
+            let below = map[..w].iter().map(|x| x.count_ones()).sum::<u32>()
+                + (map[w] & ((1u64 << bit) - 1)).count_ones();
+            Some(first + below as usize)
+        } else {
+            // Lanes equal to `b` become zero; the lowest zero lane is found exactly.
+            let x = node.keys ^ (u64::from(b) * LANES);
+            let zero = x.wrapping_sub(LANES) & !x & (LANES << 7);
+            let lane = zero.trailing_zeros() / 8;
+            (lane < count).then_some(first + lane as usize)
+        }
+    }
+
+    /// The longest token that is a prefix of `text` (`NONE` if there is none).
+    #[inline]
+    fn longest(&self, text: &[u8]) -> Rank {
+        let mut node = &self.nodes[0];
+        let mut best = NONE;
+        for &b in text {
+            let Some(c) = self.child(node, b) else {
+                break;
+            };
+            node = &self.nodes[c];
+            if node.token != NONE {
+                best = node.token;
+            }
+        }
+        best
+    }
+}
+
+impl std::fmt::Debug for Backtrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backtrack")
+            .field("splits", &self.pairs.len())
+            .field("trie_nodes", &self.trie.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[inline]
+fn key(l: Rank, r: Rank) -> u64 {
+    (u64::from(l) << 32) | u64::from(r)
+}
+
+/// The last merge of BPE on `bytes` (at least two bytes) if the run ends in one token.
+/// `start`, `ids`, `prio` are scratch buffers.
+fn split_of(
+    model: &BpeModel,
+    bytes: &[u8],
+    start: &mut Vec<usize>,
+    ids: &mut Vec<Rank>,
+    prio: &mut Vec<u32>,
+) -> Option<(Rank, Rank)> {
+    let n = bytes.len();
+    start.clear();
+    start.extend(0..=n);
+    ids.clear();
+    for &b in bytes {
+        ids.push(model.token_id(&[b])?);
+    }
+    let rank_of = |a: usize, c: usize| model.token_id(&bytes[a..c]).unwrap_or(NONE);
+    prio.clear();
+    prio.extend((0..n - 1).map(|k| rank_of(k, k + 2)));
+    while ids.len() > 1 {
+        let (at, best) =
+            prio.iter().copied().enumerate().fold(
+                (0, NONE),
+                |acc, (k, p)| if p < acc.1 { (k, p) } else { acc },
+            );
+        if best == NONE {
+            return None;
+        }
+        if ids.len() == 2 {
+            return Some((ids[0], ids[1]));
+        }
+        ids[at] = best;
+        ids.remove(at + 1);
+        start.remove(at + 1);
+        prio.remove(at);
+        if at + 1 < ids.len() {
+            prio[at] = rank_of(start[at], start[at + 2]);
+        }
+        if at > 0 {
+            prio[at - 1] = rank_of(start[at - 1], start[at + 1]);
+        }
+    }
+    None
+}
+
+/// A bitset of piece positions known to lead to no valid chain.
+struct Dead(Vec<u64>);
+
+impl Dead {
+    fn new(n: usize) -> Self {
+        Self(vec![0; n / 64 + 1])
+    }
+    #[inline]
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 != 0
+    }
+    #[inline]
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+}
+
+impl Backtrack {
+    /// Build the tables for a rank vocabulary, or `None` if precondition (P) (see the design
+    /// notes) does not hold for it.
+    pub(crate) fn build(model: &BpeModel) -> Option<Self> {
+        let n = model.n_ids();
+        let mut left = vec![NONE; n];
+        let mut right = vec![NONE; n];
+        let mut len = vec![0u32; n];
+        for (id, l) in len.iter_mut().enumerate() {
+            *l = model.token_bytes(id as Rank).map_or(0, |b| b.len() as u32);
+        }
+        let mut reachable: Vec<bool> = len.iter().map(|&l| l == 1).collect();
+        let (mut start, mut ids, mut prio) = (Vec::new(), Vec::new(), Vec::new());
+        for id in 0..n as Rank {
+            let Some(bytes) = model.token_bytes(id) else {
+                continue;
+            };
+            if bytes.len() < 2 {
+                continue;
+            }
+            let Some((l, r)) = split_of(model, bytes, &mut start, &mut ids, &mut prio) else {
+                continue;
+            };
+            // (P): multi-byte parts rank below the token (bytes exist from the start).
+            let lower = |part: Rank| len[part as usize] == 1 || part < id;
+            if !lower(l) || !lower(r) {
+                return None;
+            }
+            left[id as usize] = l;
+            right[id as usize] = r;
+            reachable[id as usize] = true;
+        }
+        let mut pairs = FxHashMap::default();
+        pairs.reserve(n);
+        let mut shorter = vec![NONE; n];
+        let mut trie_ids = Vec::with_capacity(n);
+        for id in 0..n {
+            if !reachable[id] {
+                continue;
+            }
+            let bytes = model.token_bytes(id as Rank)?;
+            if left[id] != NONE {
+                pairs.insert(key(left[id], right[id]), id as Rank);
+            }
+            shorter[id] = (1..bytes.len())
+                .rev()
+                .filter_map(|k| model.token_id(&bytes[..k]))
+                .find(|&p| reachable[p as usize])
+                .unwrap_or(NONE);
+            trie_ids.push(id as Rank);
+        }
+        let trie = Trie::build(trie_ids, |id| model.token_bytes(id).unwrap_or_default())?;
+        Some(Self {
+            left,
+            right,
+            len,
+            pairs,
+            shorter,
+            trie,
+        })
+    }
+
+    /// The longest reachable token that is a prefix of `piece[pos..]`.
+    #[inline]
+    fn longest(&self, piece: &[u8], pos: usize) -> Rank {
+        self.trie.longest(&piece[pos..])
+    }
+
+    /// Whether `BPE(a ++ b) = [a, b]` for reachable tokens `a`, `b` (see the design notes).
+    #[inline]
+    fn valid(&self, a: Rank, b: Rank) -> bool {
+        let (mut s, mut p) = (a, b);
+        // Ranks of the spine nodes created right after `s` / `p` (NONE: never).
+        let (mut next_s, mut next_p) = (NONE, NONE);
+        loop {
+            if let Some(&c) = self.pairs.get(&key(s, p)) {
+                if c < next_s && c <= next_p {
+                    return false;
+                }
+            }
+            let s_down = self.right[s as usize];
+            let p_down = self.left[p as usize];
+            // Undo whichever of `s`, `p` was created last (bytes exist from the start; on equal
+            // ranks the left one was created first).
+            if s_down != NONE && (p_down == NONE || s > p) {
+                next_s = s;
+                s = s_down;
+            } else if p_down != NONE {
+                next_p = p;
+                p = p_down;
+            } else {
+                return true;
+            }
+        }
+    }
+
+    /// Append the BPE of `piece` to `out`. Returns `false` (with `out` unchanged) only if the
+    /// search fails, which precondition (P) rules out.
+    pub(crate) fn encode(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+        let base = out.len();
+        let ok = self.search(piece, out, base);
+        if !ok {
+            out.truncate(base);
+        }
+        ok
+    }
+
+    /// The number of tokens of the BPE of `piece`, if the search succeeds (see `encode`).
+    pub(crate) fn count(&self, piece: &[u8]) -> Option<usize> {
+        let mut stack = Vec::with_capacity(piece.len() / 2 + 1);
+        self.search(piece, &mut stack, 0).then_some(stack.len())
+    }
+
+    /// The depth-first search of the design notes, with `stack[base..]` as the chain.
+    fn search(&self, piece: &[u8], stack: &mut Vec<Rank>, base: usize) -> bool {
+        let n = piece.len();
+        if n == 0 {
+            return true;
+        }
+        let mut dead = Dead::new(n);
+        let mut pos = 0;
+        let mut cand = self.longest(piece, 0);
+        loop {
+            while cand != NONE {
+                let end = pos + self.len[cand as usize] as usize;
+                if !dead.get(end)
+                    && (stack.len() == base || self.valid(stack[stack.len() - 1], cand))
+                {
+                    break;
+                }
+                cand = self.shorter[cand as usize];
+            }
+            if cand == NONE {
+                if stack.len() == base {
+                    return false;
+                }
+                let Some(t) = stack.pop() else {
+                    return false;
+                };
+                dead.set(pos);
+                pos -= self.len[t as usize] as usize;
+                cand = self.shorter[t as usize];
+            } else {
+                stack.push(cand);
+                pos += self.len[cand as usize] as usize;
+                if pos == n {
+                    return true;
+                }
+                cand = self.longest(piece, pos);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{naive_merge, reference_merge};
+    use crate::openai::bundled_encoding;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn model(name: &str) -> &'static BpeModel {
+        static CL: OnceLock<crate::Encoding> = OnceLock::new();
+        static O2: OnceLock<crate::Encoding> = OnceLock::new();
+        let cell = if name == "cl100k_base" { &CL } else { &O2 };
+        cell.get_or_init(|| bundled_encoding(name).unwrap()).model()
+    }
+
+    fn backtrack(name: &str) -> &'static Backtrack {
+        static CL: OnceLock<Backtrack> = OnceLock::new();
+        static O2: OnceLock<Backtrack> = OnceLock::new();
+        let cell = if name == "cl100k_base" { &CL } else { &O2 };
+        cell.get_or_init(|| Backtrack::build(model(name)).expect("precondition holds"))
+    }
+
+    fn check(m: &BpeModel, bt: &Backtrack, piece: &[u8]) {
+        let mut want = Vec::new();
+        reference_merge(m, piece, &mut want);
+        let mut got = vec![42];
+        assert!(bt.encode(piece, &mut got), "search failed on {piece:?}");
+        assert_eq!(
+            got[1..],
+            want[..],
+            "piece {:?}",
+            String::from_utf8_lossy(piece)
+        );
+        assert_eq!(bt.count(piece), Some(want.len()));
+        if piece.len() <= 200 {
+            assert_eq!(naive_merge(m, piece), want);
+        }
+    }
+
+    #[test]
+    fn splits_are_bpe_of_the_token() {
+        let m = model("cl100k_base");
+        let bt = backtrack("cl100k_base");
+        let mut reachable = 0;
+        for id in 0..m.n_ids() as Rank {
+            let bytes = m.token_bytes(id).unwrap();
+            let bpe = naive_merge(m, bytes);
+            if bytes.len() == 1 {
+                continue;
+            }
+            if bt.left[id as usize] == NONE {
+                assert_ne!(bpe, [id], "token {id} is reachable");
+                continue;
+            }
+            reachable += 1;
+            assert_eq!(bpe, [id]);
+            let (l, r) = (bt.left[id as usize], bt.right[id as usize]);
+            let mut joined = m.token_bytes(l).unwrap().to_vec();
+            joined.extend_from_slice(m.token_bytes(r).unwrap());
+            assert_eq!(joined, bytes);
+            if id % 97 == 0 {
+                // The split is the last merge: BPE of the bytes without this token is [l, r].
+                assert_eq!(naive_merge_without(m, bytes, id), [l, r]);
+            }
+        }
+        assert!(reachable > 99_000, "{reachable}");
+    }
+
+    /// Naive BPE that never forms token `skip`.
+    fn naive_merge_without(m: &BpeModel, piece: &[u8], skip: Rank) -> Vec<Rank> {
+        let mut parts: Vec<Rank> = piece.iter().map(|&b| m.token_id(&[b]).unwrap()).collect();
+        loop {
+            let best = (0..parts.len().saturating_sub(1))
+                .filter_map(|k| {
+                    m.merge(parts[k], parts[k + 1])
+                        .filter(|&(_, t)| t != skip)
+                        .map(|(p, t)| (p, k, t))
+                })
+                .min();
+            let Some((_, k, t)) = best else {
+                return parts;
+            };
+            parts[k] = t;
+            parts.remove(k + 1);
+        }
+    }
+
+    #[test]
+    fn a_runs_match_reference() {
+        for name in ["cl100k_base", "o200k_base"] {
+            for n in (1..300).chain([511, 512, 513, 1000, 4099]) {
+                check(model(name), backtrack(name), &vec![b'a'; n]);
+                check(model(name), backtrack(name), &vec![b' '; n]);
+            }
+        }
+    }
+
+    /// A rank vocabulary: the 256 bytes, then `extra` in rank order.
+    fn vocab(extra: &[&[u8]]) -> BpeModel {
+        let mut toks: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        toks.extend(extra.iter().map(|t| t.to_vec()));
+        BpeModel::from_ranks(toks).unwrap()
+    }
+
+    /// Grow a vocabulary over `a..=d` by joining two earlier tokens per step (chosen by index).
+    fn grown(joins: &[(usize, usize)]) -> BpeModel {
+        let mut list: Vec<Vec<u8>> = (b'a'..=b'd').map(|c| vec![c]).collect();
+        let mut extra = Vec::new();
+        for &(i, j) in joins {
+            let mut t = list[i % list.len()].clone();
+            t.extend_from_slice(&list[j % list.len()]);
+            if t.len() <= 10 && !list.contains(&t) {
+                list.push(t.clone());
+                extra.push(t);
+            }
+        }
+        let refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+        vocab(&refs)
+    }
+
+    #[test]
+    fn precondition_failure_is_detected_and_the_model_falls_back() {
+        // "abc" (256) is reachable only as a + "bc" (257): a part ranks above the token.
+        let m = vocab(&[b"abc", b"bc"]);
+        assert!(Backtrack::build(&m).is_none());
+        assert_eq!(naive_merge(&m, b"abc"), [256]);
+        let piece = b"abcbcabcaabcbbcc".repeat(9);
+        let mut got = Vec::new();
+        m.encode_piece(&piece, &mut got);
+        assert_eq!(got, naive_merge(&m, &piece));
+        assert_eq!(m.count_piece(&piece), got.len());
+    }
+
+    #[test]
+    fn unreachable_tokens_are_never_emitted() {
+        // BPE of "abcd" stops at a, "bc", d: "abcd" (257) is in the vocabulary but never formed.
+        let m = vocab(&[b"bc", b"abcd"]);
+        let bt = Backtrack::build(&m).unwrap();
+        assert_eq!(bt.left[257], NONE, "abcd is unreachable");
+        for piece in [&b"abcd"[..], b"abcdabcd", b"xabcdx", b"aabcdbcabcd"] {
+            check(&m, &bt, piece);
+            let mut got = Vec::new();
+            bt.encode(piece, &mut got);
+            assert!(!got.contains(&257));
+        }
+        // A piece that *is* the token still maps to it through the model (tiktoken's lookup).
+        let mut whole = Vec::new();
+        m.encode_piece(b"abcd", &mut whole);
+        assert_eq!(whole, [257]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn grown_vocabularies_match_reference(
+            joins in prop::collection::vec((0usize..64, 0usize..64), 0..48),
+            pieces in prop::collection::vec(prop::collection::vec(b'a'..=b'd', 1..120), 1..8),
+        ) {
+            let m = grown(&joins);
+            if let Some(bt) = Backtrack::build(&m) {
+                for piece in &pieces {
+                    check(&m, &bt, piece);
+                }
+            }
+        }
+
+        #[test]
+        fn base64_matches_reference(s in "[A-Za-z0-9+/]{1,600}") {
+            check(model("cl100k_base"), backtrack("cl100k_base"), s.as_bytes());
+            check(model("o200k_base"), backtrack("o200k_base"), s.as_bytes());
+        }
+
+        #[test]
+        fn small_alphabets_match_reference(s in "[ab]{1,400}|[a-c ]{1,400}|[0-9]{1,300}|[.!=-]{1,300}") {
+            check(model("cl100k_base"), backtrack("cl100k_base"), s.as_bytes());
+            check(model("o200k_base"), backtrack("o200k_base"), s.as_bytes());
+        }
+
+        #[test]
+        fn random_bytes_match_reference(b in prop::collection::vec(any::<u8>(), 1..300)) {
+            check(model("cl100k_base"), backtrack("cl100k_base"), &b);
+            check(model("o200k_base"), backtrack("o200k_base"), &b);
+        }
+
+        #[test]
+        fn mixed_scripts_match_reference(s in "[a-zA-Zà-öА-яא-ת一-龥ก-๛ऀ-ॿ😀-🙏 ]{1,200}") {
+            check(model("cl100k_base"), backtrack("cl100k_base"), s.as_bytes());
+            check(model("o200k_base"), backtrack("o200k_base"), s.as_bytes());
+        }
+    }
+}
