@@ -50,11 +50,18 @@
 //! engines. Unreachable tokens (which the whole-piece lookup may still return for a piece that
 //! is exactly that token, as tiktoken does) are never emitted by this encoder.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::model::{BpeModel, Rank};
 
 const NONE: u32 = u32::MAX;
+/// Entries of the per-search memo of pair checks (a power of two; index = top 6 hash bits).
+const MEMO: usize = 64;
+/// Entries of the per-search memo of trie walks (index = top 8 hash bits), used on pieces of at
+/// least `WINDOWS_MIN` bytes.
+const WINDOWS: usize = 256;
+const WINDOWS_MIN: usize = 256;
 
 /// The precomputed tables of the backtracking encoder for one rank vocabulary.
 #[derive(Clone)]
@@ -96,32 +103,76 @@ const LANES: u64 = 0x0101_0101_0101_0101;
 
 impl Trie {
     /// Build from the tokens `ids` (each spelled by `bytes(id)`), or `None` if there are more
-    /// than 2^24 nodes.
-    fn build<'a>(mut ids: Vec<Rank>, bytes: impl Fn(Rank) -> &'a [u8]) -> Option<Self> {
-        ids.sort_unstable_by(|&a, &b| bytes(a).cmp(bytes(b)));
-        // Breadth-first: node k covers ids[lo..hi], all sharing their first `depth` bytes.
-        let mut span: Vec<(u32, u32, u32)> = vec![(0, ids.len() as u32, 0)];
+    /// than 2^24 nodes. Sets `shorter[t]` to the longest of `ids` that is a proper prefix of
+    /// `t` (the deepest token above `t`'s node).
+    fn build<'a>(
+        mut ids: Vec<Rank>,
+        bytes: impl Fn(Rank) -> &'a [u8],
+        shorter: &mut [Rank],
+    ) -> Option<Self> {
+        // Lexicographic order: by the first 8 bytes (zero-padded, so a prefix sorts first) and
+        // the length up to 9, then the few ties between longer tokens by their full bytes.
+        let mut keyed: Vec<(u64, u8, Rank)> = ids
+            .iter()
+            .map(|&id| {
+                let b = bytes(id);
+                let mut w = [0u8; 8];
+                let k = b.len().min(8);
+                w[..k].copy_from_slice(&b[..k]);
+                (u64::from_be_bytes(w), b.len().min(9) as u8, id)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut i = 0;
+        while i < keyed.len() {
+            let mut j = i + 1;
+            while j < keyed.len() && keyed[j].0 == keyed[i].0 && keyed[j].1 == keyed[i].1 {
+                j += 1;
+            }
+            if j - i > 1 {
+                keyed[i..j].sort_unstable_by(|a, b| bytes(a.2).cmp(bytes(b.2)));
+            }
+            i = j;
+        }
+        for (slot, k) in ids.iter_mut().zip(&keyed) {
+            *slot = k.2;
+        }
+        // The sorted tokens' bytes side by side, so that each level below reads them in order.
+        let mut soff = Vec::with_capacity(ids.len() + 1);
+        let mut sorted = Vec::new();
+        soff.push(0);
+        for &id in &ids {
+            sorted.extend_from_slice(bytes(id));
+            soff.push(sorted.len());
+        }
+        let tok = |i: usize| &sorted[soff[i]..soff[i + 1]];
+        // Breadth-first: node k covers ids[lo..hi], all sharing their first `depth` bytes;
+        // `above` is the deepest token strictly above it.
+        let mut span: Vec<(u32, u32, u32, Rank)> = vec![(0, ids.len() as u32, 0, NONE)];
         let mut nodes: Vec<Node> = Vec::with_capacity(ids.len() * 3);
         let mut maps = Vec::new();
+        let mut child_bytes = Vec::new();
         let mut k = 0;
         while k < span.len() {
-            let (lo, hi, depth) = span[k];
+            let (lo, hi, depth, above) = span[k];
             let (mut i, d) = (lo as usize, depth as usize);
             let mut token = NONE;
             // Sorted order puts the token equal to the shared prefix (if any) first.
-            if i < hi as usize && bytes(ids[i]).len() == d {
+            if i < hi as usize && tok(i).len() == d {
                 token = ids[i];
+                shorter[token as usize] = above;
                 i += 1;
             }
+            let below = if token == NONE { above } else { token };
             let first = span.len();
-            let mut child_bytes = Vec::new();
+            child_bytes.clear();
             while i < hi as usize {
-                let b = bytes(ids[i])[d];
+                let b = tok(i)[d];
                 let mut j = i + 1;
-                while j < hi as usize && bytes(ids[j])[d] == b {
+                while j < hi as usize && tok(j)[d] == b {
                     j += 1;
                 }
-                span.push((i as u32, j as u32, depth + 1));
+                span.push((i as u32, j as u32, depth + 1, below));
                 child_bytes.push(b);
                 i = j;
             }
@@ -175,23 +226,29 @@ impl Trie {
         }
     }
 
-    /// The longest token that is a prefix of `text` (`NONE` if there is none).
+    /// Walk `text` down from node `at`, keeping the deepest token seen (starting from `best`):
+    /// returns the last node reached, that token, and whether all of `text` was consumed.
     #[inline]
-    fn longest(&self, text: &[u8]) -> Rank {
-        let mut node = &self.nodes[0];
-        let mut best = NONE;
+    fn walk(&self, at: usize, text: &[u8], mut best: Rank) -> (usize, Rank, bool) {
+        let mut at = at;
         for &b in text {
-            let Some(c) = self.child(node, b) else {
-                break;
+            let Some(c) = self.child(&self.nodes[at], b) else {
+                return (at, best, false);
             };
-            node = &self.nodes[c];
-            if node.token != NONE {
-                best = node.token;
+            at = c;
+            let t = self.nodes[at].token;
+            if t != NONE {
+                best = t;
             }
         }
-        best
+        (at, best, true)
     }
 }
+
+/// Per-search memo of trie walks over 8-byte windows: `(window, node after it or
+/// `NONE` if the walk stopped inside it, deepest token within it)`; `best == NONE` marks an
+/// empty slot. Repetitive text (`'a' * N`, rules of `=`) walks the same windows again and again.
+struct Windows([(u64, u32, Rank); WINDOWS]);
 
 impl std::fmt::Debug for Backtrack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,49 +264,57 @@ fn key(l: Rank, r: Rank) -> u64 {
     (u64::from(l) << 32) | u64::from(r)
 }
 
-/// The last merge of BPE on `bytes` (at least two bytes) if the run ends in one token.
-/// `start`, `ids`, `prio` are scratch buffers.
-fn split_of(
-    model: &BpeModel,
+/// Scratch buffers of `merge_parts`.
+#[derive(Default)]
+struct Scratch {
+    start: Vec<usize>,
+    ids: Vec<Rank>,
+    prio: Vec<u32>,
+}
+
+/// Run BPE on `bytes` (at least two bytes) with `rank(a, c, l, r)` the priority of merging the
+/// adjacent parts `bytes[a..b]` (id `l`) and `bytes[b..c]` (id `r`) (`NONE`: never), until
+/// two parts are left and `stop_at_two`, or nothing merges. Returns the two parts if it ends
+/// with exactly two.
+fn merge_parts(
     bytes: &[u8],
-    start: &mut Vec<usize>,
-    ids: &mut Vec<Rank>,
-    prio: &mut Vec<u32>,
+    byte_ids: &[Rank; 256],
+    rank: impl Fn(usize, usize, Rank, Rank) -> Rank,
+    stop_at_two: bool,
+    sc: &mut Scratch,
 ) -> Option<(Rank, Rank)> {
     let n = bytes.len();
+    let Scratch { start, ids, prio } = sc;
     start.clear();
     start.extend(0..=n);
     ids.clear();
-    for &b in bytes {
-        ids.push(model.token_id(&[b])?);
-    }
-    let rank_of = |a: usize, c: usize| model.token_id(&bytes[a..c]).unwrap_or(NONE);
+    ids.extend(bytes.iter().map(|&b| byte_ids[usize::from(b)]));
     prio.clear();
-    prio.extend((0..n - 1).map(|k| rank_of(k, k + 2)));
+    prio.extend((0..n - 1).map(|k| rank(k, k + 2, ids[k], ids[k + 1])));
     while ids.len() > 1 {
+        if stop_at_two && ids.len() == 2 {
+            return (prio[0] != NONE).then_some((ids[0], ids[1]));
+        }
         let (at, best) =
             prio.iter().copied().enumerate().fold(
                 (0, NONE),
                 |acc, (k, p)| if p < acc.1 { (k, p) } else { acc },
             );
         if best == NONE {
-            return None;
-        }
-        if ids.len() == 2 {
-            return Some((ids[0], ids[1]));
+            break;
         }
         ids[at] = best;
         ids.remove(at + 1);
         start.remove(at + 1);
         prio.remove(at);
         if at + 1 < ids.len() {
-            prio[at] = rank_of(start[at], start[at + 2]);
+            prio[at] = rank(start[at], start[at + 2], ids[at], ids[at + 1]);
         }
         if at > 0 {
-            prio[at - 1] = rank_of(start[at - 1], start[at + 1]);
+            prio[at - 1] = rank(start[at - 1], start[at + 1], ids[at - 1], ids[at]);
         }
     }
-    None
+    (ids.len() == 2).then(|| (ids[0], ids[1]))
 }
 
 /// A bitset of piece positions known to lead to no valid chain.
@@ -281,46 +346,66 @@ impl Backtrack {
             *l = model.token_bytes(id as Rank).map_or(0, |b| b.len() as u32);
         }
         let mut reachable: Vec<bool> = len.iter().map(|&l| l == 1).collect();
-        let (mut start, mut ids, mut prio) = (Vec::new(), Vec::new(), Vec::new());
-        for id in 0..n as Rank {
-            let Some(bytes) = model.token_bytes(id) else {
-                continue;
-            };
-            if bytes.len() < 2 {
-                continue;
-            }
-            let Some((l, r)) = split_of(model, bytes, &mut start, &mut ids, &mut prio) else {
-                continue;
-            };
-            // (P): multi-byte parts rank below the token (bytes exist from the start).
-            let lower = |part: Rank| len[part as usize] == 1 || part < id;
-            if !lower(l) || !lower(r) {
-                return None;
-            }
-            left[id as usize] = l;
-            right[id as usize] = r;
-            reachable[id as usize] = true;
+        let mut byte_ids = [0; 256];
+        for (b, id) in (0..=255u8).zip(byte_ids.iter_mut()) {
+            *id = model.token_id(&[b])?;
         }
+        // Splits in rank order. Under (P) a BPE run only ever merges a pair that is the split of
+        // its token (fact: what a run creates is its token's split), so the run on token `t`
+        // up to its last merge needs only the splits of lower ranks: those found so far. If it
+        // ends in two parts, they are the split of `t` and satisfy (P) (proof by induction on
+        // length, given that every token of which this finds no split is really unreachable;
+        // that is checked below with a full BPE run per such token, the `suspects`).
         let mut pairs = FxHashMap::default();
         pairs.reserve(n);
-        let mut shorter = vec![NONE; n];
-        let mut trie_ids = Vec::with_capacity(n);
+        // Splits of 2-byte tokens found so far, by their two bytes (the first round of each run).
+        let mut two = vec![NONE; 1 << 16];
+        let mut sc = Scratch::default();
+        let mut suspects = Vec::new();
         for id in 0..n {
-            if !reachable[id] {
+            if len[id] < 2 {
                 continue;
             }
             let bytes = model.token_bytes(id as Rank)?;
-            if left[id] != NONE {
-                pairs.insert(key(left[id], right[id]), id as Rank);
+            let rank = |a: usize, c: usize, l: Rank, r: Rank| {
+                if c - a == 2 {
+                    two[usize::from(bytes[a]) << 8 | usize::from(bytes[a + 1])]
+                } else {
+                    pairs.get(&key(l, r)).copied().unwrap_or(NONE)
+                }
+            };
+            let Some((l, r)) = merge_parts(bytes, &byte_ids, rank, false, &mut sc) else {
+                suspects.push(id as Rank);
+                continue;
+            };
+            left[id] = l;
+            right[id] = r;
+            reachable[id] = true;
+            pairs.insert(key(l, r), id as Rank);
+            if let [b0, b1] = *bytes {
+                two[usize::from(b0) << 8 | usize::from(b1)] = id as Rank;
             }
-            shorter[id] = (1..bytes.len())
-                .rev()
-                .filter_map(|k| model.token_id(&bytes[..k]))
-                .find(|&p| reachable[p as usize])
-                .unwrap_or(NONE);
-            trie_ids.push(id as Rank);
         }
-        let trie = Trie::build(trie_ids, |id| model.token_bytes(id).unwrap_or_default())?;
+        // A suspect that full BPE does reduce to itself is reachable only through a part of
+        // higher rank: (P) fails and the model keeps its other engines.
+        let violated = suspects.par_iter().any(|&id| {
+            let bytes = model.token_bytes(id).unwrap_or_default();
+            let rank =
+                |a: usize, c: usize, _: Rank, _: Rank| model.token_id(&bytes[a..c]).unwrap_or(NONE);
+            merge_parts(bytes, &byte_ids, rank, true, &mut Scratch::default()).is_some()
+        });
+        if violated {
+            return None;
+        }
+        let trie_ids = (0..n as Rank)
+            .filter(|&id| reachable[id as usize])
+            .collect();
+        let mut shorter = vec![NONE; n];
+        let trie = Trie::build(
+            trie_ids,
+            |id| model.token_bytes(id).unwrap_or_default(),
+            &mut shorter,
+        )?;
         Some(Self {
             left,
             right,
@@ -333,8 +418,22 @@ impl Backtrack {
 
     /// The longest reachable token that is a prefix of `piece[pos..]`.
     #[inline]
-    fn longest(&self, piece: &[u8], pos: usize) -> Rank {
-        self.trie.longest(&piece[pos..])
+    fn longest(&self, piece: &[u8], pos: usize, memo: Option<&mut Windows>) -> Rank {
+        let rest = &piece[pos..];
+        let (Some(memo), Some(window)) = (memo, rest.first_chunk::<8>()) else {
+            return self.trie.walk(0, rest, NONE).1;
+        };
+        let k = u64::from_le_bytes(*window);
+        let slot = &mut memo.0[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
+        if slot.0 != k || slot.2 == NONE {
+            let (at, best, through) = self.trie.walk(0, window, NONE);
+            *slot = (k, if through { at as u32 } else { NONE }, best);
+        }
+        let (at, best) = (slot.1, slot.2);
+        if at == NONE {
+            return best;
+        }
+        self.trie.walk(at as usize, &rest[8..], best).1
     }
 
     /// Whether `BPE(a ++ b) = [a, b]` for reachable tokens `a`, `b` (see the design notes).
@@ -389,14 +488,23 @@ impl Backtrack {
             return true;
         }
         let mut dead = Dead::new(n);
+        // Pair checks repeat on repetitive text: a small direct-mapped memo of the last ones.
+        let mut memo = [(u64::MAX, false); MEMO];
+        let mut valid = |a: Rank, b: Rank| {
+            let k = key(a, b);
+            let slot = &mut memo[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+            if slot.0 != k {
+                *slot = (k, self.valid(a, b));
+            }
+            slot.1
+        };
+        let mut windows = (n >= WINDOWS_MIN).then(|| Box::new(Windows([(0, 0, NONE); WINDOWS])));
         let mut pos = 0;
-        let mut cand = self.longest(piece, 0);
+        let mut cand = self.longest(piece, 0, windows.as_deref_mut());
         loop {
             while cand != NONE {
                 let end = pos + self.len[cand as usize] as usize;
-                if !dead.get(end)
-                    && (stack.len() == base || self.valid(stack[stack.len() - 1], cand))
-                {
+                if !dead.get(end) && (stack.len() == base || valid(stack[stack.len() - 1], cand)) {
                     break;
                 }
                 cand = self.shorter[cand as usize];
@@ -417,7 +525,7 @@ impl Backtrack {
                 if pos == n {
                     return true;
                 }
-                cand = self.longest(piece, pos);
+                cand = self.longest(piece, pos, windows.as_deref_mut());
             }
         }
     }
