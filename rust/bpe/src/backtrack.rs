@@ -318,20 +318,101 @@ fn merge_parts(
 }
 
 /// A bitset of piece positions known to lead to no valid chain.
-struct Dead(Vec<u64>);
+/// (Inline for pieces under 128 bytes.)
+struct Dead {
+    small: [u64; 2],
+    big: Vec<u64>,
+}
 
 impl Dead {
     fn new(n: usize) -> Self {
-        Self(vec![0; n / 64 + 1])
+        Self {
+            small: [0; 2],
+            big: if n < 128 {
+                Vec::new()
+            } else {
+                vec![0; n / 64 + 1]
+            },
+        }
     }
     #[inline]
-    fn get(&self, i: usize) -> bool {
-        self.0[i / 64] >> (i % 64) & 1 != 0
+    fn words(&mut self) -> &mut [u64] {
+        if self.big.is_empty() {
+            &mut self.small
+        } else {
+            &mut self.big
+        }
+    }
+    #[inline]
+    fn get(&mut self, i: usize) -> bool {
+        self.words()[i / 64] >> (i % 64) & 1 != 0
     }
     #[inline]
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.words()[i / 64] |= 1 << (i % 64);
     }
+}
+
+/// The chain of the search: the tail of an output vector, or a small array (counting short
+/// pieces without allocating; a chain never has more tokens than the piece has bytes).
+trait Chain {
+    fn last(&self) -> Option<Rank>;
+    fn push(&mut self, t: Rank);
+    fn pop(&mut self) -> Option<Rank>;
+}
+
+struct Tail<'a> {
+    out: &'a mut Vec<Rank>,
+    base: usize,
+}
+
+impl Chain for Tail<'_> {
+    #[inline]
+    fn last(&self) -> Option<Rank> {
+        (self.out.len() > self.base).then(|| self.out[self.out.len() - 1])
+    }
+    #[inline]
+    fn push(&mut self, t: Rank) {
+        self.out.push(t);
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<Rank> {
+        if self.out.len() > self.base {
+            self.out.pop()
+        } else {
+            None
+        }
+    }
+}
+
+const INLINE: usize = 64;
+
+struct Inline {
+    ids: [Rank; INLINE],
+    n: usize,
+}
+
+impl Chain for Inline {
+    #[inline]
+    fn last(&self) -> Option<Rank> {
+        self.n.checked_sub(1).map(|k| self.ids[k])
+    }
+    #[inline]
+    fn push(&mut self, t: Rank) {
+        self.ids[self.n] = t;
+        self.n += 1;
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<Rank> {
+        self.n = self.n.checked_sub(1)?;
+        Some(self.ids[self.n])
+    }
+}
+
+/// Per-search memos for long pieces: pair checks and trie walks repeat on repetitive text.
+struct Memos {
+    pairs: [(u64, bool); MEMO],
+    windows: Windows,
 }
 
 impl Backtrack {
@@ -468,7 +549,7 @@ impl Backtrack {
     /// search fails, which precondition (P) rules out.
     pub(crate) fn encode(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let base = out.len();
-        let ok = self.search(piece, out, base);
+        let ok = self.search(piece, &mut Tail { out, base });
         if !ok {
             out.truncate(base);
         }
@@ -477,55 +558,77 @@ impl Backtrack {
 
     /// The number of tokens of the BPE of `piece`, if the search succeeds (see `encode`).
     pub(crate) fn count(&self, piece: &[u8]) -> Option<usize> {
-        let mut stack = Vec::with_capacity(piece.len() / 2 + 1);
-        self.search(piece, &mut stack, 0).then_some(stack.len())
+        if piece.len() <= INLINE {
+            let mut chain = Inline {
+                ids: [0; INLINE],
+                n: 0,
+            };
+            return self.search(piece, &mut chain).then_some(chain.n);
+        }
+        let mut out = Vec::with_capacity(piece.len() / 2 + 1);
+        self.search(
+            piece,
+            &mut Tail {
+                out: &mut out,
+                base: 0,
+            },
+        )
+        .then_some(out.len())
     }
 
-    /// The depth-first search of the design notes, with `stack[base..]` as the chain.
-    fn search(&self, piece: &[u8], stack: &mut Vec<Rank>, base: usize) -> bool {
+    /// The depth-first search of the design notes.
+    fn search(&self, piece: &[u8], chain: &mut impl Chain) -> bool {
         let n = piece.len();
         if n == 0 {
             return true;
         }
         let mut dead = Dead::new(n);
-        // Pair checks repeat on repetitive text: a small direct-mapped memo of the last ones.
-        let mut memo = [(u64::MAX, false); MEMO];
-        let mut valid = |a: Rank, b: Rank| {
-            let k = key(a, b);
-            let slot = &mut memo[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
-            if slot.0 != k {
-                *slot = (k, self.valid(a, b));
-            }
-            slot.1
-        };
-        let mut windows = (n >= WINDOWS_MIN).then(|| Box::new(Windows([(0, 0, NONE); WINDOWS])));
+        let mut memos = (n >= WINDOWS_MIN).then(|| {
+            Box::new(Memos {
+                pairs: [(u64::MAX, false); MEMO],
+                windows: Windows([(0, 0, NONE); WINDOWS]),
+            })
+        });
         let mut pos = 0;
-        let mut cand = self.longest(piece, 0, windows.as_deref_mut());
+        let mut cand = self.longest(piece, 0, memos.as_deref_mut().map(|m| &mut m.windows));
         loop {
             while cand != NONE {
                 let end = pos + self.len[cand as usize] as usize;
-                if !dead.get(end) && (stack.len() == base || valid(stack[stack.len() - 1], cand)) {
-                    break;
+                if !dead.get(end) {
+                    let Some(prev) = chain.last() else {
+                        break;
+                    };
+                    let ok = if let Some(m) = memos.as_deref_mut() {
+                        let k = key(prev, cand);
+                        let slot =
+                            &mut m.pairs[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+                        if slot.0 != k {
+                            *slot = (k, self.valid(prev, cand));
+                        }
+                        slot.1
+                    } else {
+                        self.valid(prev, cand)
+                    };
+                    if ok {
+                        break;
+                    }
                 }
                 cand = self.shorter[cand as usize];
             }
             if cand == NONE {
-                if stack.len() == base {
-                    return false;
-                }
-                let Some(t) = stack.pop() else {
+                let Some(t) = chain.pop() else {
                     return false;
                 };
                 dead.set(pos);
                 pos -= self.len[t as usize] as usize;
                 cand = self.shorter[t as usize];
             } else {
-                stack.push(cand);
+                chain.push(cand);
                 pos += self.len[cand as usize] as usize;
                 if pos == n {
                     return true;
                 }
-                cand = self.longest(piece, pos, windows.as_deref_mut());
+                cand = self.longest(piece, pos, memos.as_deref_mut().map(|m| &mut m.windows));
             }
         }
     }
@@ -680,6 +783,53 @@ mod tests {
         let mut whole = Vec::new();
         m.encode_piece(b"abcd", &mut whole);
         assert_eq!(whole, [257]);
+    }
+
+    /// Deterministic pseudo-random text: `n` characters drawn from `alphabet`.
+    fn random_text(alphabet: &[&str], n: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..n)
+            .flat_map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize].bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_random_pieces_match_reference() {
+        let letters: Vec<String> = ('a'..='z').map(String::from).collect();
+        let base64: Vec<String> = ('A'..='Z')
+            .chain('a'..='z')
+            .chain('0'..='9')
+            .chain(['+', '/'])
+            .map(String::from)
+            .collect();
+        let mixed: Vec<String> = "aé漢字дҗعربيहिन्दीไทย😀 \u{200d}"
+            .chars()
+            .map(String::from)
+            .collect();
+        for name in ["cl100k_base", "o200k_base"] {
+            let (m, bt) = (model(name), backtrack(name));
+            for (k, alphabet) in [&letters, &base64, &mixed].into_iter().enumerate() {
+                let refs: Vec<&str> = alphabet.iter().map(String::as_str).collect();
+                check(m, bt, &random_text(&refs, 20_000, 7 + k as u64));
+            }
+            let mut state = 99u64;
+            let raw: Vec<u8> = (0..20_000)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect();
+            check(m, bt, &raw);
+            check(m, bt, &b"ab".repeat(10_000));
+            check(m, bt, &b"0".repeat(20_000));
+        }
     }
 
     proptest! {

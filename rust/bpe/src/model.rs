@@ -50,11 +50,12 @@ const SMALL: usize = 64;
 /// Rank-vocabulary pieces longer than this build the backtracking encoder's tables on first
 /// use and go through it (`backtrack.rs`: linear time).
 const BACKTRACK_BUILD: usize = SMALL;
-/// Once the tables exist, pieces longer than this go through it too: measured on English and
-/// multilingual pieces (cache off), it is about 2x faster than `merge_small` from 17 bytes up,
-/// even at 13-16 and slower below. Medium pieces alone do not trigger the build (~50 ms for
-/// cl100k_base, ~100 ms for o200k_base), which a short text would not pay back.
-const BACKTRACK_USE: usize = 16;
+/// Once the tables exist, pieces longer than this go through it too. Measured per piece length
+/// on English and multilingual text (piece cache off, pieces that are not whole tokens): faster
+/// than `merge_small` by 1.5-2.5x from 17 bytes, by ~1.3x at 10-16 (even on English o200k),
+/// mixed at 7-9 (slower on English, faster on multilingual text). Medium pieces alone do not
+/// trigger the build (see `backtrack.rs` for its cost), which a short text would not pay back.
+const BACKTRACK_USE: usize = 9;
 
 /// A byte-level BPE vocabulary with its merge rules.
 #[derive(Debug, Clone)]
