@@ -24,18 +24,23 @@ import tokenmill
 from tokenmill.bench import corpora
 
 
-def cpu_min(fn: Callable[[], Any], repeat: int) -> float:
-    """Minimum process CPU time of ``repeat`` calls of ``fn``, in seconds."""
+def cpu_min(repeat: int, fn: Callable[..., Any], *args: Any) -> float:
+    """Minimum process CPU time of ``repeat`` calls of ``fn(*args)``, in seconds."""
     best = float("inf")
     for _ in range(repeat):
         t = time.process_time()
-        fn()
+        fn(*args)
         best = min(best, time.process_time() - t)
     return best
 
 
+def count_all(count: Callable[[str], int], docs: Sequence[str]) -> int:
+    """Total count over ``docs``, one call per document."""
+    return sum(count(d) for d in docs)
+
+
 def worst_case(encoding: str, sizes: Sequence[int], repeat: int) -> None:
-    import quicktok
+    import quicktok  # type: ignore[import-untyped]
 
     tm = tokenmill.get_encoding(encoding)
     qt = quicktok.get_encoding(encoding)
@@ -51,9 +56,13 @@ def worst_case(encoding: str, sizes: Sequence[int], repeat: int) -> None:
         pass
     tm.count("a" * 100)  # build the lazy tables outside the timings
     print(f"\n{encoding}: one long piece, ms of CPU (min of {repeat}); growth = t(N) / t(N/10)")
-    print(f"{'text':8} {'N':>9} {'op':6} {'tokenmill':>10} {'quicktok':>10} {'tm/qt':>6} {'growth':>7}")
+    print(
+        f"{'text':8} {'N':>9} {'op':6} {'tokenmill':>10} {'tm nocache':>10} {'quicktok':>10}"
+        f" {'tm/qt':>6} {'growth':>7} {'nocache growth':>14}"
+    )
     for kind in ("a", "base64"):
         prev: dict[str, float] = {}
+        prev_cold: dict[str, float] = {}
         for n in sizes:
             text = "a" * n if kind == "a" else corpora.adversarial("base64", n)
             want = qt.encode_ordinary(text)
@@ -64,37 +73,51 @@ def worst_case(encoding: str, sizes: Sequence[int], repeat: int) -> None:
                 print(f"  MISMATCH vs tiktoken: {kind} N={n}")
             reps = max(1, repeat if n <= 1_000_000 else repeat // 2)
             for op in ("count", "encode"):
-                if op == "count":
-                    t_tm = cpu_min(lambda: tm.count(text), reps)
-                    t_qt = cpu_min(lambda: qt.count(text), reps)
-                else:
-                    t_tm = cpu_min(lambda: tm.encode_ordinary(text), reps)
-                    t_qt = cpu_min(lambda: qt.encode_ordinary(text), reps)
+                run = tm.count if op == "count" else tm.encode_ordinary
+                peer = qt.count if op == "count" else qt.encode_ordinary
+                t_tm = cpu_min(reps, run, text)
+                tokenmill.set_piece_cache(False)
+                try:
+                    t_cold = cpu_min(reps, run, text)
+                finally:
+                    tokenmill.set_piece_cache(True)
+                t_qt = cpu_min(reps, peer, text)
                 growth = f"{t_tm / prev[op]:.1f}x" if op in prev else ""
+                growth_cold = f"{t_cold / prev_cold[op]:.1f}x" if op in prev_cold else ""
                 prev[op] = t_tm
+                prev_cold[op] = t_cold
                 print(
-                    f"{kind:8} {n:>9} {op:6} {t_tm * 1e3:>10.2f} {t_qt * 1e3:>10.2f}"
-                    f" {t_tm / t_qt:>6.2f} {growth:>7}"
+                    f"{kind:8} {n:>9} {op:6} {t_tm * 1e3:>10.2f} {t_cold * 1e3:>10.2f}"
+                    f" {t_qt * 1e3:>10.2f} {t_tm / t_qt:>6.2f} {growth:>7} {growth_cold:>14}"
                 )
 
 
 def engine_speed(encoding: str, limit: int, repeat: int) -> None:
+    """Count MB/s with the piece cache off, before and after the first long piece."""
     import quicktok
 
     tm = tokenmill.get_encoding(encoding)
     qt = quicktok.get_encoding(encoding)
+    texts = [
+        ("english", corpora.english(limit).docs),
+        ("multilingual", corpora.multilingual(limit).docs),
+    ]
     print(f"\n{encoding}: count MB/s, piece cache off (min of {repeat})")
     tokenmill.set_piece_cache(False)
     try:
-        for name, corpus in (
-            ("english", corpora.english(limit)),
-            ("multilingual", corpora.multilingual(limit)),
-        ):
-            docs = corpus.docs
-            mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
-            t_tm = cpu_min(lambda: [tm.count(d) for d in docs], repeat)
-            t_qt = cpu_min(lambda: [qt.count(d) for d in docs], repeat)
-            print(f"  {name:13} {mb:5.1f} MB  tokenmill {mb / t_tm:7.1f}  quicktok {mb / t_qt:7.1f}")
+        for phase in ("before any long piece", "after one long piece"):
+            if phase.startswith("after"):
+                t = time.process_time()
+                tm.count("a" * 100)
+                build_ms = (time.process_time() - t) * 1e3
+                print(f"  first piece over 64 bytes (builds the tables): {build_ms:.0f} ms")
+            print(f"  {phase}:")
+            for name, docs in texts:
+                mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
+                t_tm = cpu_min(repeat, count_all, tm.count, docs)
+                t_qt = cpu_min(repeat, count_all, qt.count, docs)
+                rates = f"tokenmill {mb / t_tm:7.1f}  quicktok {mb / t_qt:7.1f}"
+                print(f"    {name:13} {mb:5.1f} MB  {rates}")
     finally:
         tokenmill.set_piece_cache(True)
 
@@ -110,10 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     for encoding in args.encodings.split(","):
-        if not args.skip_worst:
-            worst_case(encoding, sizes, args.repeat)
         if not args.skip_engine:
             engine_speed(encoding, int(args.corpus_mb * 1e6), args.repeat)
+        if not args.skip_worst:
+            worst_case(encoding, sizes, args.repeat)
     return 0
 
 

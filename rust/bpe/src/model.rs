@@ -51,11 +51,12 @@ const SMALL: usize = 64;
 /// use and go through it (`backtrack.rs`: linear time).
 const BACKTRACK_BUILD: usize = SMALL;
 /// Once the tables exist, pieces longer than this go through it too. Measured per piece length
-/// on English and multilingual text (piece cache off, pieces that are not whole tokens): faster
-/// than `merge_small` by 1.5-2.5x from 17 bytes, by ~1.3x at 10-16 (even on English o200k),
-/// mixed at 7-9 (slower on English, faster on multilingual text). Medium pieces alone do not
-/// trigger the build (see `backtrack.rs` for its cost), which a short text would not pay back.
-const BACKTRACK_USE: usize = 9;
+/// on English and multilingual text (pieces that are not whole tokens, both engines in one
+/// process, interleaved): against `merge_small` it is 1.1-1.3x faster at 13-16 bytes and
+/// 1.5-2.2x from 17 bytes on both vocabularies, but slower at up to 12 bytes on English (and on
+/// o200k_base multilingual text up to 9). Medium pieces alone do not trigger the build (see
+/// `backtrack.rs` for its cost), which a short text would not pay back.
+const BACKTRACK_USE: usize = 12;
 
 /// A byte-level BPE vocabulary with its merge rules.
 #[derive(Debug, Clone)]
