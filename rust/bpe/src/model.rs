@@ -26,6 +26,9 @@
 //!   drained in priority order and, within one, by position (`merge_long` explains why this is
 //!   the heap order); lazy deletion of stale entries. Work is O(n) merges plus sorting each
 //!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
+//! - rank vocabularies: pieces over `BACKTRACK_BUILD` bytes (and, once its tables exist, over
+//!   `BACKTRACK_USE`) go through the backtracking encoder of `backtrack.rs`, linear time, exact
+//!   under a precondition checked when its tables are built (else the engines above);
 //! - counting never materialises ids: the number of parts left is the count.
 
 use std::sync::{Arc, OnceLock};
