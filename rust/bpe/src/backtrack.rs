@@ -72,7 +72,6 @@
 //! bytes; see `BACKTRACK_USE` in `model.rs`).
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 use crate::model::{BpeModel, Rank};
 
@@ -93,7 +92,7 @@ pub(crate) struct Backtrack {
     /// Byte length of each id (0 for absent ids).
     len: Vec<u32>,
     /// `(left << 32) | right` -> the token whose split that is.
-    pairs: FxHashMap<u64, Rank>,
+    pairs: PairMap,
     /// The longest reachable token that is a proper prefix of each token (`NONE` for bytes).
     shorter: Vec<Rank>,
     /// Prefix tree of the reachable tokens.
@@ -274,7 +273,7 @@ struct Windows([(u64, u32, Rank); WINDOWS]);
 impl std::fmt::Debug for Backtrack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backtrack")
-            .field("splits", &self.pairs.len())
+            .field("splits", &self.pairs.len)
             .field("trie_nodes", &self.trie.nodes.len())
             .finish_non_exhaustive()
     }
@@ -283,6 +282,70 @@ impl std::fmt::Debug for Backtrack {
 #[inline]
 fn key(l: Rank, r: Rank) -> u64 {
     (u64::from(l) << 32) | u64::from(r)
+}
+
+/// The split map `(left, right) -> token`: open addressing with linear probing over one `u64`
+/// per slot (`left << 42 | right << 21 | token`, ids below 2^21), load below 3/5, so a lookup
+/// usually reads one cache line (hot in the pair checks and the build's BPE runs).
+#[derive(Clone)]
+struct PairMap {
+    slots: Vec<u64>,
+    shift: u32,
+    len: usize,
+}
+
+const ID_BITS: u32 = 21;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+const FREE_SLOT: u64 = u64::MAX;
+
+impl PairMap {
+    /// Room for `n` entries, or `None` if ids may not fit in `ID_BITS`.
+    fn new(n: usize) -> Option<Self> {
+        if n as u64 > ID_MASK {
+            return None;
+        }
+        let cap = (n + n / 2 + n / 6).next_power_of_two().max(16);
+        Some(Self {
+            slots: vec![FREE_SLOT; cap],
+            shift: 64 - cap.trailing_zeros(),
+            len: 0,
+        })
+    }
+
+    #[inline]
+    fn start(&self, l: Rank, r: Rank) -> (u64, usize) {
+        let k = (u64::from(l) << ID_BITS) | u64::from(r);
+        let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift;
+        (k << ID_BITS, h as usize)
+    }
+
+    /// The token whose split is `(l, r)`, or `NONE`.
+    #[inline]
+    fn get(&self, l: Rank, r: Rank) -> Rank {
+        let (key, mut i) = self.start(l, r);
+        let mask = self.slots.len() - 1;
+        loop {
+            let e = self.slots[i];
+            if e == FREE_SLOT {
+                return NONE;
+            }
+            if e & !ID_MASK == key {
+                return (e & ID_MASK) as Rank;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Add a split (each token has one; each pair is the split of at most one token).
+    fn insert(&mut self, l: Rank, r: Rank, t: Rank) {
+        let (key, mut i) = self.start(l, r);
+        let mask = self.slots.len() - 1;
+        while self.slots[i] != FREE_SLOT {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = key | u64::from(t);
+        self.len += 1;
+    }
 }
 
 /// Scratch buffers of `merge_parts`.
@@ -466,8 +529,7 @@ impl Backtrack {
         // ends in two parts, they are the split of `t` and satisfy (P) (proof by induction on
         // length, given that every token of which this finds no split is really unreachable;
         // that is checked below with a full BPE run per such token, the `suspects`).
-        let mut pairs = FxHashMap::default();
-        pairs.reserve(n);
+        let mut pairs = PairMap::new(n)?;
         // Splits of 2-byte tokens found so far, by their two bytes (the first round of each run).
         let mut two = vec![NONE; 1 << 16];
         let mut sc = Scratch::default();
@@ -481,7 +543,7 @@ impl Backtrack {
                 if c - a == 2 {
                     two[usize::from(bytes[a]) << 8 | usize::from(bytes[a + 1])]
                 } else {
-                    pairs.get(&key(l, r)).copied().unwrap_or(NONE)
+                    pairs.get(l, r)
                 }
             };
             let Some((l, r)) = merge_parts(bytes, &byte_ids, rank, false, &mut sc) else {
@@ -491,7 +553,7 @@ impl Backtrack {
             left[id] = l;
             right[id] = r;
             reachable[id] = true;
-            pairs.insert(key(l, r), id as Rank);
+            pairs.insert(l, r, id as Rank);
             if let [b0, b1] = *bytes {
                 two[usize::from(b0) << 8 | usize::from(b1)] = id as Rank;
             }
@@ -553,10 +615,9 @@ impl Backtrack {
         // Ranks of the spine nodes created right after `s` / `p` (NONE: never).
         let (mut next_s, mut next_p) = (NONE, NONE);
         loop {
-            if let Some(&c) = self.pairs.get(&key(s, p)) {
-                if c < next_s && c <= next_p {
-                    return false;
-                }
+            let c = self.pairs.get(s, p);
+            if c != NONE && c < next_s && c <= next_p {
+                return false;
             }
             let s_down = self.right[s as usize];
             let p_down = self.left[p as usize];
