@@ -67,9 +67,9 @@
 //!
 //! Speed (CPU ms, min of runs, shared 2-core VM, beside quicktok-v1 in one process): count of
 //! `'a' * N`, cl100k_base, N = 1M: 4.4 (the bucket engine before: 68), 10M: 36 (before: 878);
-//! quicktok 3.9 / 43; growth ~10x per 10x of N. 1M random `[a-z]`: 129 (before: 232). With the
-//! tables built, uncached count of English / multilingual text moves by +0-6% (pieces of 13+
-//! bytes; see `BACKTRACK_USE` in `model.rs`).
+//! quicktok 3.9 / 43; growth ~10x per 10x of N. 1M random `[a-z]`: 100-140 (before: 220-265).
+//! With the tables built, uncached count of English / multilingual text moves by -0% to +12%,
+//! within the VM's noise for English (pieces of 13+ bytes; see `BACKTRACK_USE` in `model.rs`).
 
 use rayon::prelude::*;
 
