@@ -3,6 +3,7 @@
 //! Pure Rust, no Python. The bindings crate (`rust/py`) converts [`VocabError`] into Python
 //! exceptions in one place.
 
+mod backtrack;
 pub mod cache;
 pub mod encoding;
 mod error;
