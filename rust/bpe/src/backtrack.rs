@@ -49,8 +49,8 @@
 //! each 8-byte window and the last pair checks (direct-mapped, per search): repetitive text
 //! (`'a' * N`, rules of `=`) then costs one memo probe and a step or two per token.
 //!
-//! Build (lazy, on the first piece over 64 bytes; see `BpeModel::backtrack_for`), in rank
-//! order: under (P) a run only ever merges a pair that is the split of its token, so the run on
+//! Build (lazy, on the first piece over `BACKTRACK_BUILD` = 256 bytes; see
+//! `BpeModel::backtrack_for`), in rank order: under (P) a run only ever merges a pair that is the split of its token, so the run on
 //! token `t` up to its last merge needs only the splits of lower ranks, the ones found so far;
 //! it is a small BPE loop over the `(left, right) -> token` map (2-byte pairs from a dense
 //! table). If it ends in two parts they are `t`'s split (correct by induction on length, given

@@ -57,19 +57,24 @@ const EMPTY: u32 = u32::MAX;
 const NONE: u32 = u32::MAX;
 /// Ids below this (of tokens of at most 8 bytes) go into the hot table too.
 const HOT_IDS: usize = 4096;
-/// Hot-table size: 32 Ki slots of 16 bytes = 512 KiB, load <= 3/8.
+/// Hot-table size: 8 Ki slots of 16 bytes = 128 KiB, load <= 1/2.
 const HOT_SLOTS: usize = 1 << 13;
 /// Pieces up to this many bytes use the stack-array engine.
 const SMALL: usize = 64;
 /// Rank-vocabulary pieces longer than this build the backtracking encoder's tables on first
-/// use and go through it (`backtrack.rs`: linear time).
-const BACKTRACK_BUILD: usize = SMALL;
+/// use and go through it (`backtrack.rs`: linear time). The build is a one-off cost per model
+/// (cachegrind: about 250M instructions for cl100k_base and 520M for o200k_base, 0.05-0.2 s),
+/// so it waits for a piece that needs linear time: up to this length `merge_long` takes tens
+/// of microseconds, and ordinary prose and code never reach it.
+const BACKTRACK_BUILD: usize = 256;
 /// Once the tables exist, pieces longer than this go through it too. Measured per piece length
 /// on English and multilingual text (pieces that are not whole tokens, both engines in one
 /// process, interleaved): against `merge_small` it is 1.1-1.3x faster at 13-16 bytes and
 /// 1.5-2.2x from 17 bytes on both vocabularies, but slower at up to 12 bytes on English (and on
-/// o200k_base multilingual text up to 9). Medium pieces alone do not trigger the build (see
-/// `backtrack.rs` for its cost), which a short text would not pay back.
+/// o200k_base multilingual text up to 9); re-checked after the stack engine got faster
+/// (cachegrind over the English and multilingual bench corpora, per pass: 12 beats 64 on three
+/// of the four corpus x vocabulary pairs, by 2-10%). Medium pieces alone do not trigger the
+/// build, which a short text would not pay back.
 const BACKTRACK_USE: usize = 12;
 
 /// A byte-level BPE vocabulary with its merge rules.
