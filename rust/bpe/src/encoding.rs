@@ -238,16 +238,48 @@ impl Encoding {
         }
     }
 
+    /// The leftmost disallowed special in `text` (the longest at that position), found by
+    /// visiting only the positions that hold a special's first byte (`memchr`) and comparing the
+    /// disallowed specials there: text has few such bytes, so this costs one fast scan, where
+    /// the automaton would run over every byte. `None` when there are more than three distinct
+    /// first bytes (the caller then uses the automaton); `Some(None)` when there is no match.
+    #[allow(clippy::option_option)]
+    fn first_disallowed<'t>(
+        &self,
+        text: &'t str,
+        policy: &SpecialPolicy,
+    ) -> Option<Option<(usize, &'t str)>> {
+        let t = text.as_bytes();
+        let at = |pos: usize| -> Option<(usize, &'t str)> {
+            let rest = &t[pos..];
+            self.specials
+                .iter()
+                .enumerate()
+                .filter(|&(k, (s, _))| policy.disallowed[k] && rest.starts_with(s.as_bytes()))
+                .max_by_key(|(_, (s, _))| s.len())
+                .map(|(_, (s, _))| (pos, &text[pos..pos + s.len()]))
+        };
+        let hit = match *self.special_starts.as_slice() {
+            [] => None,
+            [a] => memchr::memchr_iter(a, t).find_map(at),
+            [a, b] => memchr::memchr2_iter(a, b, t).find_map(at),
+            [a, b, c] => memchr::memchr3_iter(a, b, c, t).find_map(at),
+            _ => return None,
+        };
+        Some(hit)
+    }
+
     fn check_disallowed(&self, text: &str, policy: &SpecialPolicy) -> Result<(), VocabError> {
         let mut first: Option<(usize, &str)> = None;
         if let Some(ac) = &self.matcher {
-            if policy.disallowed.iter().any(|&d| d) && self.may_hold_special(text) {
-                for m in ac.find_iter(text) {
-                    if policy.disallowed[m.pattern().as_usize()] {
-                        first = Some((m.start(), &text[m.range()]));
-                        break;
-                    }
-                }
+            if policy.disallowed.iter().any(|&d| d) {
+                first = match self.first_disallowed(text, policy) {
+                    Some(found) => found,
+                    None => ac
+                        .find_iter(text)
+                        .find(|m| policy.disallowed[m.pattern().as_usize()])
+                        .map(|m| (m.start(), &text[m.range()])),
+                };
             }
         }
         for extra in &policy.extra_disallowed {

@@ -56,9 +56,9 @@ pub type Rank = u32;
 const EMPTY: u32 = u32::MAX;
 const NONE: u32 = u32::MAX;
 /// Ids below this (of tokens of at most 8 bytes) go into the hot table too.
-const HOT_IDS: usize = 4096;
+const HOT_IDS: usize = 8192;
 /// Hot-table size: 8 Ki slots of 16 bytes = 128 KiB, load <= 1/2.
-const HOT_SLOTS: usize = 1 << 13;
+const HOT_SLOTS: usize = 1 << 14;
 /// Pieces up to this many bytes use the stack-array engine.
 const SMALL: usize = 64;
 /// Rank-vocabulary pieces longer than this build the backtracking encoder's tables on first
