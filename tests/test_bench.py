@@ -18,7 +18,13 @@ import pytest
 import tokenmill
 from tokenmill import bench
 from tokenmill.bench import corpora, render, sampling, tokenization
-from tokenmill.bench.harness import BenchConfig, available_cpus, measure, thread_mode
+from tokenmill.bench.harness import (
+    BenchConfig,
+    available_cpus,
+    measure,
+    measure_interleaved,
+    thread_mode,
+)
 from tokenmill.commands.bench import _thread_modes
 
 TINY = BenchConfig(
@@ -155,6 +161,20 @@ def test_measure_counts_calls() -> None:
     calls.clear()
     t = measure(lambda: calls.append(1), warmup=0, min_reps=3, max_reps=50, budget_s=0.0)
     assert t.reps == 3 and len(calls) == 3
+
+
+def test_measure_interleaved_alternates_the_calls() -> None:
+    order: list[str] = []
+    timings = measure_interleaved(
+        [lambda: order.append("a"), lambda: order.append("b"), lambda: order.append("c")],
+        min_reps=4,
+        max_reps=4,
+        budget_s=10.0,
+    )
+    assert order == ["a", "b", "c"] * 4
+    assert [t.reps for t in timings] == [4, 4, 4]
+    assert all(t.min_s <= t.median_s <= t.max_s for t in timings)
+    assert measure_interleaved([], min_reps=3, max_reps=3) == []
 
 
 def test_thread_mode_pins_and_restores() -> None:

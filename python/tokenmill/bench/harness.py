@@ -6,6 +6,9 @@ Design notes
   ``time.perf_counter``. The number of repetitions adapts to the cost of one call: as many as fit
   in ``budget_s`` seconds, clamped to ``[min_reps, max_reps]``. We report the median (the number
   to quote), the min (the least disturbed run) and the max (how noisy the machine was).
+* Side by side: ``measure_interleaved`` times several libraries' calls in shared rounds (each
+  round calls every one once), so drift of a shared machine hits them alike; the tokenization
+  suite times every library of a row this way.
 * Thread modes. ``pinned single thread`` means: this process is pinned to one CPU with
   ``os.sched_setaffinity``, ``tokenmill.set_num_threads(1)``, torch's intra-op threads = 1 and the
   OMP / MKL / OpenBLAS / rayon environment variables = 1 (those only take effect for libraries
@@ -22,7 +25,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +141,38 @@ def measure(
         fn()
         times.append(time.perf_counter() - t0)
     return Timing(statistics.median(times), min(times), max(times), reps)
+
+
+def measure_interleaved(
+    fns: Sequence[Callable[[], Any]],
+    *,
+    min_reps: int = 3,
+    max_reps: int = 30,
+    budget_s: float = 1.0,
+) -> list[Timing]:
+    """Time several calls side by side: each round calls every ``fn`` once, in order.
+
+    Drift of a shared machine (another job starting, the VM's clock changing) then hits every
+    ``fn`` alike, instead of whichever was timed in that stretch, so their ratios are steadier
+    than those of back-to-back ``measure`` blocks. No warm-up here (callers have just made an
+    untimed call of each ``fn``, their exactness check). The first round sizes the number of
+    rounds: ``budget_s`` split over the ``fn``s, clamped to ``[min_reps, max_reps]``.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+
+    def one_round() -> None:
+        for fn, ts in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+
+    one_round()
+    per_round = sum(ts[0] for ts in times)
+    rounds = int(budget_s * max(len(fns), 1) / per_round) if per_round > 0 else max_reps
+    rounds = max(min_reps, min(max_reps, rounds))
+    for _ in range(rounds - 1):
+        one_round()
+    return [Timing(statistics.median(ts), min(ts), max(ts), len(ts)) for ts in times]
 
 
 def measure_with(

@@ -32,13 +32,20 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tokenmill.bench import corpora
-from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, measure_with, thread_env
+from tokenmill.bench.harness import (
+    BenchConfig,
+    Row,
+    Skip,
+    Timing,
+    measure_interleaved,
+    thread_env,
+)
 
 OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
 LLAMA3 = "llama-3"
@@ -384,29 +391,51 @@ def run_encoding(
         if wl.batchable:
             ops.append("count_batch")
         for op in ops:
-            op_rows: list[Row] = []
-            for impl in impls:
-                row = _run_one(
-                    impl, op, wl, docs, encoding, config, ref_lib, ref_tokens, ref_counts
+            prepared = [
+                p
+                for impl in impls
+                if (
+                    p := _prepare(
+                        impl, op, wl, docs, encoding, ref_lib, ref_tokens, ref_counts, threads
+                    )
                 )
-                if row is not None:
-                    op_rows.append(row)
-            rows += _with_ratios(op_rows, ref_lib)
+                is not None
+            ]
+            # Every library's call of this row is timed in the same rounds (see
+            # `measure_interleaved`), so the ratios between them survive the machine's drift.
+            timed = [p for p in prepared if p.call is not None]
+            timings = measure_interleaved(
+                [p.call for p in timed if p.call is not None],
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+            )
+            for p, timing in zip(timed, timings, strict=True):
+                p.row = replace(p.row, timing=timing, throughput=wl.n_bytes / timing.median_s / 1e6)
+            rows += _with_ratios([p.row for p in prepared], ref_lib)
     return rows, skips
 
 
-def _run_one(
+@dataclass
+class _Prepared:
+    """A row before timing: its call (None when it failed) and the row without a timing."""
+
+    row: Row
+    call: Callable[[], Any] | None
+
+
+def _prepare(
     impl: Impl,
     op: str,
     wl: Workload,
     docs: list[str],
     encoding: str,
-    config: BenchConfig,
     ref_lib: str,
     ref_tokens: list[list[int]] | None,
     ref_counts: list[int] | None,
-) -> Row | None:
-    threads = config.threads
+    threads: int,
+) -> _Prepared | None:
+    """Run ``impl``'s call for ``op`` once (untimed) and judge its exactness."""
     is_ref = impl.library == ref_lib
     call: Callable[[], Any]
     note = ""
@@ -430,7 +459,7 @@ def _run_one(
         is_ref = False
     result, err = _safe(call)
     if err is not None:
-        return Row(
+        failed = Row(
             "tokenization",
             op,
             wl.name,
@@ -441,27 +470,26 @@ def _run_one(
             note=err,
             encoding=encoding,
         )
+        return _Prepared(failed, None)
     mismatches = 0
     verified = ref_tokens is not None
     if op == "encode" and ref_tokens is not None:
         mismatches = sum(list(a) != b for a, b in zip(result, ref_tokens, strict=True))
     elif ref_counts is not None:
         mismatches = sum(int(a) != b for a, b in zip(result, ref_counts, strict=True))
-    timing = measure_with(config, call, warmup=0)
-    mbps = wl.n_bytes / timing.median_s / 1e6
-    return Row(
+    row = Row(
         "tokenization",
         op,
         wl.name,
         impl.library,
         threads,
-        timing,
-        throughput=mbps,
+        None,
         throughput_unit="MB/s",
         exact=_verdict(mismatches, len(docs), is_ref, verified),
         note=note,
         encoding=encoding,
     )
+    return _Prepared(row, call)
 
 
 def _with_ratios(rows: list[Row], ref_lib: str) -> list[Row]:
