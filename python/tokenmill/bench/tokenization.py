@@ -403,14 +403,14 @@ def run_encoding(
             ]
             # Every library's call of this row is timed in the same rounds (see
             # `measure_interleaved`), so the ratios between them survive the machine's drift.
-            timed = [p for p in prepared if p.call is not None]
+            timed = [(p, p.call) for p in prepared if p.call is not None]
             timings = measure_interleaved(
-                [p.call for p in timed if p.call is not None],
+                [call for _, call in timed],
                 min_reps=config.min_reps,
                 max_reps=config.max_reps,
                 budget_s=config.row_budget_s,
             )
-            for p, timing in zip(timed, timings, strict=True):
+            for (p, _), timing in zip(timed, timings, strict=True):
                 p.row = replace(p.row, timing=timing, throughput=wl.n_bytes / timing.median_s / 1e6)
             rows += _with_ratios([p.row for p in prepared], ref_lib)
     return rows, skips
