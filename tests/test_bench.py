@@ -377,3 +377,28 @@ def test_a_fast_but_wrong_peer_is_marked_wrong(monkeypatch: pytest.MonkeyPatch) 
         assert r.ratio_to == "tiktoken" and r.ratio is not None
         assert r.throughput is not None and base[r.operation].throughput is not None
         assert r.ratio == pytest.approx(r.throughput / base[r.operation].throughput)
+
+
+def test_sampling_ratio_uses_the_floor_of_the_same_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each operation's calls are timed together with a read pass, and the ratio is to that pass."""
+    from tokenmill.bench.harness import Timing
+
+    calls: list[int] = []
+
+    def fake_interleaved(fns: list[object], **_kw: object) -> list[Timing]:
+        # The read pass first, then one call per library; distinct medians per operation.
+        calls.append(len(fns))
+        n = len(calls)
+        return [Timing(0.001 * n, 0.001 * n, 0.001 * n, 3)] + [
+            Timing(0.001 * n * (j + 2), 0.0, 0.0, 3) for j in range(len(fns) - 1)
+        ]
+
+    monkeypatch.setattr(sampling, "measure_interleaved", fake_interleaved)
+    rows, _ = sampling.run(TINY)
+    ops = [r for r in rows if r.operation != "one read pass"]
+    assert len(calls) == len(sampling.OPS)
+    assert all(n >= 2 for n in calls)  # the read pass and at least numpy
+    for r in ops:
+        # call j of an operation is (j + 2)x its floor, whatever that operation's floor is
+        assert r.ratio is not None and r.ratio == pytest.approx(round(r.ratio))
+        assert r.ratio >= 2

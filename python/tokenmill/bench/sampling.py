@@ -7,7 +7,9 @@ Design notes
   sample; min-p 0.05 + sample (T = 1); greedy (argmax).
 * The floor of every row is one read pass over the same array, ``np.max(x, axis=1)``: no
   sampler can beat reading the logits once, so ``ratio`` = row time / floor time is the figure
-  that survives a change of machine.
+  that survives a change of machine. Each operation's calls (tokenmill, the peers and the floor
+  itself) are timed in shared rounds (``measure_interleaved``), and the ratio uses the floor of
+  those same rounds, so drift of a shared machine cancels out of it.
 * Peers: straightforward numpy implementations written here (softmax as max/exp/sum into new
   buffers, top-k by ``argpartition``, top-p by a full ``argsort``, min-p by the threshold
   ``logit >= max + ln(min_p)``, sampling by inverse CDF), and torch when importable (``softmax``,
@@ -33,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_with
+from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_interleaved, measure_with
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -327,17 +329,24 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
                 peers.append(("numpy", numpy_peer(op, x)))
             if torch is not None:
                 peers.append(("torch", torch_peer(op, x, torch)))
+            checked: list[tuple[str, Callable[[], Any], str]] = []
             for library, call in peers:
                 if isinstance(call, str):
                     missing.add(call)
                     continue
                 try:
-                    verdict = check(op, x, call(), library, tokenmill, ref)
-                    timing = measure_with(config, call, warmup=0)
+                    checked.append((library, call, check(op, x, call(), library, tokenmill, ref)))
                 except Exception as exc:  # a peer failing is reported, not fatal
                     skips.append(Skip("sampling", f"{library} / {op.name} / {label}", str(exc)))
-                    continue
-                rows.append(_row(op.name, label, library, config, timing, x, floor, verdict))
+            read_pass = partial(np.max, x, axis=1)
+            timings = measure_interleaved(
+                [read_pass] + [call for _, call, _ in checked],
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+            )
+            for (library, _, verdict), timing in zip(checked, timings[1:], strict=True):
+                rows.append(_row(op.name, label, library, config, timing, x, timings[0], verdict))
             del ref
     skips += [Skip("sampling", "tokenmill", why) for why in sorted(missing)]
     return rows, skips
