@@ -37,6 +37,9 @@ pub(crate) enum Mode<'a> {
     Sum,
     /// Write `exp((x - ref) / T) / unscale` to the output (same length as the row).
     Write(&'a mut [f32]),
+    /// Only sums, by an `exp_sum_fast` kernel (every term within `fast_exp_eps`; the top-p pass
+    /// of `sample.rs`).
+    Fast(fn(&[f32], &ExpArgs) -> f64),
 }
 
 /// Logits per exp kernel call (1 KiB): the unit between two groups of prefetches.
@@ -112,6 +115,7 @@ pub(crate) fn pass(
                             k.exp_write_row(piece, &a, &mut out[at..at + piece.len()])
                         }
                         Mode::Sum => k.exp_sum_row(piece, &a),
+                        Mode::Fast(fast) => Kernels::exp_sum_fast_row(*fast, piece, &a),
                     };
                 }
                 sum *= a.unscale;

@@ -8,16 +8,19 @@
 //! * Pass 1 computes block maxima (blocks of 32..4096 logits), giving the row max, NaN detection
 //!   and, for free, lower bounds for selection: the k-th largest block maximum `t0` guarantees at
 //!   least k logits `>= t0`, so top-k only has to look at `{l >= t0}` (typically a few hundred
-//!   logits collected by a vector compare pass).
+//!   logits), and only inside the blocks whose max reaches `t0` (a few percent of the row: a
+//!   128k row does not fit the 512 KiB L2 of the development machine, so a full second pass
+//!   would read it again from L3). min-p reads only the blocks whose max reaches its threshold.
 //! * min-p keeps `l >= max + T·ln(min_p)` (computed in f64, rounded up to the next f32, so the
 //!   comparison is exact). It commutes with top-k (both are prefixes of the sampling order), so it
 //!   also prunes the top-k candidates.
-//! * top-p needs the exact normaliser: with top-k it is the sum over the k survivors; without,
-//!   one online pass (`online.rs`: max and exp sums in a single read of the row) computes it, then
-//!   a compare pass over the row (in L2 by then) collects the candidates `z >= z_max - 8`. If
-//!   their exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything
-//!   (one compare pass per rung). A weighted quickselect then finds the exact nucleus (see
-//!   `select.rs`).
+//! * top-p needs the normaliser: with top-k it is the sum over the k survivors; without, one
+//!   online pass (`online.rs`: max and exp sums in a single read of the row) computes it, then
+//!   a compare pass over the row collects the candidates `z >= z_max - 8`. If their exact mass is
+//!   short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one compare pass
+//!   per rung). A weighted quickselect then finds the exact nucleus (see `select.rs`). Where the
+//!   ISA has a fast exp, the pass sums with it and the nucleus is proven unaffected by its error
+//!   bound, or the exact pass decides (`top_p_fast`).
 //! * Sampling order / ties: larger logit first, ties to the lower id; top-k keeps exactly k,
 //!   top-p keeps the shortest prefix whose probability reaches p. Greedy (T = 0) takes the lowest
 //!   id among the maxima.
@@ -25,9 +28,9 @@
 //!   draw)`; with no filter at all, over the 1024-logit block sums of the online pass, then inside
 //!   one block.
 //!   Nothing depends on the row's position, the batch, or the thread: same inputs, same token.
-//! * Cost per row: one read pass (block max) + one compare pass (top-k, min-p), or one online
-//!   max + exp pass (plain sampling, top-p without top-k; + one compare pass over L2 for top-p),
-//!   + O(candidates).
+//! * Cost per row: one read pass (block max) + a compare pass over the few blocks that can hold
+//!   a candidate (top-k, min-p), or one online max + exp pass (plain sampling, top-p without
+//!   top-k; + one compare pass for top-p), + O(candidates).
 //! * softmax: the online pass writes the exp values, a second pass over the output (still in
 //!   cache) normalises them (see `softmax_row`).
 
@@ -37,7 +40,7 @@ use crate::error::SamplingError;
 use crate::online::{self, Block};
 use crate::rng;
 use crate::select::{self, Cand};
-use crate::simd::{kernels, Affine, ExpArgs, Kernels};
+use crate::simd::{self, kernels, Affine, ExpArgs, Kernels};
 
 /// Settings for one row. `top_k = 0`, `top_p = 1` and `min_p = 0` mean "off"; `temperature = 0`
 /// means greedy.
@@ -466,11 +469,8 @@ fn kept_set(
     if p_on && !k_on {
         return top_p_set(k, row, l, p, w, t_minp);
     }
-    let block = if k_on {
-        block_len(vocab, 8 * p.top_k)
-    } else {
-        4096
-    };
+    // top-k: 8·k blocks, so the k-th largest block max is a tight floor; min-p alone: ~512.
+    let block = block_len(vocab, if k_on { 8 * p.top_k } else { MINP_BLOCKS });
     let m = scan(k, row, l, block, &mut w.blocks)?;
     let a = ExpArgs::new(m, inv_t);
     let t_minp = t_minp(m);
@@ -478,7 +478,7 @@ fn kept_set(
         let t0 = kth_block_max(&w.blocks, p.top_k, &mut w.tmpf);
         let floor = if p_on { t0 } else { t0.max(t_minp) };
         w.idx.clear();
-        (k.collect_ge)(l, floor, &mut w.idx);
+        collect_in_blocks(k, l, block, &w.blocks, floor, &mut w.idx);
         fill_cands_simd(k, l, w, &a);
         select::top_k(&mut w.cand, p.top_k);
         w.cand.truncate(p.top_k);
@@ -489,10 +489,38 @@ fn kept_set(
         }
     } else {
         w.idx.clear();
-        (k.collect_ge)(l, t_minp, &mut w.idx);
+        collect_in_blocks(k, l, block, &w.blocks, t_minp, &mut w.idx);
         fill_cands_simd(k, l, w, &a);
     }
     Ok(finish(m, a, t_minp, w))
+}
+
+/// Blocks per row for min-p without top-k: 256-logit blocks at 128k, so the blocks holding a
+/// logit above the threshold are a small part of the row.
+const MINP_BLOCKS: usize = 512;
+
+/// `collect_ge(l, thr)`, reading only the `block`-long blocks whose max (`maxes`, from `scan`)
+/// reaches `thr`: every logit `>= thr` lies in one. A second full pass would read a 128k row
+/// again from L3 (it does not fit the 512 KiB L2 of the development machine); this one reads a
+/// few percent of it for top-k 50 or min-p 0.05.
+fn collect_in_blocks(
+    k: &Kernels,
+    l: &[f32],
+    block: usize,
+    maxes: &[f32],
+    thr: f32,
+    out: &mut Vec<u32>,
+) {
+    for (b, &bm) in maxes.iter().enumerate() {
+        if bm >= thr {
+            let start = b * block;
+            let from = out.len();
+            (k.collect_ge)(&l[start..(start + block).min(l.len())], thr, out);
+            for i in &mut out[from..] {
+                *i += start as u32;
+            }
+        }
+    }
 }
 
 /// The common end of `kept_set`: drop what min-p or a -inf excludes, order by id, normalise.
@@ -509,12 +537,15 @@ fn finish(m: f32, a: ExpArgs, t_minp: f32, w: &mut Work) -> RowState {
     }
 }
 
-/// top-p without top-k (min-p optional). One online pass computes the max and the exact
-/// normaliser and collects the first rung of the candidate ladder, `z >= z_max - 8` (as a
-/// superset while the running max rises; filtered once the max is known). If the rung's exact
-/// mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
-/// compare pass per rung). Each rung's exact mass is checked, so the first rung that reaches the
-/// target contains the nucleus; a weighted quickselect then finds it exactly.
+/// top-p without top-k (min-p optional): [`top_p_fast`] where the ISA has a fast exp sum and it
+/// can decide, else [`top_p_exact`]. Both keep the same set.
+///
+/// Both find the nucleus on a candidate ladder: the first rung is `z >= z_max - 8` (`z = x / T`);
+/// if its exact mass is short of the target, the ladder widens by √2 up to `z_max - 64`, then
+/// everything. The first rung that reaches the target contains the nucleus, and a weighted
+/// quickselect finds it exactly. Each rung is collected by a compare pass over the row. (Block
+/// maxima recorded in the online pass, to read only the blocks that can hold a candidate,
+/// measured slower: ~38% of 64-logit blocks hold one at the first rung.)
 fn top_p_set(
     k: &Kernels,
     row: usize,
@@ -523,9 +554,158 @@ fn top_p_set(
     w: &mut Work,
     t_minp: impl Fn(f32) -> f32,
 ) -> Result<RowState, SamplingError> {
-    let inv_t = 1.0 / p.temperature;
-    let mut d = 8.0f64;
-    w.idx.clear();
+    if let Some(fast) = k.exp_sum_fast {
+        if let Some(st) = top_p_fast(k, fast, l, p, w, &t_minp) {
+            return Ok(st);
+        }
+    }
+    top_p_exact(k, row, l, p, w, t_minp)
+}
+
+/// The first rung of the top-p candidate ladder: logits within `8 T` of the max.
+const FIRST_RUNG: f64 = 8.0;
+
+/// The rung `d` of the ladder below the max `m` at temperature `t` (`-inf`: everything).
+fn rung(m: f32, d: f64, t: f64) -> f32 {
+    if d > 64.0 {
+        f32::NEG_INFINITY
+    } else {
+        (f64::from(m) - d * t) as f32
+    }
+}
+
+/// A row's candidate ladder: its max, temperature and exp constants.
+struct Ladder {
+    m: f32,
+    t: f64,
+    a: ExpArgs,
+}
+
+impl Ladder {
+    fn rung(&self, d: f64) -> f32 {
+        rung(self.m, d, self.t)
+    }
+
+    /// Collect the candidates of rung `d` (indices into `w.idx`, logits into `w.tmpf`) by a
+    /// compare pass over the row, and weigh them.
+    fn collect(&self, k: &Kernels, l: &[f32], d: f64, w: &mut Work) {
+        w.idx.clear();
+        (k.collect_ge)(l, self.rung(d), &mut w.idx);
+        fill_cands_simd(k, l, w, &self.a);
+    }
+
+    /// Widen from rung `d` until the candidates' mass reaches `target`; returns the final `d`
+    /// (past 64 when everything is a candidate).
+    fn widen(&self, k: &Kernels, l: &[f32], mut d: f64, w: &mut Work, target: f64) -> f64 {
+        loop {
+            let mass: f64 = w.cand.iter().map(|c| c.w).sum();
+            if mass >= target || self.rung(d) == f32::NEG_INFINITY {
+                return d;
+            }
+            // Widen gently: a compare pass is cheaper than selecting over a much larger list.
+            d *= std::f64::consts::SQRT_2;
+            self.collect(k, l, d, w);
+        }
+    }
+}
+
+/// top-p with an approximate normaliser and a proof that it does not matter; `None` (the caller
+/// runs [`top_p_exact`]) when it might, or when the row has an error to report.
+///
+/// The online pass sums every term with the fast kernel (within `ε = fast_exp_eps`, about 1e-4);
+/// the first rung's candidates are weighed exactly, and the same fast kernel's terms of those
+/// candidates are taken back out of the sum (equal term by term: same logit, same block
+/// constants). So the normaliser `Z = Z_bulk + Z_cand` is known to within
+/// `Δ = 1.1 ε Z_bulk + 4e-6 Z`, where the second term covers the f32 partial sums and the error
+/// of the exact path's own `Z`. The ladder widens until its mass reaches `p (Z + Δ)`. The nucleus
+/// for the target `p (Z - Δ)` is then the nucleus for every target up to `p (Z + Δ)` exactly
+/// when its own mass reaches `p (Z + Δ)`; it is then also the one the exact normaliser gives, and
+/// it is returned. Otherwise the cut-off lies within `Δ` of a token boundary, and the exact path
+/// decides. On the bench's N(0, 3²) rows at T = 0.7 that is 1 row in 32; on a very flat
+/// 100k-token row, most rows.
+fn top_p_fast(
+    k: &Kernels,
+    fast: fn(&[f32], &ExpArgs) -> f64,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+    t_minp: &impl Fn(f32) -> f32,
+) -> Option<RowState> {
+    let (t, inv_t) = (p.temperature, 1.0 / p.temperature);
+    let mode = online::Mode::Fast(fast);
+    // A NaN, +inf or an all -inf row: the exact path reports it.
+    let m = online::pass(k, l, inv_t, online::CHUNK, mode, &mut w.online)?;
+    if m == f32::NEG_INFINITY {
+        return None;
+    }
+    let mut z_all = 0.0f64;
+    let mut eps = 0.0f64;
+    let mut last: Option<(f32, ExpArgs)> = None;
+    for b in &w.online {
+        z_all += b.sum * online::rescale(b.r#ref, m, inv_t);
+        if b.r#ref > f32::NEG_INFINITY && last.is_none_or(|(r, _)| r != b.r#ref) {
+            let ab = ExpArgs::new(b.r#ref, inv_t);
+            eps = eps.max(simd::fast_exp_eps(&ab));
+            last = Some((b.r#ref, ab));
+        }
+    }
+    let lad = Ladder {
+        m,
+        t,
+        a: ExpArgs::new(m, inv_t),
+    };
+    lad.collect(k, l, FIRST_RUNG, w);
+    // Take the candidates' fast terms back out, block by block with that block's constants (ids
+    // increase, so each block's candidates are one run; a block holding one had a finite max).
+    let mut z_cand_fast = 0.0f64;
+    let mut from = 0;
+    let mut last: Option<(f32, ExpArgs)> = None;
+    while from < w.idx.len() {
+        let blk = w.idx[from] as usize / online::CHUNK;
+        let to = from
+            + w.idx[from..]
+                .iter()
+                .take_while(|&&i| i as usize / online::CHUNK == blk)
+                .count();
+        let r = w.online[blk].r#ref;
+        let ab = match last {
+            Some((lr, ab)) if lr == r => ab,
+            _ => ExpArgs::new(r, inv_t),
+        };
+        last = Some((r, ab));
+        z_cand_fast += Kernels::exp_sum_fast_row(fast, &w.tmpf[from..to], &ab)
+            * ab.unscale
+            * online::rescale(r, m, inv_t);
+        from = to;
+    }
+    let z_bulk = (z_all - z_cand_fast).max(0.0);
+    let z = z_bulk + w.cand.iter().map(|c| c.w).sum::<f64>();
+    let delta = 1.1 * eps * z_bulk + 4e-6 * z;
+    let (lo, hi) = (p.top_p * (z - delta), p.top_p * (z + delta));
+    let d = lad.widen(k, l, FIRST_RUNG, w, hi);
+    if lad.rung(d) == f32::NEG_INFINITY {
+        // Everything is a candidate (a flat row): the exact path's normaliser is as cheap here.
+        return None;
+    }
+    let n = select::nucleus(&mut w.cand, lo);
+    let mass: f64 = w.cand[..n].iter().map(|c| c.w).sum();
+    if mass < hi {
+        return None;
+    }
+    w.cand.truncate(n);
+    Some(finish(m, lad.a, t_minp(m), w))
+}
+
+/// top-p with the exact normaliser (see [`top_p_set`]).
+fn top_p_exact(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+    t_minp: impl Fn(f32) -> f32,
+) -> Result<RowState, SamplingError> {
+    let (t, inv_t) = (p.temperature, 1.0 / p.temperature);
     let m = online_max(
         k,
         row,
@@ -540,33 +720,17 @@ fn top_p_set(
         .iter()
         .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t))
         .sum::<f64>();
-    let a = ExpArgs::new(m, inv_t);
-    let rung = |d: f64| {
-        if d > 64.0 {
-            f32::NEG_INFINITY
-        } else {
-            (f64::from(m) - d * p.temperature) as f32
-        }
+    let lad = Ladder {
+        m,
+        t,
+        a: ExpArgs::new(m, inv_t),
     };
-    // The first rung, by a compare pass over the row (now in L2). Collecting during the online
-    // pass, against the running max, measured 15% slower: early chunks, compared with a lower
-    // max, hit far more often (and mispredict).
-    (k.collect_ge)(l, rung(d), &mut w.idx);
     let target = p.top_p * z;
-    loop {
-        fill_cands_simd(k, l, w, &a);
-        let mass: f64 = w.cand.iter().map(|c| c.w).sum();
-        if mass >= target || rung(d) == f32::NEG_INFINITY {
-            break;
-        }
-        // Widen gently: a compare pass is cheaper than selecting over a much larger list.
-        d *= std::f64::consts::SQRT_2;
-        w.idx.clear();
-        (k.collect_ge)(l, rung(d), &mut w.idx);
-    }
+    lad.collect(k, l, FIRST_RUNG, w);
+    lad.widen(k, l, FIRST_RUNG, w, target);
     let n = select::nucleus(&mut w.cand, target);
     w.cand.truncate(n);
-    Ok(finish(m, a, t_minp(m), w))
+    Ok(finish(m, lad.a, t_minp(m), w))
 }
 
 /// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
@@ -1094,6 +1258,97 @@ mod tests {
         assert_eq!(kept(&x, &params(1.0, 0, 0.5, 0.0)), vec![0]);
         assert_eq!(kept(&x, &params(1.0, 0, 0.6, 0.0)), vec![0, 1]);
         assert_eq!(kept(&x, &params(1.0, 0, 0.8, 0.0)), vec![0, 1, 2]);
+    }
+
+    /// The ids the fast top-p path keeps (`None`: it deferred to the exact path) and the ids the
+    /// exact path keeps, for one row.
+    fn top_p_both(x: &[f32], p: &RowParams) -> (Option<Vec<u32>>, Vec<u32>) {
+        let k = kernels();
+        let no_min_p = |_: f32| f32::NEG_INFINITY;
+        let mut w = Work::default();
+        let fast = k
+            .exp_sum_fast
+            .and_then(|f| top_p_fast(k, f, x, p, &mut w, &no_min_p))
+            .map(|_| w.cand.iter().map(|c| c.id).collect());
+        let mut w2 = Work::default();
+        top_p_exact(k, 0, x, p, &mut w2, no_min_p).unwrap();
+        (fast, w2.cand.iter().map(|c| c.id).collect())
+    }
+
+    /// Where the fast normaliser decides, it keeps what the exact one keeps: random rows from
+    /// flat to peaked, several temperatures and p, vocabularies across chunk sizes.
+    #[test]
+    fn top_p_fast_path_keeps_the_exact_set() {
+        let mut decided = 0;
+        let mut total = 0;
+        let shapes = [
+            (1000usize, 3.0f32),
+            (5000, 1.0),
+            (20_000, 3.0),
+            (70_001, 10.0),
+            (70_001, 0.5),
+            (131_072, 3.0),
+        ];
+        let settings = [(0.7, 0.9), (1.0, 0.5), (0.3, 0.99), (1.5, 0.95)];
+        for (case, &(vocab, sigma)) in shapes.iter().enumerate() {
+            for (j, &(t, top_p)) in settings.iter().enumerate() {
+                let seed = (case * 16 + j) as u64;
+                let x: Vec<f32> = (0..vocab)
+                    .map(|i| {
+                        let u1 = rng::uniform(seed, i as u64, 0).max(1e-300);
+                        let u2 = rng::uniform(seed, i as u64, 1);
+                        let g = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                        sigma * g as f32
+                    })
+                    .collect();
+                let (fast, exact) = top_p_both(&x, &params(t, 0, top_p, 0.0));
+                total += 1;
+                if let Some(fast) = fast {
+                    decided += 1;
+                    assert_eq!(fast, exact, "vocab {vocab} sigma {sigma} T {t} p {top_p}");
+                }
+            }
+        }
+        if kernels().exp_sum_fast.is_some() {
+            // The fast path must decide most of these rows, or it is dead weight.
+            assert!(decided * 2 > total, "decided {decided} of {total}");
+        }
+    }
+
+    /// A cut-off exactly on a token boundary (four equal maxima, p = 1/2 of their mass) is
+    /// within any error bound of the normaliser: the fast path defers, and the row keeps exactly
+    /// the two lowest ids of the tie.
+    #[test]
+    fn top_p_fast_path_defers_at_a_boundary() {
+        let mut x = vec![f32::NEG_INFINITY; 4096];
+        for i in [100, 900, 2000, 4000] {
+            x[i] = 5.0;
+        }
+        let p = params(1.0, 0, 0.5, 0.0);
+        let (fast, exact) = top_p_both(&x, &p);
+        assert_eq!(fast, None);
+        let mut e = exact;
+        e.sort_unstable();
+        assert_eq!(e, vec![100, 900]);
+        assert_eq!(kept(&x, &p), vec![100, 900]);
+    }
+
+    /// top-k and min-p read only the blocks whose max reaches the threshold: the kept set must
+    /// still be every logit at or above it, wherever it sits (block edges, the short last block).
+    #[test]
+    fn block_restricted_collect_finds_every_candidate() {
+        let vocab = 70_001;
+        let mut x: Vec<f32> = (0..vocab)
+            .map(|i| ((i * 7919) % 1000) as f32 / -100.0)
+            .collect();
+        for &i in &[0usize, 127, 128, 255, 4095, 4096, 69_999, 70_000] {
+            x[i] = 3.0;
+        }
+        let want: Vec<usize> = (0..vocab).filter(|&i| x[i] == 3.0).collect();
+        // min-p: only the 3.0s reach max + ln(0.5) (the rest is <= 0).
+        assert_eq!(kept(&x, &params(1.0, 0, 1.0, 0.5)), want);
+        // top-k 8: exactly the eight 3.0s.
+        assert_eq!(kept(&x, &params(1.0, 8, 1.0, 0.0)), want);
     }
 
     #[test]

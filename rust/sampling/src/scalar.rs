@@ -15,7 +15,7 @@ pub(crate) const TABLE: Kernels = Kernels {
     max_nan,
     block_max,
     exp_sum,
-    exp_sum_collect,
+    exp_sum_fast: None,
     exp_write,
     scale,
     affine_write,
@@ -59,12 +59,6 @@ pub(crate) fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 /// `sum(exp((x - max) / T)) / a.unscale`, accumulated in `f64`.
 pub(crate) fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     x.iter().map(|&v| f64::from(exp_one(v, a))).sum()
-}
-
-/// `exp_sum` plus the indices of `x >= thr`.
-pub(crate) fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
-    collect_ge(x, thr, out);
-    exp_sum(x, a)
 }
 
 /// `out[i] = exp((x[i] - max) / T) / a.unscale`; returns the `f64` sum of what was written.

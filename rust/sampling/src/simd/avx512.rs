@@ -16,7 +16,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
-            exp_sum_collect,
+            exp_sum_fast: None,
             exp_write,
             scale,
             affine_write,
@@ -37,9 +37,6 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
-}
-fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
-    unsafe { exp_sum_collect_k(x, a, thr, out) }
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -187,38 +184,6 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     while i + 16 <= n {
         acc_f64(&mut acc, exp16(load(x, i), &c));
         i += 16;
-    }
-    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
-}
-
-#[target_feature(enable = "avx512f")]
-fn exp_sum_collect_k(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
-    let c = consts(a);
-    let t = _mm512_set1_ps(thr);
-    let n = x.len();
-    let mut acc = [_mm512_setzero_pd(); 2];
-    let mut i = 0;
-    while i + 32 <= n {
-        let (v0, v1) = (load(x, i), load(x, i + 16));
-        let k0 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v0, t);
-        let k1 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v1, t);
-        let bits = u64::from(k0) | (u64::from(k1) << 16);
-        if bits != 0 {
-            push_bits(bits, i, out);
-        }
-        acc_f64(&mut acc, _mm512_add_ps(exp16(v0, &c), exp16(v1, &c)));
-        i += 32;
-    }
-    while i + 16 <= n {
-        let v = load(x, i);
-        push_bits(u64::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, t)), i, out);
-        acc_f64(&mut acc, exp16(v, &c));
-        i += 16;
-    }
-    for (j, &v) in x[i..].iter().enumerate() {
-        if v >= thr {
-            out.push((i + j) as u32);
-        }
     }
     _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
 }

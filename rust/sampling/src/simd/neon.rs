@@ -16,7 +16,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
-            exp_sum_collect,
+            exp_sum_fast: None,
             exp_write,
             scale,
             affine_write,
@@ -36,19 +36,6 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
-}
-fn exp_sum_collect(x: &[f32], a: &ExpArgs, thr: f32, out: &mut Vec<u32>) -> f64 {
-    // Chunks of 4 KiB stay in L1 between the compare and the exp, so this is one memory pass.
-    let mut s = 0.0;
-    for (c, chunk) in x.chunks(1024).enumerate() {
-        let base = out.len();
-        unsafe { collect_ge_k(chunk, thr, out) };
-        for v in &mut out[base..] {
-            *v += (c * 1024) as u32;
-        }
-        s += unsafe { exp_sum_k(chunk, a) };
-    }
-    s
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
