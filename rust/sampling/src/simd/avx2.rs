@@ -70,13 +70,49 @@ fn hmax(v: __m256) -> f32 {
 
 #[target_feature(enable = "avx2,fma")]
 fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
-    let mut nan = false;
-    for c in x.chunks(block.max(1)) {
-        let (m, n) = max_nan_k(c);
-        out.push(m);
-        nan |= n;
+    if block < 32 || !block.is_multiple_of(32) {
+        let mut nan = false;
+        for c in x.chunks(block.max(1)) {
+            let (m, n) = max_nan_k(c);
+            out.push(m);
+            nan |= n;
+        }
+        return nan;
     }
-    nan
+    // One streaming loop over the whole row (the NaN flag is kept across blocks and read once):
+    // a call of `max_nan_k` per block measured 10-25% slower from memory at 256-logit blocks.
+    let n = x.len();
+    let full = n / block * block;
+    out.reserve(n.div_ceil(block));
+    let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
+    let mut nan = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < full {
+        let end = i + block;
+        let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+        while i < end {
+            let (a, b, c, d) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
+            // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
+            m0 = _mm256_max_ps(a, m0);
+            m1 = _mm256_max_ps(b, m1);
+            m2 = _mm256_max_ps(c, m2);
+            m3 = _mm256_max_ps(d, m3);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(c, d));
+            i += 32;
+        }
+        out.push(hmax(_mm256_max_ps(
+            _mm256_max_ps(m0, m1),
+            _mm256_max_ps(m2, m3),
+        )));
+    }
+    let mut tail_nan = false;
+    if full < n {
+        let (m, t) = max_nan_k(&x[full..]);
+        out.push(m);
+        tail_nan = t;
+    }
+    tail_nan || _mm256_movemask_ps(nan) != 0
 }
 
 #[inline]

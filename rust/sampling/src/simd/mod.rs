@@ -423,7 +423,7 @@ mod tests {
             for k in available() {
                 // max and NaN flag: exact.
                 prop_assert_eq!((k.max_nan)(&x), (scalar.max_nan)(&x), "{}", k.name);
-                for block in [1usize, 8, 33, 64, 4096] {
+                for block in [1usize, 8, 33, 64, 128, 256, 4096] {
                     let (mut a, mut b) = (Vec::new(), Vec::new());
                     let na = (k.block_max)(&x, block, &mut a);
                     let nb = (scalar.block_max)(&x, block, &mut b);
