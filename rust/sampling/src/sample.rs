@@ -526,8 +526,10 @@ fn collect_in_blocks(
 /// The common end of `kept_set`: drop what min-p or a -inf excludes, order by id, normalise.
 fn finish(m: f32, a: ExpArgs, t_minp: f32, w: &mut Work) -> RowState {
     w.cand.retain(|c| c.v >= t_minp && c.v > f32::NEG_INFINITY);
-    // Increasing id order: the draw walks the CDF in this order.
-    w.cand.sort_unstable_by_key(|c| c.id);
+    // Increasing id order: the draw walks the CDF in this order (min-p's list is collected in it).
+    if !w.cand.is_sorted_by_key(|c| c.id) {
+        w.cand.sort_unstable_by_key(|c| c.id);
+    }
     let z: f64 = w.cand.iter().map(|c| c.w).sum();
     RowState {
         max: m,
@@ -949,6 +951,10 @@ pub fn kept_row(
 /// multiplies each chunk by `exp((ref - max) / T) / S` (one rounding, which also removes the
 /// bias). Outputs that land in the subnormal range are recomputed in f64 from the logit, so they
 /// are correctly rounded. log-softmax: the same pass without writes, then `x / T - log Z`.
+///
+/// Measured and dropped (in-process A/B against this version, [64, 128256] rows, AVX2 VM with a
+/// 512 KiB L2): staging the first pass in a per-thread buffer and writing `out` once with
+/// streaming stores, to save reading `out`'s lines for ownership, was 25% slower.
 pub fn softmax_row(
     row: usize,
     x: &[f32],
