@@ -77,18 +77,20 @@ pub fn here_for<T: Send>(py: Python<'_>, n_bytes: usize, f: impl FnOnce() -> T +
     }
 }
 
-/// Like [`run`], but when `inline` is true run `f` on the calling thread (still with the GIL
-/// released): waking a worker and waiting for it costs tens of microseconds, more than small
-/// work takes. `f` must then not need the pool (no rayon parallel iterators).
+/// Like [`run`], but run `f` on the calling thread (still with the GIL released) when `inline`
+/// is true or the pool has one thread: waking a worker and waiting for it costs tens of
+/// microseconds, more than small work takes, and one worker adds nothing to the caller's own
+/// thread. `f` then runs outside the pool (the sampling core runs rows in order there).
 pub fn run_inline_if<T: Send>(
     py: Python<'_>,
     inline: bool,
     f: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    if inline {
+    let p = pool()?;
+    if inline || p.current_num_threads() == 1 {
         Ok(py.detach(f))
     } else {
-        run(py, f)
+        Ok(py.detach(|| p.install(f)))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Python bindings for tokenmill-sampling: extract arrays, release the GIL (on the bounded pool,
-//! or on the calling thread for small batches, see `runs_inline`), call the core, convert errors
+//! or on the calling thread for small batches and a one-thread pool, see
+//! `pool::run_inline_if`), call the core, convert errors
 //! in `errors.rs`. Argument normalisation (scalars vs per-row arrays, dtypes, defaults) lives in
 //! `python/tokenmill/sampling.py`.
 

@@ -1,5 +1,6 @@
-//! Batched entry points: rows in parallel on the current rayon pool, or in order on the calling
-//! thread when the batch is small (see [`runs_inline`]).
+//! Batched entry points: rows in parallel when called on a rayon pool's thread (inside
+//! `ThreadPool::install`), else in order on the calling thread; small batches always in order
+//! (see [`runs_inline`]).
 //!
 //! Design notes: a row is the unit of work and always runs on one thread with that thread's
 //! scratch buffers, so a row's result cannot depend on the thread count or on its neighbours.
@@ -182,25 +183,29 @@ pub fn runs_inline(batch: usize, vocab: usize) -> bool {
     batch <= 1 || batch.saturating_mul(vocab) < INLINE_ELEMS
 }
 
-/// Run `f(row, item)` for every row, in order on this thread or in parallel on the current pool.
+/// Run `f(row, item)` for every row: in parallel when this thread belongs to a rayon pool and the
+/// batch is not `inline`, else in order on this thread. A caller that wants one thread (the
+/// bindings with a one-thread pool) calls from its own thread: no hand-off to a worker, and no
+/// rayon at all (measured 8-20% faster per row at [64, 128256] than a one-thread pool).
 fn for_rows<I: Send>(
     items: Vec<I>,
     inline: bool,
     f: impl Fn(usize, I) -> Result<(), SamplingError> + Sync + Send,
 ) -> Result<(), SamplingError> {
-    let results: Vec<Result<(), SamplingError>> = if inline {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(r, it)| f(r, it))
-            .collect()
-    } else {
-        items
-            .into_par_iter()
-            .enumerate()
-            .map(|(r, it)| f(r, it))
-            .collect()
-    };
+    let results: Vec<Result<(), SamplingError>> =
+        if inline || rayon::current_thread_index().is_none() {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(r, it)| f(r, it))
+                .collect()
+        } else {
+            items
+                .into_par_iter()
+                .enumerate()
+                .map(|(r, it)| f(r, it))
+                .collect()
+        };
     first_error(results)
 }
 
@@ -358,7 +363,8 @@ mod tests {
     }
 
     /// A batch big enough for the parallel path gives, row by row, what each row gives alone on
-    /// the inline path (sampling, kept sets and softmax), on pools of 1 and 3 threads.
+    /// the inline path (sampling, kept sets and softmax), on pools of 1 and 3 threads and on the
+    /// calling thread outside any pool (in order).
     #[test]
     fn inline_and_parallel_paths_agree() {
         let (vocab, batch) = (40_000, 8);
@@ -376,20 +382,25 @@ mod tests {
             })
             .collect();
         let temps: Vec<f64> = (0..batch).map(|r| 0.5 + r as f64 / 4.0).collect();
+        let batch_all = || {
+            let mut kept = vec![false; batch * vocab];
+            kept_batch(&flat, vocab, &params, &Processors::default(), &mut kept).unwrap();
+            let mut sm = vec![0f32; batch * vocab];
+            softmax_batch(&flat, vocab, &temps, false, &mut sm).unwrap();
+            (run(&flat, vocab, &params), kept, sm)
+        };
         let all = |threads: usize| {
+            if threads == 0 {
+                assert!(rayon::current_thread_index().is_none());
+                return batch_all();
+            }
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| {
-                let mut kept = vec![false; batch * vocab];
-                kept_batch(&flat, vocab, &params, &Processors::default(), &mut kept).unwrap();
-                let mut sm = vec![0f32; batch * vocab];
-                softmax_batch(&flat, vocab, &temps, false, &mut sm).unwrap();
-                (run(&flat, vocab, &params), kept, sm)
-            })
+            pool.install(batch_all)
         };
-        for threads in [1, 3] {
+        for threads in [0, 1, 3] {
             let (tokens, kept, sm) = all(threads);
             for r in 0..batch {
                 let x = &rows[r];
