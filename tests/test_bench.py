@@ -402,3 +402,18 @@ def test_sampling_ratio_uses_the_floor_of_the_same_rounds(monkeypatch: pytest.Mo
         # call j of an operation is (j + 2)x its floor, whatever that operation's floor is
         assert r.ratio is not None and r.ratio == pytest.approx(round(r.ratio))
         assert r.ratio >= 2
+
+
+def test_thread_speedup_is_taken_over_each_modes_read_pass() -> None:
+    """The modes run one after the other; the headline divides their ratios to the read pass."""
+    from tokenmill.bench.harness import Row, Timing
+
+    def row(threads: int, median: float, ratio: float) -> Row:
+        t = Timing(median, median, median, 3)
+        return Row("sampling", "softmax", "[64, 128256]", "tokenmill", threads, t, ratio=ratio)
+
+    # The 2-thread run took as long as the 1-thread one, but its read pass was twice as slow
+    # (the machine drifted): 2 threads are 2x faster.
+    res = bench.Results({}, {"threads": [1, 2]}, (row(1, 0.004, 4.0), row(2, 0.004, 2.0)), ())
+    lines = render.headline(res)
+    assert any("2 threads 2.00× faster than 1" in line for line in lines), lines
