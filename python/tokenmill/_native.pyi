@@ -11,6 +11,7 @@ __all__ = [
     "get_num_threads",
     "kept_mask_into",
     "sample_into",
+    "sample_one",
     "set_num_threads",
     "set_piece_cache",
     "simd_level",
@@ -30,6 +31,15 @@ def softmax_into(
     log: bool,
     out: npt.NDArray[np.float32],
 ) -> None: ...
+def sample_one(
+    logits: npt.NDArray[np.float32],
+    temperature: float,
+    top_k: float,
+    top_p: float,
+    min_p: float,
+    seed: int,
+    step: int,
+) -> int: ...
 def sample_into(
     logits: npt.NDArray[np.float32],
     params: npt.NDArray[np.float64],

@@ -133,6 +133,9 @@ def _seeds(seed: Any, batch: int) -> npt.NDArray[np.uint64]:
     return _u64_per_row("seed", seed, batch)
 
 
+_PLAIN = (int, float)
+
+
 def _pack(
     batch: int,
     temperature: Any,
@@ -477,6 +480,42 @@ def sample(
     :class:`SampleResult` is returned instead. ``out`` (int64, C-contiguous, the shape of the ids)
     receives the ids without allocating.
     """
+    if (
+        type(logits) is np.ndarray
+        and type(n) is int
+        and n == 1
+        and out is None
+        and return_logprobs is False
+        and type(top_logprobs) is int
+        and top_logprobs == 0
+        and type(temperature) in _PLAIN
+        and type(top_k) is int
+        and type(top_p) in _PLAIN
+        and type(min_p) in _PLAIN
+        and type(step) is int
+        and 0 <= step <= _U64_MAX
+        and (seed is None or (type(seed) is int and 0 <= seed <= _U64_MAX))
+        and type(repetition_penalty) in _PLAIN
+        and repetition_penalty == 1.0
+        and type(presence_penalty) in _PLAIN
+        and presence_penalty == 0.0
+        and type(frequency_penalty) in _PLAIN
+        and frequency_penalty == 0.0
+        and token_history is None
+        and token_counts is None
+        and logit_bias is None
+        and allowed_mask is None
+        and logits.dtype == np.float32
+        and logits.flags.c_contiguous
+        and logits.size > 0
+        and (logits.ndim == 1 or (logits.ndim == 2 and logits.shape[0] == 1))
+    ):
+        # Fast path: one row, plain Python numbers, no processors (the single-sequence decode
+        # call). Same core call and checks as below, without building per-row arrays.
+        if seed is None:
+            seed = int.from_bytes(os.urandom(8), "little")
+        tok = _native.sample_one(logits.reshape(-1), temperature, top_k, top_p, min_p, seed, step)
+        return tok if logits.ndim == 1 else np.array([tok], dtype=np.int64)
     x, one_d = _logits(logits)
     batch, vocab = x.shape
     n, n_top = _check_counts(n, top_logprobs)

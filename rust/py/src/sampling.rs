@@ -167,8 +167,44 @@ fn kept_mask_into(
     .into_py()
 }
 
+/// One row, scalar parameters, no processors, one draw: the token id. The single-sequence decode
+/// call without the per-row parameter arrays `sample_into` takes (those cost more than sampling a
+/// 32k row). `top_k` and the packed parameters go through the same checks as `sample_into`'s.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)] // one argument per sampling parameter, as Python passes them
+fn sample_one(
+    py: Python<'_>,
+    logits: PyReadonlyArray1<'_, f32>,
+    temperature: f64,
+    top_k: f64,
+    top_p: f64,
+    min_p: f64,
+    seed: u64,
+    step: u64,
+) -> PyResult<i64> {
+    let x = contiguous(logits.as_slice(), "logits")?;
+    let packed = [temperature, top_k, top_p, min_p, 1.0, 0.0, 0.0];
+    let row = [RowParams::from_packed(0, &packed, seed, step).into_py()?];
+    let mut token = [0i64];
+    let out = BatchOut {
+        n: 1,
+        tokens: &mut token,
+        logprobs: None,
+        n_top: 0,
+        top_ids: None,
+        top_logprobs: None,
+    };
+    let procs = Processors::default();
+    pool::here(py, || {
+        tokenmill_sampling::sample_batch(x, x.len(), &row, &procs, out)
+    })
+    .into_py()?;
+    Ok(token[0])
+}
+
 /// Add this module's classes and functions to `tokenmill._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sample_one, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_into, m)?)?;
     m.add_function(wrap_pyfunction!(sample_into, m)?)?;
     m.add_function(wrap_pyfunction!(kept_mask_into, m)?)?;
