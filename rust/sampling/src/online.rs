@@ -131,6 +131,15 @@ pub(crate) fn pass(
     Some(m)
 }
 
+/// The row's normaliser `sum(exp((x - max) · inv_t))`: the pass's block sums, each moved to the
+/// row max.
+pub(crate) fn normaliser(blocks: &[Block], max: f32, inv_t: f64) -> f64 {
+    blocks
+        .iter()
+        .map(|b| b.sum * rescale(b.r#ref, max, inv_t))
+        .sum()
+}
+
 /// `exp((r - max) · inv_t)` in f64: the factor that moves a block's values from its reference to
 /// the row max (1 for most blocks).
 #[inline]

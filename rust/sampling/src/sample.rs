@@ -668,17 +668,14 @@ fn top_p_fast(
     if m == f32::NEG_INFINITY {
         return None;
     }
-    let mut z_all = 0.0f64;
-    let mut eps = 0.0f64;
-    let mut last: Option<(f32, ExpArgs)> = None;
-    for b in &w.online {
-        z_all += b.sum * online::rescale(b.r#ref, m, inv_t);
-        if b.r#ref > f32::NEG_INFINITY && last.is_none_or(|(r, _)| r != b.r#ref) {
-            let ab = ExpArgs::new(b.r#ref, inv_t);
-            eps = eps.max(simd::fast_exp_eps(&ab));
-            last = Some((b.r#ref, ab));
-        }
-    }
+    let z_all = online::normaliser(&w.online, m, inv_t);
+    // The bound grows with |ref / T|: the largest over the blocks' references covers them all.
+    let ref_abs = w
+        .online
+        .iter()
+        .filter(|b| b.r#ref > f32::NEG_INFINITY)
+        .fold(0.0f32, |a, b| a.max(b.r#ref.abs()));
+    let eps = simd::fast_exp_eps(&ExpArgs::new(ref_abs, inv_t));
     let lad = Ladder {
         m,
         t,
@@ -745,11 +742,7 @@ fn top_p_exact(
         online::Mode::Sum,
         &mut w.online,
     )?;
-    let z: f64 = w
-        .online
-        .iter()
-        .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t))
-        .sum::<f64>();
+    let z = online::normaliser(&w.online, m, inv_t);
     let lad = Ladder {
         m,
         t,
@@ -1013,10 +1006,7 @@ fn softmax_with(
     };
     let m = online_max(k, row, x, inv_t, online::CHUNK, mode, blocks)?;
     // The normaliser (each block moved to the row max).
-    let z: f64 = blocks
-        .iter()
-        .map(|b| b.sum * online::rescale(b.r#ref, m, inv_t))
-        .sum();
+    let z = online::normaliser(blocks, m, inv_t);
     if log {
         let c = f64::from(m) * inv_t + z.ln();
         (k.affine_write)(x, &Affine::new(inv_t, c), out);

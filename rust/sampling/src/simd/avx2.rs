@@ -89,21 +89,14 @@ fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     let mut i = 0;
     while i < full {
         let end = i + block;
-        let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+        let mut m = [ninf; 4];
         while i < end {
-            let (a, b, c, d) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
-            // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
-            m0 = _mm256_max_ps(a, m0);
-            m1 = _mm256_max_ps(b, m1);
-            m2 = _mm256_max_ps(c, m2);
-            m3 = _mm256_max_ps(d, m3);
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(c, d));
+            max32(x, i, &mut m, &mut nan);
             i += 32;
         }
         out.push(hmax(_mm256_max_ps(
-            _mm256_max_ps(m0, m1),
-            _mm256_max_ps(m2, m3),
+            _mm256_max_ps(m[0], m[1]),
+            _mm256_max_ps(m[2], m[3]),
         )));
     }
     let mut tail_nan = false;
@@ -115,32 +108,38 @@ fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     tail_nan || _mm256_movemask_ps(nan) != 0
 }
 
+/// Fold `x[i..i + 32]` into four running maxima and the NaN flag.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn max32(x: &[f32], i: usize, m: &mut [__m256; 4], nan: &mut __m256) {
+    let (a, b, c, d) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
+    // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
+    m[0] = _mm256_max_ps(a, m[0]);
+    m[1] = _mm256_max_ps(b, m[1]);
+    m[2] = _mm256_max_ps(c, m[2]);
+    m[3] = _mm256_max_ps(d, m[3]);
+    *nan = _mm256_or_ps(*nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
+    *nan = _mm256_or_ps(*nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(c, d));
+}
+
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn max_nan_k(x: &[f32]) -> (f32, bool) {
     let n = x.len();
-    let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
-    let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+    let mut m = [_mm256_set1_ps(f32::NEG_INFINITY); 4];
     let mut nan = _mm256_setzero_ps();
     let mut i = 0;
     while i + 32 <= n {
-        let (a, b, c, d) = (load(x, i), load(x, i + 8), load(x, i + 16), load(x, i + 24));
-        // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
-        m0 = _mm256_max_ps(a, m0);
-        m1 = _mm256_max_ps(b, m1);
-        m2 = _mm256_max_ps(c, m2);
-        m3 = _mm256_max_ps(d, m3);
-        nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
-        nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(c, d));
+        max32(x, i, &mut m, &mut nan);
         i += 32;
     }
     while i + 8 <= n {
         let a = load(x, i);
-        m0 = _mm256_max_ps(a, m0);
+        m[0] = _mm256_max_ps(a, m[0]);
         nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a));
         i += 8;
     }
-    let m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+    let m = _mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3]));
     let (tm, tnan) = scalar::max_nan(&x[i..]);
     (hmax(m).max(tm), tnan || _mm256_movemask_ps(nan) != 0)
 }
