@@ -1,15 +1,14 @@
 """Shared pytest configuration.
 
 tiktoken offline: at start-up (``pytest_configure``, so it also covers test modules that load an
-encoding at import time) a temporary ``TIKTOKEN_CACHE_DIR`` is filled from tokenmill's bundled
-rank files, so ``tiktoken.get_encoding("cl100k_base" | "o200k_base")`` works without network.
+encoding at import time) a temporary ``TIKTOKEN_CACHE_DIR`` is filled with the rank files
+embedded in tokenmill's extension, so ``tiktoken.get_encoding(...)`` works without network.
 tiktoken names a cached file by the sha1 hex of its download URL. The ``tiktoken_cache`` fixture
 returns that directory.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
@@ -19,16 +18,18 @@ from pathlib import Path
 import pytest
 
 _BUNDLED = ("cl100k_base", "o200k_base")
-_DATA = Path(__file__).resolve().parents[1] / "python" / "tokenmill" / "data"
 _STATE: dict[str, str | None] = {}
 
 
 def fill_tiktoken_cache(cache: Path) -> None:
-    """Write the bundled rank files where tiktoken looks for its downloads."""
+    """Write the bundled rank files where tiktoken looks for its downloads (tiktoken checks
+    their sha256 itself)."""
+    from tokenmill.tokenizer import rank_file
+
     for name in _BUNDLED:
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
         key = hashlib.sha1(url.encode()).hexdigest()
-        (cache / key).write_bytes(gzip.decompress((_DATA / f"{name}.tiktoken.gz").read_bytes()))
+        (cache / key).write_bytes(rank_file(name))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,7 @@ import numpy as np
 import pytest
 
 import tokenmill
-from tokenmill._data import DATA_DIR
-from tokenmill.tokenizer import BUNDLED_SHA256
+from tokenmill.tokenizer import BUNDLED_SHA256, rank_file
 
 tiktoken = pytest.importorskip("tiktoken")
 
@@ -47,10 +45,27 @@ def pair(request: pytest.FixtureRequest) -> tuple[Any, Any]:
     return tokenmill.get_encoding(request.param), tiktoken.get_encoding(request.param)
 
 
+# sha256 of the rank files as tiktoken 0.14 checks them (`tiktoken_ext/openai_public.py`).
+PUBLISHED_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+
+
 def test_bundled_files_match_tiktoken_hashes() -> None:
-    for name, expected in BUNDLED_SHA256.items():
-        data = gzip.decompress((DATA_DIR / f"{name}.tiktoken.gz").read_bytes())
-        assert hashlib.sha256(data).hexdigest() == expected
+    assert BUNDLED_SHA256 == PUBLISHED_SHA256
+    for name, expected in PUBLISHED_SHA256.items():
+        assert hashlib.sha256(rank_file(name)).hexdigest() == expected
+    with pytest.raises(ValueError, match="o200k_harmony"):
+        rank_file("o200k_harmony")
+
+
+def test_wheel_ships_no_rank_files() -> None:
+    # The ranks ship once, inside the extension.
+    from importlib import resources
+
+    names = [p.name for p in (resources.files("tokenmill") / "data").iterdir()]
+    assert not [n for n in names if ".tiktoken" in n], names
 
 
 def test_samples_match_tiktoken(pair: tuple[Any, Any]) -> None:
@@ -232,16 +247,15 @@ def test_list_and_unknown_encoding() -> None:
 
 def test_o200k_harmony_matches_tiktoken() -> None:
     ours = tokenmill.get_encoding("o200k_harmony")
-    text = "<|start|>user<|message|>hi<|end|>"
-    ref_base = tiktoken.get_encoding("o200k_base")
-    ref = tiktoken.Encoding(
-        "o200k_harmony",
-        pat_str=ref_base._pat_str,
-        mergeable_ranks=ref_base._mergeable_ranks,
-        special_tokens=ours.special_tokens,
-    )
-    assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
+    ref = tiktoken.get_encoding("o200k_harmony")
+    assert ours.special_tokens == ref._special_tokens
     assert ours.n_vocab == ref.n_vocab
+    text = "<|start|>user<|message|>hi<|end|><|reserved_200018|><|endofprompt|><|call|>"
+    assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
+    for text in SAMPLES:
+        assert ours.encode_ordinary(text) == ref.encode_ordinary(text)
+    # Two names share id 200018 (tiktoken's decoder picks one in hash-map order).
+    assert ours.decode_single_token_bytes(200018) in (b"<|endofprompt|>", b"<|reserved_200018|>")
 
 
 @pytest.mark.parametrize(
@@ -331,7 +345,7 @@ def test_load_tokenizer(tmp_path: Path) -> None:
     assert tokenmill.load_tokenizer("o200k_base").name == "o200k_base"
     assert tokenmill.load_tokenizer("gpt-4").name == "cl100k_base"
     raw = tmp_path / "copy.tiktoken"
-    raw.write_bytes(gzip.decompress((DATA_DIR / "cl100k_base.tiktoken.gz").read_bytes()))
+    raw.write_bytes(rank_file("cl100k_base"))
     enc = tokenmill.load_tokenizer(raw)
     assert enc.encode("hello world") == tiktoken.get_encoding("cl100k_base").encode("hello world")
     other = _write(tmp_path, _byte_lines())

@@ -19,38 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from tokenmill import _native
-from tokenmill._data import DATA_DIR
 
 if TYPE_CHECKING:  # numpy is imported by the extension on first use; keep this import cheap
     import numpy as np
     import numpy.typing as npt
 
-# sha256 of the decompressed rank files, as published in tiktoken's
-# `tiktoken_ext/openai_public.py` (tiktoken 0.14).
-BUNDLED_SHA256: dict[str, str] = {
-    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-}
-
-# Encodings built from a bundled rank file with other special tokens (tiktoken's o200k_harmony).
-_HARMONY_SPECIALS: dict[str, int] = {
-    "<|endoftext|>": 199999,
-    "<|endofprompt|>": 200018,
-    "<|startoftext|>": 199998,
-    "<|reserved_200000|>": 200000,
-    "<|reserved_200001|>": 200001,
-    "<|return|>": 200002,
-    "<|constrain|>": 200003,
-    "<|reserved_200004|>": 200004,
-    "<|channel|>": 200005,
-    "<|start|>": 200006,
-    "<|end|>": 200007,
-    "<|message|>": 200008,
-    "<|reserved_200009|>": 200009,
-    "<|reserved_200010|>": 200010,
-    "<|reserved_200011|>": 200011,
-    "<|call|>": 200012,
-} | {f"<|reserved_{i}|>": i for i in range(200013, 201088)}
+# The bundled rank files: name -> sha256 of the `.tiktoken` file as tiktoken 0.14 publishes it
+# (`tiktoken_ext/openai_public.py`). The files, the encodings built on them (o200k_harmony too)
+# and these hashes live in the extension's registry (`rust/bpe/src/registry.rs`).
+BUNDLED_SHA256: dict[str, str] = dict(_native.openai_rank_files())
 
 # Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`, for
 # the encodings tokenmill bundles).
@@ -92,8 +69,6 @@ MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
 }
 
 SpecialArg = Literal["all"] | Collection[str]
-# Path of a bundled rank file (kept for users who want the raw file; loading uses the copy
-# embedded in the extension at build time).
 
 
 _NONE: list[str] = []  # "no special token", passed as is (never mutated)
@@ -341,11 +316,14 @@ _LOCK = threading.Lock()
 
 def list_encodings() -> list[str]:
     """Names ``get_encoding`` accepts."""
-    return [*BUNDLED_SHA256, "o200k_harmony"]
+    return _native.openai_encodings()
 
 
-def _bundled_file(name: str) -> Path:
-    return DATA_DIR / f"{name}.tiktoken.gz"
+def rank_file(name: str) -> bytes:
+    """The ``.tiktoken`` file of a bundled rank file (``cl100k_base``, ``o200k_base``), byte for
+    byte as OpenAI publishes it (its sha256 is ``BUNDLED_SHA256[name]``), from the copy embedded
+    in the extension."""
+    return _native.openai_rank_file(name)
 
 
 def get_encoding(name: str) -> Encoding:
@@ -357,15 +335,8 @@ def get_encoding(name: str) -> Encoding:
         enc = _CACHE.get(name)
         if enc is not None:
             return enc
-        if name in BUNDLED_SHA256:
+        if name in list_encodings():
             enc = Encoding(_native.Encoding.openai(name))
-        elif name == "o200k_harmony":
-            enc = Encoding.from_tiktoken(
-                _bundled_file("o200k_base"),
-                pattern=_pattern("o200k_base"),
-                special_tokens=_HARMONY_SPECIALS,
-                name=name,
-            )
         else:
             import difflib
 

@@ -6,14 +6,19 @@
 //! they mean to tiktoken. The table is two-level (blocks of 128 code points, deduplicated) and is
 //! written to `$OUT_DIR/uclass.rs`.
 //!
-//! It also precomputes the bundled OpenAI vocabularies: the gzip `.tiktoken` files under
-//! `python/tokenmill/data/` are decompressed and base64-decoded here, and written as packed
-//! `$OUT_DIR/<name>.bin` (`u32` count, `count + 1` `u32` offsets, token bytes), which the
-//! library embeds, so loading `o200k_base` skips gzip and base64 entirely.
+//! It also precomputes the bundled OpenAI vocabularies: the gzip `.tiktoken` files under `data/`
+//! are decompressed, checked against tiktoken's published sha256 (`src/rank_files.rs`; a
+//! mismatch fails the build), base64-decoded and written as packed `$OUT_DIR/<name>.bin`
+//! (`u32` count, `count + 1` `u32` offsets, token bytes), which the library embeds, so loading
+//! `o200k_base` skips gzip and base64 entirely. The packed form is the only copy the library
+//! carries: the `.tiktoken` text is regenerated from it on request (`openai::rank_file`).
 
 use std::fmt::Write as _;
 
 use regex_syntax::hir::{Class, HirKind};
+use sha2::{Digest, Sha256};
+
+include!("src/rank_files.rs");
 
 /// Class codes; must match `src/unicode.rs`.
 const CLASSES: &[(&str, u8)] = &[
@@ -52,10 +57,10 @@ fn b64(s: &[u8]) -> Vec<u8> {
     out
 }
 
-fn pack_vocab(name: &str) {
+fn pack_vocab(name: &str, sha256: &str) {
     use std::io::Read;
     let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
-        .join("../../python/tokenmill/data");
+        .join("data");
     let path = dir.join(format!("{name}.tiktoken.gz"));
     println!("cargo:rerun-if-changed={}", path.display());
     let gz = std::fs::read(&path).expect("bundled vocabulary present");
@@ -63,6 +68,16 @@ fn pack_vocab(name: &str) {
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_end(&mut text)
         .expect("bundled vocabulary is valid gzip");
+    let digest: String = Sha256::digest(&text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        digest,
+        sha256,
+        "{} is not the published {name} rank file",
+        path.display()
+    );
     let mut offsets = vec![0u32];
     let mut data = Vec::new();
     for (i, line) in text
@@ -98,8 +113,10 @@ fn pack_vocab(name: &str) {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    pack_vocab("cl100k_base");
-    pack_vocab("o200k_base");
+    println!("cargo:rerun-if-changed=src/rank_files.rs");
+    for &(name, sha256) in RANK_FILES {
+        pack_vocab(name, sha256);
+    }
     let mut table = vec![0u8; 0x11_0000];
     for &(pattern, code) in CLASSES {
         let hir = regex_syntax::Parser::new()

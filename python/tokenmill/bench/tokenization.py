@@ -21,7 +21,6 @@ Cost: each (implementation, workload, operation) is one checked call plus the ti
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import importlib
 import importlib.util
@@ -86,20 +85,11 @@ def _cache_root() -> Path:
     return root
 
 
-def _vocab_bytes(name: str) -> bytes | None:
-    """The original ``<name>.tiktoken`` bytes from disk: tokenmill's bundle, else bpe-openai's."""
-    candidates: list[Path] = []
-    here = Path(__file__).resolve().parent.parent / "data"
-    candidates += [here / f"{name}.tiktoken", here / f"{name}.tiktoken.gz"]
-    spec = importlib.util.find_spec("bpe_openai")
-    if spec is not None and spec.origin is not None:
-        data_dir = Path(spec.origin).parent / "data"
-        candidates += [data_dir / f"{name}.tiktoken", data_dir / f"{name}.tiktoken.gz"]
-    for path in candidates:
-        if path.is_file():
-            raw = path.read_bytes()
-            return gzip.decompress(raw) if path.suffix == ".gz" else raw
-    return None
+def _vocab_bytes(name: str) -> bytes:
+    """The original ``<name>.tiktoken`` bytes (regenerated from tokenmill's extension)."""
+    from tokenmill.tokenizer import rank_file
+
+    return rank_file(name)
 
 
 def prepare_tiktoken_cache() -> str | None:
@@ -119,8 +109,6 @@ def prepare_tiktoken_cache() -> str | None:
             found = True
             continue
         data = _vocab_bytes(name)
-        if data is None:
-            continue
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(target)

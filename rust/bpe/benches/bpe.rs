@@ -6,7 +6,7 @@
 //! without them a small built-in sample is repeated. Run: `cargo bench -p tokenmill-bpe`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokenmill_bpe::openai::bundled_encoding;
+use tokenmill_bpe::registry::bundled_encoding;
 
 const SAMPLE_EN: &str = "The borrow checker compares scopes to determine whether all borrows \
 are valid. Functions can return values to the code that calls them; we don't name return \

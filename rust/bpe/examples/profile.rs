@@ -5,14 +5,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let name = &args[1];
     let text = std::fs::read_to_string(&args[2]).expect("read text");
-    let data = std::fs::read(format!(
-        "{}/../../python/tokenmill/data/{name}.tiktoken.gz",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("read vocab");
     let t = Instant::now();
-    let enc = tokenmill_bpe::openai::bundled_encoding(name).expect("load");
-    let _ = data;
+    let enc = tokenmill_bpe::registry::bundled_encoding(name).expect("load");
     println!("load {:?}", t.elapsed());
     let docs: Vec<&str> = {
         let mut v = Vec::new();
@@ -29,7 +23,7 @@ fn main() {
     };
     let mb = text.len() as f64 / 1e6;
     let pretok = tokenmill_bpe::openai::pretokenizer_for(
-        tokenmill_bpe::openai::openai_spec(name).expect("spec").0,
+        tokenmill_bpe::registry::spec(name).expect("spec").pattern,
     )
     .expect("pretok");
     for _ in 0..2 {

@@ -742,7 +742,7 @@ mod tests {
     use super::*;
     use crate::model::reference::{naive_merge, reference_merge};
     use crate::model::BpeModel;
-    use crate::openai::bundled_encoding;
+    use crate::registry::bundled_encoding;
     use proptest::prelude::*;
     use std::sync::OnceLock;
 

@@ -218,7 +218,7 @@ pub(crate) fn with<R>(f: impl FnOnce(Option<&mut PieceCache>) -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openai::bundled_encoding;
+    use crate::registry::bundled_encoding;
 
     fn fresh() -> PieceCache {
         PieceCache {

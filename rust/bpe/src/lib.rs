@@ -11,6 +11,8 @@ pub mod hf;
 pub mod model;
 pub mod openai;
 pub mod pretok;
+mod rank_files;
+pub mod registry;
 pub mod tiktoken;
 mod unicode;
 mod vocab;

@@ -29,7 +29,6 @@ use crate::pretok::{Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
-use crate::Rank;
 
 /// The `cl100k_base` split pattern (tiktoken 0.14).
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
@@ -50,86 +49,6 @@ pub const O200K_PATTERN: &str = concat!(
     "|",
     r"\s+"
 );
-
-/// The special tokens of `cl100k_base` (tiktoken 0.14).
-pub const CL100K_SPECIALS: &[(&str, u32)] = &[
-    ("<|endoftext|>", 100_257),
-    ("<|fim_prefix|>", 100_258),
-    ("<|fim_middle|>", 100_259),
-    ("<|fim_suffix|>", 100_260),
-    ("<|endofprompt|>", 100_276),
-];
-
-/// The special tokens of `o200k_base` (tiktoken 0.14).
-pub const O200K_SPECIALS: &[(&str, u32)] =
-    &[("<|endoftext|>", 199_999), ("<|endofprompt|>", 200_018)];
-
-/// Split pattern and special tokens of a bundled OpenAI encoding.
-#[must_use]
-pub fn openai_spec(name: &str) -> Option<(&'static str, &'static [(&'static str, u32)])> {
-    match name {
-        "cl100k_base" => Some((CL100K_PATTERN, CL100K_SPECIALS)),
-        "o200k_base" => Some((O200K_PATTERN, O200K_SPECIALS)),
-        _ => None,
-    }
-}
-
-static CL100K_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.bin"));
-static O200K_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.bin"));
-
-/// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`) from the vocabulary the build script
-/// precomputed and embedded; no file access, gzip or base64 at run time.
-///
-/// # Errors
-/// An unknown name.
-pub fn bundled_encoding(name: &str) -> Result<crate::Encoding, crate::VocabError> {
-    let packed = match name {
-        "cl100k_base" => CL100K_PACKED,
-        "o200k_base" => O200K_PACKED,
-        _ => {
-            return Err(crate::VocabError::InvalidVocab(format!(
-                "unknown OpenAI encoding {name:?} (known: cl100k_base, o200k_base)"
-            )))
-        }
-    };
-    let bad = || crate::VocabError::InvalidVocab(format!("corrupt embedded vocabulary {name}"));
-    let word = |k: usize| -> Option<u32> {
-        packed
-            .get(4 * k..4 * k + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
-    let n = word(0).ok_or_else(bad)? as usize;
-    let offsets: Vec<u32> = (1..=n + 1)
-        .map(word)
-        .collect::<Option<_>>()
-        .ok_or_else(bad)?;
-    let data = packed.get(4 * (n + 2)..).ok_or_else(bad)?.to_vec();
-    let model = crate::BpeModel::from_packed_ranks(data, offsets)?;
-    let (pattern, specials) = openai_spec(name).ok_or_else(bad)?;
-    let specials = specials
-        .iter()
-        .map(|&(s, id)| (s.to_string(), id))
-        .collect();
-    crate::Encoding::new(name, model, pretokenizer_for(pattern)?, None, specials)
-}
-
-/// Build a bundled OpenAI encoding from its rank file's bytes (plain or gzip).
-///
-/// # Errors
-/// An unknown name, or a malformed rank file.
-pub fn openai_encoding(name: &str, data: &[u8]) -> Result<crate::Encoding, crate::VocabError> {
-    let (pattern, specials) = openai_spec(name).ok_or_else(|| {
-        crate::VocabError::InvalidVocab(format!(
-            "unknown OpenAI encoding {name:?} (known: cl100k_base, o200k_base)"
-        ))
-    })?;
-    let specials = specials
-        .iter()
-        .map(|&(s, id)| (s.to_string(), id))
-        .collect();
-    from_tiktoken(name, data, pattern, specials)
-}
 
 /// `[^\s\p{L}\p{N}]`
 const PUNCT: Class = OTHER | MARK;
@@ -531,22 +450,6 @@ pub fn pretokenizer_for(pattern: &str) -> Result<Box<dyn PreTokenizer>, crate::V
     })
 }
 
-/// Load a `.tiktoken` rank file (plain or gzip bytes) with a split pattern and special tokens.
-///
-/// # Errors
-/// A malformed file (with its line), a bad pattern, or inconsistent special tokens.
-pub fn from_tiktoken(
-    name: &str,
-    data: &[u8],
-    pattern: &str,
-    specials: Vec<(String, Rank)>,
-) -> Result<crate::Encoding, crate::VocabError> {
-    let tokens = crate::tiktoken::parse_tiktoken(data)?;
-    let model = crate::BpeModel::from_ranks(tokens)?;
-    let pretok = pretokenizer_for(pattern)?;
-    crate::Encoding::new(name, model, pretok, None, specials)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,29 +571,6 @@ mod tests {
             };
             check(&format!("{c}"));
             check(&format!("a{c}'s {c}{c}b  {c}\n"));
-        }
-    }
-}
-
-#[cfg(test)]
-mod bundled_tests {
-    #[test]
-    fn embedded_vocabularies_equal_the_rank_files() {
-        for name in ["cl100k_base", "o200k_base"] {
-            let path = format!(
-                "{}/../../python/tokenmill/data/{name}.tiktoken.gz",
-                env!("CARGO_MANIFEST_DIR")
-            );
-            let from_file = super::openai_encoding(name, &std::fs::read(path).unwrap()).unwrap();
-            let embedded = super::bundled_encoding(name).unwrap();
-            assert_eq!(embedded.n_vocab(), from_file.n_vocab());
-            for id in 0..from_file.model().n_ids() as u32 {
-                assert_eq!(
-                    embedded.token_bytes(id),
-                    from_file.token_bytes(id),
-                    "id {id}"
-                );
-            }
         }
     }
 }

@@ -15,14 +15,46 @@ const INVALID: u8 = 0xFF;
 
 static DECODE: [u8; 256] = {
     let mut t = [INVALID; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut i = 0;
     while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
+        t[ALPHABET[i] as usize] = i as u8;
         i += 1;
     }
     t
 };
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Append the standard base64 of `b` (with `=` padding) to `out`.
+fn base64_encode(b: &[u8], out: &mut Vec<u8>) {
+    for chunk in b.chunks(3) {
+        let word = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |w, (k, &x)| w | u32::from(x) << (16 - 8 * k));
+        for k in 0..4 {
+            out.push(if k <= chunk.len() {
+                ALPHABET[(word >> (18 - 6 * k) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+}
+
+/// The `.tiktoken` text of a rank list (`tokens[rank]`): one `<base64 token> <rank>` line per
+/// rank, in rank order, each ending in `\n`; the layout of the published files.
+#[must_use]
+pub fn write_tiktoken<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    for (rank, token) in tokens.enumerate() {
+        base64_encode(token, &mut out);
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(out, " {rank}");
+    }
+    out
+}
 
 /// Decode standard base64 with optional `=` padding.
 fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {

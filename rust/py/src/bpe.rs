@@ -98,7 +98,7 @@ impl PyEncoding {
     ) -> PyResult<Self> {
         let data = read_file(path)?;
         let enc = py
-            .detach(|| tokenmill_bpe::openai::from_tiktoken(name, &data, pattern, special_tokens))
+            .detach(|| tokenmill_bpe::registry::from_tiktoken(name, &data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self::wrap(enc))
     }
@@ -113,12 +113,12 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
-    /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
-    /// build time.
+    /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`, `o200k_harmony`), from the
+    /// vocabulary embedded at build time.
     #[staticmethod]
     fn openai(py: Python<'_>, name: &str) -> PyResult<Self> {
         let enc = py
-            .detach(|| tokenmill_bpe::openai::bundled_encoding(name))
+            .detach(|| tokenmill_bpe::registry::bundled_encoding(name))
             .into_py()?;
         Ok(Self::wrap(enc))
     }
@@ -126,7 +126,7 @@ impl PyEncoding {
     /// The split pattern tiktoken uses for a bundled encoding.
     #[staticmethod]
     fn openai_pattern(name: &str) -> Option<&'static str> {
-        tokenmill_bpe::openai::openai_spec(name).map(|(p, _)| p)
+        tokenmill_bpe::registry::spec(name).map(|e| e.pattern)
     }
 
     #[getter]
@@ -293,7 +293,6 @@ impl PyEncoding {
     }
 }
 
-/// Add this module's classes and functions to `tokenmill._native`.
 /// Turn the per-thread piece cache on or off process-wide (results never change; benches turn
 /// it off to measure text the cache has not seen).
 #[pyfunction]
@@ -301,8 +300,37 @@ fn set_piece_cache(enabled: bool) {
     tokenmill_bpe::cache::set_enabled(enabled);
 }
 
+/// Names of the bundled OpenAI encodings.
+#[pyfunction]
+fn openai_encodings() -> Vec<&'static str> {
+    tokenmill_bpe::registry::ENCODINGS
+        .iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+/// The bundled rank files: name -> sha256 of the `.tiktoken` file as tiktoken publishes it.
+#[pyfunction]
+fn openai_rank_files() -> Vec<(&'static str, &'static str)> {
+    tokenmill_bpe::registry::rank_files().to_vec()
+}
+
+/// The `.tiktoken` text of a bundled rank file (`cl100k_base`, `o200k_base`), regenerated from
+/// the copy embedded in the extension (byte-identical to the published file).
+#[pyfunction]
+fn openai_rank_file<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let text = py
+        .detach(|| tokenmill_bpe::registry::rank_file(name))
+        .into_py()?;
+    Ok(PyBytes::new(py, &text))
+}
+
+/// Add this module's classes and functions to `tokenmill._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEncoding>()?;
     m.add_function(wrap_pyfunction!(set_piece_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(openai_encodings, m)?)?;
+    m.add_function(wrap_pyfunction!(openai_rank_files, m)?)?;
+    m.add_function(wrap_pyfunction!(openai_rank_file, m)?)?;
     Ok(())
 }

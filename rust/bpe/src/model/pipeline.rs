@@ -154,7 +154,7 @@ impl BpeModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openai::bundled_encoding;
+    use crate::registry::bundled_encoding;
 
     /// Pieces of every kind: single tokens (hot and not), multi-token, long, empty, non-UTF-8.
     fn pieces() -> Vec<Vec<u8>> {

@@ -11,10 +11,7 @@ fn byte_vocab() -> Vec<Vec<u8>> {
 pub(crate) fn cl100k() -> &'static BpeModel {
     static M: std::sync::OnceLock<BpeModel> = std::sync::OnceLock::new();
     M.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../python/tokenmill/data/cl100k_base.tiktoken.gz"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/cl100k_base.tiktoken.gz");
         let data = std::fs::read(path).unwrap();
         BpeModel::from_ranks(crate::tiktoken::parse_tiktoken(&data).unwrap()).unwrap()
     })
@@ -99,7 +96,7 @@ fn missing_byte_is_an_error() {
 #[test]
 fn every_token_is_found_through_the_filter_and_the_pair_table() {
     for name in ["cl100k_base", "o200k_base"] {
-        let enc = crate::openai::bundled_encoding(name).unwrap();
+        let enc = crate::registry::bundled_encoding(name).unwrap();
         let m = enc.model();
         let mut rejected = 0usize;
         for id in 0..m.n_ids() as Rank {
