@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 import subprocess
 import sys
@@ -62,6 +63,17 @@ def test_cli_info_json() -> None:
     info = json.loads(result.stdout)
     assert info["version"] == tokenmill.__version__
     assert info["simd"] in {"avx512", "avx2", "neon", "scalar"}
+    # What this CPU can run is compiled in, and the chosen level is the widest of those.
+    assert info["simd_usable"][0] == info["simd"]
+    assert set(info["simd_usable"]) <= set(info["simd_compiled"])
+    assert info["simd_compiled"][-1] == "scalar"
+    assert info["target"].startswith(platform.machine())
+    assert info["commit"]
+    from importlib import metadata
+
+    wheel = metadata.distribution("tokenmill").read_text("WHEEL") or ""
+    for tag in info["wheel_tags"]:
+        assert tag in wheel
 
 
 def test_stub_file_matches_native_module() -> None:

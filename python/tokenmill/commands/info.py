@@ -1,4 +1,5 @@
-"""``tokenmill info``: version, SIMD dispatch level, optional extras present."""
+"""``tokenmill info``: the build (version, commit, target, wheel tag, SIMD levels), the Python
+it runs in, and which optional extras are present."""
 
 from __future__ import annotations
 
@@ -12,21 +13,55 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 
+def wheel_tags() -> list[str]:
+    """The platform tags of the installed distribution (from its ``WHEEL`` file), e.g.
+    ``manylinux_2_17_x86_64``; empty when not installed from a wheel."""
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("tokenmill").read_text("WHEEL") or ""
+    except metadata.PackageNotFoundError:
+        return []
+    tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
+    return sorted({t.split("-")[-1] for t in tags for t in t.split(".") if t})
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def run(args: argparse.Namespace) -> int:
-    from tokenmill._native import __version__, simd_level
+    from tokenmill._native import build_info
 
     extras = ["matplotlib", "pyarrow", "pandas", "tiktoken", "tokenizers", "torch"]
-    info = {
-        "version": __version__,
-        "simd": simd_level(),
+    build = build_info()
+    tags = wheel_tags()
+    compiled, usable = _strs(build["simd_compiled"]), _strs(build["simd_usable"])
+    optional = {m: importlib.util.find_spec(m) is not None for m in extras}
+    info: dict[str, object] = {
+        "version": build["version"],
+        "commit": build["commit"],
+        "target": build["target"],
+        "wheel_tags": tags,
+        "rustc": build["rustc"],
+        "simd": build["simd_chosen"],
+        "simd_compiled": compiled,
+        "simd_usable": usable,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "optional": {m: importlib.util.find_spec(m) is not None for m in extras},
+        "optional": optional,
     }
     if args.json:
         print(json.dumps(info, indent=2))
-    else:
-        print(f"tokenmill {info['version']} (SIMD: {info['simd']}, Python {info['python']})")
-        for name, present in info["optional"].items():  # type: ignore[attr-defined]
-            print(f"  {name:<12} {'yes' if present else 'no'}")
+        return 0
+    print(f"tokenmill {info['version']} (commit {info['commit']}, Python {info['python']})")
+    print(f"  target       {info['target']}")
+    print(f"  wheel tag    {', '.join(tags) or 'unknown (not installed from a wheel)'}")
+    print(f"  rustc        {info['rustc']}")
+    print(
+        f"  SIMD         {info['simd']} (compiled in: {', '.join(compiled)}; "
+        f"this CPU: {', '.join(usable)})"
+    )
+    for name, present in optional.items():
+        print(f"  {name:<12} {'yes' if present else 'no'}")
     return 0
