@@ -110,11 +110,23 @@ pub struct BpeModel {
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
+    /// Some byte that never occurs in UTF-8 text (0xC0, 0xC1, 0xF5-0xFF) has no single-byte
+    /// token (its `byte_ids` entry is `NONE`). DeepSeek's `tokenizer.json` files leave them out;
+    /// Hugging Face drops a character its vocabulary lacks when the model has no `unk_token`,
+    /// and merges across the gap. Text arrives as `&str`, so only the raw-byte entry points
+    /// [`encode_piece`](Self::encode_piece) / [`count_piece`](Self::count_piece) can meet one;
+    /// they drop it the same way.
+    missing_bytes: bool,
     /// Process-unique id tagging this model's entries in the per-thread piece cache.
     uid: u32,
     /// The backtracking encoder's tables (rank vocabularies only), built on first use; `None`
     /// inside if the vocabulary does not meet its precondition (see `backtrack.rs`).
     backtrack: OnceLock<Option<Arc<Backtrack>>>,
+}
+
+/// Bytes that never occur in well-formed UTF-8 (RFC 3629): 0xC0, 0xC1, 0xF5-0xFF.
+fn never_in_utf8(b: u8) -> bool {
+    matches!(b, 0xC0 | 0xC1 | 0xF5..=0xFF)
 }
 
 /// One slot of the bytes -> id table. Tokens of up to 8 bytes are compared through `key` (the
@@ -288,6 +300,7 @@ impl BpeModel {
             .map(|(i, t)| (t, i as Rank))
             .collect::<Vec<_>>();
         let mut model = Self::from_vocab(entries)?;
+        model.require_all_bytes()?;
         model.set_rank_semantics();
         Ok(model)
     }
@@ -309,6 +322,7 @@ impl BpeModel {
             ));
         }
         let mut model = Self::from_packed(data, offsets)?;
+        model.require_all_bytes()?;
         model.set_rank_semantics();
         Ok(model)
     }
@@ -409,6 +423,23 @@ impl BpeModel {
         Self::from_packed(data, offsets)
     }
 
+    /// Rank vocabularies (tiktoken) need a token for every byte.
+    fn require_all_bytes(&self) -> Result<(), VocabError> {
+        match (0..=255u8).find(|&b| self.byte_ids[usize::from(b)] == NONE) {
+            Some(b) if self.missing_bytes => Err(VocabError::InvalidVocab(format!(
+                "no single-byte token for byte 0x{b:02x}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// `piece` without the bytes that have no token (see `missing_bytes`), if it holds any.
+    fn without_missing_bytes(&self, piece: &[u8]) -> Option<Vec<u8>> {
+        let missing = |b: &u8| self.byte_ids[usize::from(*b)] == NONE;
+        (self.missing_bytes && piece.iter().any(missing))
+            .then(|| piece.iter().copied().filter(|b| !missing(b)).collect())
+    }
+
     /// tiktoken semantics: priority = rank of the concatenation, whole pieces map to their token.
     fn set_rank_semantics(&mut self) {
         self.whole_piece_lookup = true;
@@ -489,13 +520,23 @@ impl BpeModel {
             pairs: FxHashMap::default(),
             by_rank: false,
             whole_piece_lookup: false,
+            missing_bytes: false,
             uid: cache::new_uid(),
             backtrack: OnceLock::new(),
         };
         for b in 0..=255u8 {
-            model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
-                VocabError::InvalidVocab(format!("no single-byte token for byte 0x{b:02x}"))
-            })?;
+            model.byte_ids[usize::from(b)] = match model.token_id(&[b]) {
+                Some(id) => id,
+                None if never_in_utf8(b) => {
+                    model.missing_bytes = true;
+                    NONE
+                }
+                None => {
+                    return Err(VocabError::InvalidVocab(format!(
+                        "no single-byte token for byte 0x{b:02x}"
+                    )))
+                }
+            };
         }
         Ok(model)
     }
@@ -655,6 +696,10 @@ impl BpeModel {
                 return;
             }
         }
+        if let Some(kept) = self.without_missing_bytes(piece) {
+            self.merge_parts_of(&kept, |id| out.push(id));
+            return;
+        }
         if let Some(bt) = self.backtrack_for(piece.len()) {
             if bt.encode(piece, out) {
                 return;
@@ -692,6 +737,9 @@ impl BpeModel {
         if self.whole_piece_lookup && self.token_id(piece).is_some() {
             return 1;
         }
+        if let Some(kept) = self.without_missing_bytes(piece) {
+            return self.merge_parts_of(&kept, |_| {});
+        }
         if let Some(n) = self
             .backtrack_for(piece.len())
             .and_then(|bt| bt.count(piece))
@@ -702,6 +750,16 @@ impl BpeModel {
             self.merge_small(piece, |_| {})
         } else {
             self.merge_long(piece, |_| {})
+        }
+    }
+
+    /// Merge `piece` from single bytes with the engine its length calls for (no whole-piece
+    /// lookup, no backtracking); every byte must have a token.
+    fn merge_parts_of(&self, piece: &[u8], emit: impl FnMut(Rank)) -> usize {
+        if piece.len() <= SMALL {
+            self.merge_small(piece, emit)
+        } else {
+            self.merge_long(piece, emit)
         }
     }
 
@@ -1104,6 +1162,41 @@ mod tests {
             BpeModel::from_ranks(toks),
             Err(VocabError::InvalidVocab(_))
         ));
+    }
+
+    #[test]
+    fn merge_lists_may_lack_bytes_that_utf8_never_uses() {
+        // DeepSeek's files have no token for 0xC0, 0xC1, 0xF5-0xFF. Such a byte can only come
+        // through the raw-byte entry points; it is dropped and its neighbours merge across the
+        // gap, as Hugging Face does with a character its vocabulary lacks (no `unk_token`).
+        let mut vocab: Vec<(Vec<u8>, Rank)> = (0..=255u8)
+            .filter(|&b| !never_in_utf8(b))
+            .map(|b| (vec![b], Rank::from(b)))
+            .collect();
+        vocab.push((b"ab".to_vec(), 256));
+        let m = BpeModel::from_merges(vocab.clone(), vec![(b"a".to_vec(), b"b".to_vec())], false)
+            .unwrap();
+        for piece in [
+            &b"a\xc0b"[..],
+            b"\xffa\xf5\xc1b\xfe",
+            b"a\xc0b\xff".repeat(30).as_slice(),
+        ] {
+            let mut out = Vec::new();
+            m.encode_piece(piece, &mut out);
+            assert!(out.iter().all(|&id| id == 256), "{piece:?} -> {out:?}");
+            assert_eq!(m.count_piece(piece), out.len());
+        }
+        let mut out = Vec::new();
+        m.encode_piece(b"\xc0", &mut out);
+        assert!(out.is_empty());
+        // A byte that UTF-8 text does use stays required, and rank vocabularies need all 256.
+        vocab.retain(|(b, _)| b != b"a");
+        assert!(BpeModel::from_merges(vocab, vec![], false).is_err());
+        let toks: Vec<Vec<u8>> = (0..=255u8)
+            .filter(|&b| b != 0xC0)
+            .map(|b| vec![b])
+            .collect();
+        assert!(BpeModel::from_ranks(toks).is_err());
     }
 
     #[test]
