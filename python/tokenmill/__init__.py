@@ -21,6 +21,7 @@ from tokenmill._native import (
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sampler": "tokenmill.sampling",
+    "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
     "kept_mask": "tokenmill.sampling",
     "log_softmax": "tokenmill.sampling",
@@ -71,6 +72,7 @@ __all__ = [
     "ReportRow",
     "SampleResult",
     "Sampler",
+    "SamplingParams",
     "ShardCount",
     "UnknownModelError",
     "Usage",
