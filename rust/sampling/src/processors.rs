@@ -33,8 +33,6 @@ impl RowProcessors<'_> {
     }
 }
 
-/// Where one row's results go. `tokens` has the number of draws `n`; `logprobs`, if present, the
-
 fn check_ids(
     name: &'static str,
     ids: &[i64],

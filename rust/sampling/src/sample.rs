@@ -25,6 +25,7 @@ use crate::scratch::{Scratch, Work};
 use crate::select;
 use crate::simd::{kernels, Kernels};
 
+/// Where one row's results go. `tokens` has the number of draws `n`; `logprobs`, if present, the
 /// same length; `top_ids`/`top_logprobs` the number of top-logprob entries.
 pub struct RowOut<'a> {
     pub tokens: &'a mut [i64],
@@ -32,8 +33,6 @@ pub struct RowOut<'a> {
     pub top_ids: Option<&'a mut [i64]>,
     pub top_logprobs: Option<&'a mut [f32]>,
 }
-
-/// Reusable buffers; one per worker thread, so a decode loop allocates nothing after warm-up.
 
 /// Sample one row. `row` is used only in error messages.
 pub fn sample_row(

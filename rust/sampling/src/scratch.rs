@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use crate::online::Block;
 use crate::select::Cand;
 
+/// Reusable buffers; one per worker thread, so a decode loop allocates nothing after warm-up.
 #[derive(Default)]
 pub struct Scratch {
     pub(crate) logits: Vec<f32>,
