@@ -11,6 +11,8 @@ import importlib
 from typing import Any
 
 from tokenmill._native import (
+    DecodeStream,
+    DecodeStreams,
     __version__,
     get_num_threads,
     set_num_threads,
@@ -64,6 +66,8 @@ __all__ = [
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
     "MissingPriceError",
     "ModelPrice",

@@ -10,6 +10,7 @@ mod errors;
 #[allow(dead_code)] // `run` is used by the sampling and bpe bindings as they land
 mod pool;
 mod sampling;
+mod stream;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
 #[pyfunction]
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     sampling::register(m)?;
     bpe::register(m)?;
+    stream::register(m)?;
     Ok(())
 }
