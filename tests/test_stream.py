@@ -175,9 +175,7 @@ def _stop_reference(
         return min(hits) if hits else None
 
     def held(t: str) -> int:
-        return max(
-            (n for s in stops for n in range(1, len(s)) if t.endswith(s[:n])), default=0
-        )
+        return max((n for s in stops for n in range(1, len(s)) if t.endswith(s[:n])), default=0)
 
     for t, i in enumerate(ids):
         if i in stop_ids:
@@ -277,7 +275,7 @@ def test_stop_arguments_are_checked() -> None:
         tokenmill.DecodeStream(enc, stop=[3])  # type: ignore[list-item]
     with pytest.raises(ValueError, match=r"stop_token_ids\[0\]"):
         tokenmill.DecodeStream(enc, stop_token_ids=[-1])
-    with pytest.raises(TypeError, match="tokenmill.Encoding"):
+    with pytest.raises(TypeError, match=r"tokenmill\.Encoding"):
         tokenmill.DecodeStream("cl100k_base")
     assert tokenmill.DecodeStream(enc, stop="\n").step(enc.encode("\n")[0]) is None
 
