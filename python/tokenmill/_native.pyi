@@ -114,9 +114,10 @@ class Encoding:
 
 # --- streaming detokenization (tokenmill-bpe `stream`) ---
 
+@final
 class DecodeStream:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         encoding: object,
         *,
         skip_special_tokens: bool = False,
@@ -124,7 +125,7 @@ class DecodeStream:
         stop: str | list[str] | None = None,
         stop_token_ids: list[int] | None = None,
         include_stop_str_in_output: bool = False,
-    ) -> None: ...
+    ) -> DecodeStream: ...
     def step(self, token_id: int) -> str | None: ...
     def flush(self) -> str: ...
     @property
@@ -136,9 +137,10 @@ class DecodeStream:
     @property
     def num_tokens(self) -> int: ...
 
+@final
 class DecodeStreams:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         encoding: object,
         batch_size: int,
         *,
@@ -147,7 +149,7 @@ class DecodeStreams:
         stop: str | list[str] | None = None,
         stop_token_ids: list[int] | None = None,
         include_stop_str_in_output: bool = False,
-    ) -> None: ...
+    ) -> DecodeStreams: ...
     def step(self, token_ids: npt.ArrayLike) -> list[str | None]: ...
     def flush(self) -> list[str]: ...
     @property

@@ -66,21 +66,24 @@ fn stop_strings(stop: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     }
 }
 
-fn config(
-    enc: &CoreEncoding,
+/// The core encoding and the stream configuration both stream classes are built from.
+fn setup(
+    encoding: &Bound<'_, PyAny>,
     skip_special_tokens: bool,
     stop: Option<&Bound<'_, PyAny>>,
     stop_token_ids: Option<Vec<i64>>,
     include_stop_str_in_output: bool,
-) -> PyResult<StreamConfig> {
-    StreamConfig::new(
-        enc,
+) -> PyResult<(Arc<CoreEncoding>, StreamConfig)> {
+    let enc = core_of(encoding)?;
+    let cfg = StreamConfig::new(
+        &enc,
         skip_special_tokens,
         stop_strings(stop)?,
         &stop_ids(stop_token_ids)?,
         include_stop_str_in_output,
     )
-    .into_py()
+    .into_py()?;
+    Ok((enc, cfg))
 }
 
 /// The stop reason as Python sees it: the stop string, the stop token id, or `None`.
@@ -150,9 +153,8 @@ impl PyDecodeStream {
         stop_token_ids: Option<Vec<i64>>,
         include_stop_str_in_output: bool,
     ) -> PyResult<Self> {
-        let enc = core_of(encoding)?;
-        let cfg = config(
-            &enc,
+        let (enc, cfg) = setup(
+            encoding,
             skip_special_tokens,
             stop,
             stop_token_ids,
@@ -262,9 +264,8 @@ impl PyDecodeStreams {
         stop_token_ids: Option<Vec<i64>>,
         include_stop_str_in_output: bool,
     ) -> PyResult<Self> {
-        let enc = core_of(encoding)?;
-        let cfg = config(
-            &enc,
+        let (enc, cfg) = setup(
+            encoding,
             skip_special_tokens,
             stop,
             stop_token_ids,
