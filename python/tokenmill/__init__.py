@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sampler": "tokenmill.sampling",
+    "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
     "kept_mask": "tokenmill.sampling",
     "log_softmax": "tokenmill.sampling",
@@ -108,6 +109,7 @@ __all__ = [
     "ReportRow",
     "SampleResult",
     "Sampler",
+    "SamplingParams",
     "ShardCount",
     "UnknownModelError",
     "Usage",
