@@ -14,8 +14,11 @@ pub mod pretok;
 pub mod stream;
 pub mod tiktoken;
 mod unicode;
+mod vocab;
+mod word;
 
 pub use encoding::{Encoding, SpecialPolicy, SpecialSet};
 pub use error::VocabError;
-pub use model::{BpeModel, Rank};
+pub use model::BpeModel;
 pub use pretok::{Normalizer, PreTokenizer};
+pub use vocab::Rank;
