@@ -6,6 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
     "__version__",
     "build_info",
@@ -32,7 +34,7 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def set_piece_cache(enabled: bool) -> None: ...
 
-# --- sampling (wrapped by tokenmill.sampling; `procs` is its _Procs CSR tuple) ---
+# --- sampling (wrapped by tokenmill.sampling; `params` is its _RowArgs, `procs` its CSR tuple) ---
 def softmax_into(
     logits: npt.NDArray[np.float32],
     temperatures: npt.NDArray[np.float64],
@@ -42,7 +44,7 @@ def softmax_into(
 def sample_one(
     logits: npt.NDArray[np.float32],
     temperature: float,
-    top_k: float,
+    top_k: int,
     top_p: float,
     min_p: float,
     seed: int,
@@ -50,8 +52,7 @@ def sample_one(
 ) -> int: ...
 def sample_into(
     logits: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    keys: npt.NDArray[np.uint64],
+    params: Any,
     procs: Any,
     tokens: npt.NDArray[np.int64],
     logprobs: npt.NDArray[np.float32] | None = None,
@@ -60,8 +61,7 @@ def sample_into(
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    keys: npt.NDArray[np.uint64],
+    params: Any,
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...
@@ -106,3 +106,62 @@ class Encoding:
     ) -> int | None: ...
     def decode_bytes(self, tokens: list[int]) -> bytes: ...
     def decode_single_token_bytes(self, token: int) -> bytes: ...
+    def decode_bytes_batch(self, batch: list[list[int]]) -> list[bytes]: ...
+    def encode_single_token(self, piece: bytes) -> int: ...
+    def token_byte_values(self) -> list[bytes]: ...
+    def encode_to_numpy(
+        self, text: str, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> npt.NDArray[np.uint32]: ...
+    @staticmethod
+    def from_tiktoken_bytes(
+        data: bytes, pattern: str, special_tokens: list[tuple[str, int]], name: str
+    ) -> Encoding: ...
+    def is_hf_special(self, token: int) -> bool: ...
+
+# --- streaming detokenization (tokenmill-bpe `stream`) ---
+
+@final
+class DecodeStream:
+    def __new__(
+        cls,
+        encoding: object,
+        *,
+        skip_special_tokens: bool = False,
+        prompt_ids: list[int] | None = None,
+        stop: str | list[str] | None = None,
+        stop_token_ids: list[int] | None = None,
+        include_stop_str_in_output: bool = False,
+    ) -> DecodeStream: ...
+    def step(self, token_id: int) -> str | None: ...
+    def flush(self) -> str: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def stop_reason(self) -> str | int | None: ...
+    @property
+    def stop_index(self) -> int | None: ...
+    @property
+    def num_tokens(self) -> int: ...
+
+@final
+class DecodeStreams:
+    def __new__(
+        cls,
+        encoding: object,
+        batch_size: int,
+        *,
+        skip_special_tokens: bool = False,
+        prompt_ids: list[list[int]] | None = None,
+        stop: str | list[str] | None = None,
+        stop_token_ids: list[int] | None = None,
+        include_stop_str_in_output: bool = False,
+    ) -> DecodeStreams: ...
+    def step(self, token_ids: npt.ArrayLike) -> list[str | None]: ...
+    def flush(self) -> list[str]: ...
+    @property
+    def finished(self) -> list[bool]: ...
+    @property
+    def stop_reasons(self) -> list[str | int | None]: ...
+    @property
+    def stop_indices(self) -> list[int | None]: ...
+    def __len__(self) -> int: ...

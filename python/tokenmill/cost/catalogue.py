@@ -23,7 +23,6 @@ import difflib
 import functools
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,7 +50,6 @@ __all__ = [
 MILLION = Decimal(1_000_000)
 #: The decimal context of every money computation: 50 digits, invalid operations trap.
 MONEY = decimal.Context(prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
-
 
 
 class UnknownModelError(ValueError, KeyError):
@@ -362,20 +360,13 @@ class Catalogue:
         return Catalogue(models, self.as_of, self.source)
 
 
-if sys.version_info >= (3, 11):
+def _parse_toml(raw: bytes, path: Path) -> Any:
+    import tomllib
 
-    def _parse_toml(raw: bytes, path: Path) -> Any:
-        import tomllib
-
-        try:
-            return tomllib.loads(raw.decode())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from None
-
-else:
-
-    def _parse_toml(raw: bytes, path: Path) -> Any:
-        raise ValueError(f"{path}: TOML overrides need Python 3.11+; use JSON")
+    try:
+        return tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
 
 
 def _read_override_file(path: Path) -> Mapping[str, Mapping[str, Any]]:
@@ -431,7 +422,6 @@ def load_catalogue(
             raise ValueError(f"{p}: invalid JSON: {exc}") from None
         cat = _catalogue_from_document(doc, str(p))
     return cat if overrides is None else cat.with_overrides(overrides)
-
 
 
 def iter_catalogue(catalogue: Catalogue | None = None) -> Iterable[ModelPrice]:

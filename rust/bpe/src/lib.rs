@@ -13,6 +13,7 @@ pub mod openai;
 pub mod pretok;
 mod rank_files;
 pub mod registry;
+pub mod stream;
 pub mod tiktoken;
 mod unicode;
 mod vocab;
