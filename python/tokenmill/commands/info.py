@@ -23,7 +23,8 @@ def wheel_tags() -> list[str]:
     except metadata.PackageNotFoundError:
         return []
     tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
-    return sorted({t.split("-")[-1] for t in tags for t in t.split(".") if t})
+    # A tag is python-abi-platform; compressed tag sets join platforms with dots.
+    return sorted({p for tag in tags for p in tag.split("-")[-1].split(".") if p})
 
 
 def _strs(value: object) -> list[str]:
