@@ -21,9 +21,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
+
+from tokenmill._data import read_text
 
 __all__ = [
     "LanguageInfo",
@@ -83,9 +84,8 @@ def _str(value: Any) -> str | None:
 
 @lru_cache(maxsize=1)
 def _read() -> dict[str, Any]:
-    ref = resources.files("tokenmill") / "data" / "languages.json"
     try:
-        doc = json.loads(ref.read_text(encoding="utf-8"))
+        doc = json.loads(read_text("languages.json"))
     except FileNotFoundError:
         return {}
     return doc if isinstance(doc, dict) else {}
