@@ -92,26 +92,25 @@ def _read() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _scripts() -> tuple[Mapping[str, str], Mapping[str, bool]]:
+    """The ``scripts`` table: ISO 15924 code -> name, and -> ``word_spaces`` where known."""
+    table = _read().get("scripts")
+    names: dict[str, str] = {}
+    spaces: dict[str, bool] = {}
+    if isinstance(table, Mapping):
+        for code, entry in table.items():
+            if not isinstance(entry, Mapping):
+                continue
+            if _str(entry.get("name")):
+                names[code] = str(entry["name"])
+            if isinstance(entry.get("word_spaces"), bool):
+                spaces[code] = entry["word_spaces"]
+    return MappingProxyType(names), MappingProxyType(spaces)
+
+
 def script_names() -> Mapping[str, str]:
     """ISO 15924 code -> English script name (every code of the standard)."""
-    table = _read().get("scripts")
-    out: dict[str, str] = {}
-    if isinstance(table, Mapping):
-        for code, entry in table.items():
-            if isinstance(entry, Mapping) and _str(entry.get("name")):
-                out[code] = str(entry["name"])
-    return MappingProxyType(out)
-
-
-@lru_cache(maxsize=1)
-def _script_spaces() -> Mapping[str, bool]:
-    table = _read().get("scripts")
-    out: dict[str, bool] = {}
-    if isinstance(table, Mapping):
-        for code, entry in table.items():
-            if isinstance(entry, Mapping) and isinstance(entry.get("word_spaces"), bool):
-                out[code] = entry["word_spaces"]
-    return MappingProxyType(out)
+    return _scripts()[0]
 
 
 @lru_cache(maxsize=1)
@@ -170,7 +169,7 @@ def _unknown(code: str) -> LanguageInfo:
         script=script,
         iso639_3=iso,
         script_name=None if script is None else script_names()[script],
-        word_spaces=None if script is None else _script_spaces().get(script),
+        word_spaces=None if script is None else _scripts()[1].get(script),
         known=False,
     )
 

@@ -81,14 +81,14 @@ class DotLayout:
 def dot_layout(rows: int) -> DotLayout:
     """The dot plot's size for ``rows`` rows (languages plus script headers); see the notes."""
     rows = max(rows, 1)
+    usable = A4_PORTRAIT_IN[1] - _TOP_IN - _BOTTOM_IN
     if rows <= _SINGLE_MAX_ROWS:
-        row_in = 0.22
+        row_in = min(0.22, usable / (rows + 0.6))
         return DotLayout(
             1, rows, 7.5, _TOP_IN + _BOTTOM_IN + row_in * (rows + 0.6), row_in, 8.5, 34
         )
     columns = 2 if rows <= 150 else 3
     per = math.ceil(rows / columns)
-    usable = A4_PORTRAIT_IN[1] - _TOP_IN - _BOTTOM_IN
     row_in = min(0.2, usable / (per + 0.6))
     font = max(4.0, min(7.5, row_in * 72 * 0.72))
     height = _TOP_IN + _BOTTOM_IN + row_in * (per + 0.6)
@@ -562,7 +562,7 @@ def _scripts_figure(report: Report) -> Any:
     per = {(a.tokenizer, a.script): a for a in aggs}
     n_tok = len(report.tokenizers)
     n = len(order)
-    row_in = 0.26 + 0.06 * (n_tok - 1)
+    row_in = 0.22 + 0.05 * (n_tok - 1)
     fig, ax = plt.subplots(figsize=(7.5, min(A4_PORTRAIT_IN[1], 1.4 + row_in * max(n, 2))))
     values = [v for a in aggs for v in (a.min_premium, a.max_premium)]
     lo, hi = _range(values)
@@ -598,12 +598,12 @@ def _scripts_figure(report: Report) -> Any:
     ax.set_ylim(n - 0.4, -0.6)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
-    ax.set_xlabel(
-        f"premium vs {report.pivot} (log scale); marker: median of the script's languages, "
-        "line: their range",
-        fontsize=8.5,
+    ax.set_xlabel(f"premium vs {report.pivot} (log scale)", fontsize=8.5)
+    ax.set_title(
+        f"Premium by script: {_kind(report)}, {report.n_languages} languages\n"
+        "marker: median of the script's languages; line: their range",
+        fontsize=10,
     )
-    ax.set_title(f"Premium by script: {_kind(report)}, {report.n_languages} languages", fontsize=10)
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
