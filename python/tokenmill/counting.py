@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # numpy loads with the first count, not with this module
     import numpy.typing as npt
 
 __all__ = [
+    "ArrayCounter",
     "EncodeCounter",
     "PlainTextCounter",
     "TokenCounter",
@@ -61,6 +62,12 @@ class TokenCounter(Protocol):
     def name(self) -> str: ...
 
     def count_batch(self, texts: list[str]) -> npt.NDArray[np.int64] | Sequence[int]: ...
+
+
+class ArrayCounter(TokenCounter, Protocol):
+    """A :class:`TokenCounter` whose counts are an int64 array (what the adapters return)."""
+
+    def count_batch(self, texts: Sequence[str]) -> npt.NDArray[np.int64]: ...
 
 
 def count_total(counter: TokenCounter, texts: Sequence[str]) -> int:
@@ -175,7 +182,7 @@ class EncodeCounter:
         return f"EncodeCounter({self._name!r})"
 
 
-def resolve_tokenizer(spec: Any) -> TokenCounter:
+def resolve_tokenizer(spec: Any) -> ArrayCounter:
     """A bundled encoding name, an OpenAI model name, a ``.tiktoken`` / ``tokenizer.json`` path,
     or a tokenizer object -> a counter that counts special-token text as plain text.
 
@@ -197,7 +204,7 @@ def resolve_tokenizer(spec: Any) -> TokenCounter:
     )
 
 
-def _load_spec(spec: str | Path) -> TokenCounter:
+def _load_spec(spec: str | Path) -> ArrayCounter:
     text = str(spec)
     path = Path(text)
     looks_like_path = (

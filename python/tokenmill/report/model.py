@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -225,7 +225,7 @@ def _count_all(
 
 def token_length_report(
     corpus: Corpus | str | Path | None = None,
-    tokenizers: Iterable[Any] = DEFAULT_TOKENIZERS,
+    tokenizers: object = DEFAULT_TOKENIZERS,
     pivot: str = "eng_Latn",
     model: str | ModelPricing | None = None,
     languages: Iterable[str] | None = None,
@@ -256,7 +256,8 @@ def token_length_report(
     single = isinstance(tokenizers, (str, Path)) or any(
         hasattr(tokenizers, attr) for attr in ("encode", "count_batch")
     )
-    counters = [resolve_tokenizer(t) for t in ((tokenizers,) if single else tokenizers)]
+    items = (tokenizers,) if single else cast(Iterable[object], tokenizers)
+    counters = [resolve_tokenizer(t) for t in items]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
     names = _unique_names([c.name for c in counters])
