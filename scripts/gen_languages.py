@@ -1,6 +1,6 @@
 """Regenerate ``python/tokenmill/data/languages.json`` from its sourced tables.
 
-Inputs (see ``python/tokenmill/data/LANGUAGES.md`` for the citations):
+Inputs (cited in ``python/tokenmill/data/README.md``):
 
 * ``scripts/data/flores200_languages.tsv``: the 204 FLORES-200 codes and their English names;
 * the ISO 639-3 and ISO 15924 code tables as packaged by ``pycountry`` (Debian ``iso-codes``);
@@ -48,7 +48,7 @@ SOURCES = {
     "flores200": (
         "NLLB Team, Marta R. Costa-jussà et al. 2022. No Language Left Behind: Scaling "
         "Human-Centered Machine Translation. arXiv:2207.04672. The FLORES-200 language list "
-        "(code and English name) from flores200/README.md in github.com/facebookresearch/flores "
+        "(code and English name) from flores200/README.md in the facebookresearch/flores repository "
         "(commit a6c830c, 2023-11-20)."
     ),
     "iso639_3": (

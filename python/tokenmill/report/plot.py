@@ -264,7 +264,8 @@ def _dot_figure(report: Report) -> Any:
     chunks = _columns(lines, lay.columns)
     lo, hi = _range([r.premium for r in report.entries])
     fig = plt.figure(figsize=(lay.width_in, lay.height_in))
-    label_in = lay.label_chars * lay.font_pt * 0.56 / 72 + 0.08
+    longest = max((len(ln.label) for ln in lines if ln.language is not None), default=4)
+    label_in = min(lay.label_chars, longest) * lay.font_pt * 0.56 / 72 + 0.08
     col_w = lay.width_in / lay.columns
     gap_in = 0.2
     n_tok = len(report.tokenizers)
