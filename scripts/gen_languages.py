@@ -48,8 +48,8 @@ SOURCES = {
     "flores200": (
         "NLLB Team, Marta R. Costa-jussà et al. 2022. No Language Left Behind: Scaling "
         "Human-Centered Machine Translation. arXiv:2207.04672. The FLORES-200 language list "
-        "(code and English name) from flores200/README.md in the facebookresearch/flores repository "
-        "(commit a6c830c, 2023-11-20)."
+        "(code and English name) from flores200/README.md in the facebookresearch/flores "
+        "repository (commit a6c830c, 2023-11-20)."
     ),
     "iso639_3": (
         "ISO 639-3 code tables (SIL International, registration authority), as packaged by "
