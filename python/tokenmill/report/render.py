@@ -14,7 +14,8 @@ in it names a URL). It holds the summary, the plots inline as ``<svg>`` (when ma
 installed), the per-script aggregates and one tidy table of every row. About 40 lines of inline
 JavaScript sort that table by any column (click a header; numbers sort by value, ``–`` last) and
 filter it by script, tokenizer and a search over names and codes. A print stylesheet hides the
-controls and keeps rows and figures whole across pages.
+controls, prints the rows the filters show, repeats the table header on each page, keeps rows and
+figures whole and scales a full-page plot to the printed page.
 """
 
 from __future__ import annotations
@@ -395,7 +396,7 @@ figure svg{max-width:100%;height:auto}
  table{font-size:7pt}
  tr,figure{break-inside:avoid}
  thead{display:table-header-group}
- #rows tr[hidden]{display:table-row}
+ figure svg{max-height:25cm;width:auto}
 }
 """
 
