@@ -9,6 +9,7 @@ mod errors;
 mod pool;
 mod requests;
 mod sampling;
+mod stream;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
 #[pyfunction]
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sampling::register(m)?;
     requests::register(m)?;
     bpe::register(m)?;
+    stream::register(m)?;
     Ok(())
 }
