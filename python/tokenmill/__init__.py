@@ -24,6 +24,7 @@ from tokenmill._native import (
 )
 
 if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tests/test_typing.py)
+    from tokenmill.batching import BatchSampler
     from tokenmill.cost.catalogue import (
         Catalogue,
         MissingPriceError,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "BatchSampler": "tokenmill.batching",
     "Sampler": "tokenmill.sampling",
     "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
@@ -115,6 +117,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "BatchSampler",
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
