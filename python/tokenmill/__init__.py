@@ -60,8 +60,11 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.scaling.units import training_flop
     from tokenmill.tokenizer import (
         Encoding,
+        UnknownTokenError,
         encoding_for_model,
+        encoding_name_for_model,
         get_encoding,
+        list_encoding_names,
         list_encodings,
         load_tokenizer,
     )
@@ -107,6 +110,9 @@ _LAZY: dict[str, str] = {
     "encoding_for_model": "tokenmill.tokenizer",
     "get_encoding": "tokenmill.tokenizer",
     "list_encodings": "tokenmill.tokenizer",
+    "list_encoding_names": "tokenmill.tokenizer",
+    "encoding_name_for_model": "tokenmill.tokenizer",
+    "UnknownTokenError": "tokenmill.tokenizer",
     "load_tokenizer": "tokenmill.tokenizer",
 }
 
@@ -127,18 +133,21 @@ __all__ = [
     "SamplingParams",
     "ShardCount",
     "UnknownModelError",
+    "UnknownTokenError",
     "Usage",
     "__version__",
     "chat_token_count",
     "compute_optimal",
     "count_rows",
     "encoding_for_model",
+    "encoding_name_for_model",
     "estimate_cost",
     "get_encoding",
     "get_num_threads",
     "gpus_for_deadline",
     "inference_memory",
     "kept_mask",
+    "list_encoding_names",
     "list_encodings",
     "load_catalogue",
     "load_corpus",
