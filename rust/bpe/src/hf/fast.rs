@@ -397,15 +397,25 @@ impl FastSplit {
 }
 
 impl PreTokenizer for FastSplit {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
+    fn split<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str),
+    ) -> Result<(), crate::VocabError> {
         self.run_while(text, &mut |p| {
             sink(p);
             true
         });
+        Ok(())
     }
 
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), crate::VocabError> {
         self.run_while(text, sink);
+        Ok(())
     }
 }
 
@@ -535,7 +545,7 @@ mod tests {
 
     fn pieces(p: &dyn PreTokenizer, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        p.split(text, &mut |s| out.push(s.to_owned()));
+        p.split(text, &mut |s| out.push(s.to_owned())).unwrap();
         out
     }
 

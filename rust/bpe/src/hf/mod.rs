@@ -213,11 +213,18 @@ impl HfTokenizer {
     pub fn encode(&self, text: &str, allow_special: bool) -> Vec<Rank> {
         use crate::{Normalizer, PreTokenizer};
         let mut out = Vec::new();
+        // A test reference: a pattern that fails here fails the fast path too (tested there).
+        #[allow(clippy::expect_used)]
         let encode_segment = |seg: &str, out: &mut Vec<Rank>| {
-            let norm = self.normalizer.normalize(seg);
-            self.pre_tokenizer.split(&norm, &mut |piece| {
-                self.model.encode_piece(piece.as_bytes(), out)
-            });
+            let norm = self
+                .normalizer
+                .normalize(seg)
+                .expect("reference pipeline: normalizer pattern failed");
+            self.pre_tokenizer
+                .split(&norm, &mut |piece| {
+                    self.model.encode_piece(piece.as_bytes(), out)
+                })
+                .expect("reference pipeline: split pattern failed");
         };
         let mut first = [false; 256];
         for t in &self.added_tokens {
