@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tokenizer_hf import _byte_level, _split, _synthetic, _write
 
 import tokenmill
+from test_tokenizer_hf import _byte_level, _split, _synthetic, _write
 
 tokenizers = pytest.importorskip("tokenizers")
 tiktoken = pytest.importorskip("tiktoken")

@@ -52,7 +52,7 @@ def _resize_then_count(n: int) -> tuple[int, list[int]]:
     return tm.get_num_threads(), [int(c) for c in ENC.count_batch(TEXTS)]
 
 
-def _grandchild(_: int) -> list[int]:
+def _grandchild(index: int) -> list[int]:
     """Use this child's own pool, fork again and count in the grandchild."""
     ENC.count_batch(TEXTS)
     r, w = os.pipe()
@@ -63,7 +63,7 @@ def _grandchild(_: int) -> list[int]:
         finally:
             os._exit(0)
     os.close(w)
-    chunks = []
+    chunks: list[bytes] = []
     try:
         while True:
             ready, _, _ = select.select([r], [], [], TIMEOUT)
