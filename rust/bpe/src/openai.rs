@@ -25,7 +25,7 @@
 //! (plus at most one extra char of look-back), so splitting is linear. The unit tests check the
 //! matchers against `fancy-regex` running the original patterns; pytest checks against tiktoken.
 
-use crate::pretok::{Batch, PreTokenizer};
+use crate::pretok::{split_via_while, Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
@@ -434,65 +434,51 @@ fn batch_with<'t>(
     batch.flush(sink);
 }
 
-/// The `cl100k_base` split pattern, hand-written.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cl100kPreTokenizer;
+/// A hand-written pre-tokenizer around its "next piece" function (cannot fail).
+macro_rules! hand_written {
+    ($(#[$doc:meta])* $name:ident, $next:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
 
-impl PreTokenizer for Cl100kPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        split_with(text, cl100k_next, &mut |p| {
-            sink(p);
-            true
-        });
-        Ok(())
-    }
-    fn split_while<'t>(
-        &self,
-        text: &'t str,
-        sink: &mut dyn FnMut(&'t str) -> bool,
-    ) -> Result<(), VocabError> {
-        split_with(text, cl100k_next, sink);
-        Ok(())
-    }
-    fn split_batched<'t>(
-        &self,
-        text: &'t str,
-        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
-    ) -> Result<(), VocabError> {
-        batch_with(text, cl100k_next, sink);
-        Ok(())
-    }
+        impl PreTokenizer for $name {
+            fn split<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&'t str),
+            ) -> Result<(), VocabError> {
+                split_via_while(self, text, sink)
+            }
+            fn split_while<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&'t str) -> bool,
+            ) -> Result<(), VocabError> {
+                split_with(text, $next, sink);
+                Ok(())
+            }
+            fn split_batched<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+            ) -> Result<(), VocabError> {
+                batch_with(text, $next, sink);
+                Ok(())
+            }
+        }
+    };
 }
 
-/// The `o200k_base` split pattern, hand-written.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct O200kPreTokenizer;
-
-impl PreTokenizer for O200kPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        split_with(text, o200k_next, &mut |p| {
-            sink(p);
-            true
-        });
-        Ok(())
-    }
-    fn split_while<'t>(
-        &self,
-        text: &'t str,
-        sink: &mut dyn FnMut(&'t str) -> bool,
-    ) -> Result<(), VocabError> {
-        split_with(text, o200k_next, sink);
-        Ok(())
-    }
-    fn split_batched<'t>(
-        &self,
-        text: &'t str,
-        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
-    ) -> Result<(), VocabError> {
-        batch_with(text, o200k_next, sink);
-        Ok(())
-    }
-}
+hand_written!(
+    /// The `cl100k_base` split pattern, hand-written.
+    Cl100kPreTokenizer,
+    cl100k_next
+);
+hand_written!(
+    /// The `o200k_base` split pattern, hand-written.
+    O200kPreTokenizer,
+    o200k_next
+);
 
 /// Any other pattern, run with `fancy-regex` exactly as tiktoken runs it (`find_iter`; text
 /// between matches is dropped, as in tiktoken).
@@ -515,10 +501,7 @@ impl RegexPreTokenizer {
 
 impl PreTokenizer for RegexPreTokenizer {
     fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        self.split_while(text, &mut |p| {
-            sink(p);
-            true
-        })
+        split_via_while(self, text, sink)
     }
     fn split_while<'t>(
         &self,

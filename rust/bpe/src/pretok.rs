@@ -63,6 +63,22 @@ pub trait PreTokenizer: Send + Sync {
     }
 }
 
+/// [`PreTokenizer::split`] in terms of [`PreTokenizer::split_while`], for pre-tokenizers whose
+/// natural form can stop early.
+///
+/// # Errors
+/// As `p.split_while`.
+pub fn split_via_while<'t, P: PreTokenizer + ?Sized>(
+    p: &P,
+    text: &'t str,
+    sink: &mut dyn FnMut(&'t str),
+) -> Result<(), VocabError> {
+    p.split_while(text, &mut |piece| {
+        sink(piece);
+        true
+    })
+}
+
 /// Pieces per batch handed to the BPE stage.
 pub const BATCH: usize = 32;
 

@@ -402,11 +402,7 @@ impl PreTokenizer for FastSplit {
         text: &'t str,
         sink: &mut dyn FnMut(&'t str),
     ) -> Result<(), crate::VocabError> {
-        self.run_while(text, &mut |p| {
-            sink(p);
-            true
-        });
-        Ok(())
+        crate::pretok::split_via_while(self, text, sink)
     }
 
     fn split_while<'t>(
