@@ -42,7 +42,15 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.cost.usage import CostEstimate, Usage, price_usage
     from tokenmill.report.corpus import load_corpus
     from tokenmill.report.model import Report, ReportRow, token_length_report
-    from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
+    from tokenmill.sampling import (
+        Sampler,
+        SampleResult,
+        SamplingParams,
+        kept_mask,
+        log_softmax,
+        sample,
+        softmax,
+    )
     from tokenmill.scaling.architecture import inference_memory, param_count
     from tokenmill.scaling.fits import compute_optimal, predicted_loss
     from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
@@ -58,6 +66,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sampler": "tokenmill.sampling",
+    "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
     "kept_mask": "tokenmill.sampling",
     "log_softmax": "tokenmill.sampling",
@@ -108,6 +117,7 @@ __all__ = [
     "ReportRow",
     "SampleResult",
     "Sampler",
+    "SamplingParams",
     "ShardCount",
     "UnknownModelError",
     "Usage",

@@ -55,7 +55,6 @@ class Chunk:
     bytes_done: int
 
 
-
 def _format_of(path: Path) -> Format:
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
