@@ -14,6 +14,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tokenmill._native import (
+    DecodeStream,
+    DecodeStreams,
     __version__,
     get_num_threads,
     set_num_threads,
@@ -110,6 +112,8 @@ __all__ = [
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
     "MissingPriceError",
     "ModelPrice",

@@ -136,8 +136,13 @@ fn guarded<T>(f: impl FnOnce() -> T) -> PyResult<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(errors::panic_error)
 }
 
-/// Release the GIL and run `f` inside the bounded pool (so rayon work inside `f` uses it)
-/// while the calling thread watches for
+/// Release the GIL and run `f` inside the bounded pool, so rayon work inside `f` uses it.
+pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let p = pool()?;
+    py.detach(|| guarded(|| p.install(f)))
+}
+
+/// [`run`], while the calling thread watches for
 /// signals (see the design notes): `f` receives the stop flag and should return soon after
 /// it is set. Returns the signal handler's exception (`KeyboardInterrupt`) if one raised,
 /// whatever `f` returned.
