@@ -109,7 +109,7 @@ fn abandon_stale(slot: &mut Option<Slot>) -> Option<usize> {
 }
 
 /// The current pool, created on first use (and again in a forked child).
-fn pool() -> PyResult<Arc<ThreadPool>> {
+pub fn pool() -> PyResult<Arc<ThreadPool>> {
     let generation = FORK_GENERATION.load(Ordering::Relaxed);
     if let Some(s) = POOL.read().map_err(poisoned)?.as_ref() {
         if s.generation == generation {
