@@ -61,8 +61,11 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.speculative import rejection_sample
     from tokenmill.tokenizer import (
         Encoding,
+        UnknownTokenError,
         encoding_for_model,
+        encoding_name_for_model,
         get_encoding,
+        list_encoding_names,
         list_encodings,
         load_tokenizer,
     )
@@ -109,6 +112,9 @@ _LAZY: dict[str, str] = {
     "encoding_for_model": "tokenmill.tokenizer",
     "get_encoding": "tokenmill.tokenizer",
     "list_encodings": "tokenmill.tokenizer",
+    "list_encoding_names": "tokenmill.tokenizer",
+    "encoding_name_for_model": "tokenmill.tokenizer",
+    "UnknownTokenError": "tokenmill.tokenizer",
     "load_tokenizer": "tokenmill.tokenizer",
 }
 
@@ -129,18 +135,21 @@ __all__ = [
     "SamplingParams",
     "ShardCount",
     "UnknownModelError",
+    "UnknownTokenError",
     "Usage",
     "__version__",
     "chat_token_count",
     "compute_optimal",
     "count_rows",
     "encoding_for_model",
+    "encoding_name_for_model",
     "estimate_cost",
     "get_encoding",
     "get_num_threads",
     "gpus_for_deadline",
     "inference_memory",
     "kept_mask",
+    "list_encoding_names",
     "list_encodings",
     "load_catalogue",
     "load_corpus",
