@@ -24,6 +24,7 @@ from tokenmill._native import (
 )
 
 if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tests/test_typing.py)
+    from tokenmill.batching import BatchSampler
     from tokenmill.cost.catalogue import (
         Catalogue,
         MissingPriceError,
@@ -57,16 +58,21 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.scaling.fits import compute_optimal, predicted_loss
     from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
     from tokenmill.scaling.units import training_flop
+    from tokenmill.speculative import rejection_sample
     from tokenmill.tokenizer import (
         Encoding,
+        UnknownTokenError,
         encoding_for_model,
+        encoding_name_for_model,
         get_encoding,
+        list_encoding_names,
         list_encodings,
         load_tokenizer,
     )
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "BatchSampler": "tokenmill.batching",
     "Sampler": "tokenmill.sampling",
     "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
@@ -74,6 +80,7 @@ _LAZY: dict[str, str] = {
     "log_softmax": "tokenmill.sampling",
     "sample": "tokenmill.sampling",
     "softmax": "tokenmill.sampling",
+    "rejection_sample": "tokenmill.speculative",
     "Catalogue": "tokenmill.cost.catalogue",
     "CostEstimate": "tokenmill.cost.usage",
     "MissingPriceError": "tokenmill.cost.catalogue",
@@ -105,10 +112,14 @@ _LAZY: dict[str, str] = {
     "encoding_for_model": "tokenmill.tokenizer",
     "get_encoding": "tokenmill.tokenizer",
     "list_encodings": "tokenmill.tokenizer",
+    "list_encoding_names": "tokenmill.tokenizer",
+    "encoding_name_for_model": "tokenmill.tokenizer",
+    "UnknownTokenError": "tokenmill.tokenizer",
     "load_tokenizer": "tokenmill.tokenizer",
 }
 
 __all__ = [
+    "BatchSampler",
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
@@ -124,18 +135,21 @@ __all__ = [
     "SamplingParams",
     "ShardCount",
     "UnknownModelError",
+    "UnknownTokenError",
     "Usage",
     "__version__",
     "chat_token_count",
     "compute_optimal",
     "count_rows",
     "encoding_for_model",
+    "encoding_name_for_model",
     "estimate_cost",
     "get_encoding",
     "get_num_threads",
     "gpus_for_deadline",
     "inference_memory",
     "kept_mask",
+    "list_encoding_names",
     "list_encodings",
     "load_catalogue",
     "load_corpus",
@@ -147,6 +161,7 @@ __all__ = [
     "predicted_loss",
     "price_dataset",
     "price_usage",
+    "rejection_sample",
     "sample",
     "set_num_threads",
     "set_piece_cache",

@@ -9,6 +9,7 @@ __all__ = [
     "DecodeStream",
     "DecodeStreams",
     "Encoding",
+    "Requests",
     "__version__",
     "build_info",
     "get_num_threads",
@@ -16,6 +17,7 @@ __all__ = [
     "openai_encodings",
     "openai_rank_file",
     "openai_rank_files",
+    "rejection_sample_into",
     "sample_into",
     "sample_one",
     "set_num_threads",
@@ -54,10 +56,15 @@ def sample_into(
     logits: npt.NDArray[np.float32],
     params: Any,
     procs: Any,
+    outs: Any,
+) -> None: ...
+def rejection_sample_into(
+    target: npt.NDArray[np.float32],
+    params: Any,
+    draft_ids: npt.NDArray[np.int64],
+    draft_probs: npt.NDArray[np.float32] | None,
     tokens: npt.NDArray[np.int64],
-    logprobs: npt.NDArray[np.float32] | None = None,
-    top_ids: npt.NDArray[np.int64] | None = None,
-    top_logprobs: npt.NDArray[np.float32] | None = None,
+    accepted: npt.NDArray[np.int64],
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
@@ -65,6 +72,32 @@ def kept_mask_into(
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...
+
+@final
+class Requests:
+    def __init__(self) -> None: ...
+    def add(
+        self,
+        id: int,
+        params: Any,
+        history: npt.NDArray[np.int64],
+        bias_ids: npt.NDArray[np.int64],
+        bias_values: npt.NDArray[np.float32],
+    ) -> None: ...
+    def remove(self, id: int) -> None: ...
+    def extend(self, id: int, tokens: npt.NDArray[np.int64]) -> None: ...
+    def contains(self, id: int) -> bool: ...
+    def step_of(self, id: int) -> int: ...
+    def ids(self) -> list[int]: ...
+    def __len__(self) -> int: ...
+    def sample(
+        self,
+        logits: npt.NDArray[np.float32],
+        ids: npt.NDArray[np.uint64],
+        mask: npt.NDArray[np.uint32] | None,
+        outs: Any,
+        advance: bool,
+    ) -> None: ...
 
 # --- tokenizer (tokenmill-bpe) ---
 

@@ -30,7 +30,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            pretok.split(d, &mut |_| n += 1);
+            pretok.split(d, &mut |_| n += 1).expect("split");
         }
         println!(
             "pretok {:.1} MB/s ({n} pieces)",
@@ -39,7 +39,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            n += enc.count_ordinary(d);
+            n += enc.count_ordinary(d).expect("count");
         }
         println!(
             "count {:.1} MB/s ({n} tokens)",
@@ -48,7 +48,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            n += enc.encode_ordinary(d).len();
+            n += enc.encode_ordinary(d).expect("encode").len();
         }
         println!(
             "encode {:.1} MB/s ({n} tokens)",

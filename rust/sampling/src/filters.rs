@@ -22,6 +22,7 @@ use crate::scratch::Work;
 use crate::select::{self, Cand};
 use crate::simd::{ExpArgs, Kernels};
 use crate::top_p;
+use crate::typical;
 
 /// Row max via block maxima (stored in `blocks`), with NaN / +inf / all -inf checks.
 pub(crate) fn scan(
@@ -134,8 +135,24 @@ pub(crate) fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs)
     }
 }
 
-/// Compute the kept set of a row with temperature > 0.
+/// Compute the kept set of a row with temperature > 0: top-k, top-p and min-p, then typical-p
+/// over what they keep (Hugging Face's warper order).
 pub(crate) fn kept_set(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let st = truncate(k, row, l, p, w)?;
+    if p.typical_p < 1.0 {
+        return Ok(typical::filter(l, st, p.typical_p, w));
+    }
+    Ok(st)
+}
+
+/// top-k, top-p and min-p.
+fn truncate(
     k: &Kernels,
     row: usize,
     l: &[f32],
@@ -251,6 +268,27 @@ pub(crate) fn finish(m: f32, a: ExpArgs, t_minp: f32, w: &mut Work) -> RowState 
         log_z: z.ln(),
         kept: Kept::List,
     }
+}
+
+/// The whole row's distribution at temperature `t` (no filter): its max and normaliser from one
+/// online pass. Logprobs under it are `log_softmax(l / t)`.
+pub(crate) fn full_distribution(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    t: f64,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let inv_t = 1.0 / t;
+    let mode = online::Mode::Sum;
+    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;
+    let z = online::normaliser(&w.online, m, inv_t);
+    Ok(RowState {
+        max: m,
+        exp: ExpArgs::new(m, inv_t),
+        log_z: z.ln(),
+        kept: Kept::All,
+    })
 }
 
 /// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
