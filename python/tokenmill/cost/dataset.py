@@ -385,7 +385,8 @@ def price_dataset(
     With neither ``column`` nor ``messages_column``, a ``messages`` column is used if present,
     else ``text``. Bad rows are reported in ``result.count``, never fatal.
     """
-    record = (catalogue or bundled_catalogue()).get(model)
+    resolution = (catalogue or bundled_catalogue()).resolve(model)
+    record = resolution.record
     nonnegative_int(output_tokens_per_row, "output_tokens_per_row")
     resolved = counter_for(record, counter)
     files = dataset_files(path)
@@ -415,4 +416,6 @@ def price_dataset(
         reason=reason,
         tokenizer=resolved.counter.name,
     )
+    if resolution.note is not None:
+        estimate = dataclasses.replace(estimate, warnings=(resolution.note, *estimate.warnings))
     return DatasetCost(count, estimate, tuple(str(f) for f in files))
