@@ -10,7 +10,8 @@ Rooms
 * :mod:`~tokenmill.cost.usage` — five disjoint usage buckets, :func:`price_usage`, the exact
   :class:`CostEstimate` (estimates add with ``+``);
 * :mod:`~tokenmill.cost.estimate` — count with the model's own tokenizer, then price;
-* :mod:`~tokenmill.cost.dataset` — stream JSONL / CSV / Parquet files, count on all cores, price.
+* :mod:`~tokenmill.cost.dataset` — stream JSONL / CSV / Parquet files, count on all cores, price;
+* :mod:`~tokenmill.cost.usage_log` — price JSONL logs of provider responses by model and day.
 
 Nothing here touches the network.
 """
@@ -48,6 +49,7 @@ from tokenmill.cost.estimate import (
 )
 from tokenmill.cost.litellm import litellm_catalogue, load_litellm
 from tokenmill.cost.usage import CostEstimate, Usage, price_usage
+from tokenmill.cost.usage_log import UsageReport, price_usage_logs
 from tokenmill.counting import TokenCounter
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "TokenizerSpec",
     "UnknownModelError",
     "Usage",
+    "UsageReport",
     "bundled_catalogue",
     "chat_pieces",
     "chat_token_count",
@@ -81,5 +84,6 @@ __all__ = [
     "price_counts",
     "price_dataset",
     "price_usage",
+    "price_usage_logs",
     "resolve_counter",
 ]
