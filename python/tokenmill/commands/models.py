@@ -73,9 +73,8 @@ def run(args: argparse.Namespace) -> int:
         ]
         print("  ".join(cells).rstrip())
     if not args.all and full.fallback is not None:
-        more = len(full.with_fallback()) - len(full)
         print(
-            f"... and {more:,} more models from LiteLLM's price file: --all lists them",
+            "... and the thousands of LiteLLM price-file models behind these: --all lists them",
             file=sys.stderr,
         )
     return 0

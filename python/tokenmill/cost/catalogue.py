@@ -450,8 +450,11 @@ class Catalogue:
                 return hit
         return None
 
-    def _chain(self) -> list[Catalogue]:
-        return [self] if self.fallback is None else [self, self.fallback()]
+    def _chain(self) -> Iterator[Catalogue]:
+        """This catalogue, then its fallback (loaded only when the search reaches it)."""
+        yield self
+        if self.fallback is not None:
+            yield self.fallback()
 
     def resolve(self, name: str) -> Resolution:
         """The record for ``name`` and, when it is not that exact entry, how it was found.
@@ -465,10 +468,10 @@ class Catalogue:
         """
         if not isinstance(name, str):
             raise TypeError(f"model must be a str, got {type(name).__name__}")
-        chain = self._chain()
+        chain = self._chain
         variants = list(_name_variants(name.strip()))
         for v in variants:
-            for cat in chain:
+            for cat in chain():
                 hit = cat._lookup(v.name)
                 if hit is None or not _maker_ok(v.maker, hit.provider):
                     continue
@@ -480,7 +483,7 @@ class Catalogue:
             family = _DATE.sub("", v.name)
             if family == v.name:
                 continue
-            for cat in chain:
+            for cat in chain():
                 hit = cat._lookup(family)
                 if hit is not None and _maker_ok(v.maker, hit.provider):
                     return Resolution(
@@ -488,7 +491,7 @@ class Catalogue:
                         f"no entry for {name!r}; priced as its family entry {hit.name!r} "
                         f"({v.how + ', ' if v.how else ''}date dropped)",
                     )
-        everything = [k for cat in chain for k in cat.models]
+        everything = [k for cat in chain() for k in cat.models]
         close = difflib.get_close_matches(name, everything, n=5, cutoff=0.4)
         if not close:  # try the tail of long hosted names ("meta-llama/Llama-3.3-70B...")
             tails: dict[str, str] = {}
@@ -588,13 +591,24 @@ def _catalogue_from_document(doc: Mapping[str, Any], where: str) -> Catalogue:
     return Catalogue(models, doc.get("as_of"), str(doc.get("source", where)))
 
 
+def _litellm_document() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(
+        gzip.decompress(data_path("litellm_prices.json.gz").read_bytes())
+    )
+    return doc
+
+
+def litellm_bundled_size() -> int:
+    """How many models :func:`litellm_bundled` holds, without building its records."""
+    return len(_litellm_document()["models"])
+
+
 @functools.lru_cache(maxsize=1)
 def litellm_bundled() -> Catalogue:
     """Every priced chat / completion / responses / embedding entry of LiteLLM's price file,
     bundled as ``data/litellm_prices.json.gz`` (``scripts/gen_litellm_catalogue.py`` names the
     source file, its version and hash); parsed once per process, on first use."""
-    path = data_path("litellm_prices.json.gz")
-    doc = json.loads(gzip.decompress(path.read_bytes()))
+    doc = _litellm_document()
     source, as_of = str(doc["source"]), doc.get("as_of")
     models = {
         name: ModelPrice.from_dict(name, {**rec, "source": f"{source} [{name}]", "as_of": as_of})
