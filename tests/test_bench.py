@@ -101,6 +101,16 @@ def test_tokenization_rows_or_a_reason(tiny_results: bench.Results) -> None:
         assert r.exact in ("reference", "exact", "unverified") or r.exact.startswith("WRONG")
 
 
+def test_streaming_rows_check_every_stream_against_decode(tiny_results: bench.Results) -> None:
+    rows = [r for r in tiny_results.rows if r.suite == "streaming"]
+    ours = {(r.encoding, r.workload) for r in rows if r.library == "tokenmill"}
+    assert {("o200k_base", "batch 1"), ("o200k_base", "batch 256")} <= ours
+    for r in rows:
+        assert r.throughput_unit == "µs/token" and r.ratio_to == "tokenmill"
+        assert r.exact == "yes", r  # every implementation's text is the one-shot decode
+    assert "Streaming detokenization" in render.render(tiny_results)
+
+
 def test_json_round_trip_and_renderings(tiny_results: bench.Results) -> None:
     assert render.from_json(render.to_json(tiny_results)) == tiny_results
     text = render.render(tiny_results)

@@ -6,7 +6,10 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
+    "Requests",
     "__version__",
     "get_num_threads",
     "kept_mask_into",
@@ -44,10 +47,7 @@ def sample_into(
     logits: npt.NDArray[np.float32],
     params: Any,
     procs: Any,
-    tokens: npt.NDArray[np.int64],
-    logprobs: npt.NDArray[np.float32] | None = None,
-    top_ids: npt.NDArray[np.int64] | None = None,
-    top_logprobs: npt.NDArray[np.float32] | None = None,
+    outs: Any,
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
@@ -55,6 +55,32 @@ def kept_mask_into(
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...
+
+@final
+class Requests:
+    def __init__(self) -> None: ...
+    def add(
+        self,
+        id: int,
+        params: Any,
+        history: npt.NDArray[np.int64],
+        bias_ids: npt.NDArray[np.int64],
+        bias_values: npt.NDArray[np.float32],
+    ) -> None: ...
+    def remove(self, id: int) -> None: ...
+    def extend(self, id: int, tokens: npt.NDArray[np.int64]) -> None: ...
+    def contains(self, id: int) -> bool: ...
+    def step_of(self, id: int) -> int: ...
+    def ids(self) -> list[int]: ...
+    def __len__(self) -> int: ...
+    def sample(
+        self,
+        logits: npt.NDArray[np.float32],
+        ids: npt.NDArray[np.uint64],
+        mask: npt.NDArray[np.uint32] | None,
+        outs: Any,
+        advance: bool,
+    ) -> None: ...
 
 # --- tokenizer (tokenmill-bpe) ---
 
@@ -96,3 +122,62 @@ class Encoding:
     ) -> int | None: ...
     def decode_bytes(self, tokens: list[int]) -> bytes: ...
     def decode_single_token_bytes(self, token: int) -> bytes: ...
+    def decode_bytes_batch(self, batch: list[list[int]]) -> list[bytes]: ...
+    def encode_single_token(self, piece: bytes) -> int: ...
+    def token_byte_values(self) -> list[bytes]: ...
+    def encode_to_numpy(
+        self, text: str, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> npt.NDArray[np.uint32]: ...
+    @staticmethod
+    def from_tiktoken_bytes(
+        data: bytes, pattern: str, special_tokens: list[tuple[str, int]], name: str
+    ) -> Encoding: ...
+    def is_hf_special(self, token: int) -> bool: ...
+
+# --- streaming detokenization (tokenmill-bpe `stream`) ---
+
+@final
+class DecodeStream:
+    def __new__(
+        cls,
+        encoding: object,
+        *,
+        skip_special_tokens: bool = False,
+        prompt_ids: list[int] | None = None,
+        stop: str | list[str] | None = None,
+        stop_token_ids: list[int] | None = None,
+        include_stop_str_in_output: bool = False,
+    ) -> DecodeStream: ...
+    def step(self, token_id: int) -> str | None: ...
+    def flush(self) -> str: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def stop_reason(self) -> str | int | None: ...
+    @property
+    def stop_index(self) -> int | None: ...
+    @property
+    def num_tokens(self) -> int: ...
+
+@final
+class DecodeStreams:
+    def __new__(
+        cls,
+        encoding: object,
+        batch_size: int,
+        *,
+        skip_special_tokens: bool = False,
+        prompt_ids: list[list[int]] | None = None,
+        stop: str | list[str] | None = None,
+        stop_token_ids: list[int] | None = None,
+        include_stop_str_in_output: bool = False,
+    ) -> DecodeStreams: ...
+    def step(self, token_ids: npt.ArrayLike) -> list[str | None]: ...
+    def flush(self) -> list[str]: ...
+    @property
+    def finished(self) -> list[bool]: ...
+    @property
+    def stop_reasons(self) -> list[str | int | None]: ...
+    @property
+    def stop_indices(self) -> list[int | None]: ...
+    def __len__(self) -> int: ...

@@ -7,7 +7,9 @@ mod arrow;
 mod bpe;
 mod errors;
 mod pool;
+mod requests;
 mod sampling;
+mod stream;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
 #[pyfunction]
@@ -22,6 +24,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     sampling::register(m)?;
+    requests::register(m)?;
     bpe::register(m)?;
+    stream::register(m)?;
     Ok(())
 }
