@@ -16,16 +16,15 @@ from pathlib import Path
 import pytest
 
 from tokenmill._data import data_path
-from tokenmill.cost import (
+from tokenmill.cost.catalogue import (
     MissingPriceError,
     UnknownModelError,
-    Usage,
-    estimate_cost,
+    litellm_bundled,
     load_catalogue,
-    load_litellm,
-    price_usage,
 )
-from tokenmill.cost.catalogue import litellm_bundled
+from tokenmill.cost.estimate import estimate_cost
+from tokenmill.cost.litellm import load_litellm
+from tokenmill.cost.usage import Usage, price_usage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
 RAW = json.loads((FIXTURES / "litellm_tiers.json").read_text())

@@ -8,6 +8,9 @@ import json
 import sys
 from typing import Any
 
+from tokenmill.commands._prices import add_price_options
+from tokenmill.commands._prices import catalogue as price_catalogue
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -19,14 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--by", default="model", help="group by: model, day or model,day")
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    parser.add_argument("--prices", metavar="PATH", help="JSON/TOML file of price overrides")
-    parser.add_argument(
-        "--litellm",
-        nargs="?",
-        const="",
-        metavar="PATH",
-        help="also load a LiteLLM price file (no PATH: the installed litellm package's copy)",
-    )
+    add_price_options(parser)
 
 
 COLUMNS = (
@@ -41,16 +37,9 @@ COLUMNS = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.cost.catalogue import load_catalogue
-    from tokenmill.cost.litellm import load_litellm
     from tokenmill.cost.usage_log import price_usage_logs
 
-    cat = load_catalogue()
-    if args.litellm is not None:
-        cat = cat.merged(load_litellm(args.litellm or None))
-    if args.prices:
-        cat = cat.with_overrides(args.prices)
-    report = price_usage_logs(args.logs, by=args.by, catalogue=cat)
+    report = price_usage_logs(args.logs, by=args.by, catalogue=price_catalogue(args))
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2))
     elif args.format == "csv":

@@ -18,8 +18,9 @@ Nothing here touches the network.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tokenmill._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # the objects the lazy table below resolves, for type checkers
     from tokenmill.cost.catalogue import (
@@ -131,15 +132,8 @@ __all__ = [
 ]
 
 
-if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tokenmill.cost' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
+    __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

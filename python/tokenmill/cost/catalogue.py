@@ -24,14 +24,14 @@ import functools
 import gzip
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from tokenmill._data import data_path
+from tokenmill.cost.names import DATE_SUFFIX, PROVIDER_ALIASES, maker_ok, name_variants
 
 __all__ = [
     "MILLION",
@@ -305,86 +305,6 @@ class ModelPrice:
         return out
 
 
-_PROVIDER_ALIASES = {"gemini": "google", "vertex_ai": "google"}
-_REGION = re.compile(r"^(?:us|eu|apac|au|ca|jp|global|us-gov)\.")
-_VENDOR = re.compile(
-    r"^(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\."
-)
-_VERSION = re.compile(r"-v\d+(?::\d+)?$")
-_AT_DATE = re.compile(r"@(\d{8})$")
-_DOTTED = re.compile(r"(?<=\d)\.(?=\d)")
-_DATE = re.compile(r"(?:[-@]\d{4}-?\d{2}-?\d{2}|-\d{4})$")
-
-
-#: Prefixes that name a model's maker: a name stripped of one must resolve to that maker's entry
-#: ("anthropic/gpt-4o" is no model). Other prefixes (clouds, routers, hosts: azure/, bedrock/,
-#: vertex_ai/, openrouter/ ...) may resolve to the maker's entry, and the note says so.
-_MAKERS = frozenset(
-    {"openai", "anthropic", "gemini", "google", "mistral", "deepseek", "cohere", "xai", "qwen"}
-)
-
-
-def _maker_ok(maker: str | None, provider: str) -> bool:
-    return (
-        maker is None
-        or provider == maker
-        or provider == _PROVIDER_ALIASES.get(maker)
-        or provider.startswith(maker)
-    )
-
-
-class _Variant(NamedTuple):
-    name: str
-    how: str  # what was changed, for the note
-    maker: str | None  # the provider a match must have, when a maker's prefix was removed
-    prefixes: tuple[str, ...]  # provider prefixes removed
-    respelled: bool  # anything other than a provider prefix was changed
-
-
-def _then(v: _Variant, new: str, what: str, maker: str | None = None, prefix: str = "") -> _Variant:
-    """The variant ``new`` derived from ``v`` by ``what`` (removing ``prefix`` if one)."""
-    return _Variant(
-        new,
-        f"{v.how}, {what}" if v.how else what,
-        maker if maker is not None else v.maker,
-        (*v.prefixes, prefix) if prefix else v.prefixes,
-        v.respelled or not prefix,
-    )
-
-
-def _name_variants(name: str) -> Iterator[_Variant]:
-    """Spellings of a model name, most faithful first: the name, without provider prefixes,
-    without a region or vendor prefix (Bedrock ids), without a ``-v1:0`` version, with Vertex's
-    ``@date`` as ``-date``, with ``4.5`` as ``4-5``."""
-    seen: set[str] = set()
-    todo = [_Variant(name, "", None, (), False)]
-    while todo:
-        v = todo.pop(0)
-        cur = v.name
-        if cur in seen or not cur:
-            continue
-        seen.add(cur)
-        yield v
-
-        if "/" in cur:
-            p, rest = cur.split("/", 1)
-            todo.append(
-                _then(v, rest, f"without {p + '/'!r}", p if p in _MAKERS else v.maker, prefix=p)
-            )
-        m = _REGION.match(cur)
-        if m:
-            todo.append(_then(v, cur[m.end() :], "without the region prefix"))
-        m = _VENDOR.match(cur)
-        if m:
-            todo.append(_then(v, cur[m.end() :], "without the vendor prefix", cur[: m.end() - 1]))
-        if _VERSION.search(cur):
-            todo.append(_then(v, _VERSION.sub("", cur), "without the version"))
-        if _AT_DATE.search(cur):
-            todo.append(_then(v, _AT_DATE.sub(r"-\1", cur), "date as -YYYYMMDD"))
-        if _DOTTED.search(cur):  # claude-sonnet-4.5 -> claude-sonnet-4-5
-            todo.append(_then(v, _DOTTED.sub("-", cur), "dots as dashes"))
-
-
 @dataclass(frozen=True)
 class Resolution:
     """The record a model name resolved to; ``note`` says how when it is not the name asked."""
@@ -445,7 +365,7 @@ class Catalogue:
         if "/" in name:
             prefix, rest = name.split("/", 1)
             hit = self.models.get(rest)
-            aliases = {prefix, _PROVIDER_ALIASES.get(prefix, prefix)}
+            aliases = {prefix, PROVIDER_ALIASES.get(prefix, prefix)}
             if hit is not None and hit.provider in aliases:
                 return hit
         return None
@@ -469,23 +389,23 @@ class Catalogue:
         if not isinstance(name, str):
             raise TypeError(f"model must be a str, got {type(name).__name__}")
         chain = self._chain
-        variants = list(_name_variants(name.strip()))
+        variants = list(name_variants(name.strip()))
         for v in variants:
             for cat in chain():
                 hit = cat._lookup(v.name)
-                if hit is None or not _maker_ok(v.maker, hit.provider):
+                if hit is None or not maker_ok(v.maker, hit.provider):
                     continue
                 # the provider's own entry, spelled without its prefix: that is the exact entry
-                if not v.respelled and all(_maker_ok(p, hit.provider) for p in v.prefixes):
+                if not v.respelled and all(maker_ok(p, hit.provider) for p in v.prefixes):
                     return Resolution(hit)
                 return Resolution(hit, f"no entry for {name!r}; priced as {hit.name!r} ({v.how})")
         for v in variants:
-            family = _DATE.sub("", v.name)
+            family = DATE_SUFFIX.sub("", v.name)
             if family == v.name:
                 continue
             for cat in chain():
                 hit = cat._lookup(family)
-                if hit is not None and _maker_ok(v.maker, hit.provider):
+                if hit is not None and maker_ok(v.maker, hit.provider):
                     return Resolution(
                         hit,
                         f"no entry for {name!r}; priced as its family entry {hit.name!r} "

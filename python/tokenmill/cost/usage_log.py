@@ -12,7 +12,7 @@ Design notes
 * **Exact money.** Every request is priced on its own (a long-context tier applies per request)
   with :func:`~tokenmill.cost.usage.price_usage`; group sums are exact ``Decimal`` sums.
 * **Nothing silently dropped.** A line that is not JSON, or not a response tokenmill can read,
-  is a :class:`SkippedLine` with its file and line number; a request whose model the catalogue
+  is a :class:`BadRow` with its file and line number; a request whose model the catalogue
   does not know is counted under :attr:`UsageReport.unknown_models` with its tokens, outside the
   costed groups; stream chunks without usage and failed batch requests are counted as carrying
   no usage. The report's totals say what they exclude.
@@ -39,12 +39,12 @@ from tokenmill.cost.catalogue import (
     UnknownModelError,
     bundled_catalogue,
 )
+from tokenmill.cost.readers import BadRow
 from tokenmill.cost.usage import Usage, price_usage
 
 __all__ = [
     "GroupBy",
     "LoggedRequest",
-    "SkippedLine",
     "UsageGroup",
     "UsageReport",
     "parse_response",
@@ -65,16 +65,6 @@ class LoggedRequest:
     usage: Usage
     batch: bool
     api: str
-
-
-@dataclass(frozen=True)
-class SkippedLine:
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -122,9 +112,9 @@ class UsageReport:
     files: tuple[str, ...]
     lines: int
     unknown_models: tuple[UsageGroup, ...]  # key = (model,); cost 0, not in the total
-    unpriced: tuple[SkippedLine, ...]  # the first requests with usage the model has no price for
+    unpriced: tuple[BadRow, ...]  # the first requests with usage the model has no price for
     unpriced_count: int
-    skipped: tuple[SkippedLine, ...]  # the first MAX_SKIPPED unreadable lines
+    skipped: tuple[BadRow, ...]  # the first MAX_SKIPPED unreadable lines
     skipped_count: int
     no_usage_lines: int  # stream chunks without usage, failed batch requests
     warnings: tuple[str, ...] = ()
@@ -166,18 +156,20 @@ class UsageReport:
 # --------------------------------------------------------------------------------------------
 
 
-def _int(obj: Mapping[str, Any], key: str, where: str) -> int:
-    value = obj.get(key, 0)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{where}.{key} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _map(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    return value if isinstance(value, Mapping) else {}
+def _counts(usage: Mapping[str, Any], where: str, *fields: str) -> list[int]:
+    """The token counts at ``fields`` (``"a"`` or ``"a.b"`` for a nested object): absent or null
+    is 0; anything but a non-negative integer raises ``ValueError`` naming the field."""
+    out = []
+    for field in fields:
+        obj: Any = usage
+        for part in field.split("."):
+            obj = obj.get(part) if isinstance(obj, Mapping) else None
+        if obj is None:
+            obj = 0
+        if isinstance(obj, bool) or not isinstance(obj, int) or obj < 0:
+            raise ValueError(f"{where}.{field} must be a non-negative integer, got {obj!r}")
+        out.append(obj)
+    return out
 
 
 def _day_from_epoch(value: object) -> str:
@@ -212,40 +204,39 @@ def _openai(obj: Mapping[str, Any], batch: bool) -> LoggedRequest | None:
         raise ValueError(f"{kind} without usage")
     if not isinstance(usage, Mapping):
         raise ValueError("usage must be an object")
-    if kind == "response":  # Responses API
-        u = Usage.from_openai(
-            _int(usage, "input_tokens", "usage"),
-            _int(usage, "output_tokens", "usage"),
-            _int(_map(usage, "input_tokens_details"), "cached_tokens", "input_tokens_details"),
-            _int(_map(usage, "output_tokens_details"), "reasoning_tokens", "output_tokens_details"),
-        )
-        return LoggedRequest(
-            _model(obj), _day_from_epoch(obj.get("created_at")), u, batch, "responses"
-        )
-    u = Usage.from_openai(
-        _int(usage, "prompt_tokens", "usage"),
-        _int(usage, "completion_tokens", "usage"),
-        _int(_map(usage, "prompt_tokens_details"), "cached_tokens", "prompt_tokens_details"),
-        _int(
-            _map(usage, "completion_tokens_details"),
-            "reasoning_tokens",
-            "completion_tokens_details",
-        ),
-    )
-    return LoggedRequest(_model(obj), _day_from_epoch(obj.get("created")), u, batch, "chat")
+    if kind == "response":  # Responses API: input / output tokens, same inclusion rules
+        fields = ("input_tokens", "output_tokens", "input_tokens_details.cached_tokens")
+        reasoning = "output_tokens_details.reasoning_tokens"
+        day, api = _day_from_epoch(obj.get("created_at")), "responses"
+    else:
+        fields = ("prompt_tokens", "completion_tokens", "prompt_tokens_details.cached_tokens")
+        reasoning = "completion_tokens_details.reasoning_tokens"
+        day, api = _day_from_epoch(obj.get("created")), "chat"
+    u = Usage.from_openai(*_counts(usage, "usage", *fields, reasoning))
+    return LoggedRequest(_model(obj), day, u, batch, api)
+
+
+#: Usage.from_anthropic's and from_gemini's arguments, as the responses name them.
+_ANTHROPIC = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation.ephemeral_1h_input_tokens",
+)
+_GEMINI = (
+    "promptTokenCount",
+    "candidatesTokenCount",
+    "cachedContentTokenCount",
+    "thoughtsTokenCount",
+)
 
 
 def _anthropic(obj: Mapping[str, Any], batch: bool) -> LoggedRequest:
     usage = obj.get("usage")
     if not isinstance(usage, Mapping):
         raise ValueError("Anthropic message without usage")
-    u = Usage.from_anthropic(
-        _int(usage, "input_tokens", "usage"),
-        _int(usage, "output_tokens", "usage"),
-        _int(usage, "cache_read_input_tokens", "usage"),
-        _int(usage, "cache_creation_input_tokens", "usage"),
-        _int(_map(usage, "cache_creation"), "ephemeral_1h_input_tokens", "cache_creation"),
-    )
+    u = Usage.from_anthropic(*_counts(usage, "usage", *_ANTHROPIC))
     return LoggedRequest(_model(obj), UNKNOWN_DAY, u, batch, "anthropic")
 
 
@@ -253,12 +244,7 @@ def _gemini(obj: Mapping[str, Any]) -> LoggedRequest:
     meta = obj.get("usageMetadata")
     if not isinstance(meta, Mapping):
         raise ValueError("usageMetadata must be an object")
-    u = Usage.from_gemini(
-        _int(meta, "promptTokenCount", "usageMetadata"),
-        _int(meta, "candidatesTokenCount", "usageMetadata"),
-        _int(meta, "cachedContentTokenCount", "usageMetadata"),
-        _int(meta, "thoughtsTokenCount", "usageMetadata"),
-    )
+    u = Usage.from_gemini(*_counts(meta, "usageMetadata", *_GEMINI))
     return LoggedRequest(
         _model(obj, "modelVersion"), _day_from_iso(obj.get("createTime")), u, False, "gemini"
     )
@@ -345,8 +331,8 @@ def price_usage_logs(
     unknown: dict[str, UsageGroup] = {}
     records: dict[str, Resolution | None] = {}  # model name -> its record, None when unknown
     notes: dict[str, str] = {}
-    skipped: list[SkippedLine] = []
-    unpriced: list[SkippedLine] = []
+    skipped: list[BadRow] = []
+    unpriced: list[BadRow] = []
     skipped_count = no_usage = lines = unpriced_count = 0
     total = UsageGroup(())
     for path in files:
@@ -368,7 +354,7 @@ def price_usage_logs(
             if request is None:
                 skipped_count += 1
                 if len(skipped) < MAX_SKIPPED:
-                    skipped.append(SkippedLine(path, lineno, why))
+                    skipped.append(BadRow(path, lineno, why))
                 continue
             if request.model not in records:
                 try:
@@ -389,7 +375,7 @@ def price_usage_logs(
             except MissingPriceError as exc:
                 unpriced_count += 1
                 if len(unpriced) < MAX_SKIPPED:
-                    unpriced.append(SkippedLine(path, lineno, str(exc)))
+                    unpriced.append(BadRow(path, lineno, str(exc)))
                 continue
             key = _key(request, keys)
             groups[key] = groups.get(key, UsageGroup(key)).add(request.usage, est.total_cost)
