@@ -411,7 +411,7 @@ class Catalogue:
                         f"no entry for {name!r}; priced as its family entry {hit.name!r} "
                         f"({v.how + ', ' if v.how else ''}date dropped)",
                     )
-        everything = [k for cat in chain() for k in cat.models]
+        everything = list(dict.fromkeys(k for cat in chain() for k in cat.models))
         close = difflib.get_close_matches(name, everything, n=5, cutoff=0.4)
         if not close:  # try the tail of long hosted names ("meta-llama/Llama-3.3-70B...")
             tails: dict[str, str] = {}
