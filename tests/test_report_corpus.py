@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tokenmill.counting import EncodeCounter, resolve_tokenizer
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
-from tokenmill.report.counters import EncodeCounter, resolve_tokenizer
 
 FIX = Path(__file__).parent / "fixtures" / "report"
 

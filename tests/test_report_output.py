@@ -230,7 +230,7 @@ def test_cli_flores_with_tokenizer_and_pivot() -> None:
 
 
 def test_progress_bar_forced_on_a_stream() -> None:
-    from tokenmill.report.progress import Progress
+    from tokenmill._progress import Progress
 
     buf = io.StringIO()
     with Progress(10, "counting", enabled=True, stream=buf) as bar:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tokenmill
-from tokenmill.tokenizer import BUNDLED_SHA256, DATA_DIR
+from tokenmill._data import DATA_DIR
+from tokenmill.tokenizer import BUNDLED_SHA256
 
 tiktoken = pytest.importorskip("tiktoken")
 

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tokenmill import __version__
+from tokenmill._native import __version__
 
 # subcommand -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {

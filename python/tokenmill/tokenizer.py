@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from tokenmill import _native
+from tokenmill._data import DATA_DIR
 
 if TYPE_CHECKING:  # numpy is imported by the extension on first use; keep this import cheap
     import numpy as np
     import numpy.typing as npt
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # sha256 of the decompressed rank files, as published in tiktoken's
 # `tiktoken_ext/openai_public.py` (tiktoken 0.14).

@@ -67,7 +67,7 @@ def _child(args: argparse.Namespace, threads: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill import bench
+    import tokenmill.bench as bench
     from tokenmill.bench import render
 
     modes = _thread_modes(args.threads, args.quick)

@@ -56,7 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _catalogue(args: argparse.Namespace) -> Any:
-    from tokenmill.cost import load_catalogue, load_litellm
+    from tokenmill.cost.catalogue import load_catalogue
+    from tokenmill.cost.litellm import load_litellm
 
     cat = load_catalogue()
     if args.litellm is not None:
@@ -96,17 +97,17 @@ def _money(x: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.cost import estimate_cost
+    from tokenmill.cost.estimate import estimate_cost
 
     catalogue = _catalogue(args)
     mode = _mode(args)
     dataset = None
     if mode == "dataset":
-        from tokenmill.pricing.dataset import price_dataset
+        from tokenmill.cost.dataset import price_dataset
 
         if args.cached_tokens:
             raise ValueError("--cached-tokens is not supported for datasets")
-        show = {"auto": sys.stderr.isatty(), "always": True, "never": False}[args.progress]
+        show = {"auto": None, "always": True, "never": False}[args.progress]
         dataset = price_dataset(
             args.file,
             args.model,

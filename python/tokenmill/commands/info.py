@@ -13,12 +13,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import tokenmill
+    from tokenmill._native import __version__, simd_level
 
     extras = ["matplotlib", "pyarrow", "pandas", "tiktoken", "tokenizers", "torch"]
     info = {
-        "version": tokenmill.__version__,
-        "simd": tokenmill.simd_level(),
+        "version": __version__,
+        "simd": simd_level(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "optional": {m: importlib.util.find_spec(m) is not None for m in extras},

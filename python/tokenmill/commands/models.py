@@ -17,7 +17,7 @@ def _p(x: Decimal | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.cost import iter_catalogue, load_catalogue
+    from tokenmill.cost.catalogue import iter_catalogue, load_catalogue
 
     cat = load_catalogue().filter(args.provider)
     records = list(iter_catalogue(cat))

@@ -64,8 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.report.counters import DEFAULT_TOKENIZERS
-    from tokenmill.report.model import token_length_report
+    from tokenmill.report.model import DEFAULT_TOKENIZERS, token_length_report
     from tokenmill.report.render import render, render_html
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:

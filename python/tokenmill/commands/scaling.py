@@ -84,7 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _arch(args: argparse.Namespace) -> Any:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     explicit = ["d_model", "n_layers", "n_heads", "d_ff", "vocab_size"]
     if args.preset is not None:
@@ -127,7 +127,7 @@ def _alloc_lines(a: Any) -> list[str]:
 
 
 def _run_optimal(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     best = scaling.compute_optimal(args.compute, args.fit)
     rule = scaling.chinchilla_rule(args.compute, args.tokens_per_param, args.fit)
@@ -166,7 +166,7 @@ def _train_lines(e: Any) -> list[str]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     compute, n_params, n_tokens = args.compute, args.params, args.tokens
     if args.preset is not None:
@@ -215,7 +215,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_params(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     counts = scaling.param_count(_arch(args))
     preset = None if args.preset is None else scaling.get_preset(args.preset)
@@ -240,7 +240,7 @@ def _run_params(args: argparse.Namespace) -> int:
 
 
 def _run_memory(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     mem = scaling.inference_memory(
         _arch(args),
@@ -269,7 +269,7 @@ def _run_memory(args: argparse.Namespace) -> int:
 
 
 def _run_isoflop(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     curves = [
         scaling.isoflop_curve(c, args.fit, points=args.points, span=args.span) for c in args.compute
@@ -292,7 +292,7 @@ def _run_isoflop(args: argparse.Namespace) -> int:
 
 
 def _run_gpus(args: argparse.Namespace) -> int:
-    from tokenmill import scaling
+    import tokenmill.scaling as scaling
 
     catalogue = scaling.gpus()
     if args.json:

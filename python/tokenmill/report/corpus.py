@@ -30,12 +30,13 @@ import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO
 
 import numpy as np
+
+from tokenmill._data import read_text
 
 __all__ = [
     "ACCEPTED_LAYOUTS",
@@ -325,9 +326,8 @@ def _load_dir(p: Path, split: str | None) -> Corpus:
 
 def load_builtin() -> Corpus:
     """The built-in sample: everyday sentences translated into 30+ languages (package data)."""
-    ref = resources.files("tokenmill") / "data" / "parallel_corpus.jsonl"
     try:
-        text = ref.read_text(encoding="utf-8-sig")
+        text = read_text("parallel_corpus.jsonl", encoding="utf-8-sig")
     except FileNotFoundError as exc:  # pragma: no cover - a broken installation
         raise FileNotFoundError("the built-in corpus is missing from this installation") from exc
     builder = _Builder("built-in sample")

@@ -14,9 +14,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
+
+from tokenmill._data import read_text
 
 __all__ = ["LanguageInfo", "language_info", "language_limits"]
 
@@ -59,9 +60,8 @@ def _first(entry: Mapping[str, Any], *keys: str) -> float | None:
 
 
 def _read() -> dict[str, Any]:
-    ref = resources.files("tokenmill") / "data" / "languages.json"
     try:
-        doc = json.loads(ref.read_text(encoding="utf-8"))
+        doc = json.loads(read_text("languages.json"))
     except FileNotFoundError:
         return {}
     return doc if isinstance(doc, dict) else {}

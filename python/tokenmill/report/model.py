@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tokenmill._progress import Progress
+from tokenmill.counting import TokenCounter, resolve_tokenizer
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
-from tokenmill.report.counters import DEFAULT_TOKENIZERS, TokenCounter, resolve_tokenizer
 from tokenmill.report.languages import LanguageInfo, language_info, language_limits
-from tokenmill.report.progress import Progress
 from tokenmill.report.stats import (
     Alignment,
     TextMeasures,
@@ -42,7 +42,10 @@ from tokenmill.report.stats import (
     summarize_tokens,
 )
 
-__all__ = ["ModelPricing", "Report", "ReportRow", "token_length_report"]
+__all__ = ["DEFAULT_TOKENIZERS", "ModelPricing", "Report", "ReportRow", "token_length_report"]
+
+#: The encodings a report compares when none are named.
+DEFAULT_TOKENIZERS = ("cl100k_base", "o200k_base")
 
 _CHUNK = 1 << 16  # texts per count_batch call: large enough for the pool, small enough to report
 
@@ -60,7 +63,7 @@ class ModelPricing:
 
 def resolve_pricing(model: str) -> ModelPricing:
     """Look ``model`` up in the bundled price catalogue (:func:`tokenmill.load_catalogue`)."""
-    from tokenmill.cost import load_catalogue
+    from tokenmill.cost.catalogue import load_catalogue
 
     price = load_catalogue().get(model)
     return ModelPricing(

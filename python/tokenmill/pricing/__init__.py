@@ -1,1 +1,0 @@
-"""Submodules of token cost estimation: dataset pricing (``dataset``) and the progress bar."""
