@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from dataset_shards import corpus_rows, write_shards
-
 from tokenmill.cli import main
 from tokenmill.dataset import count_tokens
 from tokenmill.engines import resolve_engine
@@ -85,9 +84,7 @@ class DiesOnce:
         if not os.path.exists(self.marker):
             Path(self.marker).write_text(str(os.getpid()), encoding="utf-8")
             os._exit(1)
-        return tokenmill.get_encoding("cl100k_base").count_batch(
-            list(texts), disallowed_special=()
-        )
+        return tokenmill.get_encoding("cl100k_base").count_batch(list(texts), disallowed_special=())
 
 
 def test_worker_killed_once_is_retried_with_identical_result(shards: Path, tmp_path: Path) -> None:
@@ -117,7 +114,10 @@ def test_stalled_pool_fails_with_the_reason(shards: Path) -> None:
     from tokenmill.engines.ray import RayEngine
 
     engine = RayEngine(workers=1, num_cpus=3, stall_timeout=5)  # more than the cluster has
-    with pytest.raises(TimeoutError, match=r"no progress for \d+ s \(0 of 1 shards.*2 of 2 CPUs free.*1 worker\(s\) x 3 CPU"):
+    with pytest.raises(
+        TimeoutError,
+        match=r"no progress for \d+ s \(0 of 1 shards.*2 of 2 CPUs free.*1 worker\(s\) x 3 CPU",
+    ):
         count_tokens(shards / "b.jsonl", "cl100k_base", engine=engine)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenmill._data import package_data_dir
-from tokenmill.tokenizer import Encoding, encoding_name_for_model, load_tokenizer
+from tokenmill.tokenizer import ArrowStrings, Encoding, encoding_name_for_model, load_tokenizer
 
 if TYPE_CHECKING:  # numpy loads with the first count, not with this module
     import numpy as np
@@ -84,7 +84,10 @@ class PlainTextCounter:
     def count(self, text: str) -> int:
         return self._enc.count(text, disallowed_special=())
 
-    def count_batch(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+    def count_batch(self, texts: Sequence[str] | ArrowStrings) -> npt.NDArray[np.int64]:
+        """Counts of ``texts``: ``str`` s, or an Arrow string column read in place."""
+        if hasattr(texts, "__arrow_c_array__"):
+            return self._enc.count_batch(texts, disallowed_special=())
         return self._enc.count_batch(list(texts), disallowed_special=())
 
     def __repr__(self) -> str:

@@ -33,7 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "local disk or any filesystem pyarrow supports (s3://bucket/prefix/*.parquet, gs://, "
         "hdfs://)."
     )
-    parser.add_argument("dataset", metavar="DATASET", nargs="+", help="file, directory, glob or URI")
+    parser.add_argument(
+        "dataset", metavar="DATASET", nargs="+", help="file, directory, glob or URI"
+    )
     parser.add_argument(
         "--tokenizer",
         metavar="NAME_OR_PATH",

@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tokenmill._progress import Progress
+from tokenmill.counting import PlainTextCounter
 from tokenmill.dataset.read import BadRow, OnError, read_shard
-from tokenmill.dataset.sources import PARQUET_SHARD_ROWS, Shard, list_shards
+from tokenmill.dataset.sources import PARQUET_SHARD_ROWS, Shard, list_shards, pyarrow_module
 from tokenmill.dataset.stats import Tally, TokenHistogram
-from tokenmill.report.progress import Progress
 
 __all__ = [
     "ALL_LANGUAGES",
@@ -50,9 +51,9 @@ QUANTILES = (0.5, 0.9, 0.99)
 
 
 def count_texts(counter: Any, texts: Any) -> npt.NDArray[np.int64]:
-    """Per-text token counts; an Arrow column goes to ``count_batch`` as is when the counter
-    is backed by a tokenmill encoding, and as a list of ``str`` otherwise."""
-    if hasattr(texts, "__arrow_c_array__") and not getattr(counter, "reads_arrow", False):
+    """Per-text token counts. An Arrow column goes to a tokenmill encoding as is (read in place);
+    other tokenizers get it as a list of ``str``."""
+    if hasattr(texts, "__arrow_c_array__") and not isinstance(counter, PlainTextCounter):
         texts = texts.to_pylist()
     counts = np.asarray(counter.count_batch(texts), dtype=np.int64)
     if counts.shape != (len(texts),):
@@ -86,7 +87,7 @@ def merge_partials(a: CountPartial, b: CountPartial) -> CountPartial:
 def _lengths(texts: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """UTF-8 bytes and characters of each text."""
     if hasattr(texts, "__arrow_c_array__"):
-        import pyarrow.compute as pc  # present: the texts are an Arrow array
+        pc = pyarrow_module("compute", "measuring Arrow texts")
 
         nbytes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
         nchars = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
@@ -143,7 +144,7 @@ class CountJob:
 
     def setup(self) -> None:
         if self._counters is None:
-            from tokenmill.report.counters import resolve_tokenizer
+            from tokenmill.counting import resolve_tokenizer
 
             self._counters = [resolve_tokenizer(t) for t in self.tokenizers]
             self.names = _unique_names([c.name for c in self._counters])
@@ -161,9 +162,7 @@ class CountJob:
         self.setup()
         counters = self._counters or []
         result = CountPartial()
-        for batch in read_shard(
-            shard, self.text_column, self.lang_column, on_error=self.on_error
-        ):
+        for batch in read_shard(shard, self.text_column, self.lang_column, on_error=self.on_error):
             tallies: dict[tuple[str, str], Tally] = {}
             n = len(batch.texts)
             if n:
@@ -180,9 +179,7 @@ class CountJob:
                             characters=int(nchars[rows].sum()),
                             histogram=TokenHistogram.of(sel),
                         )
-            part = CountPartial(
-                dict(tallies), len(batch.bad), batch.bad[:MAX_BAD_SAMPLES]
-            )
+            part = CountPartial(dict(tallies), len(batch.bad), batch.bad[:MAX_BAD_SAMPLES])
             result = merge_partials(result, part)
         return result
 
@@ -320,7 +317,7 @@ def count_tokens(
     job.setup()  # load every tokenizer here first: a bad name fails before any work starts
     shards = list_shards(dataset, filesystem=filesystem, parquet_shard_rows=shard_rows)
     runner = resolve_engine(engine, address=address)
-    with Progress(sum(s.size for s in shards), "counting", enabled=progress) as bar:
+    with Progress(sum(s.size for s in shards), "counting", unit="bytes", enabled=progress) as bar:
         partial = runner.run(job, shards, progress=bar)
     files = tuple(dict.fromkeys(s.path for s in shards))
     return DatasetCount(_rows(partial, job.names), partial, tuple(job.names), files, runner.name)

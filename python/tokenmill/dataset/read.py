@@ -107,7 +107,7 @@ def _open(shard: Shard) -> BinaryIO:
         if shard.filesystem is not None:
             stream = shard.filesystem.open_input_stream(shard.path)
             return io.BufferedReader(_Raw(stream), 1 << 20)
-        return open(shard.path, "rb")  # noqa: SIM115 - closed by the caller's with-block
+        return open(shard.path, "rb")
     except OSError as exc:
         raise OSError(f"cannot read dataset {shard.path}: {exc.strerror or exc}") from exc
 
@@ -152,7 +152,7 @@ def _read_jsonl(
                 objs = None
             if objs is None or len(objs) != len(numbered):
                 objs = []
-                for n, ln in numbered:
+                for _, ln in numbered:
                     try:
                         objs.append(json.loads(ln))
                     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -264,7 +264,9 @@ def _read_parquet(
             raise ValueError(f"{shard.path}: empty shard (the Parquet file has no rows)")
     # 1-based row number of the first row of the shard within its file
     row = 1 + sum(meta.row_group(g).num_rows for g in range(groups[0])) if groups else 1
-    for record_batch in pf.iter_batches(batch_size=batch_rows, row_groups=list(groups), columns=columns):
+    for record_batch in pf.iter_batches(
+        batch_size=batch_rows, row_groups=list(groups), columns=columns
+    ):
         texts = record_batch.column(0)
         langs = record_batch.column(1) if lang_column is not None else None
         valid = pc.is_valid(texts)

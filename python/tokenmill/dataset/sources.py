@@ -1,4 +1,4 @@
-"""Dataset sources: a file, a directory or a glob, on local disk or any pyarrow filesystem -> shards.
+"""Dataset sources: a file, directory or glob, on local disk or any pyarrow filesystem -> shards.
 
 Design notes
 ------------
@@ -91,17 +91,19 @@ def _has_glob(text: str) -> bool:
 def _local_files(spec: str) -> list[tuple[str, int]]:
     if _has_glob(spec):
         names = sorted(glob.glob(spec, recursive=True))
-        files = [n for n in names if os.path.isfile(n) and os.path.splitext(n)[1].lower() in FORMATS]
+        files = [
+            n for n in names if os.path.isfile(n) and os.path.splitext(n)[1].lower() in FORMATS
+        ]
         if not files:
             raise ValueError(f"{spec}: the pattern matches no .jsonl, .csv, .tsv or .parquet file")
         return [(f, os.path.getsize(f)) for f in files]
     p = Path(spec)
     if p.is_dir():
-        found = sorted(
-            str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS
-        )
+        found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS)
         if not found:
-            raise ValueError(f"{p}: no .jsonl, .ndjson, .csv, .tsv or .parquet files in this directory")
+            raise ValueError(
+                f"{p}: no .jsonl, .ndjson, .csv, .tsv or .parquet files in this directory"
+            )
         return [(f, os.path.getsize(f)) for f in found]
     if not p.exists():
         raise OSError(f"cannot read dataset {p}: no such file or directory")

@@ -76,4 +76,6 @@ def resolve_engine(engine: str | Engine | None = None, *, address: str | None = 
         raise ValueError(f"unknown engine {engine!r} (expected 'local' or 'ray')")
     if isinstance(engine, Engine):
         return engine
-    raise TypeError(f"engine must be 'local', 'ray' or an engine object, got {type(engine).__name__}")
+    raise TypeError(
+        f"engine must be 'local', 'ray' or an engine object, got {type(engine).__name__}"
+    )

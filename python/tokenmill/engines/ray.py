@@ -49,11 +49,9 @@ def import_ray() -> Any:
     """``ray`` and ``ray.data``, or an ``ImportError`` naming the extra to install."""
     try:
         import ray
-        import ray.data  # noqa: F401 - the engine needs Ray Data, not only Ray core
+        import ray.data
     except ImportError:
-        raise ImportError(
-            "--engine ray needs Ray Data: pip install 'tokenmill[ray]'"
-        ) from None
+        raise ImportError("--engine ray needs Ray Data: pip install 'tokenmill[ray]'") from None
     return ray
 
 
@@ -196,14 +194,17 @@ class RayEngine:
                 # a pool that cannot start is Ray Data's own check (wait_for_min_actors_s),
                 # which also stops the execution; this catches every other stall
                 if waited > self.stall_timeout + max(5.0, 0.1 * self.stall_timeout):
-                    raise TimeoutError(self._stall_message(ray, pool, done, total, waited))
+                    message = self._stall_message(ray, pool, done, total, waited)
+                    raise TimeoutError(message) from None
                 continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 if "Timed out while starting actors" in str(item):
                     waited = time.monotonic() - last
-                    raise TimeoutError(self._stall_message(ray, pool, done, total, waited)) from None
+                    raise TimeoutError(
+                        self._stall_message(ray, pool, done, total, waited)
+                    ) from None
                 raise _worker_error(item) from item
             done += 1
             last = time.monotonic()

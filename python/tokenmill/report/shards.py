@@ -63,12 +63,8 @@ class ReportPartial:
     """``tallies[(tokenizer, language)]`` and the pivot's counts ``pivot[tokenizer]`` as
     ``(offset, counts)`` ranges."""
 
-    tallies: Mapping[tuple[str, str], LanguageTally] = field(
-        default_factory=dict
-    )
-    pivot: Mapping[str, tuple[tuple[int, tuple[int, ...]], ...]] = field(
-        default_factory=dict
-    )
+    tallies: Mapping[tuple[str, str], LanguageTally] = field(default_factory=dict)
+    pivot: Mapping[str, tuple[tuple[int, tuple[int, ...]], ...]] = field(default_factory=dict)
 
     def pivot_counts(self, tokenizer: str, n: int) -> npt.NDArray[np.int64]:
         """The pivot's ``n`` per-sentence counts under ``tokenizer``, in position order."""
@@ -125,7 +121,7 @@ class ReportJob:
 
     def setup(self) -> None:
         if self._counters is None:
-            from tokenmill.report.counters import resolve_tokenizer
+            from tokenmill.counting import resolve_tokenizer
 
             self._counters = [resolve_tokenizer(t) for t in self.tokenizers]
 
