@@ -130,3 +130,55 @@ def test_histogram_quantiles_survive_the_trip(shards: Path) -> None:
     counts = np.array([len(enc.encode(r["text"], disallowed_special=())) for r in rows])
     assert got.p99_tokens == int(np.percentile(counts, 99, method="inverted_cdf"))
     assert got.max_tokens == int(counts.max())
+
+
+def write_flores(root: Path) -> Path:
+    """A FLORES-200 layout (dev/<lang>.dev, line-aligned) from the sample, one file per
+    language, with an empty line in one language and a language that lacks the last id."""
+    by_lang: dict[str, dict[str, str]] = {}
+    for r in corpus_rows():
+        if r["lang"] != "zzz_Test":
+            by_lang.setdefault(r["lang"], {})[r["id"]] = r["text"]
+    ids = sorted(by_lang["eng_Latn"])
+    (root / "dev").mkdir(parents=True)
+    for k, (lang, texts) in enumerate(sorted(by_lang.items())):
+        lines = [texts.get(i, "") for i in ids]
+        if k == 3:
+            lines[5] = "   "
+        if k == 4:
+            lines = lines[:-1]
+        (root / "dev" / f"{lang}.dev").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_report_on_ray_identical_to_local(tmp_path: Path) -> None:
+    from tokenmill.report.model import token_length_report
+
+    corpus = write_flores(tmp_path / "flores")
+    args: dict[str, Any] = {"tokenizers": ("cl100k_base", "o200k_base"), "model": "gpt-4o"}
+    on_ray = token_length_report(corpus, engine="ray", **args)
+    local = token_length_report(corpus, engine="local", **args)
+    assert on_ray == local
+    assert on_ray.n_languages > 30 and any(r.empty_texts for r in on_ray.entries)
+
+
+def test_cost_on_ray_identical_to_local(tmp_path: Path) -> None:
+    from tokenmill.cost.dataset import price_dataset
+
+    chats = tmp_path / "chats"
+    chats.mkdir()
+    rows = corpus_rows()
+    for k in range(3):
+        with (chats / f"part-{k}.jsonl").open("w", encoding="utf-8") as f:
+            for r in rows[k::3]:
+                msgs = [
+                    {"role": "system", "content": "Translate."},
+                    {"role": "user", "content": r["text"]},
+                ]
+                f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
+            f.write('{"messages": [\n')  # a malformed line in every file
+    for model in ("gpt-4o",):
+        on_ray = price_dataset(chats, model, output_tokens_per_row=50, engine="ray")
+        local = price_dataset(chats, model, output_tokens_per_row=50)
+        assert on_ray == local
+        assert on_ray.count.bad_rows == 3 and on_ray.count.rows == len(rows)

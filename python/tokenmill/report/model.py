@@ -8,9 +8,11 @@ Design notes
    languages plus the pivot;
 2. per language, drop empty texts (counted) and align the remaining ids with the pivot's (once,
    reused for every tokenizer);
-3. per tokenizer, count every language's texts through ``count_batch`` (tokenmill encodings: the
-   Rust batch path on all cores of the bounded pool), in chunks so a progress bar can move;
-4. summarise with :mod:`tokenmill.report.stats` and attach names, context columns and prices.
+3. count every language's texts with every tokenizer as a shard job on an engine (this process,
+   or Ray: :mod:`tokenmill.report.shards`): per language an exact histogram of tokens per
+   sentence and its token total over the ids shared with the pivot, plus the pivot's counts;
+4. summarise with :mod:`tokenmill.report.stats` (median, mean, p90 from the histogram's sorted
+   counts; the premium from the shared totals) and attach names, context columns and prices.
 
 Cost is O(total text) per tokenizer for counting plus O(sentences) for the statistics. The result,
 :class:`Report`, is frozen: rows sorted by tokenizer (in the order given) then premium, descending.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -29,16 +31,18 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill._progress import Progress
-from tokenmill.counting import TokenCounter, resolve_tokenizer
+from tokenmill.counting import resolve_tokenizer
+from tokenmill.engines import resolve_engine
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
 from tokenmill.report.languages import LanguageInfo, language_info, language_limits
+from tokenmill.report.shards import LanguageTally, ReportJob, report_shards
 from tokenmill.report.stats import (
     Alignment,
     TextMeasures,
     align_ids,
     measure_texts,
-    premium,
     safe_ratio,
+    shared_premium,
     summarize_tokens,
 )
 
@@ -46,8 +50,6 @@ __all__ = ["DEFAULT_TOKENIZERS", "ModelPricing", "Report", "ReportRow", "token_l
 
 #: The encodings a report compares when none are named.
 DEFAULT_TOKENIZERS = ("cl100k_base", "o200k_base")
-
-_CHUNK = 1 << 16  # texts per count_batch call: large enough for the pool, small enough to report
 
 
 @dataclass(frozen=True)
@@ -170,22 +172,6 @@ def _premium_key(row: ReportRow) -> float:
     return -math.inf if row.premium is None else row.premium
 
 
-def _count_all(
-    counter: TokenCounter, texts: Sequence[str], progress: Progress
-) -> npt.NDArray[np.int64]:
-    parts: list[npt.NDArray[np.int64]] = []
-    for start in range(0, len(texts), _CHUNK):
-        chunk = texts[start : start + _CHUNK]
-        got = np.asarray(counter.count_batch(list(chunk)), dtype=np.int64)
-        if got.shape != (len(chunk),):
-            raise ValueError(
-                f"tokenizer {counter.name!r} returned {got.shape} counts for {len(chunk)} texts"
-            )
-        parts.append(got)
-        progress.update(len(chunk))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
 def token_length_report(
     corpus: Corpus | str | Path | None = None,
     tokenizers: Iterable[Any] = DEFAULT_TOKENIZERS,
@@ -196,6 +182,8 @@ def token_length_report(
     split: str | None = None,
     progress: bool | None = None,
     info: dict[str, LanguageInfo] | None = None,
+    engine: Any = None,
+    address: str | None = None,
 ) -> Report:
     """Tokens per sentence, premium vs ``pivot`` and cost per language for each tokenizer.
 
@@ -203,7 +191,10 @@ def token_length_report(
     :class:`Corpus`. ``tokenizers``: bundled encoding names, ``.tiktoken`` / ``tokenizer.json``
     paths, tokenmill encodings, or any object with ``encode`` (tiktoken, HF ``tokenizers``).
     ``model``: a catalogue name (or :class:`ModelPricing`) for the cost columns. ``progress``:
-    ``None`` shows a bar on stderr for large corpora when it is a terminal.
+    ``None`` shows a bar on stderr for large corpora when it is a terminal. ``engine``:
+    ``"local"`` (default) or ``"ray"`` (``address``: the cluster), see
+    :func:`tokenmill.engines.resolve_engine`; the corpus is loaded here and its counting is
+    spread over the engine (:mod:`tokenmill.report.shards`), with identical results.
     """
     corp = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, split=split)
     pivot = _resolve_code(pivot, corp)
@@ -219,7 +210,8 @@ def token_length_report(
     single = isinstance(tokenizers, (str, Path)) or any(
         hasattr(tokenizers, attr) for attr in ("encode", "count_batch")
     )
-    counters = [resolve_tokenizer(t) for t in ((tokenizers,) if single else tokenizers)]
+    specs = list((tokenizers,) if single else tokenizers)
+    counters = [resolve_tokenizer(t) for t in specs]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
     names = _unique_names([c.name for c in counters])
@@ -259,29 +251,35 @@ def token_length_report(
     total_work = sum(len(t) for t in kept.values()) * len(counters)
     show = progress if progress is not None else (None if total_work >= 200_000 else False)
     rows: list[ReportRow] = []
-    with Progress(total_work, enabled=show) as bar:
-        for counter, tok_name in zip(counters, names, strict=True):
-            counts: dict[str, npt.NDArray[np.int64]] = {}
-            for lang in corp.languages:
-                bar.set_label(f"{tok_name} {lang}")
-                counts[lang] = _count_all(counter, kept[lang], bar)
-            pivot_stats = summarize_tokens(counts[pivot])
-            tok_rows = [
+    shared = {}
+    for lang, al in alignments.items():
+        shared[lang] = np.zeros(len(kept[lang]), dtype=np.bool_)
+        shared[lang][al.lang_index] = True
+    job = ReportJob(specs, names, counters)
+    with Progress(total_work, "counting", enabled=show) as bar:
+        runner = resolve_engine(engine, address=address)
+        partial = runner.run(job, report_shards(kept, shared, pivot), progress=bar)
+    for tok_name in names:
+        pivot_counts = partial.pivot_counts(tok_name, len(kept[pivot]))
+        pivot_stats = summarize_tokens(pivot_counts)
+        tok_rows = []
+        for lang in corp.languages:
+            tally = partial.tallies.get((tok_name, lang), LanguageTally())
+            tok_rows.append(
                 _row(
                     lang,
                     tok_name,
-                    counts,
-                    pivot,
+                    tally.histogram.to_array(),
+                    shared_premium(tally.shared_tokens, pivot_counts, alignments[lang]),
                     measures[lang],
                     alignments[lang],
                     pivot_stats.median_tokens,
                     pricing,
                     meta.get(lang),
                 )
-                for lang in corp.languages
-            ]
-            tok_rows.sort(key=_premium_key, reverse=True)
-            rows.extend(tok_rows)
+            )
+        tok_rows.sort(key=_premium_key, reverse=True)
+        rows.extend(tok_rows)
 
     return Report(
         entries=tuple(rows),
@@ -322,17 +320,15 @@ def _unique_names(names: list[str]) -> list[str]:
 def _row(
     lang: str,
     tok_name: str,
-    counts: dict[str, npt.NDArray[np.int64]],
-    pivot: str,
+    tokens: npt.NDArray[np.int64],
+    prem: float | None,
     measures: TextMeasures,
     alignment: Alignment,
     pivot_median: float | None,
     pricing: ModelPricing | None,
     li: LanguageInfo | None,
 ) -> ReportRow:
-    tokens = counts[lang]
     st = summarize_tokens(tokens)
-    prem = premium(tokens, counts[pivot], alignment)
     total = st.total_tokens
     price_in = None if pricing is None else pricing.input_per_1m
     price_out = None if pricing is None else pricing.output_per_1m

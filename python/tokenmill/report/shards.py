@@ -109,10 +109,13 @@ def report_shards(
 class ReportJob:
     """Count report shards with every tokenizer (see :mod:`tokenmill.engines`)."""
 
-    def __init__(self, tokenizers: Sequence[Any], names: Sequence[str]) -> None:
+    def __init__(
+        self, tokenizers: Sequence[Any], names: Sequence[str], counters: Sequence[Any] = ()
+    ) -> None:
         self.tokenizers = list(tokenizers)
         self.names = list(names)
-        self._counters: list[Any] | None = None
+        # counters already resolved by the caller (used in this process, never pickled)
+        self._counters: list[Any] | None = list(counters) or None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

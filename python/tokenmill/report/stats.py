@@ -40,6 +40,7 @@ __all__ = [
     "measure_texts",
     "premium",
     "safe_ratio",
+    "shared_premium",
     "summarize_tokens",
 ]
 
@@ -128,9 +129,16 @@ def premium(tokens: IntArray, pivot_tokens: IntArray, alignment: Alignment) -> f
     """Petrov et al. 2023 premium: total tokens over the shared ids, language / pivot."""
     if alignment.lang_index.size == 0:
         return None
-    num = int(tokens[alignment.lang_index].sum())
-    den = int(pivot_tokens[alignment.pivot_index].sum())
-    return safe_ratio(num, den)
+    return shared_premium(int(tokens[alignment.lang_index].sum()), pivot_tokens, alignment)
+
+
+def shared_premium(
+    shared_tokens: int, pivot_tokens: IntArray, alignment: Alignment
+) -> float | None:
+    """The premium from the language's token total over its shared ids (a mergeable sum)."""
+    if alignment.lang_index.size == 0:
+        return None
+    return safe_ratio(shared_tokens, int(pivot_tokens[alignment.pivot_index].sum()))
 
 
 def safe_ratio(num: float | None, den: float | None) -> float | None:
