@@ -10,7 +10,9 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -230,11 +232,12 @@ def test_numpy_peers_sample_inside_the_reference_kept_set() -> None:
     x = sampling.make_logits((64, 500), seed=3)
     rng = np.random.default_rng(1)
     rows = np.arange(64)
-    for op, draw in (
+    draws: list[tuple[sampling.Op, Callable[[], Any]]] = [
         (sampling.OPS[1], lambda: sampling.numpy_top_k(x, 0.7, 50, rng)),
         (sampling.OPS[2], lambda: sampling.numpy_top_p(x, 0.7, 0.9, rng)),
         (sampling.OPS[3], lambda: sampling.numpy_min_p(x, 0.05, rng)),
-    ):
+    ]
+    for op, draw in draws:
         kept = sampling.ref_kept(x, op)
         for _ in range(20):
             assert kept[rows, draw()].all(), op.name
@@ -374,9 +377,10 @@ def test_a_fast_but_wrong_peer_is_marked_wrong(monkeypatch: pytest.MonkeyPatch) 
         assert verdict[("liar", op)] == "WRONG (2/2 docs differ)", op
     base = {r.operation: r for r in rows if r.library == "tiktoken"}
     for r in rows:
+        base_tp = base[r.operation].throughput
         assert r.ratio_to == "tiktoken" and r.ratio is not None
-        assert r.throughput is not None and base[r.operation].throughput is not None
-        assert r.ratio == pytest.approx(r.throughput / base[r.operation].throughput)
+        assert r.throughput is not None and base_tp is not None
+        assert r.ratio == pytest.approx(r.throughput / base_tp)
 
 
 def test_sampling_ratio_uses_the_floor_of_the_same_rounds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ from tokenmill.cost import (
     resolve_counter,
 )
 from tokenmill.cost import estimate as cost_estimate
-from tokenmill.counting import find_tokenizer_json
+from tokenmill.counting import PlainTextCounter, find_tokenizer_json
 
 tiktoken = pytest.importorskip("tiktoken")
 
@@ -187,6 +187,7 @@ def test_every_catalogue_tokenizer_json_loads_exactly() -> None:
     for spec in specs:
         resolved = resolve_counter(spec)
         assert resolved.exact, resolved.reason
+        assert isinstance(resolved.counter, PlainTextCounter)
         assert resolved.counter.count("Hello, world!") > 0
 
 

@@ -277,12 +277,11 @@ def test_overrides_from_json_and_toml_files(tmp_path: Path) -> None:
         "my-model", Usage(1_000_000, 0, 0, 1_000_000), catalogue=load_catalogue(overrides=j)
     )
     assert est.total_cost == Decimal("4")
-    if sys.version_info >= (3, 11):
-        t = tmp_path / "prices.toml"
-        t.write_text('[my-model]\nprovider = "me"\ninput = "0.5"\noutput = "1.5"\n')
-        cat = load_catalogue(overrides=t)
-        assert cat.get("my-model").input == Decimal("0.5")
-        assert cat.get("my-model").cache_read is None
+    t = tmp_path / "prices.toml"
+    t.write_text('[my-model]\nprovider = "me"\ninput = "0.5"\noutput = "1.5"\n')
+    cat = load_catalogue(overrides=t)
+    assert cat.get("my-model").input == Decimal("0.5")
+    assert cat.get("my-model").cache_read is None
 
 
 def test_bad_overrides_raise(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 import tokenmill
 
@@ -16,10 +16,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_version_matches_cargo_and_pyproject() -> None:
+    """One version number: Cargo.toml's; pyproject declares it dynamic and maturin copies it."""
+    from importlib.metadata import version
+
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert tokenmill.__version__ == cargo["workspace"]["package"]["version"]
-    assert tokenmill.__version__ == pyproject["project"]["version"]
+    assert "version" not in pyproject["project"]
+    assert "version" in pyproject["project"]["dynamic"]
+    assert version("tokenmill") == tokenmill.__version__
+
+
+def test_declared_python_is_the_one_tested() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+    assert sys.version_info >= (3, 11)
 
 
 def test_all_names_resolve() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_rows_sorted_by_premium_per_tokenizer_and_pivot_selectable() -> None:
     assert [r.tokenizer for r in rep.entries] == ["words", "words", "chars", "chars"]
     for tok in rep.tokenizers:
         prem = [r.premium for r in rep.for_tokenizer(tok)]
-        assert prem == sorted(prem, reverse=True)
+        assert prem == sorted(prem, key=lambda p: -math.inf if p is None else p, reverse=True)
     flipped = token_length_report(tiny(), tokenizers=[WordCounter()], pivot="xyz_Test", info={})
     assert _row(flipped, "eng_Latn").premium == pytest.approx(0.5)
     assert _row(flipped, "xyz_Test").premium == pytest.approx(1.0)

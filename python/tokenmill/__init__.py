@@ -2,13 +2,16 @@
 
 ``import tokenmill`` loads only the native extension. Everything else loads on first use (PEP 562):
 the inference path (``sample``, ``softmax``, ``get_encoding``) pulls in numpy and nothing more; the
-pure-Python layers (cost, report, scaling) load only when one of their names is used.
+pure-Python layers (cost, report, scaling) load only when one of their names is used. Type checkers
+read the ``TYPE_CHECKING`` imports instead, so they see each name's real type; a test keeps those
+imports and the lazy table equal. Nothing inside the package imports this module's names: each
+module imports from the module that defines a name.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenmill._native import (
     __version__,
@@ -18,9 +21,44 @@ from tokenmill._native import (
     simd_level,
 )
 
+if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tests/test_typing.py)
+    from tokenmill.cost.catalogue import (
+        Catalogue,
+        MissingPriceError,
+        ModelPrice,
+        UnknownModelError,
+        load_catalogue,
+    )
+    from tokenmill.cost.chat import chat_token_count
+    from tokenmill.cost.dataset import (
+        DatasetCost,
+        ShardCount,
+        count_rows,
+        merge_counts,
+        price_dataset,
+    )
+    from tokenmill.cost.estimate import estimate_cost
+    from tokenmill.cost.litellm import load_litellm
+    from tokenmill.cost.usage import CostEstimate, Usage, price_usage
+    from tokenmill.report.corpus import load_corpus
+    from tokenmill.report.model import Report, ReportRow, token_length_report
+    from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
+    from tokenmill.scaling.architecture import inference_memory, param_count
+    from tokenmill.scaling.fits import compute_optimal, predicted_loss
+    from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
+    from tokenmill.scaling.units import training_flop
+    from tokenmill.tokenizer import (
+        Encoding,
+        encoding_for_model,
+        get_encoding,
+        list_encodings,
+        load_tokenizer,
+    )
+
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sampler": "tokenmill.sampling",
+    "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
     "kept_mask": "tokenmill.sampling",
     "log_softmax": "tokenmill.sampling",
@@ -71,6 +109,7 @@ __all__ = [
     "ReportRow",
     "SampleResult",
     "Sampler",
+    "SamplingParams",
     "ShardCount",
     "UnknownModelError",
     "Usage",
@@ -107,13 +146,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

@@ -24,7 +24,7 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def set_piece_cache(enabled: bool) -> None: ...
 
-# --- sampling (wrapped by tokenmill.sampling; `procs` is its _Procs CSR tuple) ---
+# --- sampling (wrapped by tokenmill.sampling; `params` is its _RowArgs, `procs` its CSR tuple) ---
 def softmax_into(
     logits: npt.NDArray[np.float32],
     temperatures: npt.NDArray[np.float64],
@@ -34,7 +34,7 @@ def softmax_into(
 def sample_one(
     logits: npt.NDArray[np.float32],
     temperature: float,
-    top_k: float,
+    top_k: int,
     top_p: float,
     min_p: float,
     seed: int,
@@ -42,8 +42,7 @@ def sample_one(
 ) -> int: ...
 def sample_into(
     logits: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    keys: npt.NDArray[np.uint64],
+    params: Any,
     procs: Any,
     tokens: npt.NDArray[np.int64],
     logprobs: npt.NDArray[np.float32] | None = None,
@@ -52,8 +51,7 @@ def sample_into(
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
-    params: npt.NDArray[np.float64],
-    keys: npt.NDArray[np.uint64],
+    params: Any,
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...

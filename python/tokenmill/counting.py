@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # numpy loads with the first count, not with this module
     import numpy.typing as npt
 
 __all__ = [
+    "ArrayCounter",
     "EncodeCounter",
     "PlainTextCounter",
     "TokenCounter",
@@ -50,6 +51,7 @@ __all__ = [
     "plain_text_counter",
     "resolve_tokenizer",
     "tokenizer_name",
+    "unique_names",
     "unpack_tokenizer_json",
 ]
 
@@ -61,6 +63,12 @@ class TokenCounter(Protocol):
     def name(self) -> str: ...
 
     def count_batch(self, texts: list[str]) -> npt.NDArray[np.int64] | Sequence[int]: ...
+
+
+class ArrayCounter(TokenCounter, Protocol):
+    """A :class:`TokenCounter` whose counts are an int64 array (what the adapters return)."""
+
+    def count_batch(self, texts: Sequence[str]) -> npt.NDArray[np.int64]: ...
 
 
 def count_total(counter: TokenCounter, texts: Sequence[str]) -> int:
@@ -122,6 +130,17 @@ def plain_text_counter(counter: TokenCounter | Encoding, name: str | None = None
     return _Renamed(counter, name)
 
 
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats numbered (``cl100k_base``, ``cl100k_base#2``), order kept."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}#{k + 1}")
+    return out
+
+
 def _length(encoded: Any) -> int:
     ids = getattr(encoded, "ids", encoded)  # HF Encoding has .ids; tiktoken returns a list
     return len(ids)
@@ -178,7 +197,7 @@ class EncodeCounter:
         return f"EncodeCounter({self._name!r})"
 
 
-def resolve_tokenizer(spec: Any) -> TokenCounter:
+def resolve_tokenizer(spec: Any) -> ArrayCounter:
     """A bundled encoding name, an OpenAI model name, a ``.tiktoken`` / ``tokenizer.json`` path,
     or a tokenizer object -> a counter that counts special-token text as plain text.
 
@@ -200,7 +219,7 @@ def resolve_tokenizer(spec: Any) -> TokenCounter:
     )
 
 
-def _load_spec(spec: str | Path) -> TokenCounter:
+def _load_spec(spec: str | Path) -> ArrayCounter:
     text = str(spec)
     path = Path(text)
     looks_like_path = (

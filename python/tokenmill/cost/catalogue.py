@@ -23,7 +23,6 @@ import difflib
 import functools
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -362,20 +361,13 @@ class Catalogue:
         return Catalogue(models, self.as_of, self.source)
 
 
-if sys.version_info >= (3, 11):
+def _parse_toml(raw: bytes, path: Path) -> Any:
+    import tomllib
 
-    def _parse_toml(raw: bytes, path: Path) -> Any:
-        import tomllib
-
-        try:
-            return tomllib.loads(raw.decode())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from None
-
-else:
-
-    def _parse_toml(raw: bytes, path: Path) -> Any:
-        raise ValueError(f"{path}: TOML overrides need Python 3.11+; use JSON")
+    try:
+        return tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
 
 
 def _read_override_file(path: Path) -> Mapping[str, Mapping[str, Any]]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from tokenmill.dataset.read import BadRow
+
 __all__ = [
     "SUFFIXES",
     "BadRow",
@@ -33,18 +35,6 @@ Format = Literal["jsonl", "csv", "parquet"]
 
 
 @dataclass(frozen=True)
-class BadRow:
-    """A row that could not be counted: its file, 1-based line (Parquet: row) and why."""
-
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
-
-
-@dataclass(frozen=True)
 class Chunk:
     """A slice of one file: valid rows (text strings or message lists) plus the bad rows seen."""
 
@@ -53,7 +43,6 @@ class Chunk:
     lines: tuple[int, ...]
     bad: tuple[BadRow, ...]
     bytes_done: int
-
 
 
 def _format_of(path: Path) -> Format:

@@ -29,10 +29,11 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill._progress import Progress
-from tokenmill.counting import PlainTextCounter
+from tokenmill.counting import PlainTextCounter, unique_names
 from tokenmill.dataset.read import BadRow, OnError, read_shard
 from tokenmill.dataset.sources import PARQUET_SHARD_ROWS, Shard, list_shards, pyarrow_module
 from tokenmill.dataset.stats import Tally, TokenHistogram
+from tokenmill.engines import TokenizerJob
 
 __all__ = [
     "ALL_LANGUAGES",
@@ -117,7 +118,7 @@ def _language_groups(langs: Any, n: int) -> list[tuple[str, npt.NDArray[np.int64
     return [(name, order[bounds[k] : bounds[k + 1]]) for k, name in enumerate(names)]
 
 
-class CountJob:
+class CountJob(TokenizerJob):
     """The count of one dataset as a shard job (see :mod:`tokenmill.engines`)."""
 
     def __init__(
@@ -130,24 +131,15 @@ class CountJob:
     ) -> None:
         if on_error not in ("skip", "fail"):
             raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
-        self.tokenizers = list(tokenizers)
+        super().__init__(tokenizers)
         self.text_column = text_column
         self.lang_column = lang_column
         self.on_error: OnError = on_error
-        self._counters: list[Any] | None = None
-        self.names: list[str] = []
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_counters"] = None  # each worker loads its own tokenizers in setup()
-        return state
-
-    def setup(self) -> None:
-        if self._counters is None:
-            from tokenmill.counting import resolve_tokenizer
-
-            self._counters = [resolve_tokenizer(t) for t in self.tokenizers]
-            self.names = _unique_names([c.name for c in self._counters])
+    @property
+    def names(self) -> list[str]:
+        """The tokenizers' display names, repeats numbered."""
+        return unique_names([c.name for c in self.counters])
 
     def empty(self) -> CountPartial:
         return CountPartial()
@@ -159,8 +151,7 @@ class CountJob:
         return shard.size
 
     def run(self, shard: Shard) -> CountPartial:
-        self.setup()
-        counters = self._counters or []
+        counters, names = self.counters, self.names
         result = CountPartial()
         for batch in read_shard(shard, self.text_column, self.lang_column, on_error=self.on_error):
             tallies: dict[tuple[str, str], Tally] = {}
@@ -168,7 +159,7 @@ class CountJob:
             if n:
                 nbytes, nchars = _lengths(batch.texts)
                 groups = _language_groups(batch.langs, n)
-                for counter, name in zip(counters, self.names, strict=True):
+                for counter, name in zip(counters, names, strict=True):
                     tokens = count_texts(counter, batch.texts)
                     for lang, rows in groups:
                         sel = tokens[rows]
@@ -182,16 +173,6 @@ class CountJob:
             part = CountPartial(dict(tallies), len(batch.bad), batch.bad[:MAX_BAD_SAMPLES])
             result = merge_partials(result, part)
         return result
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        k = seen.get(n, 0)
-        seen[n] = k + 1
-        out.append(n if k == 0 else f"{n}#{k + 1}")
-    return out
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from tokenmill.engines.local import LocalEngine
 
-__all__ = ["Engine", "LocalEngine", "ShardJob", "resolve_engine"]
+__all__ = ["Engine", "LocalEngine", "ShardJob", "TokenizerJob", "resolve_engine"]
 
 P = TypeVar("P")
 
@@ -44,6 +44,32 @@ class ShardJob(Protocol[P]):
     def empty(self) -> P: ...
 
     def weight(self, shard: Any) -> int: ...
+
+
+class TokenizerJob:
+    """Base of jobs that count with tokenizers: the specs (names, paths, picklable objects)
+    travel to the workers, and each worker resolves them once in :meth:`setup`. Counters the
+    caller already resolved are used in this process and never pickled."""
+
+    def __init__(self, tokenizers: Sequence[Any], counters: Sequence[Any] = ()) -> None:
+        self.tokenizers = list(tokenizers)
+        self._counters: list[Any] | None = list(counters) or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_counters"] = None
+        return state
+
+    def setup(self) -> None:
+        if self._counters is None:
+            from tokenmill.counting import resolve_tokenizer
+
+            self._counters = [resolve_tokenizer(t) for t in self.tokenizers]
+
+    @property
+    def counters(self) -> list[Any]:
+        self.setup()
+        return self._counters or []
 
 
 @runtime_checkable

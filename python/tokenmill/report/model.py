@@ -25,13 +25,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from tokenmill._progress import Progress
-from tokenmill.counting import resolve_tokenizer
+from tokenmill.counting import resolve_tokenizer, unique_names
 from tokenmill.engines import resolve_engine
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
 from tokenmill.report.languages import LanguageInfo, language_info, language_limits
@@ -174,7 +174,7 @@ def _premium_key(row: ReportRow) -> float:
 
 def token_length_report(
     corpus: Corpus | str | Path | None = None,
-    tokenizers: Iterable[Any] = DEFAULT_TOKENIZERS,
+    tokenizers: object = DEFAULT_TOKENIZERS,
     pivot: str = "eng_Latn",
     model: str | ModelPricing | None = None,
     languages: Iterable[str] | None = None,
@@ -210,11 +210,11 @@ def token_length_report(
     single = isinstance(tokenizers, (str, Path)) or any(
         hasattr(tokenizers, attr) for attr in ("encode", "count_batch")
     )
-    specs = list((tokenizers,) if single else tokenizers)
+    specs = list((tokenizers,) if single else cast(Iterable[object], tokenizers))
     counters = [resolve_tokenizer(t) for t in specs]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
-    names = _unique_names([c.name for c in counters])
+    names = unique_names([c.name for c in counters])
     meta = dict(language_info()) if info is None else info
 
     # Tokenizer-independent work, once per language.
@@ -305,16 +305,6 @@ def _resolve_code(code: str, corpus: Corpus) -> str:
     if mapped is not None and mapped in corpus.languages:
         return mapped
     return code
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        k = seen.get(n, 0)
-        seen[n] = k + 1
-        out.append(n if k == 0 else f"{n}#{k + 1}")
-    return out
 
 
 def _row(

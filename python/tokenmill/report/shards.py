@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill.dataset.stats import TokenHistogram
+from tokenmill.engines import TokenizerJob
 
 __all__ = ["LanguageTally", "ReportJob", "ReportPartial", "ReportShard", "report_shards"]
 
@@ -106,27 +107,14 @@ def report_shards(
     return out
 
 
-class ReportJob:
+class ReportJob(TokenizerJob):
     """Count report shards with every tokenizer (see :mod:`tokenmill.engines`)."""
 
     def __init__(
         self, tokenizers: Sequence[Any], names: Sequence[str], counters: Sequence[Any] = ()
     ) -> None:
-        self.tokenizers = list(tokenizers)
+        super().__init__(tokenizers, counters)
         self.names = list(names)
-        # counters already resolved by the caller (used in this process, never pickled)
-        self._counters: list[Any] | None = list(counters) or None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_counters"] = None  # each worker loads its own tokenizers in setup()
-        return state
-
-    def setup(self) -> None:
-        if self._counters is None:
-            from tokenmill.counting import resolve_tokenizer
-
-            self._counters = [resolve_tokenizer(t) for t in self.tokenizers]
 
     def empty(self) -> ReportPartial:
         return ReportPartial()
@@ -138,11 +126,10 @@ class ReportJob:
         return len(shard.texts) * len(self.names)
 
     def run(self, shard: ReportShard) -> ReportPartial:
-        self.setup()
         tallies: dict[tuple[str, str], LanguageTally] = {}
         pivot: dict[str, tuple[tuple[int, tuple[int, ...]], ...]] = {}
         shared = np.asarray(shard.shared, dtype=np.bool_)
-        for counter, name in zip(self._counters or [], self.names, strict=True):
+        for counter, name in zip(self.counters, self.names, strict=True):
             got = np.asarray(counter.count_batch(list(shard.texts)), dtype=np.int64)
             if got.shape != (len(shard.texts),):
                 raise ValueError(

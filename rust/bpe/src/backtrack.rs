@@ -73,7 +73,7 @@
 
 use rayon::prelude::*;
 
-use crate::model::{BpeModel, Rank};
+use crate::vocab::{Rank, Vocab};
 
 const NONE: u32 = u32::MAX;
 /// Entries of the per-search memo of pair checks (a power of two; index = top 6 hash bits).
@@ -523,7 +523,7 @@ struct Memos {
 impl Backtrack {
     /// Build the tables for a rank vocabulary, or `None` if precondition (P) (see the design
     /// notes) does not hold for it.
-    pub(crate) fn build(model: &BpeModel) -> Option<Self> {
+    pub(crate) fn build(model: &Vocab) -> Option<Self> {
         let n = model.n_ids();
         let mut left = vec![NONE; n];
         let mut right = vec![NONE; n];
@@ -740,7 +740,8 @@ impl Backtrack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{naive_merge, reference_merge};
+    use crate::model::reference::{naive_merge, reference_merge};
+    use crate::model::BpeModel;
     use crate::openai::bundled_encoding;
     use proptest::prelude::*;
     use std::sync::OnceLock;
@@ -756,7 +757,7 @@ mod tests {
         static CL: OnceLock<Backtrack> = OnceLock::new();
         static O2: OnceLock<Backtrack> = OnceLock::new();
         let cell = if name == "cl100k_base" { &CL } else { &O2 };
-        cell.get_or_init(|| Backtrack::build(model(name)).expect("precondition holds"))
+        cell.get_or_init(|| Backtrack::build(model(name).vocab()).expect("precondition holds"))
     }
 
     fn check(m: &BpeModel, bt: &Backtrack, piece: &[u8]) {
@@ -861,7 +862,7 @@ mod tests {
     fn precondition_failure_is_detected_and_the_model_falls_back() {
         // "abc" (256) is reachable only as a + "bc" (257): a part ranks above the token.
         let m = vocab(&[b"abc", b"bc"]);
-        assert!(Backtrack::build(&m).is_none());
+        assert!(Backtrack::build(m.vocab()).is_none());
         assert_eq!(naive_merge(&m, b"abc"), [256]);
         let piece = b"abcbcabcaabcbbcc".repeat(9);
         let mut got = Vec::new();
@@ -874,7 +875,7 @@ mod tests {
     fn unreachable_tokens_are_never_emitted() {
         // BPE of "abcd" stops at a, "bc", d: "abcd" (257) is in the vocabulary but never formed.
         let m = vocab(&[b"bc", b"abcd"]);
-        let bt = Backtrack::build(&m).unwrap();
+        let bt = Backtrack::build(m.vocab()).unwrap();
         assert_eq!(bt.left[257], NONE, "abcd is unreachable");
         for piece in [&b"abcd"[..], b"abcdabcd", b"xabcdx", b"aabcdbcabcd"] {
             check(&m, &bt, piece);
@@ -943,7 +944,7 @@ mod tests {
             pieces in prop::collection::vec(prop::collection::vec(b'a'..=b'd', 1..120), 1..8),
         ) {
             let m = grown(&joins);
-            if let Some(bt) = Backtrack::build(&m) {
+            if let Some(bt) = Backtrack::build(m.vocab()) {
                 for piece in &pieces {
                     check(&m, &bt, piece);
                 }

@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::Rank;
+use crate::vocab::Rank;
 
 /// Longest piece cached, in bytes.
 pub const MAX_LEN: usize = 32;
@@ -100,7 +100,7 @@ impl PieceCache {
         if n == 0 || n > MAX_LEN || uid == 0 {
             return None;
         }
-        let word = |i: usize| piece.get(8 * i..).map_or(0, crate::model::pack8);
+        let word = |i: usize| piece.get(8 * i..).map_or(0, crate::word::pack8);
         let key = [word(0), word(1), word(2), word(3)];
         let h = (key[0]
             ^ key[1].rotate_left(21)
@@ -121,7 +121,7 @@ impl PieceCache {
     #[inline]
     pub(crate) fn prefetch(&self, p: &Probe) {
         if let Some(s) = self.slots.get(p.index) {
-            crate::model::prefetch(s);
+            crate::word::prefetch(s);
         }
     }
 

@@ -532,19 +532,3 @@ impl Encoding {
         })
     }
 }
-
-/// Load a `.tiktoken` rank file (plain or gzip bytes) with a split pattern and special tokens.
-///
-/// # Errors
-/// A malformed file (with its line), a bad pattern, or inconsistent special tokens.
-pub fn from_tiktoken(
-    name: &str,
-    data: &[u8],
-    pattern: &str,
-    specials: Vec<(String, Rank)>,
-) -> Result<Encoding, VocabError> {
-    let tokens = crate::tiktoken::parse_tiktoken(data)?;
-    let model = BpeModel::from_ranks(tokens)?;
-    let pretok = crate::openai::pretokenizer_for(pattern)?;
-    Encoding::new(name, model, pretok, None, specials)
-}

@@ -13,8 +13,11 @@ pub mod openai;
 pub mod pretok;
 pub mod tiktoken;
 mod unicode;
+mod vocab;
+mod word;
 
 pub use encoding::{Encoding, SpecialPolicy, SpecialSet};
 pub use error::VocabError;
-pub use model::{BpeModel, Rank};
+pub use model::BpeModel;
 pub use pretok::{Normalizer, PreTokenizer};
+pub use vocab::Rank;

@@ -29,6 +29,7 @@ use crate::pretok::{Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
+use crate::Rank;
 
 /// The `cl100k_base` split pattern (tiktoken 0.14).
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
@@ -127,7 +128,7 @@ pub fn openai_encoding(name: &str, data: &[u8]) -> Result<crate::Encoding, crate
         .iter()
         .map(|&(s, id)| (s.to_string(), id))
         .collect();
-    crate::encoding::from_tiktoken(name, data, pattern, specials)
+    from_tiktoken(name, data, pattern, specials)
 }
 
 /// `[^\s\p{L}\p{N}]`
@@ -530,6 +531,22 @@ pub fn pretokenizer_for(pattern: &str) -> Result<Box<dyn PreTokenizer>, crate::V
     })
 }
 
+/// Load a `.tiktoken` rank file (plain or gzip bytes) with a split pattern and special tokens.
+///
+/// # Errors
+/// A malformed file (with its line), a bad pattern, or inconsistent special tokens.
+pub fn from_tiktoken(
+    name: &str,
+    data: &[u8],
+    pattern: &str,
+    specials: Vec<(String, Rank)>,
+) -> Result<crate::Encoding, crate::VocabError> {
+    let tokens = crate::tiktoken::parse_tiktoken(data)?;
+    let model = crate::BpeModel::from_ranks(tokens)?;
+    let pretok = pretokenizer_for(pattern)?;
+    crate::Encoding::new(name, model, pretok, None, specials)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,7 +563,7 @@ mod tests {
                         state ^= state << 17;
                         // Mostly letters; some edge bytes ('@', '[', '`', '{', 0xC3, 0xE0).
                         let edge = [b'@', b'[', b'`', b'{', 0xC3, 0xE0, b' ', b'Z', b'a', b'z'];
-                        if state % 7 == 0 {
+                        if state.is_multiple_of(7) {
                             edge[(state >> 8) as usize % edge.len()]
                         } else {
                             b'A' + ((state >> 16) % 58) as u8

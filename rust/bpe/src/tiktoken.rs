@@ -30,7 +30,7 @@ fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
         _ => s,
     };
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(format!(
             "bad base64 {:?}: length {} is not a multiple of 4",
             String::from_utf8_lossy(s),

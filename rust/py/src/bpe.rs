@@ -98,7 +98,7 @@ impl PyEncoding {
     ) -> PyResult<Self> {
         let data = read_file(path)?;
         let enc = py
-            .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, &data, pattern, special_tokens))
+            .detach(|| tokenmill_bpe::openai::from_tiktoken(name, &data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self::wrap(enc))
     }

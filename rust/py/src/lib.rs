@@ -5,9 +5,7 @@ use pyo3::prelude::*;
 
 mod arrow;
 mod bpe;
-#[allow(dead_code)] // used by the sampling and bpe bindings as they land
 mod errors;
-#[allow(dead_code)] // `run` is used by the sampling and bpe bindings as they land
 mod pool;
 mod sampling;
 

@@ -23,21 +23,90 @@ fn contiguous_mut<'a, T>(
     a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
 
-/// Per-row parameters from the packed `[batch, 7]` matrix and `[batch, 2]` (seed, step) keys.
-fn row_params(params: &[f64], keys: &[u64], batch: usize) -> Result<Vec<RowParams>, SamplingError> {
-    let w = tokenmill_sampling::PACKED_PARAMS;
-    if params.len() != batch * w || keys.len() != batch * 2 {
-        return Err(SamplingError::Shape {
-            name: "per-row parameters",
-            got: params.len() / w,
-            expected: batch,
-        });
+/// One parameter for every row (a Python number) or one value per row (a 1-D array).
+#[derive(FromPyObject)]
+enum Col<'py, T: numpy::Element> {
+    One(T),
+    Rows(PyReadonlyArray1<'py, T>),
+}
+
+impl<T: numpy::Element + Copy> Col<'_, T> {
+    /// The values for `batch` rows, or a shape error naming the parameter.
+    fn values(&self, name: &'static str, batch: usize) -> Result<Vec<T>, SamplingError> {
+        match self {
+            Col::One(v) => Ok(vec![*v; batch]),
+            Col::Rows(a) => {
+                let v = a.as_array();
+                if v.len() != batch {
+                    return Err(SamplingError::Shape {
+                        name,
+                        got: v.len(),
+                        expected: batch,
+                    });
+                }
+                Ok(v.iter().copied().collect())
+            }
+        }
     }
-    (0..batch)
-        .map(|r| {
-            RowParams::from_packed(r, &params[r * w..(r + 1) * w], keys[2 * r], keys[2 * r + 1])
-        })
-        .collect()
+}
+
+/// The sampling parameters as `tokenmill.sampling` passes them (its `_RowArgs`): each a number
+/// or a per-row array; `top_k` an integer.
+#[derive(FromPyObject)]
+struct Params<'py> {
+    temperature: Col<'py, f64>,
+    top_k: Col<'py, i64>,
+    top_p: Col<'py, f64>,
+    min_p: Col<'py, f64>,
+    repetition_penalty: Col<'py, f64>,
+    presence_penalty: Col<'py, f64>,
+    frequency_penalty: Col<'py, f64>,
+    seed: Col<'py, u64>,
+    step: Col<'py, u64>,
+}
+
+impl Params<'_> {
+    /// Validated parameters for each of `batch` rows.
+    fn rows(&self, batch: usize) -> Result<Vec<RowParams>, SamplingError> {
+        let t = self.temperature.values("temperature", batch)?;
+        let k = self.top_k.values("top_k", batch)?;
+        let tp = self.top_p.values("top_p", batch)?;
+        let mp = self.min_p.values("min_p", batch)?;
+        let rp = self
+            .repetition_penalty
+            .values("repetition_penalty", batch)?;
+        let pp = self.presence_penalty.values("presence_penalty", batch)?;
+        let fp = self.frequency_penalty.values("frequency_penalty", batch)?;
+        let seed = self.seed.values("seed", batch)?;
+        let step = self.step.values("step", batch)?;
+        (0..batch)
+            .map(|r| {
+                let p = RowParams {
+                    temperature: t[r],
+                    top_k: to_top_k(k[r], r)?,
+                    top_p: tp[r],
+                    min_p: mp[r],
+                    repetition_penalty: rp[r],
+                    presence_penalty: pp[r],
+                    frequency_penalty: fp[r],
+                    seed: seed[r],
+                    step: step[r],
+                };
+                p.validate(r)?;
+                Ok(p)
+            })
+            .collect()
+    }
+}
+
+/// `top_k` as a count (`0` = off), or an error for a negative one.
+fn to_top_k(k: i64, row: usize) -> Result<usize, SamplingError> {
+    usize::try_from(k).map_err(|_| SamplingError::InvalidParameter {
+        name: "top_k",
+        expected: "an integer >= 0",
+        value: k as f64,
+        row,
+    })
 }
 
 /// Softmax or log-softmax of each row of `logits` at its temperature, written into `out`.
@@ -91,13 +160,12 @@ impl Procs<'_> {
 
 /// Sample every row into `tokens` (`[batch, n]`) and the optional logprob outputs.
 #[pyfunction]
-#[pyo3(signature = (logits, params, keys, procs, tokens, logprobs=None, top_ids=None, top_logprobs=None))]
+#[pyo3(signature = (logits, params, procs, tokens, logprobs=None, top_ids=None, top_logprobs=None))]
 #[allow(clippy::too_many_arguments)] // one array per output, as the Python layer holds them
 fn sample_into(
     py: Python<'_>,
     logits: PyReadonlyArray2<'_, f32>,
-    params: PyReadonlyArray2<'_, f64>,
-    keys: PyReadonlyArray2<'_, u64>,
+    params: Params<'_>,
     procs: Procs<'_>,
     mut tokens: PyReadwriteArray2<'_, i64>,
     logprobs: Option<PyReadwriteArray2<'_, f32>>,
@@ -108,12 +176,7 @@ fn sample_into(
     let n = tokens.shape()[1];
     let n_top = top_ids.as_ref().map_or(0, |t| t.shape()[1]);
     let x = contiguous(logits.as_slice(), "logits")?;
-    let rows = row_params(
-        contiguous(params.as_slice(), "params")?,
-        contiguous(keys.as_slice(), "keys")?,
-        batch,
-    )
-    .into_py()?;
+    let rows = params.rows(batch).into_py()?;
     let pr = procs.view()?;
     let (mut logprobs, mut top_ids, mut top_logprobs) = (logprobs, top_ids, top_logprobs);
     let out = BatchOut {
@@ -145,19 +208,13 @@ fn sample_into(
 fn kept_mask_into(
     py: Python<'_>,
     logits: PyReadonlyArray2<'_, f32>,
-    params: PyReadonlyArray2<'_, f64>,
-    keys: PyReadonlyArray2<'_, u64>,
+    params: Params<'_>,
     procs: Procs<'_>,
     mut out: PyReadwriteArray2<'_, bool>,
 ) -> PyResult<()> {
     let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
     let x = contiguous(logits.as_slice(), "logits")?;
-    let rows = row_params(
-        contiguous(params.as_slice(), "params")?,
-        contiguous(keys.as_slice(), "keys")?,
-        batch,
-    )
-    .into_py()?;
+    let rows = params.rows(batch).into_py()?;
     let pr = procs.view()?;
     let o = contiguous_mut(out.as_slice_mut(), "out")?;
     let inline = tokenmill_sampling::runs_inline(batch, vocab);
@@ -169,22 +226,31 @@ fn kept_mask_into(
 
 /// One row, scalar parameters, no processors, one draw: the token id. The single-sequence decode
 /// call without the per-row parameter arrays `sample_into` takes (those cost more than sampling a
-/// 32k row). `top_k` and the packed parameters go through the same checks as `sample_into`'s.
+/// 32k row). The parameters go through the same checks as `sample_into`'s.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)] // one argument per sampling parameter, as Python passes them
 fn sample_one(
     py: Python<'_>,
     logits: PyReadonlyArray1<'_, f32>,
     temperature: f64,
-    top_k: f64,
+    top_k: i64,
     top_p: f64,
     min_p: f64,
     seed: u64,
     step: u64,
 ) -> PyResult<i64> {
     let x = contiguous(logits.as_slice(), "logits")?;
-    let packed = [temperature, top_k, top_p, min_p, 1.0, 0.0, 0.0];
-    let row = [RowParams::from_packed(0, &packed, seed, step).into_py()?];
+    let p = RowParams {
+        temperature,
+        top_k: to_top_k(top_k, 0).into_py()?,
+        top_p,
+        min_p,
+        seed,
+        step,
+        ..RowParams::default()
+    };
+    p.validate(0).into_py()?;
+    let row = [p];
     let mut token = [0i64];
     let out = BatchOut {
         n: 1,

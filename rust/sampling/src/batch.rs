@@ -13,9 +13,11 @@
 use rayon::prelude::*;
 
 use crate::error::SamplingError;
-use crate::sample::{
-    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors,
-};
+use crate::params::RowParams;
+use crate::processors::RowProcessors;
+use crate::sample::{kept_row, sample_row, RowOut};
+use crate::scratch::with_scratch;
+use crate::softmax::softmax_row;
 
 /// Logits processors for a batch, in CSR layout: row `r` owns `ids[offsets[r]..offsets[r + 1]]`.
 /// Empty offsets mean "none for any row".

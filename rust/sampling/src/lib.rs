@@ -9,9 +9,10 @@
 //! * `online`: the max and the exp of a row in one memory pass (8 KiB chunks: max from memory,
 //!   exp from L1 against the running max, next chunk prefetched meanwhile), used by softmax,
 //!   top-p and unfiltered sampling.
-//! * `sample`: the per-row pipeline (processors → temperature → top-k → top-p → min-p → draw),
-//!   which never sorts the vocabulary: selection for top-k, an exact weighted quickselect for top-p
-//!   over candidates bounded by block maxima, a threshold for min-p.
+//! * `sample`: the per-row pipeline (`params` → `processors` → temperature → `filters` (top-k,
+//!   min-p) and `top_p` → `draw`), which never sorts the vocabulary: selection for top-k, an exact
+//!   weighted quickselect for top-p over candidates bounded by block maxima, a threshold for
+//!   min-p. `softmax`: softmax and log-softmax rows.
 //! * [`rng`]: Philox4x32-10 keyed by `(seed, step, draw)`, so a row's token depends only on its
 //!   own inputs.
 //! * `batch`: rows in parallel on the caller's rayon pool (small batches on the calling thread);
@@ -22,20 +23,28 @@
 //! exceptions in one place.
 
 mod batch;
+mod draw;
 mod error;
+mod filters;
 mod online;
+mod params;
+mod processors;
 pub mod rng;
 mod sample;
 mod scalar;
+mod scratch;
 mod select;
 pub mod simd;
+mod softmax;
+mod top_p;
 
 pub use batch::{kept_batch, runs_inline, sample_batch, softmax_batch, BatchOut, Processors};
 pub use error::SamplingError;
-pub use sample::{
-    kept_row, sample_row, softmax_row, with_scratch, RowOut, RowParams, RowProcessors, Scratch,
-    PACKED_PARAMS,
-};
+pub use params::RowParams;
+pub use processors::RowProcessors;
+pub use sample::{kept_row, sample_row, RowOut};
+pub use scratch::{with_scratch, Scratch};
+pub use softmax::softmax_row;
 
 /// Name of the widest SIMD instruction set the running CPU supports and the kernels use.
 ///

@@ -209,8 +209,9 @@ impl HfTokenizer {
     /// Reference pipeline (Hugging Face's order of operations), used to test the fast path:
     /// extract added tokens (special ones only with `allow_special`; leftmost-longest), then
     /// normalize, pre-tokenize and BPE-encode each segment between them.
+    #[cfg(test)]
     #[must_use]
-    pub fn encode(&self, text: &str, allow_special: bool) -> Vec<Rank> {
+    pub(crate) fn encode(&self, text: &str, allow_special: bool) -> Vec<Rank> {
         use crate::{Normalizer, PreTokenizer};
         let mut out = Vec::new();
         let encode_segment = |seg: &str, out: &mut Vec<Rank>| {

@@ -19,9 +19,11 @@
 //! Models without whole-piece lookup (merge-list models without `ignore_merges`) skip stages
 //! 1-2 and only prefetch cache slots.
 
-use super::{key_and_hash, prefetch, BpeModel, Rank};
+use super::{BpeModel, Rank};
 use crate::cache::{PieceCache, Probe};
 use crate::pretok::BATCH;
+use crate::vocab::key_and_hash;
+use crate::word::prefetch;
 
 /// Marks a piece that is not a single token (or not looked up as one).
 const UNRESOLVED: Rank = Rank::MAX;
@@ -38,20 +40,20 @@ impl BpeModel {
             let (key, h) = key_and_hash(p);
             hashes[i] = (key, h);
             if p.len() <= 8 {
-                prefetch(self.hot_home(h));
+                prefetch(self.vocab.hot_home(h));
             } else {
-                prefetch(self.table_home(h));
+                prefetch(self.vocab.table_home(h));
             }
         }
         let mut pending = 0u64;
         for (i, p) in pieces.iter().enumerate() {
             let (key, h) = hashes[i];
             if p.len() <= 8 {
-                if let Some(id) = self.hot_find(key, h, p.len()) {
+                if let Some(id) = self.vocab.hot_find(key, h, p.len()) {
                     ids[i] = id;
                     continue;
                 }
-                prefetch(self.table_home(h));
+                prefetch(self.vocab.table_home(h));
             }
             pending |= 1 << i;
         }
@@ -59,10 +61,10 @@ impl BpeModel {
             let i = pending.trailing_zeros() as usize;
             pending &= pending - 1;
             let (key, h) = hashes[i];
-            if !self.maybe_token(h) {
+            if !self.vocab.maybe_token(h) {
                 continue;
             }
-            if let Some(id) = self.table_find(pieces[i], key, h) {
+            if let Some(id) = self.vocab.table_find(pieces[i], key, h) {
                 ids[i] = id;
             }
         }

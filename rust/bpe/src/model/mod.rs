@@ -1,0 +1,213 @@
+//! Byte-level BPE merge model, shared by `.tiktoken` rank files and `tokenizer.json` merge lists.
+//!
+//! # Design notes
+//! Both vocabulary formats reduce to one rule: starting from single bytes, repeatedly merge the
+//! adjacent pair of parts with the lowest *merge priority*, the leftmost one on ties, until no
+//! adjacent pair can merge. They differ only in what the priority of a pair is:
+//! - tiktoken: the rank of the concatenated token (`from_ranks`); every way of splitting a token
+//!   into two tokens is a mergeable pair;
+//! - Hugging Face: the index of the pair in the `merges` list (`from_merges`); pairs not listed
+//!   never merge, even when their concatenation is in the vocabulary.
+//!
+//! Storage and bytes -> id lookup are the vocabulary's (`vocab/`: one hash table, a hot table of
+//! the frequent short tokens and a Bloom filter, all cache-conscious). For rank vocabularies the
+//! priority of a pair is looked up straight from the piece's bytes (`piece[start..end]`), so no
+//! pair table is built (this keeps loading `o200k_base` to a few milliseconds). Merge lists keep
+//! a pair map `(left id, right id) -> (index, merged id)`. Both keep a 64K-entry table of the
+//! two-byte pairs (every piece's first merge round). Pieces arrive in batches (`pipeline.rs`)
+//! whose lookups are prefetched together.
+//!
+//! Files: `construct.rs` (the constructors), `stack.rs` (pieces up to `SMALL` bytes) with
+//! `argmin.rs` (its SIMD scan), `bucket.rs` (longer pieces), `pipeline.rs` (batches through the
+//! piece cache), `reference.rs` (test oracles).
+//!
+//! Engines (all produce the same tokens; the tests check the fast ones against `reference_merge`
+//! and against a naive quadratic BPE):
+//! - whole-piece lookup first (always for tiktoken; `ignore_merges` for `tokenizer.json`);
+//! - pieces up to `SMALL` bytes: parts linked in stack arrays sized to the piece (16/32/64),
+//!   each merge step takes the leftmost minimum priority with an SSE2 scan (O(n^2) on at most
+//!   64 bytes, branch-light and cache-hot) and re-prices the two neighbouring pairs with
+//!   overlapped lookups;
+//! - longer pieces: pending pairs bucketed by priority over a linked list of parts, buckets
+//!   drained in priority order and, within one, by position (`merge_long` explains why this is
+//!   the heap order); lazy deletion of stale entries. Work is O(n) merges plus sorting each
+//!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
+//! - rank vocabularies: pieces over `BACKTRACK_BUILD` bytes (and, once its tables exist, over
+//!   `BACKTRACK_USE`) go through the backtracking encoder of `backtrack.rs`, linear time, exact
+//!   under a precondition checked when its tables are built (else the engines above);
+//! - counting never materialises ids: the number of parts left is the count.
+
+use std::sync::{Arc, OnceLock};
+
+use rustc_hash::FxHashMap;
+
+use crate::backtrack::Backtrack;
+use crate::vocab::Vocab;
+
+mod argmin;
+mod bucket;
+mod construct;
+mod pipeline;
+#[cfg(test)]
+pub(crate) mod reference;
+mod stack;
+#[cfg(test)]
+mod tests;
+
+pub use crate::vocab::Rank;
+
+/// `Rank` value for "no pair" / "no token".
+const NONE: u32 = u32::MAX;
+/// Pieces up to this many bytes use the stack-array engine.
+const SMALL: usize = 64;
+/// Rank-vocabulary pieces longer than this build the backtracking encoder's tables on first
+/// use and go through it (`backtrack.rs`: linear time). The build is a one-off cost per model
+/// (cachegrind: about 250M instructions for cl100k_base and 520M for o200k_base, 0.05-0.2 s),
+/// so it waits for a piece that needs linear time: up to this length `merge_long` takes tens
+/// of microseconds, and ordinary prose and code never reach it.
+const BACKTRACK_BUILD: usize = 256;
+/// Once the tables exist, pieces longer than this go through it too. Measured per piece length
+/// on English and multilingual text (pieces that are not whole tokens, both engines in one
+/// process, interleaved): against `merge_small` it is 1.1-1.3x faster at 13-16 bytes and
+/// 1.5-2.2x from 17 bytes on both vocabularies, but slower at up to 12 bytes on English (and on
+/// o200k_base multilingual text up to 9); re-checked after the stack engine got faster
+/// (cachegrind over the English and multilingual bench corpora, per pass: 12 beats 64 on three
+/// of the four corpus x vocabulary pairs, by 2-10%). Medium pieces alone do not trigger the
+/// build, which a short text would not pay back.
+const BACKTRACK_USE: usize = 12;
+
+/// A byte-level BPE vocabulary with its merge rules.
+#[derive(Debug, Clone)]
+pub struct BpeModel {
+    /// Token bytes and the bytes -> id tables.
+    vocab: Vocab,
+    byte_ids: [Rank; 256],
+    /// The priority of the pair of single bytes `[a, b]` at `a << 8 | b`, or `NONE`: for rank
+    /// vocabularies the rank of the two-byte token, for merge lists the merge index (256 KiB,
+    /// so the first merge round of every piece is array reads, not hash probes).
+    byte_pairs: Vec<Rank>,
+    /// Merge lists: the merged id of each two-byte pair in `byte_pairs` (which then holds the
+    /// merge index). Empty for rank vocabularies, where the merged id is the rank itself.
+    byte_pair_ids: Vec<Rank>,
+    /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
+    pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    by_rank: bool,
+    /// A piece that is itself a token encodes to that token without merging. Always true for
+    /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
+    whole_piece_lookup: bool,
+    /// Process-unique id tagging this model's entries in the per-thread piece cache.
+    uid: u32,
+    /// The backtracking encoder's tables (rank vocabularies only), built on first use; `None`
+    /// inside if the vocabulary does not meet its precondition (see `backtrack.rs`).
+    backtrack: OnceLock<Option<Arc<Backtrack>>>,
+}
+
+impl BpeModel {
+    /// Number of id slots (one past the largest id).
+    #[must_use]
+    pub fn n_ids(&self) -> usize {
+        self.vocab.n_ids()
+    }
+
+    /// The bytes of token `id`, or `None` if the id is not in the vocabulary.
+    #[must_use]
+    pub fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        self.vocab.token_bytes(id)
+    }
+
+    /// The id of the token with exactly these bytes.
+    #[inline]
+    #[must_use]
+    pub fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
+        self.vocab.token_id(bytes)
+    }
+
+    /// The vocabulary's tables (the backtracking encoder's tests build from them).
+    #[cfg(test)]
+    pub(crate) fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The merge priority and result of an adjacent pair, if it merges.
+    #[must_use]
+    pub fn merge(&self, left: Rank, right: Rank) -> Option<(u32, Rank)> {
+        if self.by_rank {
+            let mut joined = self.token_bytes(left)?.to_vec();
+            joined.extend_from_slice(self.token_bytes(right)?);
+            self.token_id(&joined).map(|id| (id, id))
+        } else {
+            self.pairs.get(&(left, right)).copied()
+        }
+    }
+
+    /// Priority and merged id of the pair of parts `piece[a..b]`, `piece[b..c]` with ids `l`, `r`.
+    #[inline]
+    fn pair(&self, piece: &[u8], a: usize, c: usize, l: Rank, r: Rank) -> Option<(u32, Rank)> {
+        if self.by_rank {
+            self.token_id(&piece[a..c]).map(|id| (id, id))
+        } else {
+            self.pairs.get(&(l, r)).copied()
+        }
+    }
+
+    /// Encode one pre-tokenized piece, appending its token ids to `out`.
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if piece.is_empty() {
+            return;
+        }
+        if self.whole_piece_lookup {
+            if let Some(id) = self.token_id(piece) {
+                out.push(id);
+                return;
+            }
+        }
+        if let Some(bt) = self.backtrack_for(piece.len()) {
+            if bt.encode(piece, out) {
+                return;
+            }
+        }
+        if piece.len() <= SMALL {
+            self.merge_small(piece, |id| out.push(id));
+        } else {
+            self.merge_long(piece, |id| out.push(id));
+        }
+    }
+
+    /// The backtracking encoder for a piece of `len` bytes (see `BACKTRACK_BUILD` and
+    /// `BACKTRACK_USE`); `None` for merge-list models and for rank vocabularies that do not meet
+    /// its precondition.
+    #[inline]
+    fn backtrack_for(&self, len: usize) -> Option<&Backtrack> {
+        if !self.by_rank || len <= BACKTRACK_USE {
+            return None;
+        }
+        if len <= BACKTRACK_BUILD {
+            return self.backtrack.get()?.as_deref();
+        }
+        self.backtrack
+            .get_or_init(|| Backtrack::build(&self.vocab).map(Arc::new))
+            .as_deref()
+    }
+
+    /// Number of tokens in one pre-tokenized piece.
+    #[must_use]
+    pub fn count_piece(&self, piece: &[u8]) -> usize {
+        if piece.is_empty() {
+            return 0;
+        }
+        if self.whole_piece_lookup && self.token_id(piece).is_some() {
+            return 1;
+        }
+        if let Some(n) = self
+            .backtrack_for(piece.len())
+            .and_then(|bt| bt.count(piece))
+        {
+            return n;
+        }
+        if piece.len() <= SMALL {
+            self.merge_small(piece, |_| {})
+        } else {
+            self.merge_long(piece, |_| {})
+        }
+    }
+}

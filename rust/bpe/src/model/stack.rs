@@ -1,0 +1,107 @@
+//! The stack-array merge engine for pieces of at most `SMALL` bytes.
+
+use super::argmin::argmin;
+use super::{BpeModel, Rank, NONE, SMALL};
+
+impl BpeModel {
+    /// The stack-array engine for pieces of at most `SMALL` bytes; returns the token count.
+    /// Sized to the piece (16, 32 or 64 parts), so short pieces initialise little stack.
+    #[inline]
+    pub(super) fn merge_small(&self, piece: &[u8], emit: impl FnMut(Rank)) -> usize {
+        match piece.len() {
+            0..=16 => self.merge_stack::<16>(piece, emit),
+            17..=32 => self.merge_stack::<32>(piece, emit),
+            _ => self.merge_stack::<SMALL>(piece, emit),
+        }
+    }
+
+    /// [`merge_small`](Self::merge_small) with arrays of `N >= piece.len()` entries.
+    ///
+    /// A part is named by the position of its first byte, and parts are linked (`next`,
+    /// `prev`), so a merge is O(1) pointer updates instead of shifting arrays. `prio[k]` is the
+    /// priority of the pair (part `k`, the part after it), `NONE` when there is none or `k` is
+    /// no longer a part start. Each step scans `prio` for the leftmost minimum (positions keep
+    /// text order, so leftmost-on-ties is the first minimum), merges and re-prices the two
+    /// pairs next to the merged part.
+    #[inline]
+    fn merge_stack<const N: usize>(&self, piece: &[u8], mut emit: impl FnMut(Rank)) -> usize {
+        let n = piece.len();
+        debug_assert!(n <= N && N <= SMALL);
+        let mut ids = [0 as Rank; N];
+        let mut prio = [NONE; N];
+        // Merged ids for merge lists; for rank vocabularies the merged id is the priority.
+        let mut merged = [0 as Rank; N];
+        let mut next = [0u8; N];
+        let mut prev = [0u8; N];
+        for (k, &b) in piece.iter().enumerate() {
+            ids[k] = self.byte_ids[usize::from(b)];
+            next[k] = (k + 1) as u8;
+            prev[k] = k.wrapping_sub(1) as u8;
+        }
+        if self.byte_pairs.is_empty() {
+            for k in 0..n - 1 {
+                if let Some((p, id)) = self.pair(piece, k, k + 2, ids[k], ids[k + 1]) {
+                    prio[k] = p;
+                    merged[k] = id;
+                }
+            }
+        } else {
+            for (k, w) in piece.windows(2).enumerate() {
+                let key = usize::from(w[0]) << 8 | usize::from(w[1]);
+                prio[k] = self.byte_pairs[key];
+                if !self.by_rank {
+                    merged[k] = self.byte_pair_ids[key];
+                }
+            }
+        }
+        let mut m = n;
+        loop {
+            // Entries past the last pair are NONE, so the whole array can be scanned.
+            let (best, at) = argmin(&prio);
+            if best == NONE {
+                break;
+            }
+            // Part `at` absorbs part `r`; `after` is the part that followed `r` (or n).
+            let r = usize::from(next[at]);
+            let after = usize::from(next[r]);
+            prio[r] = NONE;
+            next[at] = after as u8;
+            if after < n {
+                prev[after] = at as u8;
+            }
+            m -= 1;
+            let right = (after < n).then(|| (at, usize::from(next[after])));
+            let left = (at > 0).then(|| (usize::from(prev[at]), after));
+            if self.by_rank {
+                ids[at] = best;
+                // The two lookups are independent: overlap their memory reads.
+                let (pr, pl) = self.vocab.ranks2(
+                    right.map(|(a, c)| &piece[a..c]),
+                    left.map(|(a, c)| &piece[a..c]),
+                );
+                prio[at] = pr;
+                if let Some((l, _)) = left {
+                    prio[l] = pl;
+                }
+            } else {
+                ids[at] = merged[at];
+                let (p, id) = right
+                    .and_then(|(a, c)| self.pair(piece, a, c, ids[at], ids[after]))
+                    .unwrap_or((NONE, 0));
+                prio[at] = p;
+                merged[at] = id;
+                if let Some((l, c)) = left {
+                    let (p, id) = self.pair(piece, l, c, ids[l], ids[at]).unwrap_or((NONE, 0));
+                    prio[l] = p;
+                    merged[l] = id;
+                }
+            }
+        }
+        let mut k = 0;
+        while k < n {
+            emit(ids[k]);
+            k = usize::from(next[k]);
+        }
+        m
+    }
+}

@@ -1,0 +1,198 @@
+use super::reference::{naive_merge, reference_merge};
+use super::*;
+use crate::vocab::key_and_hash;
+use crate::VocabError;
+use proptest::prelude::*;
+
+fn byte_vocab() -> Vec<Vec<u8>> {
+    (0..=255u8).map(|b| vec![b]).collect()
+}
+
+pub(crate) fn cl100k() -> &'static BpeModel {
+    static M: std::sync::OnceLock<BpeModel> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../python/tokenmill/data/cl100k_base.tiktoken.gz"
+        );
+        let data = std::fs::read(path).unwrap();
+        BpeModel::from_ranks(crate::tiktoken::parse_tiktoken(&data).unwrap()).unwrap()
+    })
+}
+
+fn fast(m: &BpeModel, piece: &[u8]) -> Vec<Rank> {
+    let mut out = Vec::new();
+    if piece.len() <= SMALL {
+        m.merge_small(piece, |id| out.push(id));
+    } else {
+        m.merge_long(piece, |id| out.push(id));
+    }
+    out
+}
+
+fn all_engines_agree(m: &BpeModel, piece: &[u8]) {
+    let mut reference = Vec::new();
+    reference_merge(m, piece, &mut reference);
+    let mut long = Vec::new();
+    m.merge_long(piece, |id| long.push(id));
+    assert_eq!(long, reference, "heap engine on {piece:?}");
+    if piece.len() <= SMALL {
+        let mut small = Vec::new();
+        m.merge_small(piece, |id| small.push(id));
+        assert_eq!(small, reference, "small engine on {piece:?}");
+    }
+    if piece.len() <= 300 {
+        assert_eq!(naive_merge(m, piece), reference, "naive on {piece:?}");
+    }
+    assert_eq!(fast(m, piece), reference);
+    let mut enc = Vec::new();
+    m.encode_piece(piece, &mut enc);
+    assert_eq!(m.count_piece(piece), enc.len());
+    let decoded: Vec<u8> = enc
+        .iter()
+        .flat_map(|&id| m.token_bytes(id).unwrap().to_vec())
+        .collect();
+    assert_eq!(decoded, piece);
+}
+
+#[test]
+fn ranks_merge_lowest_rank_first() {
+    let mut toks = byte_vocab();
+    toks.push(b"ab".to_vec()); // 256
+    toks.push(b"bc".to_vec()); // 257
+    toks.push(b"abc".to_vec()); // 258
+    let m = BpeModel::from_ranks(toks).unwrap();
+    let mut out = Vec::new();
+    m.encode_piece(b"abcx", &mut out);
+    // "ab" (256) beats "bc" (257); then "ab"+"c" = "abc" (258).
+    assert_eq!(out, vec![258, u32::from(b'x')]);
+    assert_eq!(m.count_piece(b"abcx"), 2);
+}
+
+#[test]
+fn merges_ignore_unlisted_pairs() {
+    let mut vocab: Vec<(Vec<u8>, Rank)> = byte_vocab()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (t, i as Rank))
+        .collect();
+    vocab.push((b"ab".to_vec(), 256));
+    vocab.push((b"abc".to_vec(), 257));
+    vocab.push((b"bc".to_vec(), 258));
+    // Only "b"+"c" is a merge; "ab" is in the vocab but never formed.
+    let m = BpeModel::from_merges(vocab, vec![(b"b".to_vec(), b"c".to_vec())], false).unwrap();
+    let mut out = Vec::new();
+    m.encode_piece(b"abc", &mut out);
+    assert_eq!(out, vec![u32::from(b'a'), 258]);
+    all_engines_agree(&m, &b"abcabcabbcbcbcbabcbabcbabcabcbabcbacbacbabcbabcbacbabcabcbabcbabcbacbacbabcbabcbacbabcab"[..]);
+}
+
+#[test]
+fn missing_byte_is_an_error() {
+    let toks: Vec<Vec<u8>> = (0..=254u8).map(|b| vec![b]).collect();
+    assert!(matches!(
+        BpeModel::from_ranks(toks),
+        Err(VocabError::InvalidVocab(_))
+    ));
+}
+
+#[test]
+fn every_token_is_found_through_the_filter_and_the_pair_table() {
+    for name in ["cl100k_base", "o200k_base"] {
+        let enc = crate::openai::bundled_encoding(name).unwrap();
+        let m = enc.model();
+        let mut rejected = 0usize;
+        for id in 0..m.n_ids() as Rank {
+            let Some(bytes) = m.token_bytes(id) else {
+                continue;
+            };
+            let (_, h) = key_and_hash(bytes);
+            assert!(
+                m.vocab.maybe_token(h),
+                "{name}: the filter rejects token {id}"
+            );
+            assert_eq!(m.token_id(bytes), Some(id), "{name}: token {id}");
+            if let [a, b] = *bytes {
+                assert_eq!(m.byte_pairs[usize::from(a) << 8 | usize::from(b)], id);
+            }
+        }
+        // The filter is useful: most non-tokens are rejected without a table probe.
+        for i in 0..100_000u32 {
+            let probe = [b'#', (i % 251) as u8, (i / 251) as u8, b'~', 0xff];
+            if m.token_id(&probe).is_none() && !m.vocab.maybe_token(key_and_hash(&probe).1) {
+                rejected += 1;
+            }
+        }
+        assert!(
+            rejected > 90_000,
+            "{name}: filter rejected only {rejected} of 100000"
+        );
+    }
+}
+
+#[test]
+fn duplicate_token_is_an_error() {
+    let mut toks = byte_vocab();
+    toks.push(b"a".to_vec());
+    let e = BpeModel::from_ranks(toks).unwrap_err();
+    assert!(e.to_string().contains("appears twice"), "{e}");
+}
+
+#[test]
+fn long_runs_match_reference() {
+    let m = cl100k();
+    for n in [1, 2, 3, 63, 64, 65, 500, 1000, 4097] {
+        all_engines_agree(m, &vec![b'a'; n]);
+        all_engines_agree(m, &vec![b' '; n]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn random_letters_match_reference(s in "[a-z]{1,700}") {
+        all_engines_agree(cl100k(), s.as_bytes());
+    }
+
+    #[test]
+    fn random_base64_match_reference(s in "[A-Za-z0-9+/]{1,200}") {
+        all_engines_agree(cl100k(), s.as_bytes());
+    }
+
+    #[test]
+    fn random_bytes_match_reference(b in prop::collection::vec(any::<u8>(), 1..120)) {
+        all_engines_agree(cl100k(), &b);
+    }
+
+    #[test]
+    fn random_merge_lists_match_reference(
+        merges in prop::collection::vec((0u8..6, 0u8..6, 0usize..40, 0usize..40), 0..30),
+        piece in prop::collection::vec(0u8..6, 1..150),
+    ) {
+        // Build a merge-list vocabulary over the letters a..f: each merge joins two earlier
+        // tokens (chosen by index), so the list is always consistent.
+        let mut vocab: Vec<(Vec<u8>, Rank)> = byte_vocab()
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t, i as Rank))
+            .collect();
+        let mut tokens: Vec<Vec<u8>> = (0..6u8).map(|c| vec![b'a' + c]).collect();
+        let mut list = Vec::new();
+        for (a, b, i, j) in merges {
+            let l = if i < tokens.len() { tokens[i].clone() } else { vec![b'a' + a] };
+            let r = if j < tokens.len() { tokens[j].clone() } else { vec![b'a' + b] };
+            let mut joined = l.clone();
+            joined.extend_from_slice(&r);
+            if !vocab.iter().any(|(t, _)| *t == joined) {
+                vocab.push((joined.clone(), vocab.len() as Rank));
+                tokens.push(joined);
+            }
+            list.push((l, r));
+        }
+        let piece: Vec<u8> = piece.into_iter().map(|c| b'a' + c).collect();
+        for ignore in [false, true] {
+            let m = BpeModel::from_merges(vocab.clone(), list.clone(), ignore).unwrap();
+            all_engines_agree(&m, &piece);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+"""Users' type checkers see tokenmill's real types through the lazy package front.
+
+``tokenmill/__init__.py`` resolves names on first use (PEP 562), which a type checker cannot
+follow; its ``TYPE_CHECKING`` block names the same objects. These tests run ``mypy --strict`` on a
+small user script and read ``reveal_type``'s answers, and check that the block and the lazy table
+name the same objects.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tokenmill
+
+pytest.importorskip("mypy")
+
+USER_SCRIPT = '''
+import numpy as np
+import tokenmill as tm
+
+enc = tm.get_encoding("o200k_base")
+reveal_type(enc)
+reveal_type(enc.count("hello"))
+reveal_type(enc.count_batch(["a", "b"]))
+est = tm.estimate_cost("hello", model="gpt-4o", output_tokens=5)
+reveal_type(est)
+reveal_type(est.total_cost)
+reveal_type(tm.sample)
+reveal_type(tm.Usage.from_openai(10, 2))
+reveal_type(tm.compute_optimal(1e23).n_params)
+'''
+
+
+def _revealed(tmp_path: Path) -> list[str]:
+    script = tmp_path / "user_script.py"
+    script.write_text(USER_SCRIPT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    # reveal_type notes are not errors; anything else is
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert not errors, done.stdout
+    # mypy names builtins with or without the module, depending on its version
+    found = re.findall(r'note: Revealed type is "(.*)"', done.stdout)
+    return [t.removeprefix("builtins.") for t in found]
+
+
+def test_mypy_strict_sees_concrete_types(tmp_path: Path) -> None:
+    revealed = _revealed(tmp_path)
+    assert len(revealed) == 8, revealed
+    enc, count, counts, est, total, sample, usage, n_params = revealed
+    assert enc == "tokenmill.tokenizer.Encoding"
+    assert count == "int"
+    assert counts.startswith("numpy.ndarray[") and re.search(r"int64|_64Bit", counts), counts
+    assert est == "tokenmill.cost.usage.CostEstimate"
+    assert total == "decimal.Decimal"
+    assert sample.startswith("def ") or sample.startswith("Overload("), sample
+    assert usage == "tokenmill.cost.usage.Usage"
+    assert n_params == "float"
+    assert not [r for r in revealed if r == "Any"], revealed
+
+
+def _type_checking_names() -> dict[str, str]:
+    """name -> module of every import in the front's ``if TYPE_CHECKING:`` block."""
+    source = Path(tokenmill.__file__).read_text(encoding="utf-8")
+    names: dict[str, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.module is not None
+                for alias in stmt.names:
+                    names[alias.asname or alias.name] = stmt.module
+    return names
+
+
+def test_type_checking_block_matches_the_lazy_table() -> None:
+    declared = _type_checking_names()
+    assert declared == tokenmill._LAZY
+    for name, module in declared.items():
+        assert getattr(tokenmill, name) is getattr(importlib.import_module(module), name)
+
+
+def test_every_public_name_resolves() -> None:
+    for name in tokenmill.__all__:
+        assert getattr(tokenmill, name) is not None, name
+    assert set(tokenmill._LAZY) <= set(tokenmill.__all__)
