@@ -1,4 +1,4 @@
-"""Bench: ``tokenmill count`` on ~100 MB of generated Parquet, local engine vs Ray (1 and 2 workers).
+"""Bench: `tokenmill count` on ~100 MB of generated Parquet, local vs Ray with 1 and 2 workers.
 
 Run: ``python -m benches.engine_bench [--mb 100] [--dir PATH] [--repeat 2]`` (needs
 ``tokenmill[ray]``).
