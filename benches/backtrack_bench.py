@@ -47,13 +47,10 @@ def worst_case(encoding: str, sizes: Sequence[int], repeat: int) -> None:
     qt = quicktok.get_encoding(encoding)
     tk: Any = None
     try:
-        import tiktoken
+        from tokenmill.bench.tokenization import tiktoken_encoding
 
-        from tokenmill.bench.tokenization import prepare_tiktoken_cache
-
-        if prepare_tiktoken_cache() is not None:
-            tk = tiktoken.get_encoding(encoding)
-    except ImportError:
+        tk = tiktoken_encoding(encoding)
+    except (ImportError, LookupError):
         pass
     tm.count("a" * 100)  # build the lazy tables outside the timings
     print(f"\n{encoding}: one long piece, ms of CPU (min of {repeat}); growth = t(N) / t(N/10)")

@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 import os
-import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -100,6 +99,16 @@ def test_tokenization_rows_or_a_reason(tiny_results: bench.Results) -> None:
     for r in rows:
         assert r.throughput_unit == "MB/s" and r.throughput is not None and r.throughput > 0
         assert r.exact in ("reference", "exact", "unverified") or r.exact.startswith("WRONG")
+
+
+def test_streaming_rows_check_every_stream_against_decode(tiny_results: bench.Results) -> None:
+    rows = [r for r in tiny_results.rows if r.suite == "streaming"]
+    ours = {(r.encoding, r.workload) for r in rows if r.library == "tokenmill"}
+    assert {("o200k_base", "batch 1"), ("o200k_base", "batch 256")} <= ours
+    for r in rows:
+        assert r.throughput_unit == "µs/token" and r.ratio_to == "tokenmill"
+        assert r.exact == "yes", r  # every implementation's text is the one-shot decode
+    assert "Streaming detokenization" in render.render(tiny_results)
 
 
 def test_json_round_trip_and_renderings(tiny_results: bench.Results) -> None:
@@ -294,49 +303,16 @@ def test_adversarial_inputs() -> None:
         corpora.adversarial("zeros", 10)
 
 
-def _write_mo(path: Path, pairs: list[tuple[str, str]], big_endian: bool = False) -> None:
-    fmt = ">" if big_endian else "<"
-    n = len(pairs)
-    orig_tab, trans_tab = 28, 28 + 8 * n
-    data_start = trans_tab + 8 * n
-    blob = b""
-    orig_entries, trans_entries = [], []
-    for s, _ in pairs:
-        orig_entries.append((len(s.encode()), data_start + len(blob)))
-        blob += s.encode() + b"\0"
-    for _, t in pairs:
-        trans_entries.append((len(t.encode()), data_start + len(blob)))
-        blob += t.encode() + b"\0"
-    head = struct.pack(fmt + "IIIIIII", 0x950412DE, 0, n, orig_tab, trans_tab, 0, 0)
-    tables = b"".join(struct.pack(fmt + "II", *e) for e in orig_entries + trans_entries)
-    path.write_bytes(head + tables + blob)
-
-
-def test_mo_strings_reads_translations(tmp_path: Path) -> None:
-    pairs = [
-        ("", "Content-Type: text/plain; charset=UTF-8\n"),
-        ("Open", "Öffnen"),
-        ("Save", "保存"),
-    ]
-    for big in (False, True):
-        path = tmp_path / f"x{big}.mo"
-        _write_mo(path, pairs, big_endian=big)
-        assert list(corpora.mo_strings(path)) == ["Öffnen", "保存"]
-    bad = tmp_path / "bad.mo"
-    bad.write_bytes(b"not a catalogue at all")
-    assert list(corpora.mo_strings(bad)) == []
-    assert list(corpora.mo_strings(tmp_path / "missing.mo")) == []
-
-
 # --- offline vocabularies --------------------------------------------------------------------
 
 
-def test_tiktoken_cache_is_filled_under_the_url_hash(monkeypatch: pytest.MonkeyPatch) -> None:
-    if tokenization._vocab_bytes("cl100k_base") is None:
+def test_tiktoken_cache_is_filled_under_the_url_hash(tmp_path: Path) -> None:
+    if tokenization.vocab_bytes("cl100k_base") is None:
         pytest.skip("no local cl100k_base vocabulary (tokenmill bundle or bpe-openai)")
-    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
-    cache = tokenization.prepare_tiktoken_cache()
-    assert cache is not None and os.environ["TIKTOKEN_CACHE_DIR"] == cache
+    env_before = dict(os.environ)
+    cache = tokenization.prepare_tiktoken_cache(tmp_path)
+    assert cache is not None and Path(cache).parent == tmp_path
+    assert dict(os.environ) == env_before  # the harness leaves its process's environment alone
     url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
     data = (Path(cache) / hashlib.sha1(url.encode()).hexdigest()).read_bytes()
     # tiktoken's published sha256 of cl100k_base.tiktoken
@@ -345,11 +321,39 @@ def test_tiktoken_cache_is_filled_under_the_url_hash(monkeypatch: pytest.MonkeyP
     )
 
 
-def test_a_fast_but_wrong_peer_is_marked_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_locally_built_tiktoken_is_tiktoken(name: str) -> None:
+    """The bench's reference, built without download or environment, is tiktoken's encoding:
+    same ranks, split pattern and special tokens as ``tiktoken.get_encoding`` (which the test
+    session loads from its own offline cache), and the same tokens."""
     tiktoken = pytest.importorskip("tiktoken")
-    if tokenization.prepare_tiktoken_cache() is None:
+    env_before = dict(os.environ)
+    ours = tokenization.tiktoken_encoding(name)
+    assert dict(os.environ) == env_before
+    ref = tiktoken.get_encoding(name)
+    assert ours._pat_str == ref._pat_str
+    assert ours._special_tokens == ref._special_tokens
+    assert ours._mergeable_ranks == ref._mergeable_ranks
+    text = "Hello, world! Ünïcödé 東京 مرحبا <|endoftext|>\n\n  x"
+    assert ours.encode(text, allowed_special="all") == ref.encode(text, allowed_special="all")
+
+
+def test_multilingual_corpus_is_generated_from_package_data() -> None:
+    small = corpora.multilingual(5_000)
+    big = corpora.multilingual(300_000)
+    assert big.docs == corpora.multilingual(300_000).docs  # deterministic
+    assert "".join(big.docs).startswith("".join(small.docs)[:4_000])
+    assert 290_000 <= big.n_bytes <= 300_000
+    assert "/usr/share" not in big.source
+    assert any("\u0900" <= ch <= "\u097f" for ch in "".join(big.docs))  # Devanagari
+    assert any("\u0600" <= ch <= "\u06ff" for ch in "".join(big.docs))  # Arabic
+
+
+def test_a_fast_but_wrong_peer_is_marked_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("tiktoken")
+    if tokenization.vocab_bytes("cl100k_base") is None:
         pytest.skip("no local cl100k_base vocabulary")
-    enc = tiktoken.get_encoding("cl100k_base")
+    enc = tokenization.tiktoken_encoding("cl100k_base")
     ref = tokenization.Impl(
         "tiktoken",
         enc.encode_ordinary,

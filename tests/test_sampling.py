@@ -24,7 +24,7 @@ TINY = float(np.finfo(np.float32).tiny)
 
 def ref_softmax(x: npt.NDArray[Any], t: float | npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     x64 = np.asarray(x, dtype=np.float64)
-    t64 = np.asarray(t, dtype=np.float64).reshape(-1, 1) if x64.ndim == 2 else float(t)  # type: ignore[arg-type]
+    t64 = np.asarray(t, dtype=np.float64).reshape(-1, 1) if x64.ndim == 2 else np.float64(t)
     z = (x64 - x64.max(axis=-1, keepdims=True)) / t64
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
@@ -84,7 +84,8 @@ def ref_kept_probs(
         keep = y64[order] >= m + t * math.log(min_p)
         order, w = order[keep], w[keep]
     out[order] = w
-    return out / out.sum()
+    total: np.float64 = out.sum()
+    return out / total
 
 
 def ref_kept(y: npt.NDArray[np.float32], t: float, **kw: Any) -> npt.NDArray[np.bool_]:

@@ -77,12 +77,13 @@ def test_properties(pair: tuple[Any, Any]) -> None:
 def test_special_token_semantics(pair: tuple[Any, Any]) -> None:
     ours, ref = pair
     text = "a<|endoftext|>b<|endofprompt|>c <|endoftext|>"
-    for kwargs in [
+    cases: list[dict[str, Any]] = [
         {"allowed_special": "all"},
         {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()},
         {"disallowed_special": ()},
         {"allowed_special": {"<|endofprompt|>"}, "disallowed_special": ()},
-    ]:
+    ]
+    for kwargs in cases:
         assert ours.encode(text, **kwargs) == ref.encode(text, **kwargs), kwargs
         assert ours.count(text, **kwargs) == len(ref.encode(text, **kwargs))
         assert ours.encode_batch([text, "x"], **kwargs) == ref.encode_batch([text, "x"], **kwargs)

@@ -21,7 +21,7 @@ import tokenmill
 
 pytest.importorskip("mypy")
 
-USER_SCRIPT = '''
+USER_SCRIPT = """
 import numpy as np
 import tokenmill as tm
 
@@ -32,10 +32,14 @@ reveal_type(enc.count_batch(["a", "b"]))
 est = tm.estimate_cost("hello", model="gpt-4o", output_tokens=5)
 reveal_type(est)
 reveal_type(est.total_cost)
-reveal_type(tm.sample)
+row = np.zeros(8, dtype=np.float32)
+rows = np.zeros((2, 8), dtype=np.float32)
+reveal_type(tm.sample(row, temperature=0.7, seed=1))
+reveal_type(tm.sample(rows, top_k=5, seed=1))
+reveal_type(tm.sample(rows, seed=1, return_logprobs=True).tokens)
 reveal_type(tm.Usage.from_openai(10, 2))
 reveal_type(tm.compute_optimal(1e23).n_params)
-'''
+"""
 
 
 def _revealed(tmp_path: Path) -> list[str]:
@@ -66,14 +70,16 @@ def _revealed(tmp_path: Path) -> list[str]:
 
 def test_mypy_strict_sees_concrete_types(tmp_path: Path) -> None:
     revealed = _revealed(tmp_path)
-    assert len(revealed) == 8, revealed
-    enc, count, counts, est, total, sample, usage, n_params = revealed
+    assert len(revealed) == 10, revealed
+    enc, count, counts, est, total, one, batch, tokens, usage, n_params = revealed
     assert enc == "tokenmill.tokenizer.Encoding"
     assert count == "int"
     assert counts.startswith("numpy.ndarray[") and re.search(r"int64|_64Bit", counts), counts
     assert est == "tokenmill.cost.usage.CostEstimate"
     assert total == "decimal.Decimal"
-    assert sample.startswith("def ") or sample.startswith("Overload("), sample
+    assert one == "int"  # one row of logits: one token id
+    for arr in (batch, tokens):  # a batch: an int64 array
+        assert arr.startswith("numpy.ndarray[") and re.search(r"int64|_64Bit", arr), arr
     assert usage == "tokenmill.cost.usage.Usage"
     assert n_params == "float"
     assert not [r for r in revealed if r == "Any"], revealed

@@ -14,6 +14,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tokenmill._native import (
+    DecodeStream,
+    DecodeStreams,
     __version__,
     get_num_threads,
     set_num_threads,
@@ -43,7 +45,15 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.dataset.count import DatasetCount, count_tokens
     from tokenmill.report.corpus import load_corpus
     from tokenmill.report.model import Report, ReportRow, token_length_report
-    from tokenmill.sampling import Sampler, SampleResult, kept_mask, log_softmax, sample, softmax
+    from tokenmill.sampling import (
+        Sampler,
+        SampleResult,
+        SamplingParams,
+        kept_mask,
+        log_softmax,
+        sample,
+        softmax,
+    )
     from tokenmill.scaling.architecture import inference_memory, param_count
     from tokenmill.scaling.fits import compute_optimal, predicted_loss
     from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
@@ -106,6 +116,8 @@ __all__ = [
     "CostEstimate",
     "DatasetCost",
     "DatasetCount",
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
     "MissingPriceError",
     "ModelPrice",

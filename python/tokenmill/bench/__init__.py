@@ -15,7 +15,7 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, machine_info
 
 __all__ = ["BenchConfig", "Results", "Row", "Skip", "Timing", "merge", "run"]
 
-SUITES = ("sampling", "tokenization")
+SUITES = ("sampling", "tokenization", "streaming")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,12 @@ def run(config: BenchConfig) -> Results:
             from tokenmill.bench import tokenization
 
             r, s, sources = tokenization.run(config)
+            rows += r
+            skips += s
+        if config.only in (None, "streaming"):
+            from tokenmill.bench import streaming
+
+            r, s = streaming.run(config)
             rows += r
             skips += s
     mode = {"quick": config.quick, "threads": [config.threads], "only": config.only}

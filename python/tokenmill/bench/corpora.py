@@ -2,17 +2,18 @@
 
 Design notes
 ------------
-Nothing is downloaded and nothing large is shipped: the corpora are built from files present on
-any Python install (and, where present, on the operating system), in a fixed order, so two runs on
-the same machine read the same bytes.
+Nothing is downloaded and nothing large is shipped: the corpora are built from tokenmill's own
+package data and from files present on any Python install, in a fixed order, so two runs on the
+same machine read the same bytes. Nothing outside the Python installation is read, and building a
+corpus changes nothing in the running process.
 
 * ``english`` — docstrings of the Python standard library's ``.py`` files (module, class and
   function docstrings, found without importing anything), after the Python reference topics
   that ``pydoc`` shows (``pydoc_data.topics``), in sorted order.
-* ``multilingual`` — tokenmill's built-in parallel corpus (``tokenmill/data/parallel_corpus.jsonl``,
-  every language's sentences) followed by the translated strings (``msgstr``) of the gettext
-  ``.mo`` catalogues under ``/usr/share/locale`` (English catalogues skipped), an equal share of
-  bytes from each catalogue so that all languages are represented.
+* ``multilingual`` — tokenmill's built-in parallel corpus (``data/parallel_corpus.jsonl``, every
+  non-English language's sentences), followed by text generated from it: each further line joins
+  three sentences of one language drawn with a fixed seed, languages taking turns, so every script
+  is represented at any size and two runs anywhere read the same bytes.
 * ``code`` — the standard library's ``.py`` sources themselves.
 * adversarial single "words" with no whitespace: ``'a' * N``, ``N`` random letters ``[a-z]`` and
   ``N`` random base64 characters (fixed seed).
@@ -29,14 +30,14 @@ import json
 import random
 import re
 import string
-import struct
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tokenmill._data import read_text
+
 DOC_BYTES = 64 * 1024
-LOCALE_DIR = Path("/usr/share/locale")
 _BASE64 = string.ascii_letters + string.digits + "+/"
 
 
@@ -143,41 +144,12 @@ def code(limit: int, doc_bytes: int = DOC_BYTES) -> Corpus:
     return Corpus("code", split_docs(_take(parts(), limit), doc_bytes), "Python stdlib sources")
 
 
-def mo_strings(path: Path) -> Iterator[str]:
-    """Translated strings (``msgstr``) of a GNU gettext ``.mo`` file; none if it is unreadable."""
+def _sentences_by_language() -> dict[str, list[str]]:
+    """Non-English sentences of the built-in parallel corpus, by language, in id order."""
     try:
-        data = path.read_bytes()
+        lines = read_text("parallel_corpus.jsonl").splitlines()
     except OSError:
-        return
-    if len(data) < 20:
-        return
-    magic = struct.unpack("<I", data[:4])[0]
-    fmt = "<" if magic == 0x950412DE else ">" if magic == 0xDE120495 else None
-    if fmt is None:
-        return
-    n, _orig, trans = struct.unpack(fmt + "III", data[8:20])
-    for i in range(n):
-        off = trans + 8 * i
-        if off + 8 > len(data):
-            break
-        length, start = struct.unpack(fmt + "II", data[off : off + 8])
-        if i == 0 or start + length > len(data):
-            continue  # entry 0 is the catalogue header
-        try:
-            text = data[start : start + length].decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        yield from (s for s in text.split("\x00") if s.strip())
-
-
-def _parallel_corpus_text() -> str:
-    """Non-English sentences of the built-in parallel corpus, sentence by sentence across languages
-    (so any prefix holds every language)."""
-    path = Path(__file__).resolve().parent.parent / "data" / "parallel_corpus.jsonl"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return ""
+        return {}
     records: list[tuple[str, str, str]] = []
     for line in lines:
         try:
@@ -189,46 +161,40 @@ def _parallel_corpus_text() -> str:
         lang, sid, text = rec.get("lang"), rec.get("id"), rec.get("text")
         if isinstance(lang, str) and isinstance(text, str) and not lang.startswith("eng"):
             records.append((str(sid), lang, text))
-    records.sort()
-    return "".join(text + "\n" for _, _, text in records)
+    by_lang: dict[str, list[str]] = {}
+    for _, lang, text in sorted(records):
+        by_lang.setdefault(lang, []).append(text)
+    return by_lang
 
 
-def _mo_files() -> list[Path]:
-    if not LOCALE_DIR.is_dir():
-        return []
-    return sorted(
-        p
-        for p in LOCALE_DIR.glob("*/LC_MESSAGES/*.mo")
-        if not p.relative_to(LOCALE_DIR).parts[0].startswith("en")
-    )
+def _multilingual_lines(by_lang: dict[str, list[str]], seed: int = 0) -> Iterator[str]:
+    """Every sentence once (sentence by sentence across languages, so any prefix holds every
+    language), then without end: per language in turn, three of its sentences drawn at random."""
+    langs = sorted(by_lang)
+    if not langs:
+        return
+    longest = max(len(v) for v in by_lang.values())
+    for i in range(longest):
+        for lang in langs:
+            if i < len(by_lang[lang]):
+                yield by_lang[lang][i] + "\n"
+    rng = random.Random(seed)
+    while True:
+        for lang in langs:
+            yield " ".join(rng.choices(by_lang[lang], k=3)) + "\n"
 
 
 def multilingual(limit: int, doc_bytes: int = DOC_BYTES) -> Corpus:
-    """Multilingual text: tokenmill's parallel corpus, then gettext translations (equal shares).
-
-    When both exist the parallel corpus gets at most half of ``limit``.
-    """
-    mo_files = _mo_files()
-    head = _parallel_corpus_text()
-    head = _take(iter(head.splitlines(keepends=True)), limit // 2 if mo_files else limit)
-    sources = ["tokenmill parallel corpus (non-English)"] if head else []
-    rest = limit - len(head.encode("utf-8"))
-    body = ""
-    if mo_files and rest > 0:
-        share = max(rest // len(mo_files), 256)
-        chunks: list[str] = []
-        total = 0
-        for path in mo_files:
-            piece = _take(iter(s + "\n" for s in mo_strings(path)), share)
-            chunks.append(piece)
-            total += len(piece.encode("utf-8"))
-            if total >= rest:
-                break
-        body = _take(iter(chunks), rest)
-        sources.append(f"{len(mo_files)} gettext catalogues under {LOCALE_DIR}")
-    return Corpus(
-        "multilingual", split_docs(head + body, doc_bytes), " + ".join(sources) or "(none found)"
+    """Multilingual text: tokenmill's parallel corpus, then lines generated from it (fixed seed)."""
+    by_lang = _sentences_by_language()
+    text = _take(_multilingual_lines(by_lang), limit)
+    source = (
+        f"tokenmill parallel corpus ({len(by_lang)} non-English languages), then lines of three "
+        "of its sentences drawn with a fixed seed"
+        if by_lang
+        else "(none found)"
     )
+    return Corpus("multilingual", split_docs(text, doc_bytes), source)
 
 
 def adversarial(kind: str, n: int, seed: int = 0) -> str:

@@ -211,18 +211,18 @@ def thread_mode(threads: int) -> Iterator[None]:
 
     Restores the affinity and tokenmill's thread count on exit.
     """
-    import tokenmill
+    from tokenmill import _native
 
     cpus = available_cpus()
     old_env = {k: os.environ.get(k) for k in (*THREAD_ENV_VARS, "TOKENIZERS_PARALLELISM")}
-    old_threads = tokenmill.get_num_threads()
+    old_threads = _native.get_num_threads()
     pinned = False
     os.environ.update(thread_env(threads))
     try:
         if threads == 1 and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {cpus[0]})
             pinned = True
-        tokenmill.set_num_threads(threads)
+        _native.set_num_threads(threads)
         torch = sys.modules.get("torch")
         old_torch = None
         if torch is not None:
@@ -234,7 +234,7 @@ def thread_mode(threads: int) -> Iterator[None]:
             if torch is not None and old_torch is not None:
                 torch.set_num_threads(old_torch)
     finally:
-        tokenmill.set_num_threads(old_threads)
+        _native.set_num_threads(old_threads)
         if pinned:
             os.sched_setaffinity(0, set(cpus))
         for k, v in old_env.items():
@@ -250,7 +250,7 @@ def machine_info() -> dict[str, Any]:
 
     import numpy as np
 
-    import tokenmill
+    from tokenmill import _native
 
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -259,8 +259,8 @@ def machine_info() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {
-        "tokenmill": tokenmill.__version__,
-        "simd": tokenmill.simd_level(),
+        "tokenmill": _native.__version__,
+        "simd": _native.simd_level(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),

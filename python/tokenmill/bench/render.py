@@ -162,6 +162,35 @@ def load_table(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+def streaming_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = [
+        "encoding",
+        "batch",
+        "library",
+        "µs/token median",
+        "min",
+        "max",
+        "× tokenmill time",
+        "exact",
+    ]
+    body = [
+        [
+            r.encoding,
+            r.workload.removeprefix("batch "),
+            _lib(r, markdown),
+            *(
+                [f"{t * 1e6:.3f}" for t in (r.timing.median_s, r.timing.min_s, r.timing.max_s)]
+                if r.timing
+                else ["–", "–", "–"]
+            ),
+            _num(r.ratio),
+            r.exact,
+        ]
+        for r in rows
+    ]
+    return table(headers, body, markdown)
+
+
 def headline(results: Results) -> list[str]:
     """The ratios people ask about first, one line each."""
     out: list[str] = []
@@ -331,6 +360,16 @@ def render(results: Results, markdown: bool = False) -> str:
             "(tiktoken; HF tokenizers for llama-3); higher is better",
             "",
             tokenization_table(tok, markdown),
+            "",
+        ]
+    stream = [r for r in results.rows if r.suite == "streaming"]
+    if stream:
+        out += [
+            f"{h}Streaming detokenization — µs per generated token (one step per token per "
+            "sequence); × tokenmill time = the peer's time / tokenmill's, measured in shared "
+            "rounds",
+            "",
+            streaming_table(stream, markdown),
             "",
         ]
     if load:

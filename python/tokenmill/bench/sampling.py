@@ -294,7 +294,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     import importlib
     import importlib.util
 
-    import tokenmill
+    import tokenmill.sampling as ours
 
     torch: Any = None
     skips: list[Skip] = []
@@ -323,7 +323,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
             else:
                 ref["kept"] = ref_kept(x, op)
             peers: list[tuple[str, Callable[[], Any] | str]] = [
-                ("tokenmill", tokenmill_call(op, x, tokenmill))
+                ("tokenmill", tokenmill_call(op, x, ours))
             ]
             if config.threads == 1:
                 peers.append(("numpy", numpy_peer(op, x)))
@@ -335,7 +335,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
                     missing.add(call)
                     continue
                 try:
-                    checked.append((library, call, check(op, x, call(), library, tokenmill, ref)))
+                    checked.append((library, call, check(op, x, call(), library, ours, ref)))
                 except Exception as exc:  # a peer failing is reported, not fatal
                     skips.append(Skip("sampling", f"{library} / {op.name} / {label}", str(exc)))
             read_pass = partial(np.max, x, axis=1)

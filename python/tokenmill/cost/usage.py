@@ -208,7 +208,6 @@ class CostEstimate:
         out["output_tokens"] = self.output_tokens
         return out
 
-
     def __add__(self, other: CostEstimate) -> CostEstimate:
         """The estimate of both requests (or datasets) together, on the same model and tier.
 
@@ -352,5 +351,3 @@ def limit_warnings(record: ModelPrice, prompt: int, output: int) -> tuple[str, .
     if record.max_output is not None and output > record.max_output:
         out.append(f"{output} output tokens exceed {record.name}'s maximum of {record.max_output}")
     return tuple(out)
-
-

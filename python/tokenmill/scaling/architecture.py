@@ -168,7 +168,6 @@ def get_preset(key: str) -> Preset:
     return preset
 
 
-
 @dataclass(frozen=True)
 class InferenceMemory:
     """Bytes to serve a model, and a bandwidth bound on decode speed when a GPU is given.

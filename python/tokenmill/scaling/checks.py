@@ -46,4 +46,3 @@ def choice(kind: str, key: str, valid: dict[str, Any]) -> Any:
         raise ValueError(
             f"unknown {kind} {key!r}; valid choices: {', '.join(sorted(valid))}"
         ) from None
-

@@ -69,7 +69,6 @@ class Gpu:
         return value
 
 
-
 def load_data(name: str) -> Any:
     """A bundled JSON data file of the scaling calculator, parsed."""
     return json.loads(read_text(name))
@@ -276,5 +275,3 @@ def gpus_for_deadline(
         mfu=utilisation,
         price_per_gpu_hour=price_per_gpu_hour,
     )
-
-

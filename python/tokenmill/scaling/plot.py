@@ -59,4 +59,3 @@ def plot_isoflops(
     out = Path(path)
     fig.savefig(out)
     return out
-

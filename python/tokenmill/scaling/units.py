@@ -84,5 +84,3 @@ def training_flop_per_token(n_params: float, *, n_layers: int, d_model: int, seq
     d = positive_int("d_model", d_model)
     seq = positive_int("seq_len", seq_len)
     return 6.0 * n + 12.0 * layers * d * seq
-
-

@@ -522,6 +522,16 @@ impl Encoding {
         Ok(out)
     }
 
+    /// Whether `id` is a special token in Hugging Face's sense, the tokens that
+    /// `skip_special_tokens` drops: every special token of a tiktoken encoding, and the added
+    /// tokens of a `tokenizer.json` marked `"special": true` (not `<think>`-style ones).
+    #[must_use]
+    pub fn is_special_id(&self, id: Rank) -> bool {
+        self.special_by_id
+            .get(&id)
+            .is_some_and(|&k| !self.is_always(k))
+    }
+
     /// The bytes of one token, or `None` outside the vocabulary.
     #[must_use]
     pub fn token_bytes(&self, id: Rank) -> Option<&[u8]> {

@@ -25,6 +25,9 @@ pub enum VocabError {
          `disallowed_special` (for example `disallowed_special=()`) to encode it as plain text"
     )]
     DisallowedSpecial(String),
+    /// An argument that makes no sense (the message names it).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A file that cannot be read.
     #[error("{path}: {message}")]
     Io { path: String, message: String },

@@ -11,6 +11,7 @@ pub mod hf;
 pub mod model;
 pub mod openai;
 pub mod pretok;
+pub mod stream;
 pub mod tiktoken;
 mod unicode;
 mod vocab;

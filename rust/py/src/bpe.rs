@@ -57,6 +57,11 @@ fn batch_err((index, e): (usize, VocabError)) -> PyErr {
 }
 
 impl PyEncoding {
+    /// The shared core encoding (for the streaming bindings).
+    pub(crate) fn core(&self) -> Arc<CoreEncoding> {
+        Arc::clone(&self.inner)
+    }
+
     fn wrap(enc: CoreEncoding) -> Self {
         let default_policy = enc.policy(SpecialSet::Names(&[]), SpecialSet::All);
         Self {
@@ -273,7 +278,7 @@ impl PyEncoding {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// The bytes of one token.
+    /// The bytes of one token; `KeyError` (tiktoken's exception) outside the vocabulary.
     fn decode_single_token_bytes<'py>(
         &self,
         py: Python<'py>,
@@ -282,10 +287,90 @@ impl PyEncoding {
         let bytes = u32::try_from(token)
             .ok()
             .and_then(|id| self.inner.token_bytes(id))
-            .ok_or_else(|| {
-                PyValueError::new_err(format!("token id {token} is not in the vocabulary"))
-            })?;
+            .ok_or_else(|| errors::unknown_token(token))?;
         Ok(PyBytes::new(py, bytes))
+    }
+
+    /// The bytes of each token sequence, decoded in parallel.
+    fn decode_bytes_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch: Vec<Vec<i64>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        use rayon::prelude::*;
+        let enc = &self.inner;
+        let out = pool::run(py, || {
+            batch
+                .par_iter()
+                .enumerate()
+                .map(|(i, ids)| enc.decode_bytes(ids).map_err(|e| (i, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .map_err(|(i, e)| errors::vocab_error_at(&format!("batch[{i}]"), &e))?;
+        PyList::new(py, out.iter().map(|b| PyBytes::new(py, b)))
+    }
+
+    /// The id of the token whose bytes are exactly `piece` (regular or special); `KeyError`
+    /// otherwise, as tiktoken.
+    fn encode_single_token(&self, piece: &[u8]) -> PyResult<u32> {
+        if let Some(id) = self.inner.model().token_id(piece) {
+            return Ok(id);
+        }
+        self.inner
+            .special_tokens()
+            .iter()
+            .find(|(s, _)| s.as_bytes() == piece)
+            .map(|&(_, id)| id)
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(piece.to_vec()))
+    }
+
+    /// The bytes of every regular (non-special) token, sorted bytewise (tiktoken's order).
+    fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let model = self.inner.model();
+        let mut all: Vec<&[u8]> = (0..model.n_ids())
+            .filter_map(|id| u32::try_from(id).ok().and_then(|id| model.token_bytes(id)))
+            .collect();
+        all.sort_unstable();
+        PyList::new(py, all.into_iter().map(|b| PyBytes::new(py, b)))
+    }
+
+    /// `encode` into a uint32 numpy array (no Python int per token).
+    #[pyo3(signature = (text, allowed, disallowed))]
+    fn encode_to_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'_, PyString>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let t = text_of(text)?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        let ids = pool::here_for(py, t.len(), || enc.encode(&t, &policy)).into_py()?;
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// Build an encoding from `.tiktoken`-format bytes held in memory (tiktoken's
+    /// `Encoding(mergeable_ranks=...)` constructor serialises its dict to this).
+    #[staticmethod]
+    #[pyo3(signature = (data, pattern, special_tokens, name))]
+    fn from_tiktoken_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        pattern: &str,
+        special_tokens: Vec<(String, u32)>,
+        name: &str,
+    ) -> PyResult<Self> {
+        let enc = py
+            .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, data, pattern, special_tokens))
+            .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
+        Ok(Self::wrap(enc))
+    }
+
+    /// Whether `token` is a special token in Hugging Face's sense (dropped by
+    /// `skip_special_tokens`).
+    fn is_hf_special(&self, token: i64) -> bool {
+        u32::try_from(token).is_ok_and(|id| self.inner.is_special_id(id))
     }
 
     fn __repr__(&self) -> String {

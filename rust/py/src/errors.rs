@@ -5,7 +5,7 @@
 //! [`IntoPyResult::into_py`] turns any core `Result` into a `PyResult`:
 //! `enc.load(path).into_py()?`.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::{PyErr, PyResult};
 
 /// A core error already mapped to the Python exception it raises.
@@ -32,6 +32,11 @@ impl From<tokenmill_bpe::VocabError> for CoreError {
 /// A vocabulary error with where it happened (a file path, `texts[3]`) in front of the message.
 pub fn vocab_error_at(place: &str, e: &tokenmill_bpe::VocabError) -> PyErr {
     PyValueError::new_err(format!("{place}: {e}"))
+}
+
+/// tiktoken's exception for a token id outside the vocabulary (`KeyError`, the id as text).
+pub fn unknown_token(token: i64) -> PyErr {
+    PyKeyError::new_err(token.to_string())
 }
 
 /// Convert a core `Result` into a `PyResult` through [`CoreError`].

@@ -8,6 +8,7 @@ mod bpe;
 mod errors;
 mod pool;
 mod sampling;
+mod stream;
 
 /// The SIMD instruction set the sampling kernels dispatch to on this CPU.
 #[pyfunction]
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     sampling::register(m)?;
     bpe::register(m)?;
+    stream::register(m)?;
     Ok(())
 }

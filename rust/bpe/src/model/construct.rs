@@ -22,6 +22,7 @@ impl BpeModel {
             .map(|(i, t)| (t, i as Rank))
             .collect::<Vec<_>>();
         let mut model = Self::from_vocab(entries)?;
+        model.require_all_bytes()?;
         model.set_rank_semantics();
         Ok(model)
     }
@@ -43,6 +44,7 @@ impl BpeModel {
             ));
         }
         let mut model = Self::from_packed(data, offsets)?;
+        model.require_all_bytes()?;
         model.set_rank_semantics();
         Ok(model)
     }
@@ -167,14 +169,39 @@ impl BpeModel {
             pairs: FxHashMap::default(),
             by_rank: false,
             whole_piece_lookup: false,
+            missing_bytes: false,
             uid: cache::new_uid(),
             backtrack: OnceLock::new(),
         };
         for b in 0..=255u8 {
-            model.byte_ids[usize::from(b)] = model.token_id(&[b]).ok_or_else(|| {
-                VocabError::InvalidVocab(format!("no single-byte token for byte 0x{b:02x}"))
-            })?;
+            model.byte_ids[usize::from(b)] = match model.token_id(&[b]) {
+                Some(id) => id,
+                None if never_in_utf8(b) => {
+                    model.missing_bytes = true;
+                    NONE
+                }
+                None => {
+                    return Err(VocabError::InvalidVocab(format!(
+                        "no single-byte token for byte 0x{b:02x}"
+                    )))
+                }
+            };
         }
         Ok(model)
     }
+
+    /// Rank vocabularies (tiktoken) need a token for every byte.
+    fn require_all_bytes(&self) -> Result<(), VocabError> {
+        match (0..=255u8).find(|&b| self.byte_ids[usize::from(b)] == NONE) {
+            Some(b) if self.missing_bytes => Err(VocabError::InvalidVocab(format!(
+                "no single-byte token for byte 0x{b:02x}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Bytes that never occur in well-formed UTF-8 (RFC 3629): 0xC0, 0xC1, 0xF5-0xFF.
+pub(super) fn never_in_utf8(b: u8) -> bool {
+    matches!(b, 0xC0 | 0xC1 | 0xF5..=0xFF)
 }

@@ -95,6 +95,13 @@ pub struct BpeModel {
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
+    /// Some byte that never occurs in UTF-8 text (0xC0, 0xC1, 0xF5-0xFF) has no single-byte
+    /// token (its `byte_ids` entry is `NONE`). DeepSeek's `tokenizer.json` files leave them out;
+    /// Hugging Face drops a character its vocabulary lacks when the model has no `unk_token`,
+    /// and merges across the gap. Text arrives as `&str`, so only the raw-byte entry points
+    /// [`encode_piece`](Self::encode_piece) / [`count_piece`](Self::count_piece) can meet one;
+    /// they drop it the same way.
+    missing_bytes: bool,
     /// Process-unique id tagging this model's entries in the per-thread piece cache.
     uid: u32,
     /// The backtracking encoder's tables (rank vocabularies only), built on first use; `None`
@@ -161,6 +168,10 @@ impl BpeModel {
                 return;
             }
         }
+        if let Some(kept) = self.without_missing_bytes(piece) {
+            self.merge_parts_of(&kept, |id| out.push(id));
+            return;
+        }
         if let Some(bt) = self.backtrack_for(piece.len()) {
             if bt.encode(piece, out) {
                 return;
@@ -198,16 +209,32 @@ impl BpeModel {
         if self.whole_piece_lookup && self.token_id(piece).is_some() {
             return 1;
         }
+        if let Some(kept) = self.without_missing_bytes(piece) {
+            return self.merge_parts_of(&kept, |_| {});
+        }
         if let Some(n) = self
             .backtrack_for(piece.len())
             .and_then(|bt| bt.count(piece))
         {
             return n;
         }
+        self.merge_parts_of(piece, |_| {})
+    }
+
+    /// `piece` without the bytes that have no token (see `missing_bytes`), if it holds any.
+    fn without_missing_bytes(&self, piece: &[u8]) -> Option<Vec<u8>> {
+        let missing = |b: &u8| self.byte_ids[usize::from(*b)] == NONE;
+        (self.missing_bytes && piece.iter().any(missing))
+            .then(|| piece.iter().copied().filter(|b| !missing(b)).collect())
+    }
+
+    /// Merge `piece` from single bytes with the engine its length calls for (no whole-piece
+    /// lookup, no backtracking); every byte must have a token. Returns the token count.
+    fn merge_parts_of(&self, piece: &[u8], emit: impl FnMut(Rank)) -> usize {
         if piece.len() <= SMALL {
-            self.merge_small(piece, |_| {})
+            self.merge_small(piece, emit)
         } else {
-            self.merge_long(piece, |_| {})
+            self.merge_long(piece, emit)
         }
     }
 }

@@ -1,3 +1,4 @@
+use super::construct::never_in_utf8;
 use super::reference::{naive_merge, reference_merge};
 use super::*;
 use crate::vocab::key_and_hash;
@@ -195,4 +196,40 @@ proptest! {
             all_engines_agree(&m, &piece);
         }
     }
+
+}
+
+#[test]
+fn merge_lists_may_lack_bytes_that_utf8_never_uses() {
+    // DeepSeek's files have no token for 0xC0, 0xC1, 0xF5-0xFF. Such a byte can only come
+    // through the raw-byte entry points; it is dropped and its neighbours merge across the
+    // gap, as Hugging Face does with a character its vocabulary lacks (no `unk_token`).
+    let mut vocab: Vec<(Vec<u8>, Rank)> = (0..=255u8)
+        .filter(|&b| !never_in_utf8(b))
+        .map(|b| (vec![b], Rank::from(b)))
+        .collect();
+    vocab.push((b"ab".to_vec(), 256));
+    let m =
+        BpeModel::from_merges(vocab.clone(), vec![(b"a".to_vec(), b"b".to_vec())], false).unwrap();
+    for piece in [
+        &b"a\xc0b"[..],
+        b"\xffa\xf5\xc1b\xfe",
+        b"a\xc0b\xff".repeat(30).as_slice(),
+    ] {
+        let mut out = Vec::new();
+        m.encode_piece(piece, &mut out);
+        assert!(out.iter().all(|&id| id == 256), "{piece:?} -> {out:?}");
+        assert_eq!(m.count_piece(piece), out.len());
+    }
+    let mut out = Vec::new();
+    m.encode_piece(b"\xc0", &mut out);
+    assert!(out.is_empty());
+    // A byte that UTF-8 text does use stays required, and rank vocabularies need all 256.
+    vocab.retain(|(b, _)| b != b"a");
+    assert!(BpeModel::from_merges(vocab, vec![], false).is_err());
+    let toks: Vec<Vec<u8>> = (0..=255u8)
+        .filter(|&b| b != 0xC0)
+        .map(|b| vec![b])
+        .collect();
+    assert!(BpeModel::from_ranks(toks).is_err());
 }

@@ -1,7 +1,7 @@
 //! AVX-512F kernels (16 lanes). Same algorithms as `avx2.rs`, with mask registers for compares.
 //!
-//! Dispatched only when the CPU reports AVX-512F. The development machine (AMD EPYC, AVX2) cannot
-//! run these, so the equivalence tests exercise them only on AVX-512 hardware.
+//! Dispatched only when the CPU reports AVX-512F, so the equivalence tests exercise them only on
+//! AVX-512 hardware.
 
 use std::arch::x86_64::*;
 

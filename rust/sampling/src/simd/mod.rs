@@ -31,7 +31,7 @@
 //! * `2^(n + 64)` is applied by adding `t << 23` to the bits of `p(r)` (exact: results stay normal,
 //!   `n >= -160` after the clamp).
 //!
-//! AVX-512 and NEON (`avx512.rs`, `neon.rs`; they cannot be run on the development machine) keep
+//! AVX-512 and NEON (`avx512.rs`, `neon.rs`; each is tested only on a CPU that has it) keep
 //! the longer form: `n = round(a log2 e)` by a rounding instruction, the exact reduction above
 //! with `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)`
 //! as two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /

@@ -1,7 +1,7 @@
 //! NEON kernels (4 lanes, aarch64). Same algorithms as `avx2.rs`.
 //!
-//! Compiled only for aarch64; the x86-64 development machine can neither build nor run them, so
-//! the equivalence tests in `simd/mod.rs` cover them on aarch64 CI only.
+//! Compiled only for aarch64, so the equivalence tests in `simd/mod.rs` cover them only when the
+//! tests run on an aarch64 machine.
 
 use std::arch::aarch64::*;
 

