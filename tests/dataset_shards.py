@@ -6,8 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 _DATA = Path(__file__).resolve().parents[1] / "python" / "tokenmill" / "data"
 

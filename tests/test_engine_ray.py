@@ -20,6 +20,7 @@ from dataset_shards import corpus_rows, write_shards
 from tokenmill.cli import main
 from tokenmill.dataset import count_tokens
 from tokenmill.engines import resolve_engine
+from tokenmill.engines.ray import RayEngine
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -34,7 +35,7 @@ def cluster() -> Any:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     from ray import cloudpickle
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's counter classes
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]  # the test's counter classes
     yield
     ray.shutdown()
 
@@ -47,6 +48,7 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_count_identical_to_local_on_two_half_cpu_workers(shards: Path) -> None:
     # 2 actors x 0.5 CPU on a 2-CPU cluster: the case that must leave room for Ray Data's tasks
     engine = resolve_engine("ray")
+    assert isinstance(engine, RayEngine)
     assert (engine.num_cpus, engine.threads) == (0.5, 1)
     engine.workers = 2
     args: dict[str, Any] = {"lang_column": "lang"}
@@ -111,8 +113,6 @@ def test_bad_rows_and_bad_files_on_ray(tmp_path: Path) -> None:
 
 
 def test_stalled_pool_fails_with_the_reason(shards: Path) -> None:
-    from tokenmill.engines.ray import RayEngine
-
     engine = RayEngine(workers=1, num_cpus=3, stall_timeout=5)  # more than the cluster has
     with pytest.raises(
         TimeoutError,
@@ -182,3 +182,11 @@ def test_cost_on_ray_identical_to_local(tmp_path: Path) -> None:
         local = price_dataset(chats, model, output_tokens_per_row=50)
         assert on_ray == local
         assert on_ray.count.bad_rows == 3 and on_ray.count.rows == len(rows)
+
+
+def test_unpicklable_tokenizer_object_is_named(shards: Path) -> None:
+    import tokenmill
+
+    enc = tokenmill.get_encoding("cl100k_base")  # a native object: not picklable
+    with pytest.raises(ValueError, match="give tokenizers by name or path"):
+        count_tokens(shards / "b.jsonl", [enc], engine="ray")

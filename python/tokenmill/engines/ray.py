@@ -136,6 +136,13 @@ class RayEngine:
         if not shards:
             return job.empty()
         ray = self._connect()
+        try:
+            ray.cloudpickle.dumps(job)
+        except Exception as exc:
+            raise ValueError(
+                f"engine='ray' sends the job to worker processes and cannot pickle it ({exc}); "
+                "give tokenizers by name or path instead of as loaded objects"
+            ) from None
         pool = self._pool_size(ray, len(shards))
         items = [{"shard": i} for i in range(len(shards))]
         ds = ray.data.from_items(items, override_num_blocks=len(shards))

@@ -362,7 +362,7 @@ impl PyEncoding {
         name: &str,
     ) -> PyResult<Self> {
         let enc = py
-            .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, data, pattern, special_tokens))
+            .detach(|| tokenmill_bpe::openai::from_tiktoken(name, data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
         Ok(Self::wrap(enc))
     }
