@@ -184,9 +184,25 @@ def test_cost_on_ray_identical_to_local(tmp_path: Path) -> None:
         assert on_ray.count.bad_rows == 3 and on_ray.count.rows == len(rows)
 
 
-def test_unpicklable_tokenizer_object_is_named(shards: Path) -> None:
+class Locked:
+    """A tokenizer object holding a lock: it cannot be sent to another process."""
+
+    name = "locked"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def count_batch(self, texts: Any) -> Any:
+        return np.zeros(len(texts), dtype=np.int64)
+
+
+def test_tokenizer_objects_travel_or_are_refused_by_name(shards: Path) -> None:
     import tokenmill
 
-    enc = tokenmill.get_encoding("cl100k_base")  # a native object: not picklable
+    enc = tokenmill.get_encoding("o200k_base")  # a loaded encoding pickles: it runs on Ray
+    on_ray = count_tokens(shards / "b.jsonl", [enc], engine="ray")
+    assert on_ray.partial == count_tokens(shards / "b.jsonl", ["o200k_base"]).partial
     with pytest.raises(ValueError, match="give tokenizers by name or path"):
-        count_tokens(shards / "b.jsonl", [enc], engine="ray")
+        count_tokens(shards / "b.jsonl", [Locked()], engine="ray")
