@@ -1,20 +1,16 @@
-"""The report's counting as a shard job: exactly mergeable per-language statistics.
+"""The report's counting as a shard job, for :mod:`tokenmill.engines`.
 
 Design notes
 ------------
 The tokenizer-independent work (loading the corpus, dropping empty texts, aligning ids with the
-pivot) stays on the caller's side; what is spread over an engine is the counting. A
-:class:`ReportShard` is a slice of one language's non-empty texts with, per text, whether its id
-also exists in the pivot. :meth:`ReportJob.run` counts it with every tokenizer and returns a
-:class:`ReportPartial`:
+pivot) stays with the caller; what is spread over an engine is the counting. A
+:class:`ReportShard` is a run of one language's non-empty texts starting at ``offset`` in that
+language's list. :meth:`ReportJob.run` counts it with every tokenizer and returns a
+:class:`ReportPartial`: per (tokenizer, language), ``(offset, counts)`` runs.
 
-* per (tokenizer, language): the exact histogram of tokens per sentence (median, mean, p90 and
-  total are functions of it: :meth:`TokenHistogram.to_array` rebuilds the sorted counts) and the
-  token total over the ids shared with the pivot (the premium's numerator);
-* per tokenizer: the pivot's per-sentence counts by position, so that the denominator of each
-  language's premium (the pivot's tokens over that language's shared ids) is an exact sum.
-
-Merging adds histograms and totals and concatenates the pivot's disjoint position ranges, so the
+The report compares sentences id by id (the premium over shared ids, the share of sentences over
+2x or 4x the pivot's tokens), so the mergeable state is the per-sentence counts themselves, 8
+bytes per sentence against the sentence's text: merging joins disjoint position runs, and the
 merged partial is the same whatever the sharding and the engine.
 """
 
@@ -27,84 +23,57 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokenmill.dataset.stats import TokenHistogram
 from tokenmill.engines import TokenizerJob
 
-__all__ = ["LanguageTally", "ReportJob", "ReportPartial", "ReportShard", "report_shards"]
+__all__ = ["ReportJob", "ReportPartial", "ReportShard", "report_shards"]
 
 SHARD_TEXTS = 1 << 14  # texts per shard: enough per task, many tasks for a large corpus
+
+Runs = tuple[tuple[int, tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
 class ReportShard:
-    """Texts ``texts`` of ``language``; ``shared[i]``: the id of ``texts[i]`` is in the pivot;
-    ``pivot_offset``: for the pivot language, the position of ``texts[0]`` among its texts."""
+    """``texts`` of ``language``, the first at position ``offset`` of its kept texts."""
 
     language: str
     texts: tuple[str, ...]
-    shared: tuple[bool, ...]
-    pivot_offset: int | None = None
-
-
-@dataclass(frozen=True)
-class LanguageTally:
-    """One language under one tokenizer: the exact histogram and the shared-id token total."""
-
-    histogram: TokenHistogram = field(default_factory=TokenHistogram)
-    shared_tokens: int = 0
-
-    def merge(self, other: LanguageTally) -> LanguageTally:
-        return LanguageTally(
-            self.histogram.merge(other.histogram), self.shared_tokens + other.shared_tokens
-        )
+    offset: int = 0
 
 
 @dataclass(frozen=True)
 class ReportPartial:
-    """``tallies[(tokenizer, language)]`` and the pivot's counts ``pivot[tokenizer]`` as
-    ``(offset, counts)`` ranges."""
+    """``runs[(tokenizer, language)]``: ``(offset, counts)`` runs of per-sentence counts."""
 
-    tallies: Mapping[tuple[str, str], LanguageTally] = field(default_factory=dict)
-    pivot: Mapping[str, tuple[tuple[int, tuple[int, ...]], ...]] = field(default_factory=dict)
+    runs: Mapping[tuple[str, str], Runs] = field(default_factory=dict)
 
-    def pivot_counts(self, tokenizer: str, n: int) -> npt.NDArray[np.int64]:
-        """The pivot's ``n`` per-sentence counts under ``tokenizer``, in position order."""
+    def counts(self, tokenizer: str, language: str, n: int) -> npt.NDArray[np.int64]:
+        """The ``n`` per-sentence counts of ``language`` under ``tokenizer``, in order."""
         out = np.zeros(n, dtype=np.int64)
-        for offset, counts in self.pivot.get(tokenizer, ()):
+        filled = 0
+        for offset, counts in self.runs.get((tokenizer, language), ()):
             out[offset : offset + len(counts)] = counts
+            filled += len(counts)
+        if filled != n:
+            raise ValueError(f"{language}: {filled} of {n} sentences counted by {tokenizer!r}")
         return out
 
 
 def merge_report(a: ReportPartial, b: ReportPartial) -> ReportPartial:
-    tallies = dict(a.tallies)
-    for key, t in b.tallies.items():
-        tallies[key] = tallies[key].merge(t) if key in tallies else t
-    pivot = dict(a.pivot)
-    for tok, ranges in b.pivot.items():
-        pivot[tok] = tuple(sorted(pivot.get(tok, ()) + ranges))
-    return ReportPartial(dict(tallies), dict(pivot))
+    """Join two partials (associative; runs of one key are kept in position order)."""
+    runs = dict(a.runs)
+    for key, more in b.runs.items():
+        runs[key] = tuple(sorted(runs.get(key, ()) + more))
+    return ReportPartial(runs)
 
 
-def report_shards(
-    kept: Mapping[str, Sequence[str]],
-    shared: Mapping[str, npt.NDArray[np.bool_]],
-    pivot: str,
-    size: int = SHARD_TEXTS,
-) -> list[ReportShard]:
+def report_shards(kept: Mapping[str, Sequence[str]], size: int = SHARD_TEXTS) -> list[ReportShard]:
     """Every language's kept texts cut into shards of at most ``size`` texts."""
-    out = []
-    for lang, texts in kept.items():
-        flags = shared[lang].tolist()
-        for lo in range(0, len(texts), size):
-            out.append(
-                ReportShard(
-                    lang,
-                    tuple(texts[lo : lo + size]),
-                    tuple(flags[lo : lo + size]),
-                    lo if lang == pivot else None,
-                )
-            )
-    return out
+    return [
+        ReportShard(lang, tuple(texts[lo : lo + size]), lo)
+        for lang, texts in kept.items()
+        for lo in range(0, len(texts), size)
+    ]
 
 
 class ReportJob(TokenizerJob):
@@ -126,18 +95,12 @@ class ReportJob(TokenizerJob):
         return len(shard.texts) * len(self.names)
 
     def run(self, shard: ReportShard) -> ReportPartial:
-        tallies: dict[tuple[str, str], LanguageTally] = {}
-        pivot: dict[str, tuple[tuple[int, tuple[int, ...]], ...]] = {}
-        shared = np.asarray(shard.shared, dtype=np.bool_)
+        runs: dict[tuple[str, str], Runs] = {}
         for counter, name in zip(self.counters, self.names, strict=True):
             got = np.asarray(counter.count_batch(list(shard.texts)), dtype=np.int64)
             if got.shape != (len(shard.texts),):
                 raise ValueError(
                     f"tokenizer {name!r} returned {got.shape} counts for {len(shard.texts)} texts"
                 )
-            tallies[(name, shard.language)] = LanguageTally(
-                TokenHistogram.of(got), int(got[shared].sum())
-            )
-            if shard.pivot_offset is not None:
-                pivot[name] = ((shard.pivot_offset, tuple(got.tolist())),)
-        return ReportPartial(dict(tallies), dict(pivot))
+            runs[(name, shard.language)] = ((shard.offset, tuple(got.tolist())),)
+        return ReportPartial(runs)

@@ -215,10 +215,12 @@ impl HfTokenizer {
         use crate::{Normalizer, PreTokenizer};
         let mut out = Vec::new();
         let encode_segment = |seg: &str, out: &mut Vec<Rank>| {
-            let norm = self.normalizer.normalize(seg);
-            self.pre_tokenizer.split(&norm, &mut |piece| {
-                self.model.encode_piece(piece.as_bytes(), out)
-            });
+            let norm = self.normalizer.normalize(seg).unwrap();
+            self.pre_tokenizer
+                .split(&norm, &mut |piece| {
+                    self.model.encode_piece(piece.as_bytes(), out)
+                })
+                .unwrap();
         };
         let mut first = [false; 256];
         for t in &self.added_tokens {
