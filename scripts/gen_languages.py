@@ -5,10 +5,13 @@ Inputs (cited in ``python/tokenmill/data/README.md``):
 * ``scripts/data/flores200_languages.tsv``: the 204 FLORES-200 codes and their English names;
 * the ISO 639-3 and ISO 15924 code tables as packaged by ``pycountry`` (Debian ``iso-codes``);
 * the MASSIVE locale -> FLORES-200 table, ``MASSIVE_TO_FLORES`` in ``tokenmill/report/corpus.py``;
+* ``scripts/data/glottolog_families.tsv``: the Glottolog 5.1 family of each FLORES-200 ISO 639-3
+  code, extracted from glottolog-cldf's ``cldf/languages.csv`` by ``--glottolog PATH``;
 * the entries already in ``languages.json``: their names, native names, speaker counts and
   Common Crawl shares are kept as they are (they carry their own sources).
 
-Run from the repository root: ``python scripts/gen_languages.py`` (needs ``pip install pycountry``;
+Run from the repository root: ``python scripts/gen_languages.py [--glottolog languages.csv]``
+(needs ``pip install pycountry``;
 a development tool only: the package reads the JSON and never imports pycountry). The output is
 deterministic: running it twice gives the same file.
 """
@@ -25,6 +28,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "python" / "tokenmill" / "data" / "languages.json"
 FLORES = ROOT / "scripts" / "data" / "flores200_languages.tsv"
+FAMILIES = ROOT / "scripts" / "data" / "glottolog_families.tsv"
+
+# Macrolanguage codes that Glottolog does not list: the individual language (an ISO 639-3 member
+# of the macrolanguage) whose Glottolog family is taken. Every member of these macrolanguages
+# belongs to the same family, so the choice does not change the family.
+MACRO_MEMBERS = {"est": "ekk", "grn": "gug", "kon": "kng", "srd": "sro", "zho": "cmn"}
 
 # Scripts whose writing does not separate words with spaces: the Unicode line-breaking classes
 # SA (South East Asian: Thai, Lao, Khmer, Myanmar) and ID (Han ideographs, kana) of UAX #14,
@@ -66,6 +75,13 @@ SOURCES = {
         "arXiv:2204.08582. Locales of MASSIVE 1.1 (52 with ca-ES), mapped to the FLORES-200 "
         "code of the same language and script."
     ),
+    "glottolog": (
+        "Harald Hammarström, Robert Forkel, Martin Haspelmath, Sebastian Bank. 2024. Glottolog "
+        "5.1. Leipzig: Max Planck Institute for Evolutionary Anthropology. CC BY 4.0. Data from "
+        "glottolog-cldf v5.1, cldf/languages.csv: the top-level family of the language with this "
+        "ISO 639-3 code ('isolate' for isolates; for the macrolanguages est, grn, kon, srd, zho "
+        "the family of a member language: ekk, gug, kng, sro, cmn)."
+    ),
     "uax14": (
         "Unicode Standard Annex #14, Unicode Line Breaking Algorithm: scripts of line-break class "
         "SA (Thai, Lao, Khmer, Myanmar) and ID (Han, kana) do not separate words with spaces; "
@@ -104,6 +120,32 @@ def script_name(pc: Any, code: str, existing: dict[str, str]) -> str:
     return str(entry.name).split(" (")[0]
 
 
+def extract_families(languages_csv: Path, isos: set[str]) -> None:
+    """Write ``FAMILIES`` from glottolog-cldf's ``cldf/languages.csv`` for the codes ``isos``."""
+    with languages_csv.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_id = {r["ID"]: r for r in rows}
+    by_iso = {r["ISO639P3code"]: r for r in rows if r["ISO639P3code"]}
+    with FAMILIES.open("w", encoding="utf-8", newline="") as out:
+        out.write("iso639_3\tglottocode\tglottolog_name\tfamily\n")
+        for iso in sorted(isos):
+            row = by_iso.get(MACRO_MEMBERS.get(iso, iso))
+            if row is None:
+                raise SystemExit(f"{iso}: not in {languages_csv}")
+            if row["Family_ID"]:
+                family = by_id[row["Family_ID"]]["Name"]
+            elif row["Is_Isolate"].lower() == "true":
+                family = "isolate"
+            else:
+                raise SystemExit(f"{iso}: Glottolog gives neither a family nor isolate")
+            out.write(f"{iso}\t{row['Glottocode']}\t{row['Name']}\t{family}\n")
+
+
+def _families() -> dict[str, str]:
+    with FAMILIES.open(encoding="utf-8", newline="") as fh:
+        return {row["iso639_3"]: row["family"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
 def build(doc: dict[str, Any]) -> dict[str, Any]:
     pc = _pycountry()
     old: dict[str, dict[str, Any]] = doc["languages"]
@@ -114,6 +156,7 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
     if missing:
         raise SystemExit(f"MASSIVE locales map to codes outside FLORES-200: {missing}")
     known_scripts = {e["script"]: e["script_name"] for e in old.values() if "script_name" in e}
+    families = _families()
 
     out: dict[str, dict[str, Any]] = {}
     for code in sorted(flores):
@@ -130,6 +173,7 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
             "script": script,
             "script_name": script_name(pc, script, known_scripts),
             "word_spaces": script not in NO_WORD_SPACES,
+            "family": families[lang],
             "flores200_name": flores[code],
             "massive_locale": locale_of.get(code),
         }
@@ -141,6 +185,7 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
             entry["massive_locale"] = locale_of.get(code)
             entry["iso639_3_name"] = iso_name
             entry["word_spaces"] = script not in NO_WORD_SPACES
+            entry["family"] = families[lang]
         out[code] = entry
     extra = sorted(set(old) - set(out))
     for code in extra:  # a curated language outside FLORES-200 stays
@@ -169,6 +214,8 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
             "word_spaces": "true when the script separates words with spaces (source uax14); "
             "fertility (tokens per whitespace-delimited word) is reported only for these.",
             "massive_locale": "The MASSIVE 1.1 locale of this language, or null (source massive).",
+            "family": "Top-level language family in Glottolog 5.1, or 'isolate' (source "
+            "glottolog); Glottolog's pseudo-families (e.g. 'Artificial Language') as given.",
             "scripts": "Top level: every ISO 15924 code -> its English name and word_spaces "
             "(null for the scripts FLORES-200 does not use: not assessed).",
         }
@@ -192,6 +239,13 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--glottolog":
+        with FLORES.open(encoding="utf-8", newline="") as fh:
+            isos = {row["code"].split("_")[0] for row in csv.DictReader(fh, delimiter="\t")}
+        extract_families(Path(sys.argv[2]), isos)
+        print(f"wrote {FAMILIES.relative_to(ROOT)}")
+    elif len(sys.argv) != 1:
+        sys.exit("usage: python scripts/gen_languages.py [--glottolog cldf/languages.csv]")
     doc = json.loads(DATA.read_text(encoding="utf-8"))
     new = build(doc)
     DATA.write_text(json.dumps(new, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

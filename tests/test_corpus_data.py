@@ -235,6 +235,7 @@ def test_translations_are_not_truncated() -> None:
 
 
 FLORES_LIST = Path(__file__).resolve().parents[1] / "scripts" / "data" / "flores200_languages.tsv"
+FAMILY_LIST = FLORES_LIST.with_name("glottolog_families.tsv")
 
 
 def _flores200() -> dict[str, str]:
@@ -258,6 +259,9 @@ def test_languages_cover_flores200_and_the_corpus() -> None:
 def test_languages_fields_are_consistent() -> None:
     scripts = LANGUAGES["scripts"]
     flores = _flores200()
+    families = dict(
+        line.split("\t")[::3] for line in FAMILY_LIST.read_text(encoding="utf-8").splitlines()[1:]
+    )
     for code, info in LANGUAGES["languages"].items():
         lang, script = code.split("_")
         assert info["script"] == script, code
@@ -267,6 +271,7 @@ def test_languages_fields_are_consistent() -> None:
         assert info["script_name"] == scripts[script]["name"], code
         assert info["word_spaces"] is scripts[script]["word_spaces"], code
         assert info["iso639_1"] is None or len(info["iso639_1"]) == 2, code
+        assert info["family"] == families[lang], code
     sources = LANGUAGES["sources"]
     for code, info in CURATED.items():
         assert isinstance(info["native_name"], str) and info["native_name"], code
@@ -324,6 +329,31 @@ def test_word_spaces_agree_with_the_corpus_text() -> None:
         "khm_Khmr",
         "mya_Mymr",
     }
+
+
+def test_families_follow_glottolog() -> None:
+    """Spot checks against Glottolog's classification, and the shape of the whole table."""
+    langs = LANGUAGES["languages"]
+    expected = {
+        "eus_Latn": "isolate",
+        "hin_Deva": "Indo-European",
+        "jpn_Jpan": "Japonic",
+        "kor_Hang": "Koreanic",
+        "fin_Latn": "Uralic",
+        "est_Latn": "Uralic",  # macrolanguage est: its member ekk
+        "zho_Hans": "Sino-Tibetan",
+        "yue_Hant": "Sino-Tibetan",
+        "swh_Latn": "Atlantic-Congo",
+        "tam_Taml": "Dravidian",
+        "tgl_Latn": "Austronesian",
+        "amh_Ethi": "Afro-Asiatic",
+        "grn_Latn": "Tupian",
+        "epo_Latn": "Artificial Language",
+    }
+    assert {code: langs[code]["family"] for code in expected} == expected
+    counts = Counter(e["family"] for e in langs.values())
+    assert counts.most_common(1)[0][0] == "Indo-European"
+    assert all(isinstance(f, str) and f for f in counts)
 
 
 def test_every_massive_locale_has_its_flores_entry() -> None:

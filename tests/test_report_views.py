@@ -53,6 +53,8 @@ def test_every_flores200_code_has_a_name_and_a_script(flores_report: Report) -> 
     names = {r.language: r.name for r in rows}
     assert names["shn_Mymr"] == "Shan" and names["ydd_Hebr"] == "Eastern Yiddish"
     assert names["ajp_Arab"] == "South Levantine Arabic"  # a code ISO 639-3 has since retired
+    assert all(r.family for r in rows)
+    assert {r.language: r.family for r in rows}["shn_Mymr"] == "Tai-Kadai"
     table = render(flores_report, "table")
     assert "| shn_Mymr | shn_Mymr |" not in render(flores_report, "markdown")
     assert "Shan" in table and "Tamasheq (Tifinagh script)" in table

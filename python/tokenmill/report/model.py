@@ -85,12 +85,14 @@ class ReportRow:
     ``language`` is the normalised code (FLORES-200 where one is known), ``corpus_code`` the code
     the corpus itself uses (MASSIVE's ``hi-IN``; the same as ``language`` elsewhere); ``name`` is
     the English name, or the code when the language is not in ``languages.json``; ``script`` the
-    ISO 15924 code (``None`` when unknown). Metric definitions: :mod:`tokenmill.report.stats`."""
+    ISO 15924 code and ``family`` the top-level Glottolog family (``None`` when unknown). Metric
+    definitions: :mod:`tokenmill.report.stats`."""
 
     language: str
     corpus_code: str
     name: str
     script: str | None
+    family: str | None
     tokenizer: str
     sentences: int
     empty_texts: int
@@ -381,6 +383,7 @@ def _row(
         corpus_code=corpus_code,
         name=li.name,
         script=li.script,
+        family=li.family,
         tokenizer=tok_name,
         sentences=st.sentences,
         empty_texts=measures.empty,

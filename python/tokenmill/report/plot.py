@@ -571,6 +571,8 @@ def _scripts_figure(report: Report) -> Any:
     ax.axvline(1.0, color="#555555", linewidth=0.8, linestyle="--", zorder=1)
     ax.grid(axis="x", color="#e3e3e3", linewidth=0.5)
     ax.set_axisbelow(True)
+    for i in range(1, n, 2):
+        ax.axhspan(i - 0.5, i + 0.5, color="#f2f2f2", linewidth=0, zorder=0)
     band = 0.7
     step = band / max(n_tok, 1)
     for k, tok in enumerate(report.tokenizers):
@@ -593,8 +595,7 @@ def _scripts_figure(report: Report) -> Any:
     labels = []
     for script in order:
         a = per[(first, script)]
-        name = a.script_name
-        labels.append(f"{name} ({a.languages})")
+        labels.append(f"{_short_script(a.script_name)} ({a.languages})")
     ax.set_yticks(range(n), labels, fontsize=8.5)
     ax.set_ylim(n - 0.4, -0.6)
     ax.tick_params(axis="y", length=0)

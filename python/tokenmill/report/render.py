@@ -13,9 +13,9 @@ HTML is one self-contained file: no network request, no external script, style o
 in it names a URL). It holds the summary, the plots inline as ``<svg>`` (when matplotlib is
 installed), the per-script aggregates and one tidy table of every row. About 40 lines of inline
 JavaScript sort that table by any column (click a header; numbers sort by value, ``–`` last) and
-filter it by script, tokenizer and a search over names and codes. A print stylesheet hides the
-controls, prints the rows the filters show, repeats the table header on each page, keeps rows and
-figures whole and scales a full-page plot to the printed page.
+filter it by script, tokenizer and a search over names, codes and language families. A print
+stylesheet hides the controls, prints the rows the filters show, repeats the table header on each
+page, keeps rows and figures whole and scales a full-page plot to the printed page.
 """
 
 from __future__ import annotations
@@ -453,7 +453,7 @@ def _rows_table(report: Report) -> str:
                 cells.append(f'<td class="num" data-v="{raw}">{html.escape(text)}</td>')
             else:
                 cells.append(f"<td>{html.escape(text)}</td>")
-        search = " ".join((r.language, r.corpus_code, r.name)).lower()
+        search = " ".join((r.language, r.corpus_code, r.name, r.family or "")).lower()
         body.append(
             f'<tr data-script="{_attr(r.script or "?")}" data-tok="{_attr(r.tokenizer)}" '
             f'data-q="{_attr(search)}">' + "".join(cells) + "</tr>"
@@ -481,7 +481,7 @@ def _controls(report: Report) -> str:
         f"{opt_s}</select></label>"
         '<label>tokenizer <select id="f-tok"><option value="">all</option>'
         f"{opt_t}</select></label>"
-        '<label>search <input id="f-q" type="search" placeholder="name or code"></label>'
+        '<label>search <input id="f-q" type="search" placeholder="name, code or family"></label>'
         f'<span><span id="n-shown">{len(report.entries)}</span> of {len(report.entries)} '
         "rows</span></div>"
     )
