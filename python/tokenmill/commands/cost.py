@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tokenmill.commands._engine import add_engine_arguments
 from tokenmill.commands._prices import add_price_options
 from tokenmill.commands._prices import catalogue as price_catalogue
 
@@ -49,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="dataset progress bar on stderr (auto: when stderr is a terminal)",
     )
+    add_engine_arguments(parser)  # datasets only
 
 
 def _read_text(name: str) -> str:
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     catalogue = price_catalogue(args)
     mode = _mode(args)
+    if mode != "dataset" and args.engine != "local":
+        raise ValueError("--engine ray counts datasets; FILE is not one")
     dataset = None
     if mode == "dataset":
         from tokenmill.cost.dataset import price_dataset
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch,
             catalogue=catalogue,
             progress=show,
+            engine=args.engine,
+            address=args.address,
         )
         est = dataset.estimate
     else:
