@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.scaling.fits import compute_optimal, predicted_loss
     from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
     from tokenmill.scaling.units import training_flop
+    from tokenmill.speculative import rejection_sample
     from tokenmill.tokenizer import (
         Encoding,
         UnknownTokenError,
@@ -79,6 +80,7 @@ _LAZY: dict[str, str] = {
     "log_softmax": "tokenmill.sampling",
     "sample": "tokenmill.sampling",
     "softmax": "tokenmill.sampling",
+    "rejection_sample": "tokenmill.speculative",
     "Catalogue": "tokenmill.cost.catalogue",
     "CostEstimate": "tokenmill.cost.usage",
     "MissingPriceError": "tokenmill.cost.catalogue",
@@ -159,6 +161,7 @@ __all__ = [
     "predicted_loss",
     "price_dataset",
     "price_usage",
+    "rejection_sample",
     "sample",
     "set_num_threads",
     "set_piece_cache",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, cast
@@ -31,14 +31,17 @@ import numpy.typing as npt
 from tokenmill._progress import Progress
 from tokenmill.counting import TokenCounter, resolve_tokenizer
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
-from tokenmill.report.languages import LanguageInfo, language_info, language_limits
+from tokenmill.report.languages import LanguageInfo, describe, language_limits
 from tokenmill.report.stats import (
     Alignment,
+    ScriptAggregate,
     TextMeasures,
     align_ids,
+    exceed_share,
     measure_texts,
     premium,
     safe_ratio,
+    script_aggregates,
     summarize_tokens,
 )
 
@@ -77,10 +80,19 @@ def resolve_pricing(model: str) -> ModelPricing:
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One language × tokenizer. Token statistics are over the language's non-empty sentences."""
+    """One language × tokenizer. Token statistics are over the language's non-empty sentences.
+
+    ``language`` is the normalised code (FLORES-200 where one is known), ``corpus_code`` the code
+    the corpus itself uses (MASSIVE's ``hi-IN``; the same as ``language`` elsewhere); ``name`` is
+    the English name, or the code when the language is not in ``languages.json``; ``script`` the
+    ISO 15924 code and ``family`` the top-level Glottolog family (``None`` when unknown). Metric
+    definitions: :mod:`tokenmill.report.stats`."""
 
     language: str
+    corpus_code: str
     name: str
+    script: str | None
+    family: str | None
     tokenizer: str
     sentences: int
     empty_texts: int
@@ -94,6 +106,9 @@ class ReportRow:
     median_ratio: float | None
     chars_per_token: float | None
     bytes_per_token: float | None
+    fertility: float | None  # tokens per whitespace word; None where words are not space-separated
+    share_over_2x: float | None  # fraction of shared ids with >= 2x the pivot's tokens
+    share_over_4x: float | None
     relative_time: float | None
     input_cost_usd: float | None
     input_cost_per_1m_pivot_usd: float | None
@@ -150,6 +165,30 @@ class Report:
         first = self.for_tokenizer(self.tokenizers[0]) if self.tokenizers else ()
         return [r.language for r in first]
 
+    def by_script(self) -> list[ScriptAggregate]:
+        """Per tokenizer and script: languages and the median / min / max premium.
+
+        The pivot is left out (its premium is 1 by definition)."""
+        names = self.script_names()
+        return script_aggregates(
+            [
+                (r.tokenizer, r.script or "?", names.get(r.script or "?", "unknown"), r.premium)
+                for r in self.entries
+                if r.language != self.pivot
+            ]
+        )
+
+    def script_names(self) -> dict[str, str]:
+        """Script code -> English name for the scripts in this report (``?``: unknown)."""
+        from tokenmill.report.languages import script_names
+
+        table = script_names()
+        out = {"?": "unknown"}
+        for r in self.entries:
+            if r.script is not None:
+                out[r.script] = table.get(r.script, r.script)
+        return out
+
     def metadata(self) -> dict[str, Any]:
         return {
             "corpus": self.corpus_name,
@@ -195,7 +234,7 @@ def token_length_report(
     *,
     split: str | None = None,
     progress: bool | None = None,
-    info: dict[str, LanguageInfo] | None = None,
+    info: Mapping[str, LanguageInfo] | None = None,
 ) -> Report:
     """Tokens per sentence, premium vs ``pivot`` and cost per language for each tokenizer.
 
@@ -224,7 +263,6 @@ def token_length_report(
     if not counters:
         raise ValueError("at least one tokenizer is needed")
     names = _unique_names([c.name for c in counters])
-    meta = dict(language_info()) if info is None else info
 
     # Tokenizer-independent work, once per language.
     kept: dict[str, list[str]] = {}
@@ -277,7 +315,8 @@ def token_length_report(
                     alignments[lang],
                     pivot_stats.median_tokens,
                     pricing,
-                    meta.get(lang),
+                    describe(lang, info),
+                    corp.corpus_code(lang),
                 )
                 for lang in corp.languages
             ]
@@ -329,7 +368,8 @@ def _row(
     alignment: Alignment,
     pivot_median: float | None,
     pricing: ModelPricing | None,
-    li: LanguageInfo | None,
+    li: LanguageInfo,
+    corpus_code: str,
 ) -> ReportRow:
     tokens = counts[lang]
     st = summarize_tokens(tokens)
@@ -337,9 +377,13 @@ def _row(
     total = st.total_tokens
     price_in = None if pricing is None else pricing.input_per_1m
     price_out = None if pricing is None else pricing.output_per_1m
+    pivot_tokens = counts[pivot]
     return ReportRow(
         language=lang,
-        name=li.name if li is not None else lang,
+        corpus_code=corpus_code,
+        name=li.name,
+        script=li.script,
+        family=li.family,
         tokenizer=tok_name,
         sentences=st.sentences,
         empty_texts=measures.empty,
@@ -353,13 +397,16 @@ def _row(
         median_ratio=safe_ratio(st.median_tokens, pivot_median),
         chars_per_token=safe_ratio(measures.chars, total),
         bytes_per_token=safe_ratio(measures.utf8_bytes, total),
+        fertility=safe_ratio(total, measures.words) if li.word_spaces else None,
+        share_over_2x=exceed_share(tokens, pivot_tokens, alignment, 2.0),
+        share_over_4x=exceed_share(tokens, pivot_tokens, alignment, 4.0),
         relative_time=prem,
         input_cost_usd=None if price_in is None else total * price_in / 1e6,
         input_cost_per_1m_pivot_usd=None if price_in is None or prem is None else prem * price_in,
         output_cost_per_1m_pivot_usd=(
             None if price_out is None or prem is None else prem * price_out
         ),
-        common_crawl_pct=None if li is None else li.common_crawl_pct,
-        population_pct=None if li is None else li.population_pct,
-        crawl_to_population=None if li is None else li.crawl_to_population,
+        common_crawl_pct=li.common_crawl_pct,
+        population_pct=li.population_pct,
+        crawl_to_population=li.crawl_to_population,
     )

@@ -35,6 +35,7 @@
 pub mod bytelevel;
 pub mod fast;
 pub mod normalize;
+pub mod post;
 pub mod split;
 
 use serde_json::{Map, Value};
