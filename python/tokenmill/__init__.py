@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.cost.estimate import estimate_cost
     from tokenmill.cost.litellm import load_litellm
     from tokenmill.cost.usage import CostEstimate, Usage, price_usage
+    from tokenmill.dataset.count import DatasetCount, count_tokens
     from tokenmill.report.corpus import load_corpus
     from tokenmill.report.model import Report, ReportRow, token_length_report
     from tokenmill.sampling import (
@@ -93,6 +94,8 @@ _LAZY: dict[str, str] = {
     "load_litellm": "tokenmill.cost.litellm",
     "price_usage": "tokenmill.cost.usage",
     "DatasetCost": "tokenmill.cost.dataset",
+    "DatasetCount": "tokenmill.dataset.count",
+    "count_tokens": "tokenmill.dataset.count",
     "ShardCount": "tokenmill.cost.dataset",
     "count_rows": "tokenmill.cost.dataset",
     "merge_counts": "tokenmill.cost.dataset",
@@ -123,6 +126,7 @@ __all__ = [
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
+    "DatasetCount",
     "DecodeStream",
     "DecodeStreams",
     "Encoding",
@@ -141,6 +145,7 @@ __all__ = [
     "chat_token_count",
     "compute_optimal",
     "count_rows",
+    "count_tokens",
     "encoding_for_model",
     "encoding_name_for_model",
     "estimate_cost",

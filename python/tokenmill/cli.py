@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tokenmill.commands.report",
         "tokens per sentence and premium vs English per language",
     ),
+    "count": (
+        "tokenmill.commands.count",
+        "exact token counts of a dataset per tokenizer and language (local or Ray)",
+    ),
     "cost": ("tokenmill.commands.cost", "price a prompt, conversation or dataset on a model"),
     "models": ("tokenmill.commands.models", "list the price catalogue (prices, as-of date)"),
     "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tokenmill.commands._engine import add_engine_arguments
+
 _DATASET_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet"}
 
 
@@ -53,6 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="dataset progress bar on stderr (auto: when stderr is a terminal)",
     )
+    add_engine_arguments(parser)  # datasets only
 
 
 def _catalogue(args: argparse.Namespace) -> Any:
@@ -101,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
     catalogue = _catalogue(args)
     mode = _mode(args)
+    if mode != "dataset" and args.engine != "local":
+        raise ValueError("--engine ray counts datasets; FILE is not one")
     dataset = None
     if mode == "dataset":
         from tokenmill.cost.dataset import price_dataset
@@ -117,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch,
             catalogue=catalogue,
             progress=show,
+            engine=args.engine,
+            address=args.address,
         )
         est = dataset.estimate
     else:
