@@ -434,6 +434,55 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
+    /// The ids a `tokenizer.json`'s post-processor adds around one sequence (prefix, suffix).
+    #[staticmethod]
+    fn hf_post_template(py: Python<'_>, path: &str) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let data = read_file(path)?;
+        let t = py
+            .detach(|| tokenmill_bpe::hf::post::from_json(&data))
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        Ok((t.prefix, t.suffix))
+    }
+
+    /// `decode_bytes` without the special tokens (Hugging Face's `skip_special_tokens=True`).
+    fn decode_bytes_skipping_special<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let enc = &self.inner;
+        let kept: Vec<i64> = tokens
+            .into_iter()
+            .filter(|&t| !u32::try_from(t).is_ok_and(|id| enc.is_special_id(id)))
+            .collect();
+        let bytes = pool::here(py, || enc.decode_bytes(&kept)).into_py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Hugging Face's token string: the added token's content, else the token's bytes in
+    /// GPT-2's byte-level alphabet (`Ġhello`). `None` outside the vocabulary.
+    fn id_to_token(&self, token: i64) -> Option<String> {
+        let id = u32::try_from(token).ok()?;
+        if let Some((s, _)) = self.inner.special_tokens().iter().find(|(_, i)| *i == id) {
+            return Some(s.clone());
+        }
+        let table = tokenmill_bpe::hf::bytelevel::byte_to_char();
+        let bytes = self.inner.model().token_bytes(id)?;
+        Some(bytes.iter().map(|&b| table[usize::from(b)]).collect())
+    }
+
+    /// The id of a Hugging Face token string (added token content, or byte-level alphabet).
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        if let Some(&(_, id)) = self.inner.special_tokens().iter().find(|(s, _)| s == token) {
+            return Some(id);
+        }
+        let bytes: Option<Vec<u8>> = token
+            .chars()
+            .map(tokenmill_bpe::hf::bytelevel::char_to_byte)
+            .collect();
+        self.inner.model().token_id(&bytes?)
+    }
+
     /// Whether `token` is a special token in Hugging Face's sense (dropped by
     /// `skip_special_tokens`).
     fn is_hf_special(&self, token: i64) -> bool {
