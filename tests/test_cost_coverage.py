@@ -91,8 +91,17 @@ def test_unknown_and_wrong_maker_names_are_refused_with_suggestions() -> None:
         cat.get("gpt-4oo")
     with pytest.raises(UnknownModelError):
         cat.get("anthropic/gpt-4o")  # no maker prefix lends its name to another maker's model
-    with pytest.raises(UnknownModelError, match=r"meta-llama/Llama-3\.1-8B-Instruct"):
+    with pytest.raises(UnknownModelError, match=r"hosted at different prices as .*nscale/"):
         cat.get("meta-llama/Llama-3.1-8B-Instruct")  # hosted by many: the user picks the host
+
+
+def test_an_id_known_only_under_other_prefixes() -> None:
+    # LiteLLM 1.110.2 prices this Bedrock id only in the two GovCloud regions, alike
+    got = load_catalogue().resolve("bedrock/anthropic.claude-3-haiku-20240307-v1:0")
+    assert got.record.name == "bedrock/us-gov-east-1/anthropic.claude-3-haiku-20240307-v1:0"
+    assert got.note is not None and "2 entries" in got.note and "same prices" in got.note
+    west = litellm_bundled().get("bedrock/us-gov-west-1/anthropic.claude-3-haiku-20240307-v1:0")
+    assert (west.input, west.output) == (got.record.input, got.record.output)
 
 
 def test_long_context_tier_and_unmodelled_fields_from_litellm() -> None:
