@@ -10,9 +10,9 @@ module imports from the module that defines a name.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tokenmill._lazy import lazy_getattr
 from tokenmill._native import (
     DecodeStream,
     DecodeStreams,
@@ -179,14 +179,7 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -392,7 +392,8 @@ def price_dataset(
     files), see :func:`tokenmill.engines.resolve_engine`: each file is a shard counted by
     :func:`count_dataset` and merged with :func:`merge_counts`, so the result is the same.
     """
-    record = (catalogue or bundled_catalogue()).get(model)
+    resolution = (catalogue or bundled_catalogue()).resolve(model)
+    record = resolution.record
     nonnegative_int(output_tokens_per_row, "output_tokens_per_row")
     resolved = counter_for(record, counter)
     files = dataset_files(path)
@@ -435,6 +436,8 @@ def price_dataset(
         reason=reason,
         tokenizer=resolved.counter.name,
     )
+    if resolution.note is not None:
+        estimate = dataclasses.replace(estimate, warnings=(resolution.note, *estimate.warnings))
     return DatasetCost(count, estimate, tuple(str(f) for f in files))
 
 
