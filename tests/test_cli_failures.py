@@ -142,3 +142,19 @@ def test_report_out_writes_all_files_or_none(tmp_path: Path) -> None:
     names = {p.name for p in out.iterdir()}
     assert {"report.json", "report.md", "report.csv", "report.txt"} <= names, names
     assert not [n for n in names if n.startswith(".tokenmill-")]
+
+
+def test_report_costs_print_as_exact_decimals() -> None:
+    from decimal import Decimal
+
+    from tokenmill.cost.catalogue import load_catalogue
+
+    r = cli("report", "--model", "gpt-4.1-mini", "--format", "json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    price = load_catalogue().get("gpt-4.1-mini").input
+    assert price is not None
+    rows = json.loads(r.stdout)["rows"]
+    assert rows
+    for row in rows:
+        exact = Decimal(row["total_tokens"]) * price / Decimal(1_000_000)
+        assert Decimal(repr(row["input_cost_usd"])) == exact, row
