@@ -222,3 +222,15 @@ def test_tokenizer_is_the_llama3_vocabulary(tokenizer: Any) -> None:
     assert len(tokenizer) == VOCAB
     ids = tokenizer.encode("Hello world", add_special_tokens=False)
     assert ids == [9906, 1917]  # Llama-3 / cl100k-style ids of "Hello", " world"
+
+
+def test_decode_bench_rows_draw_inside_hf_kept_sets() -> None:
+    from tokenmill.bench import BenchConfig
+    from tokenmill.bench.decode import run
+
+    rows, skips = run(BenchConfig(quick=True, budget_s=0.01))
+    assert not skips  # a token outside Hugging Face's kept set would be reported as a skip
+    libs = [(r.operation, r.library) for r in rows]
+    for b in (1, 16):
+        for lib in ("transformers", "tokenmill adapter", "tokenmill call", "adapter overhead"):
+            assert (f"decode step, batch {b}", lib) in libs

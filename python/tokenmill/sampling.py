@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native, _processors
-from tokenmill._arrays import logits_2d
+from tokenmill._arrays import like, logits_2d, out_numpy
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -308,6 +308,9 @@ def _check_out(out: object, shape: tuple[int, ...], dtype: type, name: str = "ou
 
 
 def _softmax(logits: npt.ArrayLike, temperature: PerRow, out: F32 | None, log: bool) -> F32:
+    if out is not None and not isinstance(out, np.ndarray):
+        _softmax(logits, temperature, out_numpy(out), log)
+        return out
     x, one_d = logits_2d(logits)
     batch = x.shape[0]
     temps = np.broadcast_to(_per_row("temperature", temperature, batch), (batch,))
@@ -319,7 +322,7 @@ def _softmax(logits: npt.ArrayLike, temperature: PerRow, out: F32 | None, log: b
         if np.may_share_memory(x, out):
             x = x.copy()  # in place (out=logits) or overlapping: read from a copy
     _native.softmax_into(x, np.ascontiguousarray(temps), log, out.reshape(x.shape))
-    return out
+    return like(logits, out)
 
 
 def softmax(logits: npt.ArrayLike, temperature: PerRow = 1.0, *, out: F32 | None = None) -> F32:
@@ -384,7 +387,7 @@ def kept_mask(
     procs = _procs(p, batch, vocab, one_d)
     out = np.empty((batch, vocab), dtype=np.bool_)
     _native.kept_mask_into(x, args, procs, out)
-    return out[0] if one_d else out
+    return like(logits, out[0] if one_d else out)
 
 
 def _check_counts(n: object, top_logprobs: object) -> tuple[int, int]:
@@ -585,6 +588,17 @@ def sample(
             "allowed_mask": allowed_mask,
         },
     )
+    if out is not None and not isinstance(out, np.ndarray):  # a torch tensor: fill its memory
+        sample(
+            logits,
+            p,
+            n=n,
+            return_logprobs=return_logprobs,
+            top_logprobs=top_logprobs,
+            logprobs=logprobs,
+            out=out_numpy(out),
+        )
+        return out
     x, one_d = logits_2d(logits)
     batch, vocab = x.shape
     n, n_top = _check_counts(n, top_logprobs)
@@ -600,7 +614,7 @@ def sample(
     _native.sample_into(x, args, procs, outs)
     if out is not None and mode is None:
         return int(out.reshape(-1)[0]) if one_d and n == 1 else out
-    return _result(outs, one_d, n)
+    return like(logits, _result(outs, one_d, n))
 
 
 def _result(outs: _Outs, one_d: bool, n: int) -> int | I64 | SampleResult:
@@ -712,4 +726,4 @@ class Sampler:
         )
         outs = _outs(batch, self.n, self.top_logprobs, self._mode)
         _native.sample_into(x, self._args._replace(step=cur), procs, outs)
-        return _result(outs, one_d, self.n)
+        return like(logits, _result(outs, one_d, self.n))

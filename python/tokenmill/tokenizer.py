@@ -797,14 +797,29 @@ def encoding_for_model(model: str) -> Encoding:
     return get_encoding(encoding_name_for_model(model))
 
 
+# The most a gzip-compressed rank file may decompress to (the native loader's cap too).
+_MAX_DECOMPRESSED = 256 << 20
+
+
 def _sha256_of_rank_file(path: Path) -> str:
     import gzip
     import hashlib
 
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        total = 0
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if gzipped and total > _MAX_DECOMPRESSED:
+                raise ValueError(
+                    f"{path}: gzip data decompresses to more than {_MAX_DECOMPRESSED >> 20} MiB;"
+                    " a rank file is a few MB"
+                )
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 _CONFIG_FILES = ("tokenizer_config.json", "chat_template.jinja")

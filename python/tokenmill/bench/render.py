@@ -191,6 +191,19 @@ def streaming_table(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+def decode_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = ["step", "library", "µs/step median", "min", "max", "× transformers time"]
+    body = []
+    for r in rows:
+        if r.timing is None:  # the adapter's overhead row
+            body.append([r.operation, r.library, f"{_num(r.throughput)} % of the call", "", "", ""])
+            continue
+        t = r.timing
+        times = [f"{v * 1e6:.1f}" for v in (t.median_s, t.min_s, t.max_s)]
+        body.append([r.operation, r.library, *times, _num(r.ratio)])
+    return table(headers, body, markdown)
+
+
 def headline(results: Results) -> list[str]:
     """The ratios people ask about first, one line each."""
     out: list[str] = []
@@ -370,6 +383,16 @@ def render(results: Results, markdown: bool = False) -> str:
             "rounds",
             "",
             streaming_table(stream, markdown),
+            "",
+        ]
+    decode = [r for r in results.rows if r.suite == "decode"]
+    if decode:
+        out += [
+            f"{h}Decode step — the sampling part of one generate step, [batch, 128256] float32 "
+            "torch logits, T 0.7 top-k 50 top-p 0.9; × transformers time = transformers' time / "
+            "the row's, measured in shared rounds",
+            "",
+            decode_table(decode, markdown),
             "",
         ]
     if load:

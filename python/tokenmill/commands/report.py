@@ -10,6 +10,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from tokenmill.commands._engine import add_engine_arguments
+
 FORMATS = ("table", "markdown", "csv", "json", "html")
 _SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "html": "html"}
 
@@ -68,6 +70,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     progress.add_argument(
         "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
     )
+    add_engine_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             languages=args.languages,
             split=args.split,
             progress=args.progress,
+            engine=args.engine,
+            address=args.address,
         )
         if args.plot:
             from tokenmill.report.plot import write_plots
