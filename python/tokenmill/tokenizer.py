@@ -174,6 +174,29 @@ class Encoding:
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
         return cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
 
+    @classmethod
+    def from_file(cls, path: str | Path, *, name: str | None = None) -> Encoding:
+        """Load a tokenizer file, recognised by its content (not its name):
+
+        * a Hugging Face ``tokenizer.json``: byte-level BPE (see ``from_tokenizer_json``), or
+          SentencePiece-style (``Metaspace`` pre-tokenizer or ``▁`` normalizers, BPE with
+          ``byte_fallback``, ``Unigram``), token-for-token identical to HF ``tokenizers``;
+        * a Mistral ``tekken.json``, identical to ``mistral_common``'s ``Tekkenizer``;
+        * a SentencePiece ``.model`` (BPE or Unigram, ``identity`` normalization), identical
+          to the ``sentencepiece`` package.
+
+        Control, unknown and added special tokens are listed in ``special_tokens`` and follow
+        ``allowed_special`` (``sentencepiece`` and ``mistral_common`` never read them from
+        text: pass ``disallowed_special=()`` for their behaviour); they decode to their text.
+        SentencePiece user-defined symbols are always recognised, as ``sentencepiece`` does.
+        Unsupported parts (WordPiece models, character-map normalization such as
+        ``nmt_nfkc``, ...) raise ``ValueError`` naming the field or byte offset.
+        """
+        p = Path(path)
+        default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
+        core, _format = _native.Encoding.from_file(str(p), name or default)
+        return cls(core)
+
     # -- properties --------------------------------------------------------------------------
 
     @property
@@ -415,14 +438,24 @@ def _sha256_of_rank_file(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _is_rank_file(path: Path) -> bool:
+    """Whether ``path`` holds a ``.tiktoken`` rank file (gzip, or ``<base64> <rank>`` lines)."""
+    import re
+
+    with path.open("rb") as f:
+        head = f.read(256)
+    return head[:2] == b"\x1f\x8b" or re.match(rb"[A-Za-z0-9+/]+=* \d+\r?\n", head) is not None
+
+
 def load_tokenizer(
     spec: str | Path,
     *,
     pattern: str | None = None,
     special_tokens: Mapping[str, int] | None = None,
 ) -> Encoding:
-    """An encoding from a bundled name, an OpenAI model name, a ``.tiktoken`` path or a
-    ``tokenizer.json`` path.
+    """An encoding from a bundled name, an OpenAI model name, or a file path: a ``.tiktoken``
+    rank file, a ``tokenizer.json``, a ``tekken.json`` or a SentencePiece ``.model``
+    (recognised by content, see ``Encoding.from_file``).
 
     A ``.tiktoken`` file needs its split ``pattern``; it may be omitted only when the file is
     byte-identical to a bundled encoding (checked by sha256).
@@ -441,8 +474,8 @@ def load_tokenizer(
             f"load_tokenizer({text!r}): not a bundled encoding ({', '.join(list_encodings())}), "
             "not a known OpenAI model name, and no such file"
         )
-    if path.name.endswith("tokenizer.json") or path.suffix == ".json":
-        return Encoding.from_tokenizer_json(path)
+    if not _is_rank_file(path):
+        return Encoding.from_file(path)
     if pattern is None:
         digest = _sha256_of_rank_file(path)
         match = [n for n, h in BUNDLED_SHA256.items() if h == digest]

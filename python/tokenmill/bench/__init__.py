@@ -15,7 +15,7 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, machine_info
 
 __all__ = ["BenchConfig", "Results", "Row", "Skip", "Timing", "merge", "run"]
 
-SUITES = ("sampling", "tokenization", "streaming")
+SUITES = ("sampling", "tokenization", "streaming", "formats")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,12 @@ def run(config: BenchConfig) -> Results:
             from tokenmill.bench import streaming
 
             r, s = streaming.run(config)
+            rows += r
+            skips += s
+        if config.only in (None, "formats") and config.threads == 1:
+            from tokenmill.bench import formats
+
+            r, s = formats.run(config)
             rows += r
             skips += s
     mode = {"quick": config.quick, "threads": [config.threads], "only": config.only}

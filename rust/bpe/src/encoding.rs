@@ -20,7 +20,9 @@ use rayon::prelude::*;
 use crate::cache;
 use rustc_hash::FxHashMap;
 
+use crate::cache::PieceCache;
 use crate::model::{BpeModel, Rank};
+use crate::spm::PieceModel;
 use crate::pretok::{Normalizer, PreTokenizer};
 use crate::VocabError;
 
@@ -45,10 +47,49 @@ pub enum SpecialSet<'a> {
     Names(&'a [String]),
 }
 
+/// The vocabulary and how a piece becomes ids: byte-level BPE, or a model over characters
+/// (SentencePiece BPE and Unigram, Mistral tekken; see `spm`).
+enum Model {
+    Bpe(BpeModel),
+    Pieces(Box<dyn PieceModel>),
+}
+
+impl Model {
+    #[inline]
+    fn encode_pieces(&self, ps: &[&[u8]], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
+        match self {
+            Model::Bpe(m) => m.encode_pieces(ps, out, cache),
+            Model::Pieces(m) => m.encode_pieces(ps, out, cache),
+        }
+    }
+
+    #[inline]
+    fn count_pieces(&self, ps: &[&[u8]], cache: Option<&mut PieceCache>) -> usize {
+        match self {
+            Model::Bpe(m) => m.count_pieces(ps, cache),
+            Model::Pieces(m) => m.count_pieces(ps, cache),
+        }
+    }
+
+    fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        match self {
+            Model::Bpe(m) => m.token_bytes(id),
+            Model::Pieces(m) => m.token_bytes(id),
+        }
+    }
+
+    fn n_ids(&self) -> usize {
+        match self {
+            Model::Bpe(m) => m.n_ids(),
+            Model::Pieces(m) => m.n_ids(),
+        }
+    }
+}
+
 /// A complete tokenizer.
 pub struct Encoding {
     name: String,
-    model: BpeModel,
+    model: Model,
     pretok: Box<dyn PreTokenizer>,
     normalizer: Option<Box<dyn Normalizer>>,
     specials: Vec<(String, Rank)>,
@@ -80,6 +121,30 @@ impl Encoding {
     pub fn new(
         name: impl Into<String>,
         model: BpeModel,
+        pretok: Box<dyn PreTokenizer>,
+        normalizer: Option<Box<dyn Normalizer>>,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        Self::assemble(name, Model::Bpe(model), pretok, normalizer, specials)
+    }
+
+    /// [`new`](Self::new) with a model that is not byte-level BPE.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub(crate) fn with_piece_model(
+        name: impl Into<String>,
+        model: Box<dyn PieceModel>,
+        pretok: Box<dyn PreTokenizer>,
+        normalizer: Option<Box<dyn Normalizer>>,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        Self::assemble(name, Model::Pieces(model), pretok, normalizer, specials)
+    }
+
+    fn assemble(
+        name: impl Into<String>,
+        model: Model,
         pretok: Box<dyn PreTokenizer>,
         normalizer: Option<Box<dyn Normalizer>>,
         specials: Vec<(String, Rank)>,
@@ -163,10 +228,34 @@ impl Encoding {
         self.n_vocab
     }
 
-    /// The BPE model.
+    /// The id of the regular (non-special) token whose bytes are `bytes`.
     #[must_use]
-    pub fn model(&self) -> &BpeModel {
-        &self.model
+    pub fn regular_token_id(&self, bytes: &[u8]) -> Option<Rank> {
+        match &self.model {
+            Model::Bpe(m) => m.token_id(bytes),
+            Model::Pieces(m) => m.token_id(bytes),
+        }
+    }
+
+    /// The bytes of regular token `id` (`None` for special tokens and unused ids).
+    #[must_use]
+    pub fn regular_token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        self.model.token_bytes(id)
+    }
+
+    /// One past the largest regular token id.
+    #[must_use]
+    pub fn n_regular_ids(&self) -> usize {
+        self.model.n_ids()
+    }
+
+    /// The byte-level BPE model (`None` for the models of `spm` and `tekken`).
+    #[must_use]
+    pub fn model(&self) -> Option<&BpeModel> {
+        match &self.model {
+            Model::Bpe(m) => Some(m),
+            Model::Pieces(_) => None,
+        }
     }
 
     /// Special tokens (name, id), in the order given at construction.
@@ -343,10 +432,16 @@ impl Encoding {
 
     /// Call `sink` with the (non-empty) pieces of `text` in order, in batches of at most
     /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`.
-    fn for_each_batch(&self, text: &str, sink: &mut dyn FnMut(&[&[u8]]) -> bool) {
+    /// `at_start`: the text begins the caller's text (see [`Normalizer::normalize_segment`]).
+    fn for_each_batch(
+        &self,
+        text: &str,
+        at_start: bool,
+        sink: &mut dyn FnMut(&[&[u8]]) -> bool,
+    ) {
         match &self.normalizer {
             Some(norm) => {
-                let normalized = norm.normalize(text);
+                let normalized = norm.normalize_segment(text, at_start);
                 self.pretok.split_batched(&normalized, sink);
             }
             None => self.pretok.split_batched(text, sink),
@@ -365,7 +460,7 @@ impl Encoding {
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         cache::with(|mut c| {
-            self.for_each_batch(text, &mut |ps| {
+            self.for_each_batch(text, true, &mut |ps| {
                 self.model.encode_pieces(ps, &mut out, c.as_deref_mut());
                 true
             });
@@ -388,7 +483,8 @@ impl Encoding {
                 |seg| {
                     let mut o = out_cell.borrow_mut();
                     let mut c = c.borrow_mut();
-                    self.for_each_batch(seg, &mut |ps| {
+                    let at_start = seg.as_ptr() == text.as_ptr();
+                    self.for_each_batch(seg, at_start, &mut |ps| {
                         self.model.encode_pieces(ps, &mut o, c.as_deref_mut());
                         true
                     });
@@ -425,7 +521,7 @@ impl Encoding {
         }
         let mut n = 0;
         cache::with(|mut c| {
-            self.for_each_batch(text, &mut |ps| {
+            self.for_each_batch(text, true, &mut |ps| {
                 n += self.model.count_pieces(ps, c.as_deref_mut());
                 true
             });
@@ -451,7 +547,8 @@ impl Encoding {
                 policy,
                 |seg| {
                     let mut n = count.get();
-                    self.for_each_batch(seg, &mut |ps| {
+                    let at_start = seg.as_ptr() == text.as_ptr();
+                    self.for_each_batch(seg, at_start, &mut |ps| {
                         n += self.model.count_pieces(ps, c.as_deref_mut());
                         n <= limit
                     });
@@ -517,6 +614,13 @@ impl Encoding {
             match bytes {
                 Some(b) => out.extend_from_slice(b),
                 None => return Err(VocabError::UnknownId(raw)),
+            }
+        }
+        if let (Model::Pieces(m), Some(&first)) = (&self.model, ids.first()) {
+            // The dummy prefix's space goes, as SentencePiece and `Metaspace` decode.
+            let first = Rank::try_from(first).unwrap_or(Rank::MAX);
+            if m.strips_leading_space(first) && out.first() == Some(&b' ') {
+                out.remove(0);
             }
         }
         Ok(out)

@@ -92,4 +92,12 @@ impl<'t> Batch<'t> {
 pub trait Normalizer: Send + Sync {
     /// The normalized form of `text`.
     fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str>;
+
+    /// The normalized form of one segment of a text cut at special tokens; `at_start` says
+    /// whether it begins the text (SentencePiece's dummy prefix and `Metaspace`'s
+    /// `prepend_scheme: first` apply only there).
+    fn normalize_segment<'t>(&self, text: &'t str, at_start: bool) -> std::borrow::Cow<'t, str> {
+        let _ = at_start;
+        self.normalize(text)
+    }
 }

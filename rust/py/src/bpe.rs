@@ -118,6 +118,23 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
+    /// Load a tokenizer file recognised by its content: a Hugging Face `tokenizer.json`
+    /// (byte-level or SentencePiece-style), a Mistral `tekken.json` or a SentencePiece `.model`.
+    /// Returns the encoding and the format's name.
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: &str, name: &str) -> PyResult<(Self, &'static str)> {
+        let data = read_file(path)?;
+        let (format, enc) = py
+            .detach(|| tokenmill_bpe::load::encoding_from_bytes(name, &data))
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        let format = match format {
+            tokenmill_bpe::load::Format::TokenizerJson => "tokenizer.json",
+            tokenmill_bpe::load::Format::Tekken => "tekken.json",
+            tokenmill_bpe::load::Format::SentencePiece => "sentencepiece",
+        };
+        Ok((Self::wrap(enc), format))
+    }
+
     /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
     /// build time.
     #[staticmethod]
@@ -313,7 +330,7 @@ impl PyEncoding {
     /// The id of the token whose bytes are exactly `piece` (regular or special); `KeyError`
     /// otherwise, as tiktoken.
     fn encode_single_token(&self, piece: &[u8]) -> PyResult<u32> {
-        if let Some(id) = self.inner.model().token_id(piece) {
+        if let Some(id) = self.inner.regular_token_id(piece) {
             return Ok(id);
         }
         self.inner
@@ -326,9 +343,9 @@ impl PyEncoding {
 
     /// The bytes of every regular (non-special) token, sorted bytewise (tiktoken's order).
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let model = self.inner.model();
-        let mut all: Vec<&[u8]> = (0..model.n_ids())
-            .filter_map(|id| u32::try_from(id).ok().and_then(|id| model.token_bytes(id)))
+        let enc = &self.inner;
+        let mut all: Vec<&[u8]> = (0..enc.n_regular_ids())
+            .filter_map(|id| u32::try_from(id).ok().and_then(|id| enc.regular_token_bytes(id)))
             .collect();
         all.sort_unstable();
         PyList::new(py, all.into_iter().map(|b| PyBytes::new(py, b)))
