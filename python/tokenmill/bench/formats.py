@@ -24,6 +24,7 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,18 @@ def _cases(
     return cases, skips
 
 
+def _each(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
+    return [fn(d) for d in docs]
+
+
+def _encode(enc: Encoding, text: str) -> list[int]:
+    return enc.encode(text, disallowed_special=())
+
+
+def _count(enc: Encoding, text: str) -> int:
+    return enc.count(text, disallowed_special=())
+
+
 def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     limit = config.corpus_bytes or ((48 << 10) if config.quick else (1 << 20))
     corpus = corpora.multilingual(limit, min(corpora.DOC_BYTES, max(limit // 4, 1024)))
@@ -150,19 +163,9 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
             bad = sum(g != w for g, w in zip(got, want, strict=True))
             exact = "exact" if bad == 0 else f"WRONG ({bad}/{len(docs)} docs differ)"
             calls: list[tuple[str, str, Callable[[], Any], str]] = [
-                ("encode", ref_lib, lambda r=ref: [r(d) for d in docs], "reference"),
-                (
-                    "encode",
-                    "tokenmill",
-                    lambda e=enc: [e.encode(d, disallowed_special=()) for d in docs],
-                    exact,
-                ),
-                (
-                    "count",
-                    "tokenmill",
-                    lambda e=enc: [e.count(d, disallowed_special=()) for d in docs],
-                    exact,
-                ),
+                ("encode", ref_lib, partial(_each, ref, docs), "reference"),
+                ("encode", "tokenmill", partial(_each, partial(_encode, enc), docs), exact),
+                ("count", "tokenmill", partial(_each, partial(_count, enc), docs), exact),
             ]
             timings = measure_interleaved(
                 [c for _, _, c, _ in calls],

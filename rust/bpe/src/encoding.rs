@@ -22,8 +22,8 @@ use rustc_hash::FxHashMap;
 
 use crate::cache::PieceCache;
 use crate::model::{BpeModel, Rank};
-use crate::spm::PieceModel;
 use crate::pretok::{Normalizer, PreTokenizer};
+use crate::spm::PieceModel;
 use crate::VocabError;
 
 /// Which special tokens a call treats as special (tiktoken's `allowed_special` /
@@ -49,6 +49,8 @@ pub enum SpecialSet<'a> {
 
 /// The vocabulary and how a piece becomes ids: byte-level BPE, or a model over characters
 /// (SentencePiece BPE and Unigram, Mistral tekken; see `spm`).
+// One per encoding; the BPE variant is the hot path and stays unboxed.
+#[allow(clippy::large_enum_variant)]
 enum Model {
     Bpe(BpeModel),
     Pieces(Box<dyn PieceModel>),
@@ -433,12 +435,7 @@ impl Encoding {
     /// Call `sink` with the (non-empty) pieces of `text` in order, in batches of at most
     /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`.
     /// `at_start`: the text begins the caller's text (see [`Normalizer::normalize_segment`]).
-    fn for_each_batch(
-        &self,
-        text: &str,
-        at_start: bool,
-        sink: &mut dyn FnMut(&[&[u8]]) -> bool,
-    ) {
+    fn for_each_batch(&self, text: &str, at_start: bool, sink: &mut dyn FnMut(&[&[u8]]) -> bool) {
         match &self.normalizer {
             Some(norm) => {
                 let normalized = norm.normalize_segment(text, at_start);
@@ -603,7 +600,8 @@ impl Encoding {
     /// [`VocabError::UnknownId`] naming the first id outside the vocabulary.
     pub fn decode_bytes(&self, ids: &[i64]) -> Result<Vec<u8>, VocabError> {
         let mut out = Vec::with_capacity(ids.len() * 4);
-        for &raw in ids {
+        let mut stripped = false;
+        for (i, &raw) in ids.iter().enumerate() {
             let bytes = Rank::try_from(raw).ok().and_then(|id| {
                 self.model.token_bytes(id).or_else(|| {
                     self.special_by_id
@@ -611,17 +609,21 @@ impl Encoding {
                         .map(|&k| self.specials[k].0.as_bytes())
                 })
             });
-            match bytes {
-                Some(b) => out.extend_from_slice(b),
+            let mut b = match bytes {
+                Some(b) => b,
                 None => return Err(VocabError::UnknownId(raw)),
+            };
+            if let Model::Pieces(m) = &self.model {
+                // The dummy prefix's space goes, as SentencePiece and `Metaspace` decode.
+                let id = Rank::try_from(raw).unwrap_or(Rank::MAX);
+                if b.first() == Some(&b' ')
+                    && m.strips_leading_space(id, i, out.is_empty(), stripped)
+                {
+                    b = &b[1..];
+                    stripped = true;
+                }
             }
-        }
-        if let (Model::Pieces(m), Some(&first)) = (&self.model, ids.first()) {
-            // The dummy prefix's space goes, as SentencePiece and `Metaspace` decode.
-            let first = Rank::try_from(first).unwrap_or(Rank::MAX);
-            if m.strips_leading_space(first) && out.first() == Some(&b' ') {
-                out.remove(0);
-            }
+            out.extend_from_slice(b);
         }
         Ok(out)
     }

@@ -40,7 +40,10 @@ pub fn encoding_from_bytes(name: &str, data: &[u8]) -> Result<(Format, Encoding)
         message: format!("invalid JSON: {e}"),
     })?;
     if crate::tekken::is_tekken(&root) {
-        return Ok((Format::Tekken, crate::tekken::encoding_from_value(name, &root)?));
+        return Ok((
+            Format::Tekken,
+            crate::tekken::encoding_from_value(name, &root)?,
+        ));
     }
     Ok((
         Format::TokenizerJson,

@@ -90,7 +90,7 @@ impl PieceModel for Tekken {
         self.bpe.token_id(bytes).map(|id| id + self.offset)
     }
 
-    fn strips_leading_space(&self, _first: Rank) -> bool {
+    fn strips_leading_space(&self, _: Rank, _: usize, _: bool, _: bool) -> bool {
         false
     }
 }
@@ -102,11 +102,7 @@ fn shift(ids: &mut [Rank], offset: Rank) {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> VocabError {
-    VocabError::InvalidVocab(format!(
-        "tekken.json: {}: {}",
-        field.into(),
-        message.into()
-    ))
+    VocabError::InvalidVocab(format!("tekken.json: {}: {}", field.into(), message.into()))
 }
 
 fn usize_field(config: &Value, key: &str) -> Result<usize, VocabError> {
@@ -137,9 +133,7 @@ pub fn is_tekken(root: &Value) -> bool {
 /// A missing or malformed field (named), ranks out of order, a vocabulary smaller than the
 /// configured size, or special tokens that repeat or do not fit the configured count.
 pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabError> {
-    let config = root
-        .get("config")
-        .ok_or_else(|| err("config", "missing"))?;
+    let config = root.get("config").ok_or_else(|| err("config", "missing"))?;
     let pattern = config
         .get("pattern")
         .and_then(Value::as_str)
@@ -149,9 +143,12 @@ pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabEr
     if n_special > MAX_SPECIALS || vocab_size > MAX_RANKS + n_special {
         return Err(err("config", "sizes larger than any real vocabulary"));
     }
-    let n_ranks = vocab_size
-        .checked_sub(n_special)
-        .ok_or_else(|| err("config.default_vocab_size", "smaller than the special tokens"))?;
+    let n_ranks = vocab_size.checked_sub(n_special).ok_or_else(|| {
+        err(
+            "config.default_vocab_size",
+            "smaller than the special tokens",
+        )
+    })?;
     let vocab = root
         .get("vocab")
         .and_then(Value::as_array)
@@ -159,7 +156,10 @@ pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabEr
     if vocab.len() < n_ranks {
         return Err(err(
             "vocab",
-            format!("{} entries, fewer than the configured {n_ranks}", vocab.len()),
+            format!(
+                "{} entries, fewer than the configured {n_ranks}",
+                vocab.len()
+            ),
         ));
     }
     let mut tokens = Vec::with_capacity(n_ranks);
@@ -213,12 +213,21 @@ pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabEr
     if specials.len() > n_special {
         return Err(err(
             "special_tokens",
-            format!("{} listed, more than the {n_special} configured", specials.len()),
+            format!(
+                "{} listed, more than the {n_special} configured",
+                specials.len()
+            ),
         ));
     }
     let listed = specials.len();
     specials.extend((listed..n_special).map(|i| (format!("<SPECIAL_{i}>"), i as Rank)));
     let pretok = crate::openai::pretokenizer_for(pattern)
         .map_err(|e| err("config.pattern", e.to_string()))?;
-    Encoding::with_piece_model(name, Box::new(Tekken { bpe, offset }), pretok, None, specials)
+    Encoding::with_piece_model(
+        name,
+        Box::new(Tekken { bpe, offset }),
+        pretok,
+        None,
+        specials,
+    )
 }

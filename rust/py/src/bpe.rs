@@ -345,7 +345,11 @@ impl PyEncoding {
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let enc = &self.inner;
         let mut all: Vec<&[u8]> = (0..enc.n_regular_ids())
-            .filter_map(|id| u32::try_from(id).ok().and_then(|id| enc.regular_token_bytes(id)))
+            .filter_map(|id| {
+                u32::try_from(id)
+                    .ok()
+                    .and_then(|id| enc.regular_token_bytes(id))
+            })
             .collect();
         all.sort_unstable();
         PyList::new(py, all.into_iter().map(|b| PyBytes::new(py, b)))
@@ -379,7 +383,7 @@ impl PyEncoding {
         name: &str,
     ) -> PyResult<Self> {
         let enc = py
-            .detach(|| tokenmill_bpe::encoding::from_tiktoken(name, data, pattern, special_tokens))
+            .detach(|| tokenmill_bpe::openai::from_tiktoken(name, data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
         Ok(Self::wrap(enc))
     }

@@ -11,6 +11,7 @@
 //!   `ignore_merges`) or `Unigram` (`unk_id`, `byte_fallback`; consecutive unknowns fused);
 //! - `decoder`: `Metaspace`, or a `Sequence` of `Replace` (`▁` to a space), `ByteFallback`,
 //!   `Fuse` and `Strip` (one leading space); null.
+//!
 //! Refused with the field named: `WordPiece` and `WordLevel` models, `Precompiled` normalizers
 //! (character maps), other pre-tokenizers and decoders.
 
@@ -70,7 +71,10 @@ struct Meta {
 fn parse_metaspace(p: &Obj<'_>) -> Result<Meta, VocabError> {
     let rep = p.opt_str("replacement")?.unwrap_or("\u{2581}");
     if rep != "\u{2581}" {
-        return Err(err(p.field("replacement"), format!("{rep:?} is unsupported (only '▁')")));
+        return Err(err(
+            p.field("replacement"),
+            format!("{rep:?} is unsupported (only '▁')"),
+        ));
     }
     let prepend = match p.opt_str("prepend_scheme")? {
         Some("always") => Prepend::Always,
@@ -229,12 +233,7 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
                     Some([Value::String(p), s]) if s.is_number() => {
                         out.push((p.clone(), s.as_f64().unwrap_or(0.0)));
                     }
-                    _ => {
-                        return Err(err(
-                            format!("{field}[{i}]"),
-                            "expected [piece, score]",
-                        ))
-                    }
+                    _ => return Err(err(format!("{field}[{i}]"), "expected [piece, score]")),
                 }
             }
             (out, "Unigram")
@@ -297,10 +296,10 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
         }
     }
     let bytes = if byte_fallback {
-        Some(byte_table(|b| {
-            Some(byte_ids[usize::from(b)]).filter(|&i| i != Rank::MAX)
-        })
-        .map_err(|e| err(m.field("byte_fallback"), e.to_string()))?)
+        Some(
+            byte_table(|b| Some(byte_ids[usize::from(b)]).filter(|&i| i != Rank::MAX))
+                .map_err(|e| err(m.field("byte_fallback"), e.to_string()))?,
+        )
     } else {
         None
     };
@@ -331,12 +330,18 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
             }
         }
         if m.get("dropout").is_some_and(|d| d.as_f64() != Some(0.0)) {
-            return Err(err(m.field("dropout"), "BPE dropout is unsupported (randomised)"));
+            return Err(err(
+                m.field("dropout"),
+                "BPE dropout is unsupported (randomised)",
+            ));
         }
         let unk = match m.opt_str("unk_token")? {
             None => None,
             Some(t) => Some(id_of(t).ok_or_else(|| {
-                err(m.field("unk_token"), format!("{t:?} is not in the vocabulary"))
+                err(
+                    m.field("unk_token"),
+                    format!("{t:?} is not in the vocabulary"),
+                )
             })?),
         };
         let merges_field = m.field("merges");

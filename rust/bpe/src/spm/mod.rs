@@ -66,7 +66,12 @@ pub(crate) trait PieceModel: Send + Sync {
     /// The number of ids `encode_piece` appends.
     fn count_piece(&self, piece: &[u8]) -> usize;
     /// `encode_piece` of each piece of a batch, in order.
-    fn encode_pieces(&self, pieces: &[&[u8]], out: &mut Vec<Rank>, _cache: Option<&mut PieceCache>) {
+    fn encode_pieces(
+        &self,
+        pieces: &[&[u8]],
+        out: &mut Vec<Rank>,
+        _cache: Option<&mut PieceCache>,
+    ) {
         for p in pieces {
             self.encode_piece(p, out);
         }
@@ -83,8 +88,16 @@ pub(crate) trait PieceModel: Send + Sync {
     fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
         (0..self.n_ids() as Rank).find(|&id| self.token_bytes(id) == Some(bytes))
     }
-    /// Whether decoding drops a leading space when `first` is the first id (the dummy prefix).
-    fn strips_leading_space(&self, first: Rank) -> bool;
+    /// Whether decoding drops the leading space of token `id` (the dummy prefix's), the
+    /// `index`-th id of the sequence, when `nothing_yet` has been decoded before it and
+    /// `stripped` says whether an earlier token lost its space.
+    fn strips_leading_space(
+        &self,
+        id: Rank,
+        index: usize,
+        nothing_yet: bool,
+        stripped: bool,
+    ) -> bool;
 }
 
 /// How a piece is segmented.
@@ -101,9 +114,14 @@ pub enum Algo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strip {
     Never,
-    /// The first token's leading `▁` (SentencePiece; the `Metaspace` decoder); a byte token's
-    /// space stays.
+    /// The first token's leading `▁` (the `Metaspace` decoder); a byte token's space stays.
     MarkedFirstToken,
+    /// SentencePiece: the leading `▁` of tokens while the decoded text is still empty; with
+    /// `once` (no `remove_extra_whitespaces`) only the first such `▁`. A byte token's space
+    /// stays.
+    WhileEmpty {
+        once: bool,
+    },
     /// A leading space of the decoded text (`Strip` decoder after `Fuse`).
     LeadingSpace,
 }
@@ -239,7 +257,9 @@ impl SpModel {
         match &self.algo {
             Algo::ScoreBpe(merges) => {
                 let mut syms = init_chars(piece, |_| NONE);
-                merge(piece, &mut syms, |a, c, _, _| merges.get(&piece[a..c]).copied());
+                merge(piece, &mut syms, |a, c, _, _| {
+                    merges.get(&piece[a..c]).copied()
+                });
                 let mut prev_unk = false;
                 for s in alive(&syms) {
                     let bytes = &piece[s.start as usize..s.end as usize];
@@ -333,14 +353,24 @@ impl PieceModel for SpModel {
         self.surface_off.len()
     }
 
-    fn strips_leading_space(&self, first: Rank) -> bool {
+    fn strips_leading_space(
+        &self,
+        id: Rank,
+        index: usize,
+        nothing_yet: bool,
+        stripped: bool,
+    ) -> bool {
+        let marked = || {
+            !self.byte_token.get(id as usize).copied().unwrap_or(true)
+                && self
+                    .token_bytes(id)
+                    .is_some_and(|b| b.first() == Some(&b' '))
+        };
         match self.strip {
             Strip::Never => false,
-            Strip::LeadingSpace => true,
-            Strip::MarkedFirstToken => {
-                !self.byte_token.get(first as usize).copied().unwrap_or(true)
-                    && self.token_bytes(first).is_some_and(|b| b.first() == Some(&b' '))
-            }
+            Strip::LeadingSpace => index == 0,
+            Strip::MarkedFirstToken => index == 0 && marked(),
+            Strip::WhileEmpty { once } => nothing_yet && !(once && stripped) && marked(),
         }
     }
 }
@@ -350,9 +380,12 @@ impl PieceModel for SpModel {
 /// A bounded per-thread map from (model, piece) to ids, keyed by a hash of both (a colliding
 /// entry is overwritten; the stored piece is compared on every hit); cleared when full.
 struct Memo {
-    map: FxHashMap<u64, (u32, Box<[u8]>, Box<[Rank]>)>,
+    map: FxHashMap<u64, MemoEntry>,
     bytes: usize,
 }
+
+/// (model uid, piece, ids).
+type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>);
 
 /// Memo budget per thread (keys plus ids).
 const MEMO_BYTES: usize = 8 << 20;
@@ -451,6 +484,9 @@ fn alive(syms: &[Sym]) -> impl Iterator<Item = &Sym> {
     })
 }
 
+/// A candidate merge: (priority, start of left, left index, right index, end of right).
+type Pending = Reverse<(u32, u32, u32, u32, u32)>;
+
 /// Repeatedly merge the adjacent pair with the lowest priority (leftmost on ties).
 /// `pair(start of left, end of right, left id, right id)` gives a pair's priority and merged id.
 fn merge(
@@ -463,8 +499,7 @@ fn merge(
         return;
     }
     // (priority, start of left, left index, right index, end of right)
-    let mut heap: BinaryHeap<Reverse<(u32, u32, u32, u32, u32)>> =
-        BinaryHeap::with_capacity(syms.len());
+    let mut heap: BinaryHeap<Pending> = BinaryHeap::with_capacity(syms.len());
     let push = |heap: &mut BinaryHeap<_>, syms: &[Sym], l: u32| {
         let ls = syms[l as usize];
         if ls.next == NONE {
@@ -849,10 +884,13 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     let unknown = Unknown {
         bytes,
         unk: Some(unk),
-        fuse: false,
+        // A run of unknown characters is one unknown token (BPE and Unigram alike).
+        fuse: true,
     };
-    let strip = if m.add_dummy_prefix {
-        Strip::MarkedFirstToken
+    let strip = if m.add_dummy_prefix || m.remove_extra_whitespaces {
+        Strip::WhileEmpty {
+            once: !m.remove_extra_whitespaces,
+        }
     } else {
         Strip::Never
     };
@@ -868,7 +906,9 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
 
 fn spm_normalizer(m: &ModelProto) -> Result<SpNormalizer, VocabError> {
     if m.has_rule_tsv {
-        return Err(spm_err("normalization_rule_tsv (custom rules) is unsupported"));
+        return Err(spm_err(
+            "normalization_rule_tsv (custom rules) is unsupported",
+        ));
     }
     if !m.precompiled_charsmap.is_empty() || m.normalizer_name != "identity" {
         return Err(spm_err(format!(

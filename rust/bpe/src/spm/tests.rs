@@ -74,7 +74,9 @@ fn bpe_merges_by_score_then_leftmost() {
 fn truncated_and_hostile_files_name_the_byte() {
     let data = toy_bpe();
     for cut in [1, 5, data.len() / 2, data.len() - 1] {
-        let e = encoding_from_model("toy", &data[..cut]).unwrap_err().to_string();
+        let e = encoding_from_model("toy", &data[..cut])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("byte "), "{e}");
     }
     // A length field claiming 2^60 bytes is refused before any allocation.

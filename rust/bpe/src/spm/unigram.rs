@@ -4,24 +4,18 @@
 //! start (a hash lookup per prefix, stopping at the first prefix that no piece has); where no
 //! one-character piece matches, an unknown node of one character scores `min_score - 10`. The
 //! best path into each position keeps the first candidate among equals (strict `>`, candidates
-//! arriving in order of start). SentencePiece keeps the path scores as `float` and adds in
-//! `double`; Hugging Face uses `f64` throughout; [`Precision`] reproduces each. O(n * L) lookups
-//! for n characters and pieces of at most L characters.
+//! arriving in order of start), path scores summed in `f64` (ties such as `/` + `//` against
+//! `//` + `/` then stay ties, and the earlier start wins, as in both references). O(n * L)
+//! lookups for n characters and pieces of at most L characters.
+//!
+//! Unknown runs: consecutive unknown nodes become one unknown token (then byte tokens with
+//! `byte_fallback`), as both references do.
 
 use rustc_hash::FxHashMap;
 
 use super::proto::{Piece, PieceType};
 use super::{char_len, SpModel, NONE};
 use crate::{Rank, VocabError};
-
-/// How path scores are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// SentencePiece: `float` scores and sums stored as `float`, candidates compared in `double`.
-    Spm,
-    /// Hugging Face `tokenizers`: `f64`.
-    Hf,
-}
 
 /// A unigram vocabulary as a prefix map.
 pub struct Unigram {
@@ -31,7 +25,6 @@ pub struct Unigram {
     scores: Vec<f64>,
     unk: Rank,
     unk_score: f64,
-    precision: Precision,
     /// Hugging Face: consecutive unknown nodes become one token, and tokens are mapped back to
     /// ids by their string.
     hf: bool,
@@ -64,8 +57,7 @@ impl Unigram {
             if p.kind == PieceType::Normal {
                 min = min.min(p.score);
             }
-            if matches!(p.kind, PieceType::Normal | PieceType::UserDefined) && !p.piece.is_empty()
-            {
+            if matches!(p.kind, PieceType::Normal | PieceType::UserDefined) && !p.piece.is_empty() {
                 insert_with_prefixes(&mut trie, p.piece.as_bytes(), id as Rank);
             }
         }
@@ -79,7 +71,6 @@ impl Unigram {
             scores: pieces.iter().map(|p| f64::from(p.score)).collect(),
             unk,
             unk_score: f64::from(min - 10.0),
-            precision: Precision::Spm,
             hf: false,
         })
     }
@@ -106,7 +97,6 @@ impl Unigram {
             scores: vocab.iter().map(|(_, s)| *s).collect(),
             unk,
             unk_score: min - 10.0,
-            precision: Precision::Hf,
             hf: true,
         })
     }
@@ -119,10 +109,6 @@ impl Unigram {
         }
         // (best path score, start, id) per end position; start NONE = not reached.
         let mut best: Vec<(f64, u32, Rank)> = vec![(0.0, NONE, NONE); n + 1];
-        let store = |x: f64| match self.precision {
-            Precision::Spm => f64::from(x as f32),
-            Precision::Hf => x,
-        };
         let mut start = 0;
         while start < n {
             let till = best[start].0;
@@ -138,7 +124,7 @@ impl Unigram {
                         let cand = self.scores[id as usize] + till;
                         let t = &mut best[end];
                         if t.1 == NONE || cand > t.0 {
-                            *t = (store(cand), start as u32, id);
+                            *t = (cand, start as u32, id);
                         }
                         has_single |= end - start == mblen;
                     }
@@ -148,7 +134,7 @@ impl Unigram {
                 let cand = self.unk_score + till;
                 let t = &mut best[start + mblen];
                 if t.1 == NONE || cand > t.0 {
-                    *t = (store(cand), start as u32, self.unk);
+                    *t = (cand, start as u32, self.unk);
                 }
             }
             start += mblen;
@@ -166,14 +152,14 @@ impl Unigram {
         while i < path.len() {
             let (st, mut en, id) = path[i];
             i += 1;
-            if self.hf {
-                if id == self.unk {
-                    // Fuse the run of unknown nodes.
-                    while i < path.len() && path[i].2 == self.unk {
-                        en = path[i].1;
-                        i += 1;
-                    }
+            if id == self.unk {
+                // Fuse the run of unknown nodes.
+                while i < path.len() && path[i].2 == self.unk {
+                    en = path[i].1;
+                    i += 1;
                 }
+            }
+            if self.hf {
                 let piece = &s[st as usize..en as usize];
                 match model.piece_id(piece) {
                     Some(id) => {
