@@ -24,6 +24,7 @@ from tokenmill._native import (
 )
 
 if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tests/test_typing.py)
+    from tokenmill.batching import BatchSampler
     from tokenmill.cost.catalogue import (
         Catalogue,
         MissingPriceError,
@@ -59,14 +60,18 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.scaling.units import training_flop
     from tokenmill.tokenizer import (
         Encoding,
+        UnknownTokenError,
         encoding_for_model,
+        encoding_name_for_model,
         get_encoding,
+        list_encoding_names,
         list_encodings,
         load_tokenizer,
     )
 
 # name -> submodule that defines it; loaded on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    "BatchSampler": "tokenmill.batching",
     "Sampler": "tokenmill.sampling",
     "SamplingParams": "tokenmill.sampling",
     "SampleResult": "tokenmill.sampling",
@@ -105,10 +110,14 @@ _LAZY: dict[str, str] = {
     "encoding_for_model": "tokenmill.tokenizer",
     "get_encoding": "tokenmill.tokenizer",
     "list_encodings": "tokenmill.tokenizer",
+    "list_encoding_names": "tokenmill.tokenizer",
+    "encoding_name_for_model": "tokenmill.tokenizer",
+    "UnknownTokenError": "tokenmill.tokenizer",
     "load_tokenizer": "tokenmill.tokenizer",
 }
 
 __all__ = [
+    "BatchSampler",
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
@@ -124,18 +133,21 @@ __all__ = [
     "SamplingParams",
     "ShardCount",
     "UnknownModelError",
+    "UnknownTokenError",
     "Usage",
     "__version__",
     "chat_token_count",
     "compute_optimal",
     "count_rows",
     "encoding_for_model",
+    "encoding_name_for_model",
     "estimate_cost",
     "get_encoding",
     "get_num_threads",
     "gpus_for_deadline",
     "inference_memory",
     "kept_mask",
+    "list_encoding_names",
     "list_encodings",
     "load_catalogue",
     "load_corpus",

@@ -37,7 +37,8 @@ class Logits(NamedTuple):
 
 
 def logits_2d(x: object) -> Logits:
-    """2-D C-contiguous float32 view of ``x`` (copied only if needed) and whether it was 1-D."""
+    """2-D C-contiguous aligned float32 view of ``x`` (copied only if needed) and whether it was
+    1-D."""
     a = as_numpy(x)
     kind = a.dtype.kind
     if kind in "iub":
@@ -52,4 +53,5 @@ def logits_2d(x: object) -> Logits:
         raise ValueError("logits has vocab size 0")
     one_d = a.ndim == 1
     a2 = a.reshape(1, -1) if one_d else a
-    return Logits(np.ascontiguousarray(a2, dtype=np.float32), one_d)
+    # C order, float32 and aligned (a contiguous but unaligned buffer is copied once).
+    return Logits(np.require(a2, np.float32, ("C", "A")), one_d)

@@ -9,6 +9,7 @@ __all__ = [
     "DecodeStream",
     "DecodeStreams",
     "Encoding",
+    "Requests",
     "__version__",
     "get_num_threads",
     "kept_mask_into",
@@ -46,10 +47,7 @@ def sample_into(
     logits: npt.NDArray[np.float32],
     params: Any,
     procs: Any,
-    tokens: npt.NDArray[np.int64],
-    logprobs: npt.NDArray[np.float32] | None = None,
-    top_ids: npt.NDArray[np.int64] | None = None,
-    top_logprobs: npt.NDArray[np.float32] | None = None,
+    outs: Any,
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
@@ -57,6 +55,32 @@ def kept_mask_into(
     procs: Any,
     out: npt.NDArray[np.bool_],
 ) -> None: ...
+
+@final
+class Requests:
+    def __init__(self) -> None: ...
+    def add(
+        self,
+        id: int,
+        params: Any,
+        history: npt.NDArray[np.int64],
+        bias_ids: npt.NDArray[np.int64],
+        bias_values: npt.NDArray[np.float32],
+    ) -> None: ...
+    def remove(self, id: int) -> None: ...
+    def extend(self, id: int, tokens: npt.NDArray[np.int64]) -> None: ...
+    def contains(self, id: int) -> bool: ...
+    def step_of(self, id: int) -> int: ...
+    def ids(self) -> list[int]: ...
+    def __len__(self) -> int: ...
+    def sample(
+        self,
+        logits: npt.NDArray[np.float32],
+        ids: npt.NDArray[np.uint64],
+        mask: npt.NDArray[np.uint32] | None,
+        outs: Any,
+        advance: bool,
+    ) -> None: ...
 
 # --- tokenizer (tokenmill-bpe) ---
 

@@ -37,6 +37,7 @@ wrong shape; ``ndim`` not 1 or 2; an empty vocabulary; integer or complex logits
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypedDict, overload
 
@@ -70,6 +71,12 @@ Seed: TypeAlias = "int | npt.ArrayLike | None"
 Row: TypeAlias = "np.ndarray[tuple[int], np.dtype[np.generic]]"
 #: Logits: ``[batch, vocab]`` rows.
 Rows: TypeAlias = "np.ndarray[tuple[int, int], np.dtype[np.generic]]"
+
+#: Which distribution logprobs describe: ``"raw"`` is ``log_softmax(processed_logits / T)`` over
+#: the whole vocabulary, before top-k / top-p / min-p (what OpenAI and vLLM report); greedy rows
+#: use ``T = 1``. ``"processed"`` is the distribution the token was drawn from (after the filters,
+#: renormalised; a greedy token has logprob 0).
+LogprobMode: TypeAlias = Literal["raw", "processed"]
 
 _U64_MAX = (1 << 64) - 1
 _I64_MAX = (1 << 63) - 1
@@ -127,12 +134,14 @@ def _params(params: SamplingParams | None, given: dict[str, object]) -> Sampling
 
 
 class SampleResult(NamedTuple):
-    """Tokens with their log-probabilities under the final (filtered, renormalised) distribution.
+    """Tokens with their log-probabilities (``"raw"`` or ``"processed"``, see
+    :data:`LogprobMode`).
 
     ``tokens`` and ``logprobs`` have shape ``[batch]`` (or ``[batch, n]`` when ``n > 1``);
-    ``top_ids`` / ``top_logprobs`` have shape ``[batch, top_logprobs]``, most likely first, padded
-    with id ``-1`` and logprob ``-inf`` when fewer tokens survive the filters. For 1-D logits the
-    batch axis is dropped.
+    ``top_ids`` / ``top_logprobs`` have shape ``[batch, top_logprobs]``, most likely first. When a
+    row has fewer tokens of non-zero probability than ``top_logprobs`` (``"processed"``: fewer
+    survive the filters; ``"raw"``: fewer finite logits), the rest of that row is id ``-1`` with
+    logprob ``-inf``: check ``top_ids >= 0``. For 1-D logits the batch axis is dropped.
     """
 
     tokens: I64
@@ -224,6 +233,40 @@ class _RowArgs(NamedTuple):
     step: int | npt.NDArray[np.uint64]
 
 
+class _Outs(NamedTuple):
+    """The output arrays as the native module reads them."""
+
+    tokens: I64
+    logprobs: F32 | None
+    top_ids: I64 | None
+    top_logprobs: F32 | None
+    raw: bool
+
+
+def _outs(
+    batch: int, n: int, n_top: int, logprobs: LogprobMode | None, tokens: I64 | None = None
+) -> _Outs:
+    """Fresh output arrays (``tokens`` may be the caller's ``[batch, n]`` view)."""
+    want = logprobs is not None or n_top > 0
+    return _Outs(
+        np.empty((batch, n), dtype=np.int64) if tokens is None else tokens,
+        np.empty((batch, n), dtype=np.float32) if want else None,
+        np.empty((batch, n_top), dtype=np.int64) if n_top > 0 else None,
+        np.empty((batch, n_top), dtype=np.float32) if n_top > 0 else None,
+        logprobs == "raw",
+    )
+
+
+def _logprob_mode(logprobs: object, return_logprobs: object, n_top: int) -> LogprobMode | None:
+    """The logprob mode asked for: ``logprobs`` if given; ``return_logprobs=True`` (and
+    ``top_logprobs > 0`` alone) mean ``"processed"``."""
+    if logprobs is None:
+        return "processed" if bool(return_logprobs) or n_top > 0 else None
+    if logprobs not in ("raw", "processed"):
+        raise ValueError(f"logprobs must be 'raw', 'processed' or None, got {logprobs!r}")
+    return logprobs
+
+
 def _row_args(p: SamplingParams, batch: int, *, seed: object = None, step: object = 0) -> _RowArgs:
     return _RowArgs(
         _per_row("temperature", p.temperature, batch),
@@ -247,6 +290,8 @@ def _procs(p: SamplingParams, batch: int, vocab: int, one_d: bool) -> _processor
 def _check_out(out: object, shape: tuple[int, ...], dtype: type, name: str = "out") -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its dtype's size (pass an aligned array)")
     if out.dtype != dtype or out.shape != shape or not out.flags.c_contiguous:
         raise ValueError(
             f"{name} must be a C-contiguous {np.dtype(dtype)} array of shape {shape}, "
@@ -265,6 +310,8 @@ def _softmax(logits: npt.ArrayLike, temperature: PerRow, out: F32 | None, log: b
         out = np.empty(shape, dtype=np.float32)
     else:
         _check_out(out, shape, np.float32)
+        if np.may_share_memory(x, out):
+            x = x.copy()  # in place (out=logits) or overlapping: read from a copy
     _native.softmax_into(x, np.ascontiguousarray(temps), log, out.reshape(x.shape))
     return out
 
@@ -362,17 +409,8 @@ class ParamKwargs(TypedDict, total=False):
     allowed_mask: npt.ArrayLike | None
 
 
-@overload
-def sample(
-    logits: Row,
-    params: SamplingParams | None = None,
-    *,
-    n: Literal[1] = ...,
-    return_logprobs: Literal[False] = ...,
-    top_logprobs: Literal[0] = ...,
-    out: I64 | None = ...,
-    **kwargs: Unpack[ParamKwargs],
-) -> int: ...
+# Type checkers: 2-D rows give an int64 array, a 1-D row an int; an array whose shape the checker
+# does not know matches the first overload (rows).
 @overload
 def sample(
     logits: Rows,
@@ -381,9 +419,22 @@ def sample(
     n: int = ...,
     return_logprobs: Literal[False] = ...,
     top_logprobs: Literal[0] = ...,
+    logprobs: None = ...,
     out: I64 | None = ...,
     **kwargs: Unpack[ParamKwargs],
 ) -> I64: ...
+@overload
+def sample(
+    logits: Row,
+    params: SamplingParams | None = None,
+    *,
+    n: Literal[1] = ...,
+    return_logprobs: Literal[False] = ...,
+    top_logprobs: Literal[0] = ...,
+    logprobs: None = ...,
+    out: I64 | None = ...,
+    **kwargs: Unpack[ParamKwargs],
+) -> int: ...
 @overload
 def sample(
     logits: npt.ArrayLike,
@@ -392,6 +443,7 @@ def sample(
     n: int = ...,
     return_logprobs: Literal[True],
     top_logprobs: int = ...,
+    logprobs: LogprobMode | None = ...,
     out: I64 | None = ...,
     **kwargs: Unpack[ParamKwargs],
 ) -> SampleResult: ...
@@ -403,6 +455,19 @@ def sample(
     n: int = ...,
     return_logprobs: bool = ...,
     top_logprobs: int = ...,
+    logprobs: LogprobMode,
+    out: I64 | None = ...,
+    **kwargs: Unpack[ParamKwargs],
+) -> SampleResult: ...
+@overload
+def sample(
+    logits: npt.ArrayLike,
+    params: SamplingParams | None = None,
+    *,
+    n: int = ...,
+    return_logprobs: bool = ...,
+    top_logprobs: int = ...,
+    logprobs: LogprobMode | None = ...,
     out: I64 | None = ...,
     **kwargs: Unpack[ParamKwargs],
 ) -> int | I64 | SampleResult: ...
@@ -426,6 +491,7 @@ def sample(
     n: int = 1,
     return_logprobs: bool = False,
     top_logprobs: int = 0,
+    logprobs: LogprobMode | None = None,
     out: I64 | None = None,
 ) -> int | I64 | SampleResult:
     """Sample token ids from ``logits`` (``[vocab]`` or ``[batch, vocab]``).
@@ -435,7 +501,8 @@ def sample(
     the module docstring for the processing order and the tie rule.
 
     Returns int64 ids of shape ``[batch]`` (``[batch, n]`` for ``n > 1`` independent draws per
-    row; a plain ``int`` for 1-D logits and ``n == 1``). With ``return_logprobs`` or
+    row; a plain ``int`` for 1-D logits and ``n == 1``). With ``logprobs`` (``"raw"`` or
+    ``"processed"``, see :data:`LogprobMode`), ``return_logprobs=True`` (``"processed"``) or
     ``top_logprobs > 0`` a :class:`SampleResult` is returned instead. ``out`` (int64,
     C-contiguous, the shape of the ids) receives the ids without allocating.
     """
@@ -448,6 +515,7 @@ def sample(
         and return_logprobs is False
         and type(top_logprobs) is int
         and top_logprobs == 0
+        and logprobs is None
         and type(temperature) in _PLAIN
         and type(top_k) is int
         and -_I64_MAX <= top_k <= _I64_MAX
@@ -468,6 +536,7 @@ def sample(
         and allowed_mask is None
         and logits.dtype == np.float32
         and logits.flags.c_contiguous
+        and logits.flags.aligned
         and logits.size > 0
         and (logits.ndim == 1 or (logits.ndim == 2 and logits.shape[0] == 1))
     ):
@@ -506,35 +575,22 @@ def sample(
     x, one_d = logits_2d(logits)
     batch, vocab = x.shape
     n, n_top = _check_counts(n, top_logprobs)
+    mode = _logprob_mode(logprobs, return_logprobs, n_top)
     args = _row_args(p, batch, seed=p.seed, step=p.step)
     procs = _procs(p, batch, vocab, one_d)
     res_shape: tuple[int, ...] = (batch,) if n == 1 else (batch, n)
     if one_d:
         res_shape = res_shape[1:] if n > 1 else (1,)
-    if out is None:
-        tokens = np.empty((batch, n), dtype=np.int64)
-    else:
+    if out is not None:
         _check_out(out, res_shape, np.int64)
-        tokens = out.reshape(batch, n)
-    want_lp = bool(return_logprobs) or n_top > 0
-    lp = np.empty((batch, n), dtype=np.float32) if want_lp else None
-    tids = np.empty((batch, n_top), dtype=np.int64) if n_top > 0 else None
-    tlp = np.empty((batch, n_top), dtype=np.float32) if n_top > 0 else None
-    _native.sample_into(x, args, procs, tokens, lp, tids, tlp)
-    if out is not None and not want_lp:
+    outs = _outs(batch, n, n_top, mode, None if out is None else out.reshape(batch, n))
+    _native.sample_into(x, args, procs, outs)
+    if out is not None and mode is None:
         return int(out.reshape(-1)[0]) if one_d and n == 1 else out
-    return _result(tokens, lp, tids, tlp, one_d, n, want_lp)
+    return _result(outs, one_d, n)
 
 
-def _result(
-    tokens: I64,
-    lp: F32 | None,
-    tids: I64 | None,
-    tlp: F32 | None,
-    one_d: bool,
-    n: int,
-    want_lp: bool,
-) -> int | I64 | SampleResult:
+def _result(outs: _Outs, one_d: bool, n: int) -> int | I64 | SampleResult:
     """Shape the ``[batch, n]`` / ``[batch, n_top]`` buffers into what :func:`sample` returns."""
 
     def main(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -545,9 +601,10 @@ def _result(
     def top(a: np.ndarray[Any, Any] | None) -> np.ndarray[Any, Any] | None:
         return None if a is None else (a.reshape(-1) if one_d else a)
 
-    if not want_lp:
+    tokens, lp, tids, tlp, _ = outs
+    if lp is None:
         return int(tokens.reshape(-1)[0]) if one_d and n == 1 else main(tokens)
-    return SampleResult(main(tokens), None if lp is None else main(lp), top(tids), top(tlp))
+    return SampleResult(main(tokens), main(lp), top(tids), top(tlp))
 
 
 class Sampler:
@@ -557,7 +614,8 @@ class Sampler:
     parameter a scalar or a per-row array of length ``batch_size``). Each :meth:`sample` call
     returns new arrays (the caller owns them) and, unless ``step`` is given, advances an internal
     step counter, so a seeded sampler gives a reproducible stream of tokens. With ``seed=None``
-    the per-row seeds are drawn once from ``os.urandom``. For requests that join and leave the
+    the per-row seeds are drawn once from ``os.urandom``. A sampler may be shared by threads:
+    each call takes the next step under a lock. For requests that join and leave the
     batch, see :class:`tokenmill.BatchSampler`.
     """
 
@@ -578,6 +636,7 @@ class Sampler:
         n: int = 1,
         return_logprobs: bool = False,
         top_logprobs: int = 0,
+        logprobs: LogprobMode | None = None,
     ) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -602,7 +661,8 @@ class Sampler:
         self._args = _row_args(self.params, b, seed=seeds)
         self._bias_cache: dict[int, tuple[I64, I64, F32]] = {}
         self.step = 0
-        self._want_lp = bool(return_logprobs) or self.top_logprobs > 0
+        self._mode = _logprob_mode(logprobs, return_logprobs, self.top_logprobs)
+        self._lock = threading.Lock()
 
     def sample(
         self,
@@ -622,9 +682,11 @@ class Sampler:
             raise ValueError(
                 f"logits has batch {batch}, this Sampler was built for {self.batch_size}"
             )
-        cur = self.step if step is None else step
-        if not isinstance(cur, (int, np.integer)) or cur < 0:
-            raise ValueError(f"step must be an int >= 0, got {cur!r}")
+        if step is not None and (not isinstance(step, (int, np.integer)) or step < 0):
+            raise ValueError(f"step must be an int >= 0, got {step!r}")
+        with self._lock:  # threads sharing a Sampler each get their own step
+            cur = self.step if step is None else int(step)
+            self.step = cur + 1
         bias = self._bias_cache.get(vocab)
         if bias is None:
             bias = _processors.bias(self.params.logit_bias, batch, vocab, one_d)
@@ -633,12 +695,6 @@ class Sampler:
         procs = _processors.Procs(
             ho, hi, hc, *bias, _processors.mask(allowed_mask, batch, vocab, one_d)
         )
-        nt = self.top_logprobs
-        tokens = np.empty((batch, self.n), dtype=np.int64)
-        lp = np.empty((batch, self.n), dtype=np.float32) if self._want_lp else None
-        tids = np.empty((batch, nt), dtype=np.int64) if nt > 0 else None
-        tlp = np.empty((batch, nt), dtype=np.float32) if nt > 0 else None
-        args = self._args._replace(step=int(cur))
-        _native.sample_into(x, args, procs, tokens, lp, tids, tlp)
-        self.step = int(cur) + 1
-        return _result(tokens, lp, tids, tlp, one_d, self.n, self._want_lp)
+        outs = _outs(batch, self.n, self.top_logprobs, self._mode)
+        _native.sample_into(x, self._args._replace(step=cur), procs, outs)
+        return _result(outs, one_d, self.n)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tokenmill import _native
 from tokenmill._data import DATA_DIR
@@ -99,6 +99,11 @@ SpecialArg = Literal["all"] | Collection[str]
 _NONE: list[str] = []  # "no special token", passed as is (never mutated)
 
 
+class UnknownTokenError(KeyError, ValueError):
+    """A token id outside the vocabulary: a ``KeyError`` as tiktoken raises, and a
+    ``ValueError`` as earlier tokenmill versions did."""
+
+
 def _resolve(arg: SpecialArg, what: str) -> list[str] | None:
     """tiktoken's special-token argument -> the native form (None = all)."""
     if isinstance(arg, str):
@@ -128,13 +133,56 @@ def _texts(texts: Sequence[str]) -> list[str]:
     return out
 
 
+def _rank_file_bytes(mergeable_ranks: Mapping[bytes, int]) -> bytes:
+    """tiktoken's ``mergeable_ranks`` dict in the ``.tiktoken`` text format (base64 token, rank),
+    ordered by rank: the form the native loader parses and checks (gaps, duplicates)."""
+    import base64
+
+    items = sorted(mergeable_ranks.items(), key=lambda kv: kv[1])
+    return b"".join(base64.b64encode(tok) + b" %d\n" % rank for tok, rank in items)
+
+
 class Encoding:
-    """A tokenizer (tiktoken-compatible API plus exact, fast counting)."""
+    """A tokenizer (tiktoken-compatible API plus exact, fast counting).
 
-    __slots__ = ("_core",)
+    ``Encoding(name, *, pat_str, mergeable_ranks, special_tokens, explicit_n_vocab=None)``
+    builds one from tiktoken's constructor arguments; ``get_encoding``, ``from_tiktoken`` and
+    ``from_tokenizer_json`` are the usual ways in.
+    """
 
-    def __init__(self, core: _native.Encoding) -> None:
-        self._core = core
+    __slots__ = ("_core", "_origin", "_special_ids")
+
+    def __init__(
+        self,
+        name: str | _native.Encoding,
+        *,
+        pat_str: str | None = None,
+        mergeable_ranks: Mapping[bytes, int] | None = None,
+        special_tokens: Mapping[str, int] | None = None,
+        explicit_n_vocab: int | None = None,
+    ) -> None:
+        self._special_ids: frozenset[int] | None = None
+        if isinstance(name, _native.Encoding):
+            self._core = name
+            self._origin: tuple[object, ...] | None = None
+            return
+        if pat_str is None or mergeable_ranks is None or special_tokens is None:
+            raise TypeError(
+                "Encoding(name, *, pat_str=..., mergeable_ranks=..., special_tokens=...) needs "
+                "all three keyword arguments (as tiktoken's Encoding)"
+            )
+        specials = sorted(dict(special_tokens).items(), key=lambda kv: kv[1])
+        self._core = _native.Encoding.from_tiktoken_bytes(
+            _rank_file_bytes(mergeable_ranks), pat_str, specials, name
+        )
+        self._origin = ("ranks", name, pat_str, mergeable_ranks, dict(special_tokens))
+        if explicit_n_vocab is not None:
+            n = len(mergeable_ranks) + len(special_tokens)
+            if n != explicit_n_vocab or self.max_token_value != explicit_n_vocab - 1:
+                raise ValueError(
+                    f"explicit_n_vocab={explicit_n_vocab}, but there are {n} tokens and the "
+                    f"largest id is {self.max_token_value}"
+                )
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -154,7 +202,9 @@ class Encoding:
         p = Path(path)
         specials = sorted((dict(special_tokens or {})).items(), key=lambda kv: kv[1])
         core = _native.Encoding.from_tiktoken(str(p), pattern, specials, name or p.stem)
-        return cls(core)
+        enc = cls(core)
+        enc._origin = ("tiktoken", str(p.resolve()), pattern, tuple(specials), core.name)
+        return enc
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path, *, name: str | None = None) -> Encoding:
@@ -172,7 +222,9 @@ class Encoding:
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
-        return cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
+        enc = cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
+        enc._origin = ("tokenizer.json", str(p.resolve()), enc.name)
+        return enc
 
     @classmethod
     def from_file(cls, path: str | Path, *, name: str | None = None) -> Encoding:
@@ -217,6 +269,23 @@ class Encoding:
         return set(self._core.special_tokens)
 
     @property
+    def max_token_value(self) -> int:
+        """The largest token id, regular or special (tiktoken's ``max_token_value``)."""
+        return self._core.n_vocab - 1
+
+    def is_special_token(self, token: int) -> bool:
+        """Whether ``token`` is the id of a special token (tiktoken's sense: any entry of
+        ``special_tokens``, Hugging Face's non-special added tokens included)."""
+        ids = self._special_ids
+        if ids is None:
+            ids = self._special_ids = frozenset(self._core.special_tokens.values())
+        return token in ids
+
+    def token_byte_values(self) -> list[bytes]:
+        """The bytes of every regular token, sorted bytewise (as tiktoken)."""
+        return self._core.token_byte_values()
+
+    @property
     def eot_token(self) -> int:
         """The id of ``<|endoftext|>``."""
         specials = self._core.special_tokens
@@ -250,22 +319,46 @@ class Encoding:
         """Token ids of ``text``, treating special tokens as ordinary text."""
         return self._core.encode_ordinary(text)
 
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialArg = frozenset(),
+        disallowed_special: SpecialArg = "all",
+    ) -> npt.NDArray[np.uint32]:
+        """``encode`` as a uint32 numpy array, built in Rust (no Python int per token)."""
+        return self._core.encode_to_numpy(
+            text,
+            _resolve(allowed_special, "allowed_special"),
+            _resolve(disallowed_special, "disallowed_special"),
+        )
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of the one token (regular or special) whose text is ``text_or_bytes``;
+        ``KeyError`` if there is none (as tiktoken)."""
+        piece = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else text_or_bytes
+        return self._core.encode_single_token(bytes(piece))
+
     def encode_batch(
         self,
         texts: Sequence[str],
         *,
+        num_threads: int = 8,
         allowed_special: SpecialArg = frozenset(),
         disallowed_special: SpecialArg = "all",
     ) -> list[list[int]]:
-        """``encode`` of each text, in parallel."""
+        """``encode`` of each text, in parallel on tokenmill's pool (``num_threads`` is
+        accepted for tiktoken compatibility; the pool's size is ``set_num_threads``)."""
         return self._core.encode_batch(
             _texts(texts),
             _resolve(allowed_special, "allowed_special"),
             _resolve(disallowed_special, "disallowed_special"),
         )
 
-    def encode_ordinary_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        """``encode_ordinary`` of each text, in parallel."""
+    def encode_ordinary_batch(
+        self, texts: Sequence[str], *, num_threads: int = 8
+    ) -> list[list[int]]:
+        """``encode_ordinary`` of each text, in parallel (``num_threads``: see ``encode_batch``)."""
         return self._core.encode_batch(_texts(texts), [], [])
 
     # -- counting ----------------------------------------------------------------------------
@@ -341,19 +434,142 @@ class Encoding:
     # -- decoding ----------------------------------------------------------------------------
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
-        """The bytes of ``tokens``; an id outside the vocabulary raises ``ValueError``."""
-        return self._core.decode_bytes(list(tokens))
+        """The bytes of ``tokens``; an id outside the vocabulary raises ``UnknownTokenError``
+        (a ``KeyError``, as tiktoken, and a ``ValueError``)."""
+        try:
+            return self._core.decode_bytes(list(tokens))
+        except ValueError as e:
+            raise UnknownTokenError(str(e)) from None
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
         """``decode_bytes(tokens).decode("utf-8", errors)``."""
-        return self._core.decode_bytes(list(tokens)).decode("utf-8", errors=errors)
+        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        """The bytes of one token."""
+        """The bytes of one token; ``KeyError`` outside the vocabulary (as tiktoken)."""
         return self._core.decode_single_token_bytes(token)
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        """The bytes of each token."""
+        one = self._core.decode_single_token_bytes
+        return [one(t) for t in tokens]
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """The text and, per token, the index of the first character holding its bytes.
+
+        A token that starts inside a character (its first byte is a UTF-8 continuation byte)
+        gets that character's index. The text must be valid UTF-8 (``UnicodeDecodeError``
+        otherwise), as tiktoken.
+        """
+        pieces = self.decode_tokens_bytes(tokens)
+        offsets: list[int] = []
+        chars = 0
+        for piece in pieces:
+            starts_inside = bool(piece) and 0x80 <= piece[0] < 0xC0
+            offsets.append(max(0, chars - starts_inside))
+            # every byte that is not a continuation byte starts a character
+            chars += sum(not 0x80 <= b < 0xC0 for b in piece)
+        return b"".join(pieces).decode("utf-8", errors="strict"), offsets
+
+    def decode_bytes_batch(
+        self, batch: Sequence[Sequence[int]], *, num_threads: int = 8
+    ) -> list[bytes]:
+        """``decode_bytes`` of each sequence, in parallel (``num_threads``: see
+        ``encode_batch``)."""
+        try:
+            return self._core.decode_bytes_batch([list(ids) for ids in batch])
+        except ValueError as e:
+            raise UnknownTokenError(str(e)) from None
+
+    def decode_batch(
+        self, batch: Sequence[Sequence[int]], *, errors: str = "replace", num_threads: int = 8
+    ) -> list[str]:
+        """``decode`` of each sequence, in parallel."""
+        return [b.decode("utf-8", errors=errors) for b in self.decode_bytes_batch(batch)]
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
+
+    # -- pickling ----------------------------------------------------------------------------
+    # An Encoding pickles as the recipe to load it again, never as its tables: a bundled
+    # encoding by name; one loaded from a file by path and the file's sha256 (the receiving
+    # process loads that file, refuses it if its content changed, and keeps what it loaded, so
+    # a process pool pays one load per worker, not one per task); one built from
+    # ``mergeable_ranks`` by those arguments, as tiktoken does. Encodings are immutable, so
+    # ``copy`` and ``deepcopy`` return the same object.
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        origin = self._origin
+        if origin is None:
+            if _CACHE.get(self.name) is self:
+                return (get_encoding, (self.name,))
+            raise TypeError(f"cannot pickle {self!r}: it was not built by a tokenmill loader")
+        if origin[0] in ("tiktoken", "tokenizer.json"):
+            path = str(origin[1])
+            return (_unpickle_file, (origin, _file_sha256(path)))
+        _, name, pat_str, ranks, specials = origin
+        return (_unpickle_ranks, (name, pat_str, ranks, specials))
+
+    def __copy__(self) -> Encoding:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Encoding:
+        return self
+
+
+# -- pickling ------------------------------------------------------------------------------------
+
+_FILE_SHA: dict[tuple[str, int, int], str] = {}
+_UNPICKLED: dict[tuple[object, ...], Encoding] = {}
+
+
+def _file_sha256(path: str) -> str:
+    """The sha256 of a file, remembered per (path, size, mtime) so repeated pickling and
+    unpickling in one process reads it once."""
+    import hashlib
+    import os
+
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    digest = _FILE_SHA.get(key)
+    if digest is None:
+        digest = _FILE_SHA[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return digest
+
+
+def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
+    key = (*origin, sha256)
+    enc = _UNPICKLED.get(key)
+    if enc is not None:
+        return enc
+    kind, path = origin[0], str(origin[1])
+    try:
+        found = _file_sha256(path)
+    except OSError as e:
+        raise ValueError(f"cannot unpickle the encoding loaded from {path}: {e}") from None
+    if found != sha256:
+        raise ValueError(
+            f"cannot unpickle the encoding loaded from {path}: the file changed since it was "
+            f"pickled (sha256 {found[:12]}…, expected {sha256[:12]}…)"
+        )
+    if kind == "tiktoken":
+        _, _, pattern, specials, name = origin
+        enc = Encoding.from_tiktoken(
+            path,
+            pattern=str(pattern),
+            special_tokens=dict(specials),  # type: ignore[call-overload]
+            name=str(name),
+        )
+    else:
+        enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
+    with _LOCK:
+        return _UNPICKLED.setdefault(key, enc)
+
+
+def _unpickle_ranks(
+    name: str, pat_str: str, ranks: Mapping[bytes, int], specials: Mapping[str, int]
+) -> Encoding:
+    return Encoding(name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens=specials)
 
 
 # -- registry ------------------------------------------------------------------------------------
@@ -365,6 +581,11 @@ _LOCK = threading.Lock()
 def list_encodings() -> list[str]:
     """Names ``get_encoding`` accepts."""
     return [*BUNDLED_SHA256, "o200k_harmony"]
+
+
+def list_encoding_names() -> list[str]:
+    """tiktoken's name for ``list_encodings``."""
+    return list_encodings()
 
 
 def _bundled_file(name: str) -> Path:

@@ -7,6 +7,7 @@ mod arrow;
 mod bpe;
 mod errors;
 mod pool;
+mod requests;
 mod sampling;
 mod stream;
 
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     sampling::register(m)?;
+    requests::register(m)?;
     bpe::register(m)?;
     stream::register(m)?;
     Ok(())

@@ -31,7 +31,7 @@ fn build(n: usize) -> PyResult<Arc<ThreadPool>> {
 }
 
 /// The current pool, created on first use.
-fn pool() -> PyResult<Arc<ThreadPool>> {
+pub fn pool() -> PyResult<Arc<ThreadPool>> {
     if let Some((_, p)) = POOL.read().map_err(poisoned)?.as_ref() {
         return Ok(Arc::clone(p));
     }

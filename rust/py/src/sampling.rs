@@ -7,12 +7,15 @@
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use tokenmill_sampling::{BatchOut, Processors, RowParams, SamplingError};
+use tokenmill_sampling::{BatchOut, LogprobMode, Processors, RowParams, SamplingError};
 
 use crate::errors::IntoPyResult;
 use crate::pool;
 
-fn contiguous<'a, T>(a: Result<&'a [T], numpy::AsSliceError>, name: &str) -> PyResult<&'a [T]> {
+pub(crate) fn contiguous<'a, T>(
+    a: Result<&'a [T], numpy::AsSliceError>,
+    name: &str,
+) -> PyResult<&'a [T]> {
     a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
 
@@ -53,7 +56,7 @@ impl<T: numpy::Element + Copy> Col<'_, T> {
 /// The sampling parameters as `tokenmill.sampling` passes them (its `_RowArgs`): each a number
 /// or a per-row array; `top_k` an integer.
 #[derive(FromPyObject)]
-struct Params<'py> {
+pub(crate) struct Params<'py> {
     temperature: Col<'py, f64>,
     top_k: Col<'py, i64>,
     top_p: Col<'py, f64>,
@@ -67,7 +70,7 @@ struct Params<'py> {
 
 impl Params<'_> {
     /// Validated parameters for each of `batch` rows.
-    fn rows(&self, batch: usize) -> Result<Vec<RowParams>, SamplingError> {
+    pub(crate) fn rows(&self, batch: usize) -> Result<Vec<RowParams>, SamplingError> {
         let t = self.temperature.values("temperature", batch)?;
         let k = self.top_k.values("top_k", batch)?;
         let tp = self.top_p.values("top_p", batch)?;
@@ -158,44 +161,61 @@ impl Procs<'_> {
     }
 }
 
-/// Sample every row into `tokens` (`[batch, n]`) and the optional logprob outputs.
+/// The output arrays of a sampling call as `tokenmill.sampling` passes them (its `_Outs`):
+/// `tokens` `[batch, n]`, optional `logprobs` `[batch, n]`, `top_ids` / `top_logprobs`
+/// `[batch, n_top]`, and whether logprobs are `raw` (else processed).
+#[derive(FromPyObject)]
+pub(crate) struct Outs<'py> {
+    tokens: PyReadwriteArray2<'py, i64>,
+    logprobs: Option<PyReadwriteArray2<'py, f32>>,
+    top_ids: Option<PyReadwriteArray2<'py, i64>>,
+    top_logprobs: Option<PyReadwriteArray2<'py, f32>>,
+    raw: bool,
+}
+
+impl Outs<'_> {
+    pub(crate) fn view(&mut self) -> PyResult<BatchOut<'_>> {
+        let n = self.tokens.shape()[1];
+        let n_top = self.top_ids.as_ref().map_or(0, |t| t.shape()[1]);
+        Ok(BatchOut {
+            n,
+            tokens: contiguous_mut(self.tokens.as_slice_mut(), "out")?,
+            logprobs: match self.logprobs.as_mut() {
+                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "logprobs")?),
+                None => None,
+            },
+            n_top,
+            top_ids: match self.top_ids.as_mut() {
+                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_ids")?),
+                None => None,
+            },
+            top_logprobs: match self.top_logprobs.as_mut() {
+                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_logprobs")?),
+                None => None,
+            },
+            mode: if self.raw {
+                LogprobMode::Raw
+            } else {
+                LogprobMode::Processed
+            },
+        })
+    }
+}
+
+/// Sample every row into the output arrays.
 #[pyfunction]
-#[pyo3(signature = (logits, params, procs, tokens, logprobs=None, top_ids=None, top_logprobs=None))]
-#[allow(clippy::too_many_arguments)] // one array per output, as the Python layer holds them
 fn sample_into(
     py: Python<'_>,
     logits: PyReadonlyArray2<'_, f32>,
     params: Params<'_>,
     procs: Procs<'_>,
-    mut tokens: PyReadwriteArray2<'_, i64>,
-    logprobs: Option<PyReadwriteArray2<'_, f32>>,
-    top_ids: Option<PyReadwriteArray2<'_, i64>>,
-    top_logprobs: Option<PyReadwriteArray2<'_, f32>>,
+    mut outs: Outs<'_>,
 ) -> PyResult<()> {
     let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-    let n = tokens.shape()[1];
-    let n_top = top_ids.as_ref().map_or(0, |t| t.shape()[1]);
     let x = contiguous(logits.as_slice(), "logits")?;
     let rows = params.rows(batch).into_py()?;
     let pr = procs.view()?;
-    let (mut logprobs, mut top_ids, mut top_logprobs) = (logprobs, top_ids, top_logprobs);
-    let out = BatchOut {
-        n,
-        tokens: contiguous_mut(tokens.as_slice_mut(), "out")?,
-        logprobs: match logprobs.as_mut() {
-            Some(a) => Some(contiguous_mut(a.as_slice_mut(), "logprobs")?),
-            None => None,
-        },
-        n_top,
-        top_ids: match top_ids.as_mut() {
-            Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_ids")?),
-            None => None,
-        },
-        top_logprobs: match top_logprobs.as_mut() {
-            Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_logprobs")?),
-            None => None,
-        },
-    };
+    let out = outs.view()?;
     let inline = tokenmill_sampling::runs_inline(batch, vocab);
     pool::run_inline_if(py, inline, || {
         tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out)
@@ -259,6 +279,7 @@ fn sample_one(
         n_top: 0,
         top_ids: None,
         top_logprobs: None,
+        mode: LogprobMode::Processed,
     };
     let procs = Processors::default();
     pool::here(py, || {

@@ -6,7 +6,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tokenmill_sampling::simd::{available, ExpArgs};
-use tokenmill_sampling::{sample_row, RowOut, RowParams, RowProcessors, Scratch};
+use tokenmill_sampling::{sample_row, LogprobMode, RowOut, RowParams, RowProcessors, Scratch};
 
 const VOCAB: usize = 128_256;
 
@@ -78,6 +78,7 @@ fn pipeline(c: &mut Criterion) {
                     logprobs: None,
                     top_ids: None,
                     top_logprobs: None,
+                    mode: LogprobMode::Processed,
                 };
                 sample_row(0, black_box(&x), &p, &RowProcessors::default(), out, &mut s)
             })

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::error::SamplingError;
 use crate::params::RowParams;
 use crate::processors::RowProcessors;
-use crate::sample::{kept_row, sample_row, RowOut};
+use crate::sample::{kept_row, sample_row, LogprobMode, RowOut};
 use crate::scratch::with_scratch;
 use crate::softmax::softmax_row;
 
@@ -134,6 +134,8 @@ pub struct BatchOut<'a> {
     pub n_top: usize,
     pub top_ids: Option<&'a mut [i64]>,
     pub top_logprobs: Option<&'a mut [f32]>,
+    /// Which distribution the logprob outputs describe.
+    pub mode: LogprobMode,
 }
 
 fn shape(name: &'static str, got: usize, expected: usize) -> Result<(), SamplingError> {
@@ -229,6 +231,22 @@ pub fn sample_batch(
     let batch = params.len();
     check_common(logits, vocab, batch, Some(params))?;
     procs.validate(batch, vocab)?;
+    let rows: Vec<RowProcessors<'_>> = (0..batch).map(|r| procs.row(r, vocab)).collect();
+    sample_rows(logits, vocab, params, &rows, out)
+}
+
+/// Sample every row of `logits` (`[params.len(), vocab]`, row-major) with its own processors
+/// (`procs[r]` for row `r`; a mask there is `ceil(vocab / 32)` words).
+pub fn sample_rows(
+    logits: &[f32],
+    vocab: usize,
+    params: &[RowParams],
+    procs: &[RowProcessors<'_>],
+    out: BatchOut<'_>,
+) -> Result<(), SamplingError> {
+    let batch = params.len();
+    check_common(logits, vocab, batch, Some(params))?;
+    shape("row processors", procs.len(), batch)?;
     if out.n == 0 {
         return Err(SamplingError::InvalidParameter {
             name: "n",
@@ -265,8 +283,9 @@ pub fn sample_batch(
                 logprobs,
                 top_ids,
                 top_logprobs,
+                mode: out.mode,
             };
-            with_scratch(|s| sample_row(r, x, &params[r], &procs.row(r, vocab), ro, s))
+            with_scratch(|s| sample_row(r, x, &params[r], &procs[r], ro, s))
         },
     )
 }
@@ -325,6 +344,7 @@ mod tests {
             n_top: 0,
             top_ids: None,
             top_logprobs: None,
+            mode: LogprobMode::Processed,
         };
         sample_batch(logits, vocab, params, &Processors::default(), out).unwrap();
         t
@@ -432,6 +452,7 @@ mod tests {
             n_top: 0,
             top_ids: None,
             top_logprobs: None,
+            mode: LogprobMode::Processed,
         };
         let e = sample_batch(&x, vocab, &params, &Processors::default(), out);
         assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));

@@ -39,4 +39,13 @@ pub enum SamplingError {
         got: usize,
         expected: usize,
     },
+    /// A request id that the sampler does not hold.
+    #[error("unknown request id {id}")]
+    UnknownRequest { id: u64 },
+    /// A request id added while a request with that id is present.
+    #[error("request id {id} is already present (remove it first)")]
+    DuplicateRequest { id: u64 },
+    /// A request id given for more than one row of one step.
+    #[error("request id {id} appears twice in one step (again at row {row})")]
+    RepeatedRequest { id: u64, row: usize },
 }

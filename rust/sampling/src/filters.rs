@@ -253,6 +253,27 @@ pub(crate) fn finish(m: f32, a: ExpArgs, t_minp: f32, w: &mut Work) -> RowState 
     }
 }
 
+/// The whole row's distribution at temperature `t` (no filter): its max and normaliser from one
+/// online pass. Logprobs under it are `log_softmax(l / t)`.
+pub(crate) fn full_distribution(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    t: f64,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let inv_t = 1.0 / t;
+    let mode = online::Mode::Sum;
+    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;
+    let z = online::normaliser(&w.online, m, inv_t);
+    Ok(RowState {
+        max: m,
+        exp: ExpArgs::new(m, inv_t),
+        log_z: z.ln(),
+        kept: Kept::All,
+    })
+}
+
 /// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
 /// logit.
 pub(crate) fn online_max(

@@ -13,6 +13,8 @@
 //!   min-p) and `top_p` → `draw`), which never sorts the vocabulary: selection for top-k, an exact
 //!   weighted quickselect for top-p over candidates bounded by block maxima, a threshold for
 //!   min-p. `softmax`: softmax and log-softmax rows.
+//! * `requests`: the requests of a continuous-batching loop (per-request parameters, seed, step
+//!   counter and incremental token history).
 //! * [`rng`]: Philox4x32-10 keyed by `(seed, step, draw)`, so a row's token depends only on its
 //!   own inputs.
 //! * `batch`: rows in parallel on the caller's rayon pool (small batches on the calling thread);
@@ -29,6 +31,7 @@ mod filters;
 mod online;
 mod params;
 mod processors;
+mod requests;
 pub mod rng;
 mod sample;
 mod scalar;
@@ -38,11 +41,14 @@ pub mod simd;
 mod softmax;
 mod top_p;
 
-pub use batch::{kept_batch, runs_inline, sample_batch, softmax_batch, BatchOut, Processors};
+pub use batch::{
+    kept_batch, runs_inline, sample_batch, sample_rows, softmax_batch, BatchOut, Processors,
+};
 pub use error::SamplingError;
-pub use params::RowParams;
+pub use params::{RowParams, MIN_TEMPERATURE};
 pub use processors::RowProcessors;
-pub use sample::{kept_row, sample_row, RowOut};
+pub use requests::{Requests, TokenCounts};
+pub use sample::{kept_row, sample_row, LogprobMode, RowOut};
 pub use scratch::{with_scratch, Scratch};
 pub use softmax::softmax_row;
 

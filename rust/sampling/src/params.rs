@@ -50,7 +50,20 @@ pub(crate) fn bad(
     }
 }
 
+/// Temperatures below this sample greedily (the argmax, ties to the lowest id), as `T = 0` does.
+///
+/// At such temperatures `1 / T` and the exp arguments leave the float range (a temperature of
+/// 1e-310 gave NaN), while the distribution they describe is already the argmax for any two
+/// logits that differ by more than `745 T` (where `exp` underflows in f64).
+pub const MIN_TEMPERATURE: f64 = 1e-30;
+
 impl RowParams {
+    /// Whether this row samples greedily: `temperature < MIN_TEMPERATURE` (including 0).
+    #[must_use]
+    pub fn is_greedy(&self) -> bool {
+        self.temperature < MIN_TEMPERATURE
+    }
+
     /// Check every parameter's domain; errors name the parameter and the row.
     pub fn validate(&self, row: usize) -> Result<(), SamplingError> {
         let t = self.temperature;

@@ -16,22 +16,38 @@
 use crate::draw::{draw, log_prob};
 use crate::error::SamplingError;
 use crate::filters::{
-    block_len, fill_cands_simd, greedy_id, kept_set, kth_block_max, Kept, RowState,
+    block_len, fill_cands_simd, full_distribution, greedy_id, kept_set, kth_block_max, Kept,
+    RowState,
 };
 use crate::params::RowParams;
 use crate::processors::{processed, RowProcessors};
 use crate::rng;
 use crate::scratch::{Scratch, Work};
 use crate::select;
-use crate::simd::{kernels, Kernels};
+use crate::simd::{kernels, ExpArgs, Kernels};
+
+/// Which distribution logprobs describe.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogprobMode {
+    /// The distribution the token was drawn from: after processors, temperature and the filters,
+    /// renormalised over the kept set (greedy: the argmax has logprob 0).
+    #[default]
+    Processed,
+    /// The model's distribution after processors and temperature, before any truncation
+    /// (`log_softmax(processed_logits / T)`; greedy rows use `T = 1`): what OpenAI's and vLLM's
+    /// APIs report. Top entries range over the whole vocabulary.
+    Raw,
+}
 
 /// Where one row's results go. `tokens` has the number of draws `n`; `logprobs`, if present, the
-/// same length; `top_ids`/`top_logprobs` the number of top-logprob entries.
+/// same length; `top_ids`/`top_logprobs` the number of top-logprob entries (padded with id -1 and
+/// logprob -inf past the number of tokens of non-zero probability).
 pub struct RowOut<'a> {
     pub tokens: &'a mut [i64],
     pub logprobs: Option<&'a mut [f32]>,
     pub top_ids: Option<&'a mut [i64]>,
     pub top_logprobs: Option<&'a mut [f32]>,
+    pub mode: LogprobMode,
 }
 
 /// Sample one row. `row` is used only in error messages.
@@ -46,53 +62,90 @@ pub fn sample_row(
     p.validate(row)?;
     let k = kernels();
     let (l, w) = processed(row, x, p, pr, s)?;
-    if p.temperature == 0.0 {
+    let RowOut {
+        tokens,
+        logprobs,
+        top_ids,
+        top_logprobs,
+        mode,
+    } = out;
+    let want = logprobs.is_some() || top_ids.is_some() || top_logprobs.is_some();
+    if p.is_greedy() {
         let id = greedy_id(k, row, l, &mut w.blocks)?;
-        out.tokens.fill(id as i64);
-        if let Some(lp) = out.logprobs {
-            lp.fill(0.0);
+        tokens.fill(id as i64);
+        if !want {
+            return Ok(());
         }
-        if let Some(ti) = out.top_ids {
-            ti.fill(-1);
-            if let Some(first) = ti.first_mut() {
-                *first = id as i64;
-            }
+        if mode == LogprobMode::Processed {
+            // One token of probability 1.
+            let st = RowState {
+                max: l[id],
+                exp: ExpArgs::new(l[id], 1.0),
+                log_z: 0.0,
+                kept: Kept::List,
+            };
+            w.cand.clear();
+            w.cand.push(select::Cand {
+                v: l[id],
+                id: id as u32,
+                w: 1.0,
+            });
+            write_logprobs(k, l, &st, w, tokens, logprobs, top_ids, top_logprobs);
+            return Ok(());
         }
-        if let Some(tl) = out.top_logprobs {
-            tl.fill(f32::NEG_INFINITY);
-            if let Some(first) = tl.first_mut() {
-                *first = 0.0;
-            }
-        }
+        let st = full_distribution(k, row, l, 1.0, w)?;
+        write_logprobs(k, l, &st, w, tokens, logprobs, top_ids, top_logprobs);
         return Ok(());
     }
     let st = kept_set(k, row, l, p, w)?;
-    for (j, t) in out.tokens.iter_mut().enumerate() {
+    for (j, t) in tokens.iter_mut().enumerate() {
         let u = rng::uniform(p.seed, p.step, j as u32);
         *t = draw(l, &st, w, u) as i64;
     }
-    if let Some(lp) = out.logprobs {
-        for (o, &t) in lp.iter_mut().zip(out.tokens.iter()) {
-            *o = log_prob(l, &st, t as usize);
+    if !want {
+        return Ok(());
+    }
+    let st = match (mode, &st.kept) {
+        (LogprobMode::Raw, Kept::List) => full_distribution(k, row, l, p.temperature, w)?,
+        _ => st,
+    };
+    write_logprobs(k, l, &st, w, tokens, logprobs, top_ids, top_logprobs);
+    Ok(())
+}
+
+/// Fill the logprob outputs of the drawn `tokens` and the top entries under `st`.
+#[allow(clippy::too_many_arguments)] // one argument per output
+fn write_logprobs(
+    k: &Kernels,
+    l: &[f32],
+    st: &RowState,
+    w: &mut Work,
+    tokens: &[i64],
+    logprobs: Option<&mut [f32]>,
+    top_ids: Option<&mut [i64]>,
+    top_logprobs: Option<&mut [f32]>,
+) {
+    if let Some(lp) = logprobs {
+        for (o, &t) in lp.iter_mut().zip(tokens) {
+            *o = log_prob(l, st, t as usize);
         }
     }
-    let n_top = out.top_ids.as_ref().map_or(0, |t| t.len());
+    let n_top = top_ids.as_ref().map_or(0, |t| t.len());
     if n_top > 0 {
-        top_entries(k, l, &st, w, n_top);
-        if let Some(ti) = out.top_ids {
+        top_entries(k, l, st, w, n_top);
+        if let Some(ti) = top_ids {
             ti.fill(-1);
             for (o, c) in ti.iter_mut().zip(&w.cand) {
                 *o = i64::from(c.id);
             }
         }
-        if let Some(tl) = out.top_logprobs {
+        if let Some(tl) = top_logprobs {
             tl.fill(f32::NEG_INFINITY);
             for (o, c) in tl.iter_mut().zip(&w.cand) {
-                *o = log_prob(l, &st, c.id as usize);
+                *o = log_prob(l, st, c.id as usize);
             }
         }
     }
-    Ok(())
 }
 
 /// Leave in `w.cand` (sorted in sampling order) the `n` most likely kept tokens.
@@ -124,7 +177,7 @@ pub fn kept_row(
     let k = kernels();
     let (l, w) = processed(row, x, p, pr, s)?;
     out.fill(false);
-    if p.temperature == 0.0 {
+    if p.is_greedy() {
         let id = greedy_id(k, row, l, &mut w.blocks)?;
         out[id] = true;
         return Ok(());
@@ -189,6 +242,7 @@ pub(crate) mod testing {
             logprobs: None,
             top_ids: None,
             top_logprobs: None,
+            mode: LogprobMode::Processed,
         };
         let mut s = Scratch::default();
         sample_row(0, x, p, &RowProcessors::default(), out, &mut s).unwrap();
@@ -199,6 +253,7 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::testing::{exp_weights, kept, params, sample};
+    use super::LogprobMode;
     use super::*;
     use crate::online;
     use crate::softmax::softmax_row;
@@ -378,5 +433,106 @@ mod tests {
         kept_row(0, &x, &params(1.0, 0, 1.0, 0.0), &pr, &mut o, &mut s).unwrap();
         let kept: Vec<usize> = (0..40).filter(|&i| o[i]).collect();
         assert_eq!(kept, vec![1, 3, 32]);
+    }
+
+    /// One draw with its logprob and `n_top` top entries in `mode`.
+    fn with_logprobs(
+        x: &[f32],
+        p: &RowParams,
+        mode: LogprobMode,
+        n_top: usize,
+    ) -> (i64, f32, Vec<i64>, Vec<f32>) {
+        let (mut t, mut lp) = ([0i64], [0f32]);
+        let (mut ti, mut tl) = (vec![0i64; n_top], vec![0f32; n_top]);
+        let out = RowOut {
+            tokens: &mut t,
+            logprobs: Some(&mut lp),
+            top_ids: Some(&mut ti),
+            top_logprobs: Some(&mut tl),
+            mode,
+        };
+        sample_row(
+            0,
+            x,
+            p,
+            &RowProcessors::default(),
+            out,
+            &mut Scratch::default(),
+        )
+        .unwrap();
+        (t[0], lp[0], ti, tl)
+    }
+
+    /// Raw logprobs are `log_softmax(x / T)` in f64 whatever the filters keep, top entries are
+    /// the most likely tokens of the whole row; processed ones renormalise over the kept set.
+    #[test]
+    fn raw_and_processed_logprobs() {
+        let x: Vec<f32> = (0..5000)
+            .map(|i| (crate::rng::uniform(9, i, 0) * 10.0 - 5.0) as f32)
+            .collect();
+        let mut order: Vec<usize> = (0..x.len()).collect();
+        order.sort_by(|&a, &b| x[b].total_cmp(&x[a]).then(a.cmp(&b)));
+        for (t, top_k, top_p) in [(0.7, 20, 1.0), (1.0, 0, 0.5), (1.3, 0, 1.0), (0.0, 0, 1.0)] {
+            let p = RowParams {
+                temperature: t,
+                top_k,
+                top_p,
+                seed: 5,
+                ..RowParams::default()
+            };
+            let t_raw = if t == 0.0 { 1.0 } else { t };
+            let (e, z) = exp_weights(&x, t_raw);
+            let raw = |i: usize| (e[i] / z).ln();
+            let (tok, lp, ti, tl) = with_logprobs(&x, &p, LogprobMode::Raw, 4);
+            let tok = tok as usize;
+            assert!(
+                (f64::from(lp) - raw(tok)).abs() < 1e-5,
+                "T {t}: {lp} vs {}",
+                raw(tok)
+            );
+            for j in 0..4 {
+                assert_eq!(ti[j] as usize, order[j]);
+                assert!((f64::from(tl[j]) - raw(order[j])).abs() < 1e-5);
+            }
+            let (tok2, lp2, ti2, _) = with_logprobs(&x, &p, LogprobMode::Processed, 4);
+            assert_eq!(tok2 as usize, tok, "the mode does not change the draw");
+            let kept = kept(&x, &p);
+            let zk: f64 = kept.iter().map(|&i| e[i]).sum();
+            let want = if t == 0.0 { 0.0 } else { (e[tok] / zk).ln() };
+            if t != 0.0 {
+                let (ek, _) = exp_weights(&x, t);
+                let zk: f64 = kept.iter().map(|&i| ek[i]).sum();
+                assert!((f64::from(lp2) - (ek[tok] / zk).ln()).abs() < 1e-5);
+            } else {
+                assert_eq!(f64::from(lp2), want);
+                assert_eq!(ti2, vec![tok as i64, -1, -1, -1]);
+            }
+        }
+    }
+
+    /// A temperature below `MIN_TEMPERATURE` (here subnormal) samples greedily and keeps only the
+    /// argmax; softmax gives the T -> 0 limit. Never NaN.
+    #[test]
+    fn tiny_temperatures_are_greedy() {
+        let x = [0.5f32, 2.0, -1.0, 2.0, 1.999_999];
+        for t in [1e-31, 1e-200, 1e-310, 5e-324] {
+            let p = params(t, 0, 1.0, 0.0);
+            assert_eq!(sample(&x, &p), 1);
+            assert_eq!(kept(&x, &p), vec![1]);
+            let (_, lp, _, _) = with_logprobs(&x, &p, LogprobMode::Processed, 2);
+            assert_eq!(lp, 0.0);
+            let mut o = [0f32; 5];
+            softmax_row(0, &x, t, false, &mut o).unwrap();
+            assert_eq!(o, [0.0, 0.5, 0.0, 0.5, 0.0]);
+            softmax_row(0, &x, t, true, &mut o).unwrap();
+            assert_eq!(o[1], -std::f32::consts::LN_2);
+            assert_eq!(o[0], f32::NEG_INFINITY);
+        }
+        // Just above the threshold the ordinary path runs, and gives no NaN either.
+        let p = params(2e-30, 0, 1.0, 0.0);
+        assert_eq!(sample(&x, &p) % 2, 1);
+        let mut o = [0f32; 5];
+        softmax_row(0, &x, 2e-30, false, &mut o).unwrap();
+        assert!(o.iter().all(|v| !v.is_nan()));
     }
 }

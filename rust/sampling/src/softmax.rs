@@ -1,13 +1,15 @@
 //! Softmax and log-softmax of one row at a temperature.
 
 use crate::error::SamplingError;
-use crate::filters::online_max;
+use crate::filters::{finite_max, online_max};
 use crate::online::{self, Block};
-use crate::params::bad;
+use crate::params::{bad, MIN_TEMPERATURE};
 use crate::scratch::with_scratch;
 use crate::simd::{kernels, Affine, ExpArgs};
 
-/// Softmax (or log-softmax) of one row at temperature `t > 0`, written to `out`.
+/// Softmax (or log-softmax) of one row at temperature `t > 0`, written to `out`. Below
+/// [`MIN_TEMPERATURE`](crate::MIN_TEMPERATURE) the result is the `T -> 0` limit (uniform over
+/// the maxima).
 ///
 /// One online pass (see `online.rs`) writes `exp((x - ref) / T) · 2^64` per chunk and sums it;
 /// a second pass over the output, while it is still in cache and last-written chunk first,
@@ -28,7 +30,28 @@ pub fn softmax_row(
     if !(t > 0.0 && t.is_finite()) {
         return Err(bad("temperature", "finite and > 0 for softmax", t, row));
     }
+    if t < MIN_TEMPERATURE {
+        return argmax_limit(row, x, log, out);
+    }
     with_scratch(|s| softmax_with(row, x, t, log, out, &mut s.work.online))
+}
+
+/// The limit of softmax as `T -> 0`: probability `1 / c` on each of the `c` maxima, 0 elsewhere
+/// (log-softmax: `-ln c` and `-inf`). Used below `MIN_TEMPERATURE`, where `1 / T` leaves the
+/// float range.
+fn argmax_limit(row: usize, x: &[f32], log: bool, out: &mut [f32]) -> Result<(), SamplingError> {
+    let (m, nan) = (kernels().max_nan)(x);
+    let m = finite_max(row, x, m, nan)?;
+    let c = x.iter().filter(|&&v| v == m).count() as f64;
+    let (hit, miss) = if log {
+        ((-c.ln()) as f32, f32::NEG_INFINITY)
+    } else {
+        ((1.0 / c) as f32, 0.0)
+    };
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if v == m { hit } else { miss };
+    }
+    Ok(())
 }
 
 fn softmax_with(
