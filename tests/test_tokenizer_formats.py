@@ -343,7 +343,10 @@ def test_trained_models_match_sentencepiece(
     enc = tokenmill.load_tokenizer(path)
     sp = spm.SentencePieceProcessor(model_proto=data)
     extra = ["  two  spaces  ", "[REF]x[REF] <x>y", "\u2581lit\u2581eral", "ǅ ꙮ 𓂀 ⱥ"]
-    texts = corpus() + extra
+    # paragraph-size texts of many scripts too (2 KB each)
+    joined = "\n".join(corpus())
+    paragraphs = [joined[i : i + 700] for i in range(0, len(joined), 700)]
+    texts = corpus() + extra + paragraphs
     want = [list(x) for x in sp.encode(texts)]
     got = enc.encode_batch(texts, disallowed_special=())
     bad = _mismatches(got, want, texts)
@@ -469,3 +472,13 @@ def test_trained_models_in_tokenizer_json_form_match_hf(
         assert enc.decode(ids) == _hf_decode(hf, ids)
 
     run()
+
+
+def test_encodings_from_every_format_pickle() -> None:
+    import pickle
+
+    for path in (_MC_DATA / "tokenizer.model.v1", _MC_DATA / TEKKEN_FILES[0]):
+        enc = tokenmill.load_tokenizer(path)
+        again = pickle.loads(pickle.dumps(enc))
+        text = "Pickled ▁ tokenizers, 数据"
+        assert again.encode(text, disallowed_special=()) == enc.encode(text, disallowed_special=())

@@ -208,16 +208,17 @@ class Encoding:
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path, *, name: str | None = None) -> Encoding:
-        """Load a Hugging Face ``tokenizer.json`` byte-level BPE model (Llama-3, Qwen, DeepSeek,
-        GLM, MiniMax, GPT-2 style), token-for-token identical to HF ``tokenizers``.
+        """Load a Hugging Face ``tokenizer.json``: byte-level BPE (Llama-3, Qwen, DeepSeek, GLM,
+        MiniMax, GPT-2 style) or SentencePiece-style (Metaspace, BPE with ``byte_fallback``,
+        Unigram; see ``from_file``), token-for-token identical to HF ``tokenizers``.
 
         Its normalizer, pre-tokenizer (split regexes run as Oniguruma reads them), merges and
         added tokens are honoured. Special added tokens follow ``allowed_special`` like
         tiktoken's; non-special added tokens (e.g. ``<think>``) are always recognised, as HF
         does; all of them are listed in ``special_tokens``. The post-processor is ignored: no
         BOS/EOS is added, which matches HF's ``encode(text, add_special_tokens=False)`` when
-        called with ``allowed_special="all"``. Anything unsupported (a Unigram or WordPiece
-        model, a Metaspace pre-tokenizer, ...) raises ``ValueError`` naming the JSON field.
+        called with ``allowed_special="all"``. Anything unsupported (a WordPiece model, a
+        ``Precompiled`` normalizer, ...) raises ``ValueError`` naming the JSON field.
         ``name`` defaults to the file's directory name for ``tokenizer.json``.
         """
         p = Path(path)
@@ -247,7 +248,9 @@ class Encoding:
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
         core, _format = _native.Encoding.from_file(str(p), name or default)
-        return cls(core)
+        enc = cls(core)
+        enc._origin = ("file", str(p.resolve()), enc.name)
+        return enc
 
     # -- properties --------------------------------------------------------------------------
 
@@ -504,7 +507,7 @@ class Encoding:
             if _CACHE.get(self.name) is self:
                 return (get_encoding, (self.name,))
             raise TypeError(f"cannot pickle {self!r}: it was not built by a tokenmill loader")
-        if origin[0] in ("tiktoken", "tokenizer.json"):
+        if origin[0] in ("tiktoken", "tokenizer.json", "file"):
             path = str(origin[1])
             return (_unpickle_file, (origin, _file_sha256(path)))
         _, name, pat_str, ranks, specials = origin
@@ -560,6 +563,8 @@ def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
             special_tokens=dict(specials),  # type: ignore[call-overload]
             name=str(name),
         )
+    elif kind == "file":
+        enc = Encoding.from_file(path, name=str(origin[2]))
     else:
         enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
     with _LOCK:

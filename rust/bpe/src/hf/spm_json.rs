@@ -391,8 +391,10 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
             m.bool_or("ignore_merges", false)?,
         )
     };
+    // Unigram path scores are sums of floats: only Hugging Face's own cuts keep them exact.
     let cut = match &meta {
         Some(Meta { split: true, .. }) => Cut::EverySpace,
+        _ if algo_of == "Unigram" => Cut::Whole,
         _ if space_inside(pieces.iter().map(|(p, _)| p.as_str())) => Cut::Whole,
         _ => Cut::SpaceRuns,
     };

@@ -870,12 +870,15 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
         });
     }
     specials.retain(|(s, _)| !s.is_empty());
-    let cut = if matches!(m.model_type, ModelType::Bpe | ModelType::Unigram)
-        && !space_inside(m.pieces.iter().map(|p| p.piece.as_str()))
-    {
-        Cut::SpaceRuns
-    } else {
+    // BPE decides by integer priorities, so a cut where no piece spans is exact. Unigram
+    // compares sums of scores: sentencepiece runs one lattice over the whole text and keeps path
+    // scores as `float`, so on a very long input (tens of KB in one call, sums near 1e5 where a
+    // `float` step is 0.01) its near-ties can fall otherwise than in the per-piece lattices
+    // here, which sum in `f64`; texts of paragraph size agree (see the tests).
+    let cut = if space_inside(m.pieces.iter().map(|p| p.piece.as_str())) {
         Cut::Whole
+    } else {
+        Cut::SpaceRuns
     };
     let split = SpSplit::new(
         &user.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),

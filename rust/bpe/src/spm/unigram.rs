@@ -4,9 +4,10 @@
 //! start (a hash lookup per prefix, stopping at the first prefix that no piece has); where no
 //! one-character piece matches, an unknown node of one character scores `min_score - 10`. The
 //! best path into each position keeps the first candidate among equals (strict `>`, candidates
-//! arriving in order of start), path scores summed in `f64` (ties such as `/` + `//` against
-//! `//` + `/` then stay ties, and the earlier start wins, as in both references). O(n * L)
-//! lookups for n characters and pieces of at most L characters.
+//! arriving in order of start). Path scores are summed in `f64` (Hugging Face's precision;
+//! sentencepiece keeps them as `float` over its whole input, which only matters for near-ties
+//! deep into a very long text, see `encoding_from_model`).
+//! O(n * L) lookups for n characters and pieces of at most L characters.
 //!
 //! Unknown runs: consecutive unknown nodes become one unknown token (then byte tokens with
 //! `byte_fallback`), as both references do.
@@ -19,9 +20,7 @@ use crate::{Rank, VocabError};
 
 /// A unigram vocabulary as a prefix map.
 pub struct Unigram {
-    /// Each piece and each of its prefixes (at character boundaries) -> the piece's id, or
-    /// `NONE` for a prefix that is not itself a piece.
-    trie: FxHashMap<Box<[u8]>, Rank>,
+    trie: Trie,
     scores: Vec<f64>,
     unk: Rank,
     unk_score: f64,
@@ -30,17 +29,58 @@ pub struct Unigram {
     hf: bool,
 }
 
-fn insert_with_prefixes(trie: &mut FxHashMap<Box<[u8]>, Rank>, piece: &[u8], id: Rank) {
-    let mut i = 0;
-    while i < piece.len() {
-        i += char_len(piece[i]).min(piece.len() - i);
-        if i < piece.len() {
-            trie.entry(piece[..i].into()).or_insert(NONE);
+/// A byte trie: the child of node `n` by byte `b` is `edges[n << 8 | b]`, with the id of the
+/// piece ending there (`NONE` if none). Node 0 is the root; its 256 children are an array.
+#[derive(Default)]
+struct Trie {
+    root: Vec<(u32, Rank)>,
+    edges: FxHashMap<u64, (u32, Rank)>,
+    nodes: u32,
+}
+
+impl Trie {
+    fn new() -> Self {
+        Self {
+            root: vec![(NONE, NONE); 256],
+            edges: FxHashMap::default(),
+            nodes: 1,
         }
     }
-    let slot = trie.entry(piece.into()).or_insert(NONE);
-    if *slot == NONE {
-        *slot = id;
+
+    /// Insert `piece` with `id` (the first id of a repeated piece stays).
+    fn insert(&mut self, piece: &[u8], id: Rank) {
+        let mut node = 0u32;
+        for (k, &b) in piece.iter().enumerate() {
+            let last = k + 1 == piece.len();
+            let slot = if node == 0 {
+                &mut self.root[usize::from(b)]
+            } else {
+                self.edges
+                    .entry(u64::from(node) << 8 | u64::from(b))
+                    .or_insert((NONE, NONE))
+            };
+            if slot.0 == NONE {
+                slot.0 = self.nodes;
+                self.nodes += 1;
+            }
+            if last && slot.1 == NONE {
+                slot.1 = id;
+            }
+            node = slot.0;
+        }
+    }
+
+    /// The (child, id) of `node` by byte `b`.
+    #[inline]
+    fn step(&self, node: u32, b: u8) -> Option<(u32, Rank)> {
+        if node == 0 {
+            let e = self.root[usize::from(b)];
+            (e.0 != NONE).then_some(e)
+        } else {
+            self.edges
+                .get(&(u64::from(node) << 8 | u64::from(b)))
+                .copied()
+        }
     }
 }
 
@@ -51,14 +91,14 @@ impl Unigram {
     /// # Errors
     /// No normal piece.
     pub fn from_spm(pieces: &[Piece], unk: Rank) -> Result<Self, VocabError> {
-        let mut trie = FxHashMap::default();
+        let mut trie = Trie::new();
         let mut min = f32::MAX;
         for (id, p) in pieces.iter().enumerate() {
             if p.kind == PieceType::Normal {
                 min = min.min(p.score);
             }
             if matches!(p.kind, PieceType::Normal | PieceType::UserDefined) && !p.piece.is_empty() {
-                insert_with_prefixes(&mut trie, p.piece.as_bytes(), id as Rank);
+                trie.insert(p.piece.as_bytes(), id as Rank);
             }
         }
         if min == f32::MAX {
@@ -66,9 +106,10 @@ impl Unigram {
                 "SentencePiece model: a unigram model without normal pieces".into(),
             ));
         }
+        let scores = pieces.iter().map(|p| f64::from(p.score)).collect();
         Ok(Self {
             trie,
-            scores: pieces.iter().map(|p| f64::from(p.score)).collect(),
+            scores,
             unk,
             unk_score: f64::from(min - 10.0),
             hf: false,
@@ -81,12 +122,12 @@ impl Unigram {
     /// # Errors
     /// An empty vocabulary.
     pub fn from_hf(vocab: &[(String, f64)], unk: Rank) -> Result<Self, VocabError> {
-        let mut trie = FxHashMap::default();
+        let mut trie = Trie::new();
         let mut min = f64::INFINITY;
         for (id, (p, s)) in vocab.iter().enumerate() {
             min = min.min(*s);
             if !p.is_empty() {
-                insert_with_prefixes(&mut trie, p.as_bytes(), id as Rank);
+                trie.insert(p.as_bytes(), id as Rank);
             }
         }
         if vocab.is_empty() {
@@ -114,20 +155,20 @@ impl Unigram {
             let till = best[start].0;
             let mblen = char_len(s[start]).min(n - start);
             let mut has_single = false;
-            let mut end = start;
-            while end < n {
-                end += char_len(s[end]).min(n - end);
-                match self.trie.get(&s[start..end]) {
-                    None => break,
-                    Some(&NONE) => {}
-                    Some(&id) => {
-                        let cand = self.scores[id as usize] + till;
-                        let t = &mut best[end];
-                        if t.1 == NONE || cand > t.0 {
-                            *t = (cand, start as u32, id);
-                        }
-                        has_single |= end - start == mblen;
+            let mut node = 0u32;
+            for (k, &b) in s[start..].iter().enumerate() {
+                let Some((child, id)) = self.trie.step(node, b) else {
+                    break;
+                };
+                node = child;
+                if id != NONE {
+                    let end = start + k + 1;
+                    let cand = self.scores[id as usize] + till;
+                    let t = &mut best[end];
+                    if t.1 == NONE || cand > t.0 {
+                        *t = (cand, start as u32, id);
                     }
+                    has_single |= end - start == mblen;
                 }
             }
             if !has_single {
