@@ -2,8 +2,8 @@
 //! normalizers, BPE over characters with `byte_fallback`, or Unigram (see `crate::spm`).
 //!
 //! # Design notes
-//! Recognised when the model is `Unigram`, or BPE with `byte_fallback`, or the pipeline has a
-//! `Metaspace` step, or no `ByteLevel` step anywhere. Supported, each as Hugging Face applies it:
+//! Recognised when neither the pre-tokenizer nor the decoder has a `ByteLevel` step. Supported,
+//! each as Hugging Face applies it:
 //! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, NFKC, ...);
 //! - `pre_tokenizer`: null, or `Metaspace` (`replacement` `▁`; `prepend_scheme` `always` /
 //!   `first` / `never` or the older `add_prefix_space`; `split`);
@@ -43,24 +43,13 @@ fn has_type(v: Option<&Value>, ty: &str) -> bool {
     }
 }
 
-/// Whether a parsed `tokenizer.json` is for this loader rather than the byte-level one.
+/// Whether a parsed `tokenizer.json` is for this loader rather than the byte-level one: no
+/// `ByteLevel` step in its pre-tokenizer or decoder (a file with one is byte-level, and the
+/// byte-level loader names whatever else in it is unsupported).
 #[must_use]
 pub fn is_sentencepiece_style(root: &Value) -> bool {
-    let model = root.get("model");
-    let model_type = model.and_then(|m| m.get("type")).and_then(Value::as_str);
-    if matches!(model_type, Some("Unigram" | "WordPiece" | "WordLevel")) {
-        return true;
-    }
-    let byte_fallback = model
-        .and_then(|m| m.get("byte_fallback"))
-        .and_then(Value::as_bool)
-        == Some(true);
-    let pre = root.get("pre_tokenizer");
-    let dec = root.get("decoder");
-    byte_fallback
-        || has_type(pre, "Metaspace")
-        || has_type(dec, "Metaspace")
-        || !(has_type(pre, "ByteLevel") || has_type(dec, "ByteLevel"))
+    !(has_type(root.get("pre_tokenizer"), "ByteLevel")
+        || has_type(root.get("decoder"), "ByteLevel"))
 }
 
 struct Meta {
