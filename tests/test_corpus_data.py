@@ -234,17 +234,46 @@ def test_translations_are_not_truncated() -> None:
 # languages.json
 
 
-def test_languages_cover_every_corpus_language() -> None:
+FLORES_LIST = Path(__file__).resolve().parents[1] / "scripts" / "data" / "flores200_languages.tsv"
+FAMILY_LIST = FLORES_LIST.with_name("glottolog_families.tsv")
+
+
+def _flores200() -> dict[str, str]:
+    """The published FLORES-200 list (code -> English name), as the generator reads it."""
+    lines = FLORES_LIST.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "code\tname"
+    return dict(line.split("\t") for line in lines[1:])
+
+
+CURATED = {code: e for code, e in LANGUAGES["languages"].items() if "native_name" in e}
+
+
+def test_languages_cover_flores200_and_the_corpus() -> None:
     langs = LANGUAGES["languages"]
-    assert set(langs) == set(EXPECTED_LANGS) == {r["lang"] for r in CORPUS}
+    flores = _flores200()
+    assert len(flores) == 204
+    assert set(langs) == set(flores)
+    assert set(CURATED) == set(EXPECTED_LANGS) == {r["lang"] for r in CORPUS}
 
 
 def test_languages_fields_are_consistent() -> None:
-    sources = LANGUAGES["sources"]
+    scripts = LANGUAGES["scripts"]
+    flores = _flores200()
+    families = dict(
+        line.split("\t")[::3] for line in FAMILY_LIST.read_text(encoding="utf-8").splitlines()[1:]
+    )
     for code, info in LANGUAGES["languages"].items():
-        assert info["script"] == code.split("_")[1], code
-        assert info["iso639_3"] == code.split("_")[0], code
+        lang, script = code.split("_")
+        assert info["script"] == script, code
+        assert info["iso639_3"] == lang, code
         assert isinstance(info["name"], str) and info["name"], code
+        assert info["flores200_name"] == flores[code], code
+        assert info["script_name"] == scripts[script]["name"], code
+        assert info["word_spaces"] is scripts[script]["word_spaces"], code
+        assert info["iso639_1"] is None or len(info["iso639_1"]) == 2, code
+        assert info["family"] == families[lang], code
+    sources = LANGUAGES["sources"]
+    for code, info in CURATED.items():
         assert isinstance(info["native_name"], str) and info["native_name"], code
         assert info["script"] in SCRIPT_PREFIXES, code
         assert len(info["iso639_1"]) == 2, code
@@ -262,15 +291,95 @@ def test_languages_fields_are_consistent() -> None:
     assert LANGUAGES["world_population_source"] in sources
 
 
-def test_native_names_are_in_their_script() -> None:
+def test_codes_and_script_names_match_the_iso_tables() -> None:
+    """ISO 639-3 and ISO 15924 as pycountry ships them (Debian iso-codes), an independent copy."""
+    pycountry = pytest.importorskip("pycountry")
     for code, info in LANGUAGES["languages"].items():
+        iso = pycountry.languages.get(alpha_3=info["iso639_3"])
+        if iso is None:  # retired since FLORES-200 was published: the entry says so
+            assert "retired" in info["note"], code
+            continue
+        assert info["iso639_3_name"] == iso.name, code
+    for script, entry in LANGUAGES["scripts"].items():
+        ref = pycountry.scripts.get(alpha_4=script)
+        assert ref is not None, script
+        assert ref.name.startswith(entry["name"].split(" (")[0]), script
+    assert len(LANGUAGES["scripts"]) == len(list(pycountry.scripts))
+
+
+def test_word_spaces_agree_with_the_corpus_text() -> None:
+    """Languages marked as writing spaces between words do so in the built-in sentences; the
+    others (Han, kana, Thai, Khmer, Myanmar) write at most a space per 8 letters."""
+    langs = LANGUAGES["languages"]
+    by_lang: dict[str, list[str]] = {}
+    for r in CORPUS:
+        by_lang.setdefault(r["lang"], []).append(r["text"])
+    for lang, texts in by_lang.items():
+        text = " ".join(texts)
+        letters = sum(unicodedata.category(c).startswith(("L", "M")) for c in text)
+        spaces = text.count(" ") - (len(texts) - 1)
+        if langs[lang]["word_spaces"]:
+            assert spaces * 12 > letters, lang
+        else:
+            assert spaces * 8 < letters, lang
+    assert {c for c, e in langs.items() if not e["word_spaces"] and c in by_lang} == {
+        "zho_Hans",
+        "jpn_Jpan",
+        "tha_Thai",
+        "khm_Khmr",
+        "mya_Mymr",
+    }
+
+
+def test_families_follow_glottolog() -> None:
+    """Spot checks against Glottolog's classification, and the shape of the whole table."""
+    langs = LANGUAGES["languages"]
+    expected = {
+        "eus_Latn": "isolate",
+        "hin_Deva": "Indo-European",
+        "jpn_Jpan": "Japonic",
+        "kor_Hang": "Koreanic",
+        "fin_Latn": "Uralic",
+        "est_Latn": "Uralic",  # macrolanguage est: its member ekk
+        "zho_Hans": "Sino-Tibetan",
+        "yue_Hant": "Sino-Tibetan",
+        "swh_Latn": "Atlantic-Congo",
+        "tam_Taml": "Dravidian",
+        "tgl_Latn": "Austronesian",
+        "amh_Ethi": "Afro-Asiatic",
+        "grn_Latn": "Tupian",
+        "epo_Latn": "Artificial Language",
+    }
+    assert {code: langs[code]["family"] for code in expected} == expected
+    counts = Counter(e["family"] for e in langs.values())
+    assert counts.most_common(1)[0][0] == "Indo-European"
+    assert all(isinstance(f, str) and f for f in counts)
+
+
+def test_every_massive_locale_has_its_flores_entry() -> None:
+    from_data = {
+        e["massive_locale"]: code
+        for code, e in LANGUAGES["languages"].items()
+        if e["massive_locale"] is not None
+    }
+    assert len(from_data) == 52  # MASSIVE 1.1: 51 languages plus ca-ES
+    assert from_data["hi-IN"] == "hin_Deva" and from_data["zh-TW"] == "zho_Hant"
+    assert all(len(loc.split("-")) == 2 for loc in from_data)
+    try:
+        from tokenmill.report.corpus import MASSIVE_TO_FLORES
+    except ImportError:  # extension not built
+        return
+    assert from_data == dict(MASSIVE_TO_FLORES)
+
+
+def test_native_names_are_in_their_script() -> None:
+    for code, info in CURATED.items():
         script = code.split("_")[1]
         assert script_share(info["native_name"], script) >= MIN_SCRIPT_SHARE, code
 
 
 def test_common_crawl_shares_are_plausible() -> None:
-    langs = LANGUAGES["languages"]
-    pct = {code: info["common_crawl_pct"] for code, info in langs.items()}
+    pct = {code: info["common_crawl_pct"] for code, info in CURATED.items()}
     known = [v for v in pct.values() if v is not None]
     assert sum(known) < 100
     assert pct[PIVOT] == max(known), "English is the largest language in Common Crawl"

@@ -14,22 +14,20 @@ import numpy as np
 import pytest
 
 import tokenmill
+from report_counters import WordCounter
 from tokenmill.report.corpus import Corpus
 from tokenmill.report.model import COLUMNS, ModelPricing, Report, token_length_report
 from tokenmill.report.render import FORMATS, render, render_html
 
 FIX = Path(__file__).parent / "fixtures" / "report"
+OUT_FILES_TWO_TOKENIZERS = [
+    *(f"report.{ext}" for ext in ("csv", "html", "json", "md", "txt")),
+    *(f"report{part}.{ext}" for part in ("", "-scripts", "-scatter") for ext in ("png", "svg")),
+]
 HAS_ENCODINGS = hasattr(tokenmill, "get_encoding")
 needs_encodings = pytest.mark.skipif(
     not HAS_ENCODINGS, reason="bundled encodings (tokenmill.get_encoding) not in this build"
 )
-
-
-class WordCounter:
-    name = "words"
-
-    def count_batch(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([len(t.split()) for t in texts], dtype=np.int64)
 
 
 class DoubleCounter:
@@ -103,11 +101,12 @@ def test_json_carries_metadata_and_rows() -> None:
 def test_html_is_a_standalone_escaped_page() -> None:
     rows = [("eng_Latn", "1", "a b"), ("<b>x", "1", "a b c")]
     rep = token_length_report(Corpus.from_rows(rows), tokenizers=[WordCounter()], info={})
-    page = render_html(rep, plot_src="report.png")
+    page = render_html(rep, svgs={})
     assert page.startswith("<!DOCTYPE html>")
     assert "&lt;b&gt;x" in page and "<b>x" not in page
-    assert '<img src="report.png"' in page
-    assert page.count("<table>") == 2
+    # summary, per-script aggregates, every row
+    assert page.count("<table") == 3 and '<table id="rows">' in page
+    assert "<svg" not in page and "<img" not in page
 
 
 def test_unknown_format() -> None:
@@ -117,14 +116,22 @@ def test_unknown_format() -> None:
 
 def test_plot_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="matplotlib is in the report/test extras")
-    from tokenmill.report.plot import plot_premium
+    from tokenmill.report.plot import dot_layout, plot_premium
 
     path = plot_premium(small_report(), tmp_path / "sub" / "p.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert width >= 1000 and height >= 400
+    width, height = png_size(data)
+    # 150 dpi over the layout's inches: one column, a row per language
+    lay = dot_layout(3)
+    assert abs(width - 150 * lay.width_in) <= 1 and abs(height - 150 * lay.height_in) <= 1
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (checked to be one)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def test_api_is_lazy_and_exported() -> None:
@@ -200,15 +207,9 @@ def test_cli_out_dir_and_plot(tmp_path: Path) -> None:
     done = _cli("--out", str(out), "--plot", str(plot), "--languages", "hin_Deva", "mya_Mymr")
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "report.csv",
-        "report.html",
-        "report.json",
-        "report.md",
-        "report.png",
-        "report.txt",
-    ]
-    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert names == sorted(OUT_FILES_TWO_TOKENIZERS)
+    for name in ("premium.png", "premium-scripts.png", "premium-scatter.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
 @needs_encodings
@@ -309,16 +310,13 @@ def test_cli_plumbing_in_process(
     assert hin["premium"] == pytest.approx(7 / 7)
     xx = next(r for r in doc["rows"] if r["language"] == "xx-QQ" and r["tokenizer"] == "words")
     assert xx["missing_in_pivot"] == 1 and xx["premium"] == pytest.approx(4 / 4)
-    assert sorted(p.name for p in out.iterdir()) == [
-        "report.csv",
-        "report.html",
-        "report.json",
-        "report.md",
-        "report.png",
-        "report.txt",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUT_FILES_TWO_TOKENIZERS)
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
-    assert '<img src="report.png"' in (out / "report.html").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 3 and "http" not in page.lower()
+    hin = [r for r in doc["rows"] if r["language"] == "hin_Deva"]
+    assert {r["corpus_code"] for r in hin} == {"hi-IN"}  # MASSIVE keeps its locale
+    assert "hi-IN" in (out / "report.txt").read_text(encoding="utf-8")
     assert "xx-QQ: 1 id(s) have no eng_Latn counterpart" in (out / "report.txt").read_text(
         encoding="utf-8"
     )

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
+from report_counters import CharCounter, WordCounter
 from tokenmill.report.corpus import Corpus
 from tokenmill.report.model import ModelPricing, token_length_report
 from tokenmill.report.stats import align_ids, measure_texts, premium, summarize_tokens
-
-
-class WordCounter:
-    """One token per whitespace-separated word: easy to count by hand."""
-
-    name = "words"
-
-    def count_batch(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([len(t.split()) for t in texts], dtype=np.int64)
-
-
-class CharCounter:
-    name = "chars"
-
-    def count_batch(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([len(t) for t in texts], dtype=np.int64)
 
 
 def tiny() -> Corpus:

@@ -10,9 +10,9 @@ module imports from the module that defines a name.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tokenmill._lazy import lazy_getattr
 from tokenmill._native import (
     DecodeStream,
     DecodeStreams,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.cost.estimate import estimate_cost
     from tokenmill.cost.litellm import load_litellm
     from tokenmill.cost.usage import CostEstimate, Usage, price_usage
+    from tokenmill.dataset.count import DatasetCount, count_tokens
     from tokenmill.report.corpus import load_corpus
     from tokenmill.report.model import Report, ReportRow, token_length_report
     from tokenmill.sampling import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # the objects the lazy table resolves, for type checkers (tes
     from tokenmill.scaling.fits import compute_optimal, predicted_loss
     from tokenmill.scaling.hardware import gpus_for_deadline, training_estimate
     from tokenmill.scaling.units import training_flop
+    from tokenmill.speculative import rejection_sample
     from tokenmill.tokenizer import (
         Encoding,
         UnknownTokenError,
@@ -79,6 +81,7 @@ _LAZY: dict[str, str] = {
     "log_softmax": "tokenmill.sampling",
     "sample": "tokenmill.sampling",
     "softmax": "tokenmill.sampling",
+    "rejection_sample": "tokenmill.speculative",
     "Catalogue": "tokenmill.cost.catalogue",
     "CostEstimate": "tokenmill.cost.usage",
     "MissingPriceError": "tokenmill.cost.catalogue",
@@ -91,6 +94,8 @@ _LAZY: dict[str, str] = {
     "load_litellm": "tokenmill.cost.litellm",
     "price_usage": "tokenmill.cost.usage",
     "DatasetCost": "tokenmill.cost.dataset",
+    "DatasetCount": "tokenmill.dataset.count",
+    "count_tokens": "tokenmill.dataset.count",
     "ShardCount": "tokenmill.cost.dataset",
     "count_rows": "tokenmill.cost.dataset",
     "merge_counts": "tokenmill.cost.dataset",
@@ -121,6 +126,7 @@ __all__ = [
     "Catalogue",
     "CostEstimate",
     "DatasetCost",
+    "DatasetCount",
     "DecodeStream",
     "DecodeStreams",
     "Encoding",
@@ -139,6 +145,7 @@ __all__ = [
     "chat_token_count",
     "compute_optimal",
     "count_rows",
+    "count_tokens",
     "encoding_for_model",
     "encoding_name_for_model",
     "estimate_cost",
@@ -159,6 +166,7 @@ __all__ = [
     "predicted_loss",
     "price_dataset",
     "price_usage",
+    "rejection_sample",
     "sample",
     "set_num_threads",
     "set_piece_cache",
@@ -171,14 +179,7 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -13,6 +13,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "kept_mask_into",
+    "rejection_sample_into",
     "sample_into",
     "sample_one",
     "set_num_threads",
@@ -48,6 +49,14 @@ def sample_into(
     params: Any,
     procs: Any,
     outs: Any,
+) -> None: ...
+def rejection_sample_into(
+    target: npt.NDArray[np.float32],
+    params: Any,
+    draft_ids: npt.NDArray[np.int64],
+    draft_probs: npt.NDArray[np.float32] | None,
+    tokens: npt.NDArray[np.int64],
+    accepted: npt.NDArray[np.int64],
 ) -> None: ...
 def kept_mask_into(
     logits: npt.NDArray[np.float32],
@@ -135,6 +144,11 @@ class Encoding:
         data: bytes, pattern: str, special_tokens: list[tuple[str, int]], name: str
     ) -> Encoding: ...
     def is_hf_special(self, token: int) -> bool: ...
+    @staticmethod
+    def hf_post_template(path: str) -> tuple[list[int], list[int]]: ...
+    def decode_bytes_skipping_special(self, tokens: list[int]) -> bytes: ...
+    def id_to_token(self, token: int) -> str | None: ...
+    def token_to_id(self, token: str) -> int | None: ...
 
 # --- streaming detokenization (tokenmill-bpe `stream`) ---
 

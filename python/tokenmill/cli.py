@@ -20,8 +20,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tokenmill.commands.report",
         "tokens per sentence and premium vs English per language",
     ),
+    "count": (
+        "tokenmill.commands.count",
+        "exact token counts of a dataset per tokenizer and language (local or Ray)",
+    ),
     "cost": ("tokenmill.commands.cost", "price a prompt, conversation or dataset on a model"),
     "models": ("tokenmill.commands.models", "list the price catalogue (prices, as-of date)"),
+    "usage": ("tokenmill.commands.usage", "price JSONL logs of provider responses"),
     "scaling": ("tokenmill.commands.scaling", "optimal model size, training cost, params, memory"),
     "bench": ("tokenmill.commands.bench", "compare speed and exactness with installed peers"),
     "info": ("tokenmill.commands.info", "show the version, SIMD level and what is installed"),

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenmill._data import package_data_dir
-from tokenmill.tokenizer import Encoding, encoding_name_for_model, load_tokenizer
+from tokenmill.tokenizer import ArrowStrings, Encoding, encoding_name_for_model, load_tokenizer
 
 if TYPE_CHECKING:  # numpy loads with the first count, not with this module
     import numpy as np
@@ -51,6 +51,7 @@ __all__ = [
     "plain_text_counter",
     "resolve_tokenizer",
     "tokenizer_name",
+    "unique_names",
     "unpack_tokenizer_json",
 ]
 
@@ -91,7 +92,10 @@ class PlainTextCounter:
     def count(self, text: str) -> int:
         return self._enc.count(text, disallowed_special=())
 
-    def count_batch(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+    def count_batch(self, texts: Sequence[str] | ArrowStrings) -> npt.NDArray[np.int64]:
+        """Counts of ``texts``: ``str`` s, or an Arrow string column read in place."""
+        if hasattr(texts, "__arrow_c_array__"):
+            return self._enc.count_batch(texts, disallowed_special=())
         return self._enc.count_batch(list(texts), disallowed_special=())
 
     def __repr__(self) -> str:
@@ -124,6 +128,17 @@ def plain_text_counter(counter: TokenCounter | Encoding, name: str | None = None
     if name is None or name == counter.name:
         return counter
     return _Renamed(counter, name)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats numbered (``cl100k_base``, ``cl100k_base#2``), order kept."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}#{k + 1}")
+    return out
 
 
 def _length(encoded: Any) -> int:

@@ -83,12 +83,15 @@ _I64_MAX = (1 << 63) - 1
 _PLAIN = (int, float)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SamplingParams:
     """Every sampling parameter in one value; each field is a number or one value per row.
 
-    - ``temperature`` (>= 0; 0 = greedy argmax, ties to the lowest id), ``top_k`` (0 = off),
-      ``top_p`` in (0, 1] (1 = off), ``min_p`` in [0, 1] (0 = off);
+    - ``temperature`` (>= 0; 0 = greedy argmax, ties to the lowest id; below ``1e-30`` also
+      greedy, where ``1 / T`` leaves the float range), ``top_k`` (0 = off), ``top_p`` in (0, 1]
+      (1 = off), ``min_p`` in [0, 1] (0 = off), ``typical_p`` in (0, 1] (1 = off; locally
+      typical sampling with Hugging Face's ``TypicalLogitsWarper`` rule, applied after the
+      other three);
     - ``seed`` (int in [0, 2**64) or per-row; ``None`` = OS randomness) and ``step`` (the decode
       step, so one seed gives a fresh draw each step);
     - ``repetition_penalty`` (> 0, 1 = off), ``presence_penalty`` and ``frequency_penalty``
@@ -105,6 +108,7 @@ class SamplingParams:
     top_k: PerRow = 0
     top_p: PerRow = 1.0
     min_p: PerRow = 0.0
+    typical_p: PerRow = 1.0
     seed: Seed = None
     step: PerRow = 0
     repetition_penalty: PerRow = 1.0
@@ -226,6 +230,7 @@ class _RowArgs(NamedTuple):
     top_k: int | I64
     top_p: float | npt.NDArray[np.float64]
     min_p: float | npt.NDArray[np.float64]
+    typical_p: float | npt.NDArray[np.float64]
     repetition_penalty: float | npt.NDArray[np.float64]
     presence_penalty: float | npt.NDArray[np.float64]
     frequency_penalty: float | npt.NDArray[np.float64]
@@ -273,6 +278,7 @@ def _row_args(p: SamplingParams, batch: int, *, seed: object = None, step: objec
         _top_k(p.top_k, batch),
         _per_row("top_p", p.top_p, batch),
         _per_row("min_p", p.min_p, batch),
+        _per_row("typical_p", p.typical_p, batch),
         _per_row("repetition_penalty", p.repetition_penalty, batch),
         _per_row("presence_penalty", p.presence_penalty, batch),
         _per_row("frequency_penalty", p.frequency_penalty, batch),
@@ -341,6 +347,7 @@ def kept_mask(
     top_k: PerRow = 0,
     top_p: PerRow = 1.0,
     min_p: PerRow = 0.0,
+    typical_p: PerRow = 1.0,
     repetition_penalty: PerRow = 1.0,
     presence_penalty: PerRow = 0.0,
     frequency_penalty: PerRow = 0.0,
@@ -361,6 +368,7 @@ def kept_mask(
             "top_k": top_k,
             "top_p": top_p,
             "min_p": min_p,
+            "typical_p": typical_p,
             "repetition_penalty": repetition_penalty,
             "presence_penalty": presence_penalty,
             "frequency_penalty": frequency_penalty,
@@ -398,6 +406,7 @@ class ParamKwargs(TypedDict, total=False):
     top_k: PerRow
     top_p: PerRow
     min_p: PerRow
+    typical_p: PerRow
     seed: Seed
     step: PerRow
     repetition_penalty: PerRow
@@ -479,6 +488,7 @@ def sample(
     top_k: PerRow = 0,
     top_p: PerRow = 1.0,
     min_p: PerRow = 0.0,
+    typical_p: PerRow = 1.0,
     seed: Seed = None,
     step: PerRow = 0,
     repetition_penalty: PerRow = 1.0,
@@ -521,6 +531,8 @@ def sample(
         and -_I64_MAX <= top_k <= _I64_MAX
         and type(top_p) in _PLAIN
         and type(min_p) in _PLAIN
+        and type(typical_p) in _PLAIN
+        and typical_p == 1.0
         and type(step) is int
         and 0 <= step <= _U64_MAX
         and (seed is None or (type(seed) is int and 0 <= seed <= _U64_MAX))
@@ -561,6 +573,7 @@ def sample(
             "top_k": top_k,
             "top_p": top_p,
             "min_p": min_p,
+            "typical_p": typical_p,
             "seed": seed,
             "step": step,
             "repetition_penalty": repetition_penalty,
@@ -628,6 +641,7 @@ class Sampler:
         top_k: PerRow = 0,
         top_p: PerRow = 1.0,
         min_p: PerRow = 0.0,
+        typical_p: PerRow = 1.0,
         repetition_penalty: PerRow = 1.0,
         presence_penalty: PerRow = 0.0,
         frequency_penalty: PerRow = 0.0,
@@ -649,6 +663,7 @@ class Sampler:
                 "top_k": top_k,
                 "top_p": top_p,
                 "min_p": min_p,
+                "typical_p": typical_p,
                 "repetition_penalty": repetition_penalty,
                 "presence_penalty": presence_penalty,
                 "frequency_penalty": frequency_penalty,

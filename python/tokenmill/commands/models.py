@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from decimal import Decimal
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", "-p", help="only this provider (e.g. openai, anthropic)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also list every model of the bundled LiteLLM price file (thousands)",
+    )
 
 
 def _p(x: Decimal | None) -> str:
@@ -19,7 +25,8 @@ def _p(x: Decimal | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from tokenmill.cost.catalogue import iter_catalogue, load_catalogue
 
-    cat = load_catalogue().filter(args.provider)
+    full = load_catalogue()
+    cat = (full.with_fallback() if args.all else full).filter(args.provider)
     records = list(iter_catalogue(cat))
     if args.json:
         doc = {
@@ -65,4 +72,9 @@ def run(args: argparse.Namespace) -> int:
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         print("  ".join(cells).rstrip())
+    if not args.all and full.fallback is not None:
+        print(
+            "... and the thousands of LiteLLM price-file models behind these: --all lists them",
+            file=sys.stderr,
+        )
     return 0

@@ -10,6 +10,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from tokenmill.commands._engine import add_engine_arguments
+
 FORMATS = ("table", "markdown", "csv", "json", "html")
 _SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "html": "html"}
 
@@ -51,9 +53,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pivot", default="eng_Latn", help="pivot language (default: eng_Latn)")
     parser.add_argument(
-        "--out", metavar="DIR", help="write every format and the plot into DIR (report.*)"
+        "--out",
+        metavar="DIR",
+        help="write every format and the plots (SVG and PNG) into DIR (report.*)",
     )
-    parser.add_argument("--plot", metavar="FILE", help="write the premium chart (PNG) to FILE")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write the premium dot plot to FILE (.png, .svg or .pdf), the per-script summary "
+        "beside it (FILE-scripts) and, with two tokenizers or more, their scatter (FILE-scatter)",
+    )
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="force the bar on"
@@ -61,6 +70,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     progress.add_argument(
         "--no-progress", dest="progress", action="store_false", help="never show a progress bar"
     )
+    add_engine_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,27 +93,27 @@ def run(args: argparse.Namespace) -> int:
             languages=args.languages,
             split=args.split,
             progress=args.progress,
+            engine=args.engine,
+            address=args.address,
         )
         if args.plot:
-            from tokenmill.report.plot import plot_premium
+            from tokenmill.report.plot import write_plots
 
-            plot_premium(report, args.plot)
+            write_plots(report, args.plot)
         if args.out:
-            from tokenmill.report.plot import plot_premium
-
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
-            written = []
-            plot_name: str | None = None
+            written: list[Path] = []
             try:
-                plot_premium(report, out / "report.png")
-                plot_name = "report.png"
-                written.append(out / "report.png")
+                from tokenmill.report.plot import write_plots
+
+                for suffix in (".svg", ".png"):
+                    written += write_plots(report, out / f"report{suffix}")
             except ImportError as exc:
-                print(f"tokenmill report: plot skipped: {exc}", file=sys.stderr)
+                print(f"tokenmill report: plots skipped: {exc}", file=sys.stderr)
             for fmt in FORMATS:
                 path = out / f"report.{_SUFFIX[fmt]}"
-                text = render_html(report, plot_name) if fmt == "html" else render(report, fmt)
+                text = render_html(report) if fmt == "html" else render(report, fmt)
                 path.write_text(text, encoding="utf-8")
                 written.append(path)
             print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)

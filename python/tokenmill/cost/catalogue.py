@@ -21,15 +21,17 @@ import dataclasses
 import decimal
 import difflib
 import functools
+import gzip
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from tokenmill._data import data_path
+from tokenmill.cost.names import DATE_SUFFIX, PROVIDER_ALIASES, maker_ok, name_variants
 
 __all__ = [
     "MILLION",
@@ -38,10 +40,12 @@ __all__ = [
     "LongContextPrices",
     "MissingPriceError",
     "ModelPrice",
+    "Resolution",
     "TokenizerSpec",
     "UnknownModelError",
     "bundled_catalogue",
     "iter_catalogue",
+    "litellm_bundled",
     "load_catalogue",
     "optional_int",
     "parse_price",
@@ -168,11 +172,30 @@ class LongContextPrices:
     batch_input: Decimal | None = None
     batch_output: Decimal | None = None
     batch_cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+_LONG_CONTEXT_FIELDS = (
+    "input",
+    "output",
+    "cache_read",
+    "batch_input",
+    "batch_output",
+    "batch_cache_read",
+    "cache_write",
+)
 
 
 @dataclass(frozen=True)
 class ModelPrice:
-    """One catalogue record: USD per 1M tokens; ``None`` = the provider has no such price."""
+    """One catalogue record: USD per 1M tokens; ``None`` = the provider has no such price.
+
+    ``cache_write`` is the (5-minute) cache-write price, ``cache_write_1h`` the one-hour one where
+    the provider sells it; ``reasoning`` prices reasoning tokens when they differ from output
+    tokens (``None``: at the output price). ``unmodelled`` names the source's price fields that
+    tokenmill does not apply (other service tiers, audio, images, per-query fees); estimates for
+    the model say so.
+    """
 
     name: str
     provider: str
@@ -190,6 +213,9 @@ class ModelPrice:
     source: str
     as_of: str | None
     long_context: LongContextPrices | None = None
+    cache_write_1h: Decimal | None = None
+    reasoning: Decimal | None = None
+    unmodelled: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> ModelPrice:
@@ -218,16 +244,14 @@ class ModelPrice:
                 threshold,
                 **{
                     f: parse_price(lc_data.get(f), f"{where} long_context {f!r}")
-                    for f in (
-                        "input",
-                        "output",
-                        "cache_read",
-                        "batch_input",
-                        "batch_output",
-                        "batch_cache_read",
-                    )
+                    for f in _LONG_CONTEXT_FIELDS
                 },
             )
+        unmodelled = data.get("unmodelled", ())
+        if not isinstance(unmodelled, (list, tuple)) or not all(
+            isinstance(u, str) for u in unmodelled
+        ):
+            raise ValueError(f"{where}: 'unmodelled' must be a list of field names")
         return cls(
             name=name,
             provider=data["provider"],
@@ -245,6 +269,9 @@ class ModelPrice:
             source=str(data.get("source") or "unspecified"),
             as_of=None if data.get("as_of") is None else str(data["as_of"]),
             long_context=long_context,
+            cache_write_1h=parse_price(data.get("cache_write_1h"), f"{where} cache_write_1h"),
+            reasoning=parse_price(data.get("reasoning"), f"{where} reasoning"),
+            unmodelled=tuple(unmodelled),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,25 +292,52 @@ class ModelPrice:
         )
         if self.long_context is not None:
             lc = dataclasses.asdict(self.long_context)
+            if lc["cache_write"] is None:
+                del lc["cache_write"]
             out["long_context"] = {
                 k: (s(v) if isinstance(v, Decimal) else v) for k, v in lc.items()
             }
+        for f in ("cache_write_1h", "reasoning"):
+            if getattr(self, f) is not None:
+                out[f] = s(getattr(self, f))
+        if self.unmodelled:
+            out["unmodelled"] = list(self.unmodelled)
         return out
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """The record a model name resolved to; ``note`` says how when it is not the name asked."""
+
+    record: ModelPrice
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """An immutable name -> :class:`ModelPrice` map with fuzzy error messages on a miss."""
+    """An immutable name -> :class:`ModelPrice` map with name resolution and fuzzy errors.
+
+    ``fallback`` (a function returning another catalogue, loaded on first use) is searched for a
+    name this catalogue does not hold: the bundled catalogue is the curated records backed by
+    every priced entry of LiteLLM's price file.
+    """
 
     models: Mapping[str, ModelPrice]
     as_of: str | None = None
     source: str = ""
+    fallback: Callable[[], Catalogue] | None = None
 
     def __len__(self) -> int:
         return len(self.models)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._lookup(name) is not None
+        if not isinstance(name, str):
+            return False
+        try:
+            self.resolve(name)
+        except UnknownModelError:
+            return False
+        return True
 
     def __iter__(self) -> Iterator[ModelPrice]:
         return iter(self.models.values())
@@ -294,35 +348,85 @@ class Catalogue:
     def providers(self) -> list[str]:
         return sorted({m.provider for m in self.models.values()})
 
+    @functools.cached_property
+    def _folded(self) -> dict[str, str]:
+        """Lower-cased name (spaces as dashes) -> name."""
+        return {_fold(k): k for k in self.models}
+
     def _lookup(self, name: str) -> ModelPrice | None:
         hit = self.models.get(name)
         if hit is not None:
             return hit
+        key = self._folded.get(_fold(name))
+        if key is not None:
+            return self.models[key]
         # "openai/gpt-4o", "gemini/gemini-2.5-pro", "anthropic/claude-..." -> the bare name,
         # provided the provider agrees (LiteLLM spells providers like this).
         if "/" in name:
             prefix, rest = name.split("/", 1)
             hit = self.models.get(rest)
-            aliases = {prefix, {"gemini": "google", "vertex_ai": "google"}.get(prefix, prefix)}
+            aliases = {prefix, PROVIDER_ALIASES.get(prefix, prefix)}
             if hit is not None and hit.provider in aliases:
                 return hit
         return None
 
-    def get(self, name: str) -> ModelPrice:
-        """The record for ``name``; :class:`UnknownModelError` lists the closest names on a miss."""
+    def _chain(self) -> Iterator[Catalogue]:
+        """This catalogue, then its fallback (loaded only when the search reaches it)."""
+        yield self
+        if self.fallback is not None:
+            yield self.fallback()
+
+    def resolve(self, name: str) -> Resolution:
+        """The record for ``name`` and, when it is not that exact entry, how it was found.
+
+        Tried in order, in this catalogue then its fallback: the name (any case, spaces as
+        dashes); without provider prefixes (``azure/``, ``bedrock/``, ``openrouter/`` ...);
+        without a region (``us.``, ``eu.``) or vendor (``anthropic.``) prefix and a ``-v1:0``
+        version (Bedrock ids); Vertex's ``@YYYYMMDD`` as ``-YYYYMMDD``. Then the family entry
+        without a date suffix (``gpt-4o-2099-01-01`` -> ``gpt-4o``), which the note says.
+        :class:`UnknownModelError` lists the closest names on a miss.
+        """
         if not isinstance(name, str):
             raise TypeError(f"model must be a str, got {type(name).__name__}")
-        hit = self._lookup(name)
-        if hit is not None:
-            return hit
-        close = difflib.get_close_matches(name, list(self.models), n=5, cutoff=0.4)
+        chain = self._chain
+        variants = list(name_variants(name.strip()))
+        for v in variants:
+            for cat in chain():
+                hit = cat._lookup(v.name)
+                if hit is None or not maker_ok(v.maker, hit.provider):
+                    continue
+                # the provider's own entry, spelled without its prefix: that is the exact entry
+                if not v.respelled and all(maker_ok(p, hit.provider) for p in v.prefixes):
+                    return Resolution(hit)
+                return Resolution(hit, f"no entry for {name!r}; priced as {hit.name!r} ({v.how})")
+        for v in variants:
+            family = DATE_SUFFIX.sub("", v.name)
+            if family == v.name:
+                continue
+            for cat in chain():
+                hit = cat._lookup(family)
+                if hit is not None and maker_ok(v.maker, hit.provider):
+                    return Resolution(
+                        hit,
+                        f"no entry for {name!r}; priced as its family entry {hit.name!r} "
+                        f"({v.how + ', ' if v.how else ''}date dropped)",
+                    )
+        everything = list(dict.fromkeys(k for cat in chain() for k in cat.models))
+        close = difflib.get_close_matches(name, everything, n=5, cutoff=0.4)
         if not close:  # try the tail of long hosted names ("meta-llama/Llama-3.3-70B...")
-            tails = {k.rsplit("/", 1)[-1]: k for k in self.models}
-            close = [tails[t] for t in difflib.get_close_matches(name, list(tails), n=5)]
+            tails: dict[str, str] = {}
+            for k in everything:
+                tails.setdefault(_fold(k.rsplit("/", 1)[-1]), k)
+            tail = _fold(name.rsplit("/", 1)[-1])
+            close = [tails[t] for t in difflib.get_close_matches(tail, list(tails), n=5)]
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise UnknownModelError(
-            f"unknown model {name!r} ({len(self.models)} models in the catalogue{hint})"
+            f"unknown model {name!r} ({len(everything)} models in the catalogue{hint})"
         )
+
+    def get(self, name: str) -> ModelPrice:
+        """The record for ``name`` (see :meth:`resolve`); :class:`UnknownModelError` on a miss."""
+        return self.resolve(name).record
 
     def filter(self, provider: str | None = None) -> Catalogue:
         if provider is None:
@@ -334,9 +438,15 @@ class Catalogue:
             )
         return Catalogue(picked, self.as_of, self.source)
 
+    def with_fallback(self) -> Catalogue:
+        """This catalogue with its fallback's records added (this one wins on a name clash)."""
+        if self.fallback is None:
+            return self
+        return Catalogue({**self.fallback().models, **self.models}, self.as_of, self.source)
+
     def merged(self, other: Catalogue) -> Catalogue:
         """Union of both catalogues; ``other`` wins on a name clash."""
-        return Catalogue({**self.models, **other.models}, self.as_of, self.source)
+        return Catalogue({**self.models, **other.models}, self.as_of, self.source, self.fallback)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]] | str | Path) -> Catalogue:
         """Apply user overrides from a dict or a JSON/TOML file (``{model: {field: value}}``).
@@ -357,7 +467,11 @@ class Catalogue:
             if name in models and "source" not in fields:
                 merged["source"] = f"{base['source']} + user override"
             models[name] = ModelPrice.from_dict(name, merged)
-        return Catalogue(models, self.as_of, self.source)
+        return Catalogue(models, self.as_of, self.source, self.fallback)
+
+
+def _fold(name: str) -> str:
+    return "-".join(name.lower().split())
 
 
 def _parse_toml(raw: bytes, path: Path) -> Any:
@@ -397,11 +511,39 @@ def _catalogue_from_document(doc: Mapping[str, Any], where: str) -> Catalogue:
     return Catalogue(models, doc.get("as_of"), str(doc.get("source", where)))
 
 
+def _litellm_document() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(
+        gzip.decompress(data_path("litellm_prices.json.gz").read_bytes())
+    )
+    return doc
+
+
+def litellm_bundled_size() -> int:
+    """How many models :func:`litellm_bundled` holds, without building its records."""
+    return len(_litellm_document()["models"])
+
+
+@functools.lru_cache(maxsize=1)
+def litellm_bundled() -> Catalogue:
+    """Every priced chat / completion / responses / embedding entry of LiteLLM's price file,
+    bundled as ``data/litellm_prices.json.gz`` (``scripts/gen_litellm_catalogue.py`` names the
+    source file, its version and hash); parsed once per process, on first use."""
+    doc = _litellm_document()
+    source, as_of = str(doc["source"]), doc.get("as_of")
+    models = {
+        name: ModelPrice.from_dict(name, {**rec, "source": f"{source} [{name}]", "as_of": as_of})
+        for name, rec in doc["models"].items()
+    }
+    return Catalogue(models, as_of, source)
+
+
 @functools.lru_cache(maxsize=1)
 def bundled_catalogue() -> Catalogue:
-    """The catalogue shipped with tokenmill (``data/prices.json``), parsed once per process."""
+    """The catalogue shipped with tokenmill: the curated records (``data/prices.json``), backed by
+    LiteLLM's (:func:`litellm_bundled`, loaded only when a name is not curated)."""
     path = data_path("prices.json")
-    return _catalogue_from_document(json.loads(path.read_text(encoding="utf-8")), str(path))
+    cat = _catalogue_from_document(json.loads(path.read_text(encoding="utf-8")), str(path))
+    return dataclasses.replace(cat, fallback=litellm_bundled)
 
 
 def load_catalogue(

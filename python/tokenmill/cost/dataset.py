@@ -50,11 +50,13 @@ from tokenmill.cost.usage import (
     price_usage,
 )
 from tokenmill.counting import TokenCounter, plain_text_counter
+from tokenmill.engines import resolve_engine
 
 __all__ = [
     "BadRow",
     "Chunk",
     "DatasetCost",
+    "DatasetCountJob",
     "ShardCount",
     "count_dataset",
     "count_rows",
@@ -379,27 +381,46 @@ def price_dataset(
     counter: TokenCounter | None = None,
     progress: bool | Progress | None = False,
     chunk_rows: int = 4096,
+    engine: Any = None,
+    address: str | None = None,
 ) -> DatasetCost:
     """Count and price every row of a JSONL / CSV / Parquet file or a directory of them.
 
     With neither ``column`` nor ``messages_column``, a ``messages`` column is used if present,
-    else ``text``. Bad rows are reported in ``result.count``, never fatal.
+    else ``text``. Bad rows are reported in ``result.count``, never fatal. ``engine``:
+    ``"local"`` (default) or ``"ray"`` (``address``: the cluster; every worker must see the
+    files), see :func:`tokenmill.engines.resolve_engine`: each file is a shard counted by
+    :func:`count_dataset` and merged with :func:`merge_counts`, so the result is the same.
     """
-    record = (catalogue or bundled_catalogue()).get(model)
+    resolution = (catalogue or bundled_catalogue()).resolve(model)
+    record = resolution.record
     nonnegative_int(output_tokens_per_row, "output_tokens_per_row")
     resolved = counter_for(record, counter)
     files = dataset_files(path)
     _, messages = _pick_column(files[0], column, messages_column)
     threshold = record.long_context.above_input_tokens if record.long_context else None
-    count = count_dataset(
-        path,
-        resolved.counter,
-        column=column,
-        messages_column=messages_column,
-        long_context_threshold=threshold,
-        progress=progress,
-        chunk_rows=chunk_rows,
-    )
+    if engine is None or engine == "local":
+        count = count_dataset(
+            path,
+            resolved.counter,
+            column=column,
+            messages_column=messages_column,
+            long_context_threshold=threshold,
+            progress=progress,
+            chunk_rows=chunk_rows,
+        )
+    else:
+        col, _ = _pick_column(files[0], column, messages_column)
+        job = DatasetCountJob(record, counter, col, messages, threshold, chunk_rows)
+        runner = resolve_engine(engine, address=address)
+        total = sum(f.stat().st_size for f in files)
+        bar = (
+            progress
+            if isinstance(progress, Progress)
+            else Progress(total, "counting", unit="bytes", enabled=progress, width=24)
+        )
+        with bar:
+            count = runner.run(job, [str(f) for f in files], progress=bar)
     if messages:
         json_rows = count.approximate_rows
         why = f"{json_rows} rows had non-text fields counted as JSON" if json_rows else None
@@ -415,4 +436,63 @@ def price_dataset(
         reason=reason,
         tokenizer=resolved.counter.name,
     )
+    if resolution.note is not None:
+        estimate = dataclasses.replace(estimate, warnings=(resolution.note, *estimate.warnings))
     return DatasetCost(count, estimate, tuple(str(f) for f in files))
+
+
+class DatasetCountJob:
+    """:func:`count_dataset` as a shard job, one file per shard (see :mod:`tokenmill.engines`).
+
+    Workers rebuild the counter from ``record`` (or the caller's ``counter``) in :meth:`setup`;
+    the merge is :func:`merge_counts`, so any grouping of the files gives the same count.
+    """
+
+    def __init__(
+        self,
+        record: ModelPrice,
+        counter: TokenCounter | None,
+        column: str,
+        messages: bool,
+        long_context_threshold: int | None,
+        chunk_rows: int,
+    ) -> None:
+        self.record = record
+        self.counter = counter
+        self.column = column
+        self.messages = messages
+        self.long_context_threshold = long_context_threshold
+        self.chunk_rows = chunk_rows
+        self._resolved: TokenCounter | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_resolved"] = None  # each worker loads its own tokenizer in setup()
+        return state
+
+    def _load(self) -> TokenCounter:
+        if self._resolved is None:
+            self._resolved = counter_for(self.record, self.counter).counter
+        return self._resolved
+
+    def setup(self) -> None:
+        self._load()
+
+    def run(self, path: str) -> ShardCount:
+        return count_dataset(
+            path,
+            self._load(),
+            column=None if self.messages else self.column,
+            messages_column=self.column if self.messages else None,
+            long_context_threshold=self.long_context_threshold,
+            chunk_rows=self.chunk_rows,
+        )
+
+    def merge(self, a: ShardCount, b: ShardCount) -> ShardCount:
+        return merge_counts(a, b)
+
+    def empty(self) -> ShardCount:
+        return ShardCount()
+
+    def weight(self, path: str) -> int:
+        return Path(path).stat().st_size

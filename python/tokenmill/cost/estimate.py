@@ -12,6 +12,7 @@ Design notes
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,14 +160,15 @@ def estimate_cost(
     """
     out = nonnegative_int(output_tokens, "output_tokens")
     cached = nonnegative_int(cached_input_tokens, "cached_input_tokens")
-    record = (catalogue or bundled_catalogue()).get(model)
+    resolved = (catalogue or bundled_catalogue()).resolve(model)
+    record = resolved.record
     counted = count_tokens_for_model(text_or_messages, record, counter)
     if cached > counted.tokens:
         raise ValueError(
             f"cached_input_tokens ({cached}) exceeds the prompt's {counted.tokens} tokens"
         )
     usage = Usage(counted.tokens - cached, cached, 0, out, 0)
-    return price_usage(
+    estimate = price_usage(
         record,
         usage,
         batch=batch,
@@ -174,3 +176,6 @@ def estimate_cost(
         reason=counted.reason,
         tokenizer=counted.tokenizer,
     )
+    if resolved.note is None:
+        return estimate
+    return dataclasses.replace(estimate, warnings=(resolved.note, *estimate.warnings))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from tokenmill.dataset.read import BadRow
+
 __all__ = [
     "SUFFIXES",
     "BadRow",
@@ -30,18 +32,6 @@ __all__ = [
 _CSV_FIELD_LIMIT = 2**31 - 1
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 Format = Literal["jsonl", "csv", "parquet"]
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A row that could not be counted: its file, 1-based line (Parquet: row) and why."""
-
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
 
 
 @dataclass(frozen=True)

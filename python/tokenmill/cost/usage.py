@@ -44,14 +44,17 @@ def nonnegative_int(value: object, name: str) -> int:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts of one request (or a sum of requests), as five disjoint buckets.
+    """Token counts of one request (or a sum of requests), as six disjoint buckets.
 
     * ``uncached_input_tokens``: prompt tokens billed at the normal input price (neither read
       from nor written to a cache);
     * ``cache_read_tokens``: prompt tokens served from the provider's prompt cache;
     * ``cache_write_tokens``: prompt tokens written to the cache (Anthropic's cache creation);
     * ``output_tokens``: visible completion tokens;
-    * ``reasoning_tokens``: hidden reasoning / thinking tokens, billed at the output price.
+    * ``reasoning_tokens``: hidden reasoning / thinking tokens, billed at the output price
+      (or the model's own reasoning price, where it has one);
+    * ``cache_write_1h_tokens``: prompt tokens written to a one-hour cache (Anthropic), billed at
+      the one-hour cache-write price.
 
     Providers report overlapping totals; use the ``from_*`` constructors to convert.
     """
@@ -61,6 +64,7 @@ class Usage:
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -68,8 +72,13 @@ class Usage:
 
     @property
     def prompt_tokens(self) -> int:
-        """All prompt-side tokens: uncached + cache read + cache write."""
-        return self.uncached_input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        """All prompt-side tokens: uncached + cache read + cache writes."""
+        return (
+            self.uncached_input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.cache_write_1h_tokens
+        )
 
     @property
     def billed_output_tokens(self) -> int:
@@ -111,19 +120,29 @@ class Usage:
         output_tokens: int,
         cache_read_input_tokens: int = 0,
         cache_creation_input_tokens: int = 0,
+        ephemeral_1h_input_tokens: int = 0,
     ) -> Usage:
         """Anthropic Messages API.
 
         ``input_tokens`` **exclude** both ``cache_read_input_tokens`` and
         ``cache_creation_input_tokens`` (the three are disjoint); ``output_tokens`` include
         extended-thinking tokens, which Anthropic does not report separately.
+        ``ephemeral_1h_input_tokens`` (``usage.cache_creation.ephemeral_1h_input_tokens``) is the
+        part of ``cache_creation_input_tokens`` written to the one-hour cache.
         """
+        written = nonnegative_int(cache_creation_input_tokens, "cache_creation_input_tokens")
+        hour = nonnegative_int(ephemeral_1h_input_tokens, "ephemeral_1h_input_tokens")
+        if hour > written:
+            raise ValueError(
+                f"ephemeral_1h_input_tokens ({hour}) exceed cache_creation_input_tokens ({written})"
+            )
         return cls(
             nonnegative_int(input_tokens, "input_tokens"),
             nonnegative_int(cache_read_input_tokens, "cache_read_input_tokens"),
-            nonnegative_int(cache_creation_input_tokens, "cache_creation_input_tokens"),
+            written - hour,
             nonnegative_int(output_tokens, "output_tokens"),
             0,
+            hour,
         )
 
     @classmethod
@@ -276,10 +295,12 @@ def price_usage(
     """
     if not isinstance(usage, Usage):
         raise TypeError(f"usage must be a tokenmill.Usage, got {type(usage).__name__}")
+    note = None
     if isinstance(model, ModelPrice):
         record = model
     else:
-        record = (catalogue or bundled_catalogue()).get(model)
+        resolved = (catalogue or bundled_catalogue()).resolve(model)
+        record, note = resolved.record, resolved.note
     lc = record.long_context
     if long_context is None:
         long = lc is not None and usage.prompt_tokens > lc.above_input_tokens
@@ -296,6 +317,7 @@ def price_usage(
             )
         p_in, p_out = record.batch_input, record.batch_output
         p_read, p_write = record.batch_cache_read, record.batch_cache_write
+        p_write_1h = p_reasoning = None
         if long and lc is not None:
             p_in, p_out, p_read = lc.batch_input, lc.batch_output, lc.batch_cache_read
         kind = "batch "
@@ -306,16 +328,38 @@ def price_usage(
             record.cache_read,
             record.cache_write,
         )
+        p_write_1h, p_reasoning = record.cache_write_1h, record.reasoning
         if long and lc is not None:
             p_in, p_out, p_read = lc.input, lc.output, lc.cache_read
+            p_write = lc.cache_write if lc.cache_write is not None else p_write
         kind = ""
     input_cost = _component(record, usage.uncached_input_tokens, p_in, f"{kind}input", tier)
     read_cost = _component(record, usage.cache_read_tokens, p_read, f"{kind}cache-read", tier)
     write_cost = _component(record, usage.cache_write_tokens, p_write, f"{kind}cache-write", tier)
+    if usage.cache_write_1h_tokens:
+        write_cost += _component(
+            record, usage.cache_write_1h_tokens, p_write_1h, f"{kind}1-hour cache-write", tier
+        )
     output_cost = _component(record, usage.output_tokens, p_out, f"{kind}output", tier)
     reasoning_cost = _component(
-        record, usage.reasoning_tokens, p_out, f"{kind}output (reasoning)", tier
+        record,
+        usage.reasoning_tokens,
+        p_out if p_reasoning is None else p_reasoning,
+        f"{kind}output (reasoning)",
+        tier,
     )
+    warnings = (
+        limit_warnings(record, usage.prompt_tokens, usage.billed_output_tokens)
+        if check_limits
+        else ()
+    )
+    if note is not None:
+        warnings = (note, *warnings)
+    if record.unmodelled:
+        warnings += (
+            f"{record.name} also has prices tokenmill does not apply "
+            f"({', '.join(record.unmodelled)}); they are not in this estimate",
+        )
     total = input_cost + read_cost + write_cost + output_cost + reasoning_cost
     return CostEstimate(
         model=record.name,
@@ -335,9 +379,7 @@ def price_usage(
         tokenizer=tokenizer,
         as_of=record.as_of,
         source=record.source,
-        warnings=limit_warnings(record, usage.prompt_tokens, usage.billed_output_tokens)
-        if check_limits
-        else (),
+        warnings=warnings,
     )
 
 

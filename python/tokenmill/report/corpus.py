@@ -12,7 +12,8 @@ Accepted layouts (detected from the path, see :func:`load_corpus`):
 * the built-in sample (``path=None``): ``tokenmill/data/parallel_corpus.jsonl``;
 * MASSIVE: a directory of ``<locale>.jsonl`` files (optionally under ``data/``), or one such file,
   with fields ``id``, ``locale``, ``partition`` and ``utt``; ``split`` picks the partition. Locales
-  with a known FLORES-200 counterpart (``hi-IN`` -> ``hin_Deva``) are renamed, others kept as given;
+  with a known FLORES-200 counterpart (``hi-IN`` -> ``hin_Deva``) are keyed by that code, and
+  :attr:`Corpus.codes` keeps the locale so the report can show both; others are kept as given;
 * FLORES-200: a directory holding ``dev/`` and/or ``devtest/`` with ``<lang>_<Script>.<split>``
   files (or such a split directory itself), line-aligned; the id is the 1-based line number;
 * generic: a ``.jsonl``, ``.csv``, ``.tsv`` or ``.parquet`` file with ``lang``, ``id`` and ``text``
@@ -29,7 +30,7 @@ import csv
 import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO
@@ -137,6 +138,13 @@ class Corpus:
     is_sample: bool = False
     source: str = ""
     notes: tuple[str, ...] = field(default=())
+    # language (as normalised, e.g. hin_Deva) -> the code the corpus itself uses (MASSIVE's
+    # hi-IN); languages not listed use the same code in both
+    codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def corpus_code(self, language: str) -> str:
+        """The code the corpus files use for ``language`` (a MASSIVE locale, or the same code)."""
+        return self.codes.get(language, language)
 
     @property
     def n_sentences(self) -> int:
@@ -165,6 +173,7 @@ class Corpus:
             is_sample=self.is_sample,
             source=self.source,
             notes=self.notes,
+            codes=MappingProxyType({k: v for k, v in self.codes.items() if k in wanted}),
         )
 
     @classmethod
@@ -225,7 +234,14 @@ class _Builder:
     def __len__(self) -> int:
         return len(self.langs)
 
-    def build(self, *, layout: str, is_sample: bool = False, source: str = "") -> Corpus:
+    def build(
+        self,
+        *,
+        layout: str,
+        is_sample: bool = False,
+        source: str = "",
+        corpus_codes: Mapping[str, str] | None = None,
+    ) -> Corpus:
         if not self.langs:
             raise ValueError(f"{self.where}: the corpus is empty (no sentences found)")
         index: dict[str, int] = {}
@@ -251,6 +267,9 @@ class _Builder:
             layout=layout,
             is_sample=is_sample,
             source=source,
+            codes=MappingProxyType(
+                {k: v for k, v in (corpus_codes or {}).items() if k in langs and k != v}
+            ),
         )
 
     def _raise_duplicate(self, lang: str, ids: tuple[str, ...], rows: list[int]) -> None:
@@ -399,6 +418,7 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
     files = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
     builder = _Builder(str(p))
     partitions: set[str] = set()
+    codes: dict[str, str] = {}
     for f in files:
         with f.open(encoding="utf-8-sig") as fh:
             for n, rec in _json_lines_of(fh, str(f)):
@@ -411,13 +431,19 @@ def load_massive(path: str | Path, *, split: str | None = None) -> Corpus:
                     continue
                 locale = str(rec["locale"])
                 lang = MASSIVE_TO_FLORES.get(locale, locale)
+                if codes.setdefault(lang, locale) != locale:
+                    raise ValueError(
+                        f"{f}, line {n}: locales {codes[lang]!r} and {locale!r} are both {lang}"
+                    )
                 builder.add(lang, str(rec["id"]), rec["utt"], n)
     if not len(builder):
         have = ", ".join(sorted(partitions)) or "none"
         raise ValueError(
             f"{p}: no MASSIVE rows in partition {partition!r} (partitions found: {have})"
         )
-    return builder.build(layout="massive", source=f"MASSIVE, partition {partition}")
+    return builder.build(
+        layout="massive", source=f"MASSIVE, partition {partition}", corpus_codes=codes
+    )
 
 
 def load_flores(path: str | Path, *, split: str | None = None) -> Corpus:
@@ -450,13 +476,7 @@ def load_flores(path: str | Path, *, split: str | None = None) -> Corpus:
     if len(set(lengths.values())) > 1:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(lengths.items()))
         note = f"FLORES files have different line counts ({counts}); ids are line numbers"
-        return Corpus(
-            languages=corpus.languages,
-            name=corpus.name,
-            layout=corpus.layout,
-            source=corpus.source,
-            notes=(note,),
-        )
+        return replace(corpus, notes=(note,))
     return corpus
 
 

@@ -8,8 +8,9 @@ Design notes
    languages plus the pivot;
 2. per language, drop empty texts (counted) and align the remaining ids with the pivot's (once,
    reused for every tokenizer);
-3. per tokenizer, count every language's texts through ``count_batch`` (tokenmill encodings: the
-   Rust batch path on all cores of the bounded pool), in chunks so a progress bar can move;
+3. count every language's texts with every tokenizer through ``count_batch`` (tokenmill
+   encodings: the Rust batch path on all cores of the bounded pool) as a shard job on an engine:
+   this process, or Ray (:mod:`tokenmill.report.shards`), with identical per-sentence counts;
 4. summarise with :mod:`tokenmill.report.stats` and attach names, context columns and prices.
 
 Cost is O(total text) per tokenizer for counting plus O(sentences) for the statistics. The result,
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, cast
@@ -29,16 +30,21 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill._progress import Progress
-from tokenmill.counting import TokenCounter, resolve_tokenizer
+from tokenmill.counting import resolve_tokenizer, unique_names
+from tokenmill.engines import resolve_engine
 from tokenmill.report.corpus import MASSIVE_TO_FLORES, Corpus, load_corpus
-from tokenmill.report.languages import LanguageInfo, language_info, language_limits
+from tokenmill.report.languages import LanguageInfo, describe, language_limits
+from tokenmill.report.shards import ReportJob, report_shards
 from tokenmill.report.stats import (
     Alignment,
+    ScriptAggregate,
     TextMeasures,
     align_ids,
+    exceed_share,
     measure_texts,
     premium,
     safe_ratio,
+    script_aggregates,
     summarize_tokens,
 )
 
@@ -46,8 +52,6 @@ __all__ = ["DEFAULT_TOKENIZERS", "ModelPricing", "Report", "ReportRow", "token_l
 
 #: The encodings a report compares when none are named.
 DEFAULT_TOKENIZERS = ("cl100k_base", "o200k_base")
-
-_CHUNK = 1 << 16  # texts per count_batch call: large enough for the pool, small enough to report
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,19 @@ def resolve_pricing(model: str) -> ModelPricing:
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One language × tokenizer. Token statistics are over the language's non-empty sentences."""
+    """One language × tokenizer. Token statistics are over the language's non-empty sentences.
+
+    ``language`` is the normalised code (FLORES-200 where one is known), ``corpus_code`` the code
+    the corpus itself uses (MASSIVE's ``hi-IN``; the same as ``language`` elsewhere); ``name`` is
+    the English name, or the code when the language is not in ``languages.json``; ``script`` the
+    ISO 15924 code and ``family`` the top-level Glottolog family (``None`` when unknown). Metric
+    definitions: :mod:`tokenmill.report.stats`."""
 
     language: str
+    corpus_code: str
     name: str
+    script: str | None
+    family: str | None
     tokenizer: str
     sentences: int
     empty_texts: int
@@ -94,6 +107,9 @@ class ReportRow:
     median_ratio: float | None
     chars_per_token: float | None
     bytes_per_token: float | None
+    fertility: float | None  # tokens per whitespace word; None where words are not space-separated
+    share_over_2x: float | None  # fraction of shared ids with >= 2x the pivot's tokens
+    share_over_4x: float | None
     relative_time: float | None
     input_cost_usd: float | None
     input_cost_per_1m_pivot_usd: float | None
@@ -150,6 +166,30 @@ class Report:
         first = self.for_tokenizer(self.tokenizers[0]) if self.tokenizers else ()
         return [r.language for r in first]
 
+    def by_script(self) -> list[ScriptAggregate]:
+        """Per tokenizer and script: languages and the median / min / max premium.
+
+        The pivot is left out (its premium is 1 by definition)."""
+        names = self.script_names()
+        return script_aggregates(
+            [
+                (r.tokenizer, r.script or "?", names.get(r.script or "?", "unknown"), r.premium)
+                for r in self.entries
+                if r.language != self.pivot
+            ]
+        )
+
+    def script_names(self) -> dict[str, str]:
+        """Script code -> English name for the scripts in this report (``?``: unknown)."""
+        from tokenmill.report.languages import script_names
+
+        table = script_names()
+        out = {"?": "unknown"}
+        for r in self.entries:
+            if r.script is not None:
+                out[r.script] = table.get(r.script, r.script)
+        return out
+
     def metadata(self) -> dict[str, Any]:
         return {
             "corpus": self.corpus_name,
@@ -170,22 +210,6 @@ def _premium_key(row: ReportRow) -> float:
     return -math.inf if row.premium is None else row.premium
 
 
-def _count_all(
-    counter: TokenCounter, texts: Sequence[str], progress: Progress
-) -> npt.NDArray[np.int64]:
-    parts: list[npt.NDArray[np.int64]] = []
-    for start in range(0, len(texts), _CHUNK):
-        chunk = texts[start : start + _CHUNK]
-        got = np.asarray(counter.count_batch(list(chunk)), dtype=np.int64)
-        if got.shape != (len(chunk),):
-            raise ValueError(
-                f"tokenizer {counter.name!r} returned {got.shape} counts for {len(chunk)} texts"
-            )
-        parts.append(got)
-        progress.update(len(chunk))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
 def token_length_report(
     corpus: Corpus | str | Path | None = None,
     tokenizers: object = DEFAULT_TOKENIZERS,
@@ -195,7 +219,9 @@ def token_length_report(
     *,
     split: str | None = None,
     progress: bool | None = None,
-    info: dict[str, LanguageInfo] | None = None,
+    info: Mapping[str, LanguageInfo] | None = None,
+    engine: Any = None,
+    address: str | None = None,
 ) -> Report:
     """Tokens per sentence, premium vs ``pivot`` and cost per language for each tokenizer.
 
@@ -203,7 +229,10 @@ def token_length_report(
     :class:`Corpus`. ``tokenizers``: bundled encoding names, ``.tiktoken`` / ``tokenizer.json``
     paths, tokenmill encodings, or any object with ``encode`` (tiktoken, HF ``tokenizers``).
     ``model``: a catalogue name (or :class:`ModelPricing`) for the cost columns. ``progress``:
-    ``None`` shows a bar on stderr for large corpora when it is a terminal.
+    ``None`` shows a bar on stderr for large corpora when it is a terminal. ``engine``:
+    ``"local"`` (default) or ``"ray"`` (``address``: the cluster), see
+    :func:`tokenmill.engines.resolve_engine`; the corpus is loaded here and only its counting is
+    spread over the engine.
     """
     corp = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, split=split)
     pivot = _resolve_code(pivot, corp)
@@ -220,11 +249,11 @@ def token_length_report(
         hasattr(tokenizers, attr) for attr in ("encode", "count_batch")
     )
     items = (tokenizers,) if single else cast(Iterable[object], tokenizers)
-    counters = [resolve_tokenizer(t) for t in items]
+    specs = list(items)
+    counters = [resolve_tokenizer(t) for t in specs]
     if not counters:
         raise ValueError("at least one tokenizer is needed")
-    names = _unique_names([c.name for c in counters])
-    meta = dict(language_info()) if info is None else info
+    names = unique_names([c.name for c in counters])
 
     # Tokenizer-independent work, once per language.
     kept: dict[str, list[str]] = {}
@@ -260,29 +289,29 @@ def token_length_report(
     total_work = sum(len(t) for t in kept.values()) * len(counters)
     show = progress if progress is not None else (None if total_work >= 200_000 else False)
     rows: list[ReportRow] = []
-    with Progress(total_work, enabled=show) as bar:
-        for counter, tok_name in zip(counters, names, strict=True):
-            counts: dict[str, npt.NDArray[np.int64]] = {}
-            for lang in corp.languages:
-                bar.set_label(f"{tok_name} {lang}")
-                counts[lang] = _count_all(counter, kept[lang], bar)
-            pivot_stats = summarize_tokens(counts[pivot])
-            tok_rows = [
-                _row(
-                    lang,
-                    tok_name,
-                    counts,
-                    pivot,
-                    measures[lang],
-                    alignments[lang],
-                    pivot_stats.median_tokens,
-                    pricing,
-                    meta.get(lang),
-                )
-                for lang in corp.languages
-            ]
-            tok_rows.sort(key=_premium_key, reverse=True)
-            rows.extend(tok_rows)
+    with Progress(total_work, "counting", enabled=show) as bar:
+        runner = resolve_engine(engine, address=address)
+        partial = runner.run(ReportJob(specs, names, counters), report_shards(kept), progress=bar)
+    for tok_name in names:
+        counts = {lang: partial.counts(tok_name, lang, len(kept[lang])) for lang in kept}
+        pivot_stats = summarize_tokens(counts[pivot])
+        tok_rows = [
+            _row(
+                lang,
+                tok_name,
+                counts,
+                pivot,
+                measures[lang],
+                alignments[lang],
+                pivot_stats.median_tokens,
+                pricing,
+                describe(lang, info),
+                corp.corpus_code(lang),
+            )
+            for lang in corp.languages
+        ]
+        tok_rows.sort(key=_premium_key, reverse=True)
+        rows.extend(tok_rows)
 
     return Report(
         entries=tuple(rows),
@@ -310,16 +339,6 @@ def _resolve_code(code: str, corpus: Corpus) -> str:
     return code
 
 
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        k = seen.get(n, 0)
-        seen[n] = k + 1
-        out.append(n if k == 0 else f"{n}#{k + 1}")
-    return out
-
-
 def _row(
     lang: str,
     tok_name: str,
@@ -329,7 +348,8 @@ def _row(
     alignment: Alignment,
     pivot_median: float | None,
     pricing: ModelPricing | None,
-    li: LanguageInfo | None,
+    li: LanguageInfo,
+    corpus_code: str,
 ) -> ReportRow:
     tokens = counts[lang]
     st = summarize_tokens(tokens)
@@ -337,9 +357,13 @@ def _row(
     total = st.total_tokens
     price_in = None if pricing is None else pricing.input_per_1m
     price_out = None if pricing is None else pricing.output_per_1m
+    pivot_tokens = counts[pivot]
     return ReportRow(
         language=lang,
-        name=li.name if li is not None else lang,
+        corpus_code=corpus_code,
+        name=li.name,
+        script=li.script,
+        family=li.family,
         tokenizer=tok_name,
         sentences=st.sentences,
         empty_texts=measures.empty,
@@ -353,13 +377,16 @@ def _row(
         median_ratio=safe_ratio(st.median_tokens, pivot_median),
         chars_per_token=safe_ratio(measures.chars, total),
         bytes_per_token=safe_ratio(measures.utf8_bytes, total),
+        fertility=safe_ratio(total, measures.words) if li.word_spaces else None,
+        share_over_2x=exceed_share(tokens, pivot_tokens, alignment, 2.0),
+        share_over_4x=exceed_share(tokens, pivot_tokens, alignment, 4.0),
         relative_time=prem,
         input_cost_usd=None if price_in is None else total * price_in / 1e6,
         input_cost_per_1m_pivot_usd=None if price_in is None or prem is None else prem * price_in,
         output_cost_per_1m_pivot_usd=(
             None if price_out is None or prem is None else prem * price_out
         ),
-        common_crawl_pct=None if li is None else li.common_crawl_pct,
-        population_pct=None if li is None else li.population_pct,
-        crawl_to_population=None if li is None else li.crawl_to_population,
+        common_crawl_pct=li.common_crawl_pct,
+        population_pct=li.population_pct,
+        crawl_to_population=li.crawl_to_population,
     )

@@ -15,7 +15,16 @@ Definitions (``x`` = tokens per non-empty sentence):
   have, ``sum(x_lang[S]) / sum(x_pivot[S])``. Ids without a pivot counterpart are left out and
   counted (``missing_in_pivot``);
 * ratio of medians: ``median(x_lang) / median(x_pivot)``, each over the language's own sentences;
-* chars per token and UTF-8 bytes per token: totals over the language's non-empty sentences;
+* chars per token and UTF-8 bytes per token: totals over the language's non-empty sentences
+  (code points and UTF-8 bytes of the text / tokens), the compression view of the same counts;
+* fertility (Rust et al. 2021; Ács 2019): tokens per whitespace-delimited word, total tokens over
+  the total of ``len(text.split())``, over the non-empty sentences. Only meaningful where the
+  script separates words with spaces; the report leaves it empty for the others (Han, kana, Thai,
+  Lao, Khmer, Myanmar, Tibetan: ``word_spaces`` in ``languages.json``);
+* share of sentences over 2× / 4× the pivot: over the shared ids, the fraction whose token count
+  is at least 2 (4) times the pivot's for the same id, the per-sentence tail behind the premium;
+* per-script aggregates (:func:`script_aggregates`): per tokenizer and ISO 15924 script, the number
+  of languages and the median, minimum and maximum of their premiums;
 * relative generation time at equal tokens per second: the premium (time is proportional to tokens);
 * cost of the same content: the premium times the model's input price per 1M tokens is what content
   that takes 1M pivot tokens costs in this language.
@@ -34,12 +43,15 @@ import numpy.typing as npt
 
 __all__ = [
     "Alignment",
+    "ScriptAggregate",
     "TextMeasures",
     "TokenStats",
     "align_ids",
+    "exceed_share",
     "measure_texts",
     "premium",
     "safe_ratio",
+    "script_aggregates",
     "summarize_tokens",
 ]
 
@@ -54,6 +66,7 @@ class TextMeasures:
     empty: int
     chars: int  # Unicode code points over non-empty texts
     utf8_bytes: int  # UTF-8 bytes over non-empty texts
+    words: int = 0  # whitespace-delimited words (``str.split()``) over non-empty texts
 
 
 def measure_texts(texts: Sequence[str]) -> TextMeasures:
@@ -63,8 +76,14 @@ def measure_texts(texts: Sequence[str]) -> TextMeasures:
     # One join + encode is several times faster than encoding each text; the separator adds
     # nothing because the lengths are summed from a join with the empty string.
     nbytes = len("".join(kept).encode("utf-8"))
+    # Joined with a space, the split counts each text's words once (no word spans two texts).
+    words = len(" ".join(kept).split())
     return TextMeasures(
-        keep=keep, empty=int(len(texts) - keep.sum()), chars=chars, utf8_bytes=nbytes
+        keep=keep,
+        empty=int(len(texts) - keep.sum()),
+        chars=chars,
+        utf8_bytes=nbytes,
+        words=words,
     )
 
 
@@ -137,3 +156,68 @@ def safe_ratio(num: float | None, den: float | None) -> float | None:
     if num is None or den is None or den == 0:
         return None
     return float(num) / float(den)
+
+
+def exceed_share(
+    tokens: IntArray, pivot_tokens: IntArray, alignment: Alignment, factor: float
+) -> float | None:
+    """Fraction of shared ids whose token count is at least ``factor`` × the pivot's."""
+    if alignment.lang_index.size == 0:
+        return None
+    mine = tokens[alignment.lang_index]
+    theirs = pivot_tokens[alignment.pivot_index]
+    return float(np.count_nonzero(mine >= factor * theirs)) / float(mine.size)
+
+
+@dataclass(frozen=True)
+class ScriptAggregate:
+    """One tokenizer × script: how the premiums of the script's languages spread."""
+
+    tokenizer: str
+    script: str  # ISO 15924 code, or "?" for languages of unknown script
+    script_name: str
+    languages: int
+    median_premium: float | None
+    min_premium: float | None
+    max_premium: float | None
+
+
+def script_aggregates(
+    rows: Sequence[tuple[str, str, str, float | None]],
+) -> list[ScriptAggregate]:
+    """``rows``: ``(tokenizer, script, script_name, premium)`` per language × tokenizer.
+
+    Groups keep the first-seen order of tokenizers; within a tokenizer, scripts are sorted by
+    median premium, highest first (scripts without any premium last). The median is numpy's
+    (mean of the two middle values for an even count)."""
+    groups: dict[tuple[str, str], tuple[str, list[float], list[None]]] = {}
+    for tok, script, name, prem in rows:
+        entry = groups.setdefault((tok, script), (name, [], []))
+        if prem is None:
+            entry[2].append(None)
+        else:
+            entry[1].append(prem)
+    out: list[ScriptAggregate] = []
+    for (tok, script), (name, values, nones) in groups.items():
+        arr = np.asarray(values, dtype=np.float64)
+        out.append(
+            ScriptAggregate(
+                tokenizer=tok,
+                script=script,
+                script_name=name,
+                languages=len(values) + len(nones),
+                median_premium=float(np.median(arr)) if arr.size else None,
+                min_premium=float(arr.min()) if arr.size else None,
+                max_premium=float(arr.max()) if arr.size else None,
+            )
+        )
+    order = {tok: i for i, tok in enumerate(dict.fromkeys(r[0] for r in rows))}
+    out.sort(
+        key=lambda a: (
+            order[a.tokenizer],
+            a.median_premium is None,
+            -(a.median_premium or 0.0),
+            a.script,
+        )
+    )
+    return out

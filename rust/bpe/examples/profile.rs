@@ -36,7 +36,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            pretok.split(d, &mut |_| n += 1);
+            pretok.split(d, &mut |_| n += 1).expect("split");
         }
         println!(
             "pretok {:.1} MB/s ({n} pieces)",
@@ -45,7 +45,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            n += enc.count_ordinary(d);
+            n += enc.count_ordinary(d).expect("count");
         }
         println!(
             "count {:.1} MB/s ({n} tokens)",
@@ -54,7 +54,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0usize;
         for d in &docs {
-            n += enc.encode_ordinary(d).len();
+            n += enc.encode_ordinary(d).expect("encode").len();
         }
         println!(
             "encode {:.1} MB/s ({n} tokens)",

@@ -13,6 +13,14 @@
 //! `memchr`-driven pass over the text). Batches run with rayon on whatever pool the caller
 //! installed. All work is linear in the text length (the BPE engines are at worst O(n log n)
 //! per piece).
+//!
+//! Stopping: every text method has an `_interruptible` form taking a stop flag, checked before
+//! each text of a batch and before each batch of [`crate::pretok::BATCH`] pieces (one relaxed
+//! atomic load per ~32 pieces); once it is set the call returns [`VocabError::Interrupted`].
+//! The bindings set it when Python's signal handler raises (Ctrl-C). Splitting can fail (a
+//! regex engine's backtracking limit): that is [`VocabError::PatternFailed`], never a panic.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rayon::prelude::*;
@@ -25,6 +33,9 @@ use crate::model::{BpeModel, Rank};
 use crate::pretok::{Normalizer, PreTokenizer};
 use crate::spm::PieceModel;
 use crate::VocabError;
+
+/// The stop flag of calls that cannot be stopped.
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// Which special tokens a call treats as special (tiktoken's `allowed_special` /
 /// `disallowed_special`, already resolved to flags per special token, in the order of
@@ -433,45 +444,90 @@ impl Encoding {
     }
 
     /// Call `sink` with the (non-empty) pieces of `text` in order, in batches of at most
-    /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`.
-    /// `at_start`: the text begins the caller's text (see [`Normalizer::normalize_segment`]).
-    fn for_each_batch(&self, text: &str, at_start: bool, sink: &mut dyn FnMut(&[&[u8]]) -> bool) {
+    /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`, and with
+    /// [`VocabError::Interrupted`] once `stop` is set. `at_start`: the text begins the caller's
+    /// text (see [`Normalizer::normalize_segment`]).
+    fn for_each_batch(
+        &self,
+        text: &str,
+        at_start: bool,
+        stop: &AtomicBool,
+        sink: &mut dyn FnMut(&[&[u8]]) -> bool,
+    ) -> Result<(), VocabError> {
+        let mut stopped = false;
+        let mut checked = |ps: &[&[u8]]| {
+            if stop.load(Ordering::Relaxed) {
+                stopped = true;
+                return false;
+            }
+            sink(ps)
+        };
         match &self.normalizer {
             Some(norm) => {
-                let normalized = norm.normalize_segment(text, at_start);
-                self.pretok.split_batched(&normalized, sink);
+                let normalized = norm.normalize_segment(text, at_start)?;
+                self.pretok.split_batched(&normalized, &mut checked)?;
             }
-            None => self.pretok.split_batched(text, sink),
+            None => self.pretok.split_batched(text, &mut checked)?,
         }
+        if stopped {
+            return Err(VocabError::Interrupted);
+        }
+        Ok(())
     }
 
     /// Encode `text` with every special token treated as plain text (except those marked
     /// [always matched](Self::set_always_matched)).
-    #[must_use]
-    pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
+    ///
+    /// # Errors
+    /// [`VocabError::PatternFailed`] if the split pattern's regex engine gives up on the text.
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>, VocabError> {
+        self.encode_ordinary_interruptible(text, &NEVER)
+    }
+
+    /// [`encode_ordinary`](Self::encode_ordinary), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode_ordinary`](Self::encode_ordinary), or [`VocabError::Interrupted`].
+    pub fn encode_ordinary_interruptible(
+        &self,
+        text: &str,
+        stop: &AtomicBool,
+    ) -> Result<Vec<Rank>, VocabError> {
         if self.always.contains(&true) {
-            // The ordinary policy disallows nothing, so this cannot fail.
-            if let Ok(ids) = self.encode(text, &self.ordinary_policy()) {
-                return ids;
-            }
+            return self.encode_interruptible(text, &self.ordinary_policy(), stop);
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         cache::with(|mut c| {
-            self.for_each_batch(text, true, &mut |ps| {
+            self.for_each_batch(text, true, stop, &mut |ps| {
                 self.model.encode_pieces(ps, &mut out, c.as_deref_mut());
                 true
-            });
-        });
-        out
+            })
+        })?;
+        Ok(out)
     }
 
     /// Encode `text` under a special-token policy.
     ///
     /// # Errors
-    /// [`VocabError::DisallowedSpecial`] if the text contains a disallowed special token.
+    /// [`VocabError::DisallowedSpecial`] if the text contains a disallowed special token,
+    /// [`VocabError::PatternFailed`] if the split pattern's regex engine gives up on it.
     pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>, VocabError> {
+        self.encode_interruptible(text, policy, &NEVER)
+    }
+
+    /// [`encode`](Self::encode), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode), or [`VocabError::Interrupted`].
+    pub fn encode_interruptible(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+        stop: &AtomicBool,
+    ) -> Result<Vec<Rank>, VocabError> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let out_cell = std::cell::RefCell::new(&mut out);
+        let mut failed = None;
         cache::with(|c| {
             let c = std::cell::RefCell::new(c);
             self.walk(
@@ -481,11 +537,11 @@ impl Encoding {
                     let mut o = out_cell.borrow_mut();
                     let mut c = c.borrow_mut();
                     let at_start = seg.as_ptr() == text.as_ptr();
-                    self.for_each_batch(seg, at_start, &mut |ps| {
+                    let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
                         self.model.encode_pieces(ps, &mut o, c.as_deref_mut());
                         true
                     });
-                    true
+                    done.map_err(|e| failed = Some(e)).is_ok()
                 },
                 |id| {
                     out_cell.borrow_mut().push(id);
@@ -493,7 +549,7 @@ impl Encoding {
                 },
             )
         })?;
-        Ok(out)
+        failed.map_or(Ok(out), Err)
     }
 
     /// Number of tokens `encode(text, policy)` returns, without building them.
@@ -501,29 +557,53 @@ impl Encoding {
     /// # Errors
     /// As [`encode`](Self::encode).
     pub fn count(&self, text: &str, policy: &SpecialPolicy) -> Result<usize, VocabError> {
+        self.count_interruptible(text, policy, &NEVER)
+    }
+
+    /// [`count`](Self::count), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode), or [`VocabError::Interrupted`].
+    pub fn count_interruptible(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+        stop: &AtomicBool,
+    ) -> Result<usize, VocabError> {
         Ok(self
-            .count_till_limit(text, usize::MAX, policy)?
+            .count_till_limit_interruptible(text, usize::MAX, policy, stop)?
             .unwrap_or(usize::MAX))
     }
 
     /// Number of tokens with every special token treated as plain text (except those marked
     /// [always matched](Self::set_always_matched)).
-    #[must_use]
-    pub fn count_ordinary(&self, text: &str) -> usize {
+    ///
+    /// # Errors
+    /// As [`encode_ordinary`](Self::encode_ordinary).
+    pub fn count_ordinary(&self, text: &str) -> Result<usize, VocabError> {
+        self.count_ordinary_interruptible(text, &NEVER)
+    }
+
+    /// [`count_ordinary`](Self::count_ordinary), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode_ordinary`](Self::encode_ordinary), or [`VocabError::Interrupted`].
+    pub fn count_ordinary_interruptible(
+        &self,
+        text: &str,
+        stop: &AtomicBool,
+    ) -> Result<usize, VocabError> {
         if self.always.contains(&true) {
-            // The ordinary policy disallows nothing, so this cannot fail.
-            if let Ok(n) = self.count(text, &self.ordinary_policy()) {
-                return n;
-            }
+            return self.count_interruptible(text, &self.ordinary_policy(), stop);
         }
         let mut n = 0;
         cache::with(|mut c| {
-            self.for_each_batch(text, true, &mut |ps| {
+            self.for_each_batch(text, true, stop, &mut |ps| {
                 n += self.model.count_pieces(ps, c.as_deref_mut());
                 true
-            });
-        });
-        n
+            })
+        })?;
+        Ok(n)
     }
 
     /// The token count if it is at most `limit`, else `None`. Stops tokenizing as soon as the
@@ -537,7 +617,22 @@ impl Encoding {
         limit: usize,
         policy: &SpecialPolicy,
     ) -> Result<Option<usize>, VocabError> {
+        self.count_till_limit_interruptible(text, limit, policy, &NEVER)
+    }
+
+    /// [`count_till_limit`](Self::count_till_limit), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode), or [`VocabError::Interrupted`].
+    pub fn count_till_limit_interruptible(
+        &self,
+        text: &str,
+        limit: usize,
+        policy: &SpecialPolicy,
+        stop: &AtomicBool,
+    ) -> Result<Option<usize>, VocabError> {
         let count = std::cell::Cell::new(0usize);
+        let mut failed = None;
         cache::with(|mut c| {
             self.walk(
                 text,
@@ -545,12 +640,12 @@ impl Encoding {
                 |seg| {
                     let mut n = count.get();
                     let at_start = seg.as_ptr() == text.as_ptr();
-                    self.for_each_batch(seg, at_start, &mut |ps| {
+                    let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
                         n += self.model.count_pieces(ps, c.as_deref_mut());
                         n <= limit
                     });
                     count.set(n);
-                    n <= limit
+                    done.map_err(|e| failed = Some(e)).is_ok() && n <= limit
                 },
                 |_| {
                     count.set(count.get() + 1);
@@ -558,6 +653,9 @@ impl Encoding {
                 },
             )
         })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let n = count.get();
         Ok((n <= limit).then_some(n))
     }
@@ -565,32 +663,70 @@ impl Encoding {
     /// Encode many texts in parallel (on the current rayon pool).
     ///
     /// # Errors
-    /// The first text with a disallowed special token (by index).
+    /// The first text that fails (by index), as [`encode`](Self::encode).
     pub fn encode_batch<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         policy: &SpecialPolicy,
     ) -> Result<Vec<Vec<Rank>>, (usize, VocabError)> {
+        self.encode_batch_interruptible(texts, policy, &NEVER)
+    }
+
+    /// [`encode_batch`](Self::encode_batch), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`encode_batch`](Self::encode_batch), or [`VocabError::Interrupted`].
+    pub fn encode_batch_interruptible<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy,
+        stop: &AtomicBool,
+    ) -> Result<Vec<Vec<Rank>>, (usize, VocabError)> {
         texts
             .par_iter()
             .enumerate()
-            .map(|(i, t)| self.encode(t.as_ref(), policy).map_err(|e| (i, e)))
+            .map(|(i, t)| {
+                if stop.load(Ordering::Relaxed) {
+                    return Err((i, VocabError::Interrupted));
+                }
+                self.encode_interruptible(t.as_ref(), policy, stop)
+                    .map_err(|e| (i, e))
+            })
             .collect()
     }
 
     /// Count many texts in parallel (on the current rayon pool).
     ///
     /// # Errors
-    /// The first text with a disallowed special token (by index).
+    /// The first text that fails (by index), as [`encode`](Self::encode).
     pub fn count_batch<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         policy: &SpecialPolicy,
     ) -> Result<Vec<usize>, (usize, VocabError)> {
+        self.count_batch_interruptible(texts, policy, &NEVER)
+    }
+
+    /// [`count_batch`](Self::count_batch), stopped early once `stop` is set.
+    ///
+    /// # Errors
+    /// As [`count_batch`](Self::count_batch), or [`VocabError::Interrupted`].
+    pub fn count_batch_interruptible<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy,
+        stop: &AtomicBool,
+    ) -> Result<Vec<usize>, (usize, VocabError)> {
         texts
             .par_iter()
             .enumerate()
-            .map(|(i, t)| self.count(t.as_ref(), policy).map_err(|e| (i, e)))
+            .map(|(i, t)| {
+                if stop.load(Ordering::Relaxed) {
+                    return Err((i, VocabError::Interrupted));
+                }
+                self.count_interruptible(t.as_ref(), policy, stop)
+                    .map_err(|e| (i, e))
+            })
             .collect()
     }
 

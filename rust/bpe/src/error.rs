@@ -15,6 +15,17 @@ pub enum VocabError {
     /// A split pattern that does not compile.
     #[error("invalid split pattern {0}")]
     InvalidPattern(String),
+    /// A pattern's regex engine gave up on a text (Oniguruma's retry limit, fancy-regex's
+    /// backtrack limit); `offset` is the byte offset in the text where the failed search began.
+    #[error("pattern {pattern:?} failed at byte offset {offset}: {message}")]
+    PatternFailed {
+        pattern: String,
+        offset: usize,
+        message: String,
+    },
+    /// The call was stopped by its caller (Ctrl-C) before it finished.
+    #[error("interrupted")]
+    Interrupted,
     /// A token id that is not in the vocabulary (decode).
     #[error("token id {0} is not in the vocabulary")]
     UnknownId(i64),

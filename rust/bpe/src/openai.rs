@@ -25,11 +25,11 @@
 //! (plus at most one extra char of look-back), so splitting is linear. The unit tests check the
 //! matchers against `fancy-regex` running the original patterns; pytest checks against tiktoken.
 
-use crate::pretok::{Batch, PreTokenizer};
+use crate::pretok::{split_via_while, Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
-use crate::Rank;
+use crate::{Rank, VocabError};
 
 /// The `cl100k_base` split pattern (tiktoken 0.14).
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
@@ -434,43 +434,51 @@ fn batch_with<'t>(
     batch.flush(sink);
 }
 
-/// The `cl100k_base` split pattern, hand-written.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cl100kPreTokenizer;
+/// A hand-written pre-tokenizer around its "next piece" function (cannot fail).
+macro_rules! hand_written {
+    ($(#[$doc:meta])* $name:ident, $next:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
 
-impl PreTokenizer for Cl100kPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        split_with(text, cl100k_next, &mut |p| {
-            sink(p);
-            true
-        });
-    }
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
-        split_with(text, cl100k_next, sink);
-    }
-    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
-        batch_with(text, cl100k_next, sink);
-    }
+        impl PreTokenizer for $name {
+            fn split<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&'t str),
+            ) -> Result<(), VocabError> {
+                split_via_while(self, text, sink)
+            }
+            fn split_while<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&'t str) -> bool,
+            ) -> Result<(), VocabError> {
+                split_with(text, $next, sink);
+                Ok(())
+            }
+            fn split_batched<'t>(
+                &self,
+                text: &'t str,
+                sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+            ) -> Result<(), VocabError> {
+                batch_with(text, $next, sink);
+                Ok(())
+            }
+        }
+    };
 }
 
-/// The `o200k_base` split pattern, hand-written.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct O200kPreTokenizer;
-
-impl PreTokenizer for O200kPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        split_with(text, o200k_next, &mut |p| {
-            sink(p);
-            true
-        });
-    }
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
-        split_with(text, o200k_next, sink);
-    }
-    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
-        batch_with(text, o200k_next, sink);
-    }
-}
+hand_written!(
+    /// The `cl100k_base` split pattern, hand-written.
+    Cl100kPreTokenizer,
+    cl100k_next
+);
+hand_written!(
+    /// The `o200k_base` split pattern, hand-written.
+    O200kPreTokenizer,
+    o200k_next
+);
 
 /// Any other pattern, run with `fancy-regex` exactly as tiktoken runs it (`find_iter`; text
 /// between matches is dropped, as in tiktoken).
@@ -492,29 +500,30 @@ impl RegexPreTokenizer {
 }
 
 impl PreTokenizer for RegexPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        self.split_while(text, &mut |p| {
-            sink(p);
-            true
-        });
+    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
+        split_via_while(self, text, sink)
     }
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), VocabError> {
         let mut done = 0;
         for m in self.regex.find_iter(text) {
-            // fancy-regex gives up (backtrack limit) on some inputs, where tiktoken panics.
-            // Rather than dropping text, the rest becomes one piece: every byte is still
-            // encoded and decodes back exactly.
-            let Ok(m) = m else {
-                if done < text.len() {
-                    sink(&text[done..]);
-                }
-                return;
-            };
+            // fancy-regex gives up (backtrack limit) on some inputs. Encoding the rest some
+            // other way would be a guess: the text has no defined tokenization under this
+            // pattern, so say so.
+            let m = m.map_err(|e| VocabError::PatternFailed {
+                pattern: self.regex.as_str().to_owned(),
+                offset: done,
+                message: e.to_string(),
+            })?;
             done = m.end();
             if !sink(m.as_str()) {
-                return;
+                break;
             }
         }
+        Ok(())
     }
 }
 
@@ -584,9 +593,47 @@ mod tests {
     }
     use proptest::prelude::*;
 
+    #[test]
+    fn backtrack_limit_is_an_error_not_a_guess() {
+        let p = RegexPreTokenizer::new(r"(?:a|a)+(?!x)b").unwrap();
+        let text = format!("{}!", "a".repeat(30));
+        let e = p.split(&text, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&e, VocabError::PatternFailed { offset: 0, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("(?:a|a)+(?!x)b"), "{e}");
+    }
+
+    #[test]
+    fn stop_flag_interrupts_counting() {
+        use std::sync::atomic::AtomicBool;
+        let enc = bundled_encoding("cl100k_base").unwrap();
+        let text = "hello world ".repeat(1000);
+        let policy = enc.ordinary_policy();
+        let stop = AtomicBool::new(true);
+        assert_eq!(
+            enc.count_interruptible(&text, &policy, &stop),
+            Err(VocabError::Interrupted)
+        );
+        assert_eq!(
+            enc.count_batch_interruptible(&[text.as_str()], &policy, &stop),
+            Err((0, VocabError::Interrupted))
+        );
+        assert_eq!(
+            enc.encode_ordinary_interruptible(&text, &stop),
+            Err(VocabError::Interrupted)
+        );
+        let go = AtomicBool::new(false);
+        assert_eq!(
+            enc.count_interruptible(&text, &policy, &go).unwrap(),
+            enc.encode_ordinary(&text).unwrap().len()
+        );
+    }
+
     fn pieces(p: &dyn PreTokenizer, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        p.split(text, &mut |s| out.push(s.to_string()));
+        p.split(text, &mut |s| out.push(s.to_string())).unwrap();
         out
     }
 

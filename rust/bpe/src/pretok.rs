@@ -1,23 +1,39 @@
 //! Pre-tokenization: splitting text into the pieces that BPE encodes independently.
+//!
+//! Splitting can fail: a regex engine may give up on an input (Oniguruma's retry limit,
+//! fancy-regex's backtrack limit). Such a failure is an error naming the pattern and the byte
+//! offset ([`VocabError::PatternFailed`]), never a panic and never a guess at the rest.
+
+use crate::VocabError;
 
 /// Splits text into pieces. Pieces are sub-slices of `text`, reported in order. A pre-tokenizer
 /// may drop text (Hugging Face `Split` with `Removed` behaviour does), so pieces need not cover it.
 pub trait PreTokenizer: Send + Sync {
     /// Call `sink` with each piece of `text`, in order.
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str));
+    ///
+    /// # Errors
+    /// The pattern's engine gave up on this text ([`VocabError::PatternFailed`]).
+    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError>;
 
     /// Like [`split`](Self::split), but stop as soon as `sink` returns `false`.
     ///
     /// The default runs `split` to the end and drops the pieces after the stop; pre-tokenizers
     /// that can stop early override it, so that `count_till_limit` costs work proportional to the
     /// limit rather than to the text.
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+    ///
+    /// # Errors
+    /// As [`split`](Self::split).
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), VocabError> {
         let mut going = true;
         self.split(text, &mut |piece| {
             if going {
                 going = sink(piece);
             }
-        });
+        })
     }
 
     /// The non-empty pieces of `text` in order, handed to `sink` in batches of at most
@@ -26,17 +42,41 @@ pub trait PreTokenizer: Send + Sync {
     ///
     /// The default collects [`split_while`](Self::split_while)'s pieces; the hand-written
     /// pre-tokenizers override it to fill batches without a call per piece.
-    fn split_batched<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&[&'t [u8]]) -> bool) {
+    ///
+    /// # Errors
+    /// As [`split`](Self::split).
+    fn split_batched<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+    ) -> Result<(), VocabError> {
         let mut batch = Batch::new();
         let mut going = true;
         self.split_while(text, &mut |p| {
             going = batch.push(p.as_bytes(), sink);
             going
-        });
+        })?;
         if going {
             batch.flush(sink);
         }
+        Ok(())
     }
+}
+
+/// [`PreTokenizer::split`] in terms of [`PreTokenizer::split_while`], for pre-tokenizers whose
+/// natural form can stop early.
+///
+/// # Errors
+/// As `p.split_while`.
+pub fn split_via_while<'t, P: PreTokenizer + ?Sized>(
+    p: &P,
+    text: &'t str,
+    sink: &mut dyn FnMut(&'t str),
+) -> Result<(), VocabError> {
+    p.split_while(text, &mut |piece| {
+        sink(piece);
+        true
+    })
 }
 
 /// Pieces per batch handed to the BPE stage.
@@ -91,12 +131,22 @@ impl<'t> Batch<'t> {
 /// ask). Returns the input unchanged (borrowed) when there is nothing to do.
 pub trait Normalizer: Send + Sync {
     /// The normalized form of `text`.
-    fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str>;
+    ///
+    /// # Errors
+    /// A pattern's engine gave up on this text ([`VocabError::PatternFailed`]).
+    fn normalize<'t>(&self, text: &'t str) -> Result<std::borrow::Cow<'t, str>, VocabError>;
 
     /// The normalized form of one segment of a text cut at special tokens; `at_start` says
     /// whether it begins the text (SentencePiece's dummy prefix and `Metaspace`'s
     /// `prepend_scheme: first` apply only there).
-    fn normalize_segment<'t>(&self, text: &'t str, at_start: bool) -> std::borrow::Cow<'t, str> {
+    ///
+    /// # Errors
+    /// As [`normalize`](Self::normalize).
+    fn normalize_segment<'t>(
+        &self,
+        text: &'t str,
+        at_start: bool,
+    ) -> Result<std::borrow::Cow<'t, str>, VocabError> {
         let _ = at_start;
         self.normalize(text)
     }

@@ -59,16 +59,28 @@ pub(crate) fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-/// Decompress `data` if it is gzip, else borrow it.
+/// The most a gzip-compressed rank file may decompress to. Published rank files are a few MB
+/// (o200k_base: 3.6 MB); the cap stops a small compressed file from claiming gigabytes.
+pub const MAX_DECOMPRESSED: u64 = 256 << 20;
+
+/// Decompress `data` if it is gzip (at most [`MAX_DECOMPRESSED`] bytes), else borrow it.
 ///
 /// # Errors
-/// A corrupt gzip stream.
+/// A corrupt gzip stream, or one that decompresses to more than the cap.
 pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     if data.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(data.len() * 3);
+        let cap = MAX_DECOMPRESSED as usize;
+        let mut out = Vec::with_capacity(data.len().saturating_mul(3).min(cap));
         flate2::read::GzDecoder::new(data)
+            .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map_err(|e| format!("corrupt gzip data: {e}"))?;
+        if out.len() > cap {
+            return Err(format!(
+                "gzip data decompresses to more than {} MiB; a rank file is a few MB",
+                MAX_DECOMPRESSED >> 20
+            ));
+        }
         Ok(out.into())
     } else {
         Ok(data.into())

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use tokenmill_bpe::{Encoding as CoreEncoding, SpecialPolicy, SpecialSet, VocabError};
@@ -31,21 +32,53 @@ pub struct PyEncoding {
     default_policy: SpecialPolicy,
 }
 
-/// The str's UTF-8 text; lone surrogates become U+FFFD (tiktoken's behaviour).
-fn text_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
-    match s.to_str() {
-        Ok(t) => Ok(Cow::Borrowed(t)),
-        Err(_) => {
-            let fixed = s
-                .call_method1("encode", ("utf-16", "surrogatepass"))?
-                .call_method1("decode", ("utf-16", "replace"))?;
-            Ok(Cow::Owned(fixed.extract::<String>()?))
+/// A Python str's UTF-8 text for the duration of one call.
+///
+/// ASCII text is read in place (CPython stores it as UTF-8 already). Other text is encoded into
+/// a temporary `bytes` object that is freed when the call returns: asking CPython for the str's
+/// UTF-8 form in place (`PyUnicode_AsUTF8AndSize`) would cache a UTF-8 copy inside the str
+/// object for the rest of its life, so a batch call over a gigabyte of non-ASCII text would
+/// leave the caller's strings a gigabyte larger. Lone surrogates become U+FFFD (tiktoken's
+/// behaviour).
+enum Text<'a, 'py> {
+    Ascii(&'a str),
+    Utf8(Bound<'py, PyBytes>),
+    Replaced(String),
+}
+
+impl Text<'_, '_> {
+    fn as_str(&self) -> PyResult<&str> {
+        match self {
+            Text::Ascii(t) => Ok(t),
+            Text::Utf8(b) => std::str::from_utf8(b.as_bytes())
+                .map_err(|e| PyValueError::new_err(format!("str.encode gave invalid UTF-8: {e}"))),
+            Text::Replaced(t) => Ok(t),
         }
     }
 }
 
-fn texts_of<'a>(list: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Cow<'a, str>>> {
+fn text_of<'a, 'py>(s: &'a Bound<'py, PyString>) -> PyResult<Text<'a, 'py>> {
+    let py = s.py();
+    if s.call_method0(intern!(py, "isascii"))?.is_truthy()? {
+        return Ok(Text::Ascii(s.to_str()?));
+    }
+    match s.encode_utf8() {
+        Ok(b) => Ok(Text::Utf8(b)),
+        Err(_) => {
+            let fixed = s
+                .call_method1("encode", ("utf-16", "surrogatepass"))?
+                .call_method1("decode", ("utf-16", "replace"))?;
+            Ok(Text::Replaced(fixed.extract::<String>()?))
+        }
+    }
+}
+
+fn texts_of<'a, 'py>(list: &'a [Bound<'py, PyString>]) -> PyResult<Vec<Text<'a, 'py>>> {
     list.iter().map(text_of).collect()
+}
+
+fn strs_of<'a>(texts: &'a [Text<'_, '_>]) -> PyResult<Vec<&'a str>> {
+    texts.iter().map(Text::as_str).collect()
 }
 
 fn read_file(path: &str) -> PyResult<Vec<u8>> {
@@ -172,8 +205,12 @@ impl PyEncoding {
 
     fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let enc = &self.inner;
-        Ok(pool::here_for(py, t.len(), || enc.encode_ordinary(&t)))
+        pool::text_work(py, t.len(), |stop| {
+            enc.encode_ordinary_interruptible(t, stop)
+        })?
+        .into_py()
     }
 
     #[pyo3(signature = (text, allowed, disallowed))]
@@ -185,9 +222,13 @@ impl PyEncoding {
         disallowed: Option<Vec<String>>,
     ) -> PyResult<Vec<u32>> {
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here_for(py, t.len(), || enc.encode(&t, &policy)).into_py()
+        pool::text_work(py, t.len(), |stop| {
+            enc.encode_interruptible(t, &policy, stop)
+        })?
+        .into_py()
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -199,9 +240,13 @@ impl PyEncoding {
         disallowed: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let ts = texts_of(&texts)?;
+        let ts = strs_of(&ts)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        let out = pool::run(py, || enc.encode_batch(&ts, &policy))?.map_err(batch_err)?;
+        let out = pool::run_interruptible(py, |stop| {
+            enc.encode_batch_interruptible(&ts, &policy, stop)
+        })?
+        .map_err(batch_err)?;
         PyList::new(py, out)
     }
 
@@ -214,15 +259,23 @@ impl PyEncoding {
         disallowed: Option<Vec<String>>,
     ) -> PyResult<usize> {
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here_for(py, t.len(), || enc.count(&t, &policy)).into_py()
+        pool::text_work(py, t.len(), |stop| {
+            enc.count_interruptible(t, &policy, stop)
+        })?
+        .into_py()
     }
 
     fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<usize> {
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let enc = &self.inner;
-        Ok(pool::here_for(py, t.len(), || enc.count_ordinary(&t)))
+        pool::text_work(py, t.len(), |stop| {
+            enc.count_ordinary_interruptible(t, stop)
+        })?
+        .into_py()
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -234,9 +287,12 @@ impl PyEncoding {
         disallowed: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let ts = texts_of(&texts)?;
+        let ts = strs_of(&ts)?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        let counts = pool::run(py, || enc.count_batch(&ts, &policy))?.map_err(batch_err)?;
+        let counts =
+            pool::run_interruptible(py, |stop| enc.count_batch_interruptible(&ts, &policy, stop))?
+                .map_err(batch_err)?;
         Ok(counts
             .into_iter()
             .map(|c| c as i64)
@@ -259,7 +315,10 @@ impl PyEncoding {
         let rows = exported.rows()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        let counts = pool::run(py, || enc.count_batch(&rows, &policy))?.map_err(batch_err)?;
+        let counts = pool::run_interruptible(py, |stop| {
+            enc.count_batch_interruptible(&rows, &policy, stop)
+        })?
+        .map_err(batch_err)?;
         Ok(counts
             .into_iter()
             .map(|c| c as i64)
@@ -280,9 +339,13 @@ impl PyEncoding {
             PyValueError::new_err(format!("count_till_limit: limit must be >= 0, got {limit}"))
         })?;
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::here_for(py, t.len(), || enc.count_till_limit(&t, limit, &policy)).into_py()
+        pool::text_work(py, t.len(), |stop| {
+            enc.count_till_limit_interruptible(t, limit, &policy, stop)
+        })?
+        .into_py()
     }
 
     fn decode_bytes<'py>(
@@ -365,9 +428,13 @@ impl PyEncoding {
         disallowed: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         let t = text_of(text)?;
+        let t = t.as_str()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        let ids = pool::here_for(py, t.len(), || enc.encode(&t, &policy)).into_py()?;
+        let ids = pool::text_work(py, t.len(), |stop| {
+            enc.encode_interruptible(t, &policy, stop)
+        })?
+        .into_py()?;
         Ok(ids.into_pyarray(py))
     }
 
@@ -386,6 +453,55 @@ impl PyEncoding {
             .detach(|| tokenmill_bpe::openai::from_tiktoken(name, data, pattern, special_tokens))
             .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
         Ok(Self::wrap(enc))
+    }
+
+    /// The ids a `tokenizer.json`'s post-processor adds around one sequence (prefix, suffix).
+    #[staticmethod]
+    fn hf_post_template(py: Python<'_>, path: &str) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let data = read_file(path)?;
+        let t = py
+            .detach(|| tokenmill_bpe::hf::post::from_json(&data))
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        Ok((t.prefix, t.suffix))
+    }
+
+    /// `decode_bytes` without the special tokens (Hugging Face's `skip_special_tokens=True`).
+    fn decode_bytes_skipping_special<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let enc = &self.inner;
+        let kept: Vec<i64> = tokens
+            .into_iter()
+            .filter(|&t| !u32::try_from(t).is_ok_and(|id| enc.is_special_id(id)))
+            .collect();
+        let bytes = pool::here(py, || enc.decode_bytes(&kept)).into_py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Hugging Face's token string: the added token's content, else the token's bytes in
+    /// GPT-2's byte-level alphabet (`Ġhello`). `None` outside the vocabulary.
+    fn id_to_token(&self, token: i64) -> Option<String> {
+        let id = u32::try_from(token).ok()?;
+        if let Some((s, _)) = self.inner.special_tokens().iter().find(|(_, i)| *i == id) {
+            return Some(s.clone());
+        }
+        let table = tokenmill_bpe::hf::bytelevel::byte_to_char();
+        let bytes = self.inner.regular_token_bytes(id)?;
+        Some(bytes.iter().map(|&b| table[usize::from(b)]).collect())
+    }
+
+    /// The id of a Hugging Face token string (added token content, or byte-level alphabet).
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        if let Some(&(_, id)) = self.inner.special_tokens().iter().find(|(s, _)| s == token) {
+            return Some(id);
+        }
+        let bytes: Option<Vec<u8>> = token
+            .chars()
+            .map(tokenmill_bpe::hf::bytelevel::char_to_byte)
+            .collect();
+        self.inner.regular_token_id(&bytes?)
     }
 
     /// Whether `token` is a special token in Hugging Face's sense (dropped by

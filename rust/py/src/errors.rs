@@ -5,7 +5,7 @@
 //! [`IntoPyResult::into_py`] turns any core `Result` into a `PyResult`:
 //! `enc.load(path).into_py()?`.
 
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::{PyErr, PyResult};
 
 /// A core error already mapped to the Python exception it raises.
@@ -49,4 +49,18 @@ impl<T, E: Into<CoreError>> IntoPyResult<T> for Result<T, E> {
     fn into_py(self) -> PyResult<T> {
         self.map_err(|e| e.into().0)
     }
+}
+
+/// A panic caught at the boundary (`pool.rs` runs every native call under `catch_unwind`): a
+/// bug in tokenmill, raised as `RuntimeError` with the panic's message rather than as
+/// `pyo3_runtime.PanicException` (which is not an `Exception` and escapes `except Exception`).
+pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    PyRuntimeError::new_err(format!(
+        "internal error in tokenmill (please report it): {message}"
+    ))
 }

@@ -4,10 +4,15 @@
 //! in `errors.rs`. Argument normalisation (scalars vs per-row arrays, dtypes, defaults) lives in
 //! `python/tokenmill/sampling.py`.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{
+    PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadwriteArray1, PyReadwriteArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use tokenmill_sampling::{BatchOut, LogprobMode, Processors, RowParams, SamplingError};
+use tokenmill_sampling::{
+    BatchOut, Drafts, LogprobMode, Processors, RowParams, SamplingError, Verdicts,
+};
 
 use crate::errors::IntoPyResult;
 use crate::pool;
@@ -61,6 +66,7 @@ pub(crate) struct Params<'py> {
     top_k: Col<'py, i64>,
     top_p: Col<'py, f64>,
     min_p: Col<'py, f64>,
+    typical_p: Col<'py, f64>,
     repetition_penalty: Col<'py, f64>,
     presence_penalty: Col<'py, f64>,
     frequency_penalty: Col<'py, f64>,
@@ -75,6 +81,7 @@ impl Params<'_> {
         let k = self.top_k.values("top_k", batch)?;
         let tp = self.top_p.values("top_p", batch)?;
         let mp = self.min_p.values("min_p", batch)?;
+        let ty = self.typical_p.values("typical_p", batch)?;
         let rp = self
             .repetition_penalty
             .values("repetition_penalty", batch)?;
@@ -89,6 +96,7 @@ impl Params<'_> {
                     top_k: to_top_k(k[r], r)?,
                     top_p: tp[r],
                     min_p: mp[r],
+                    typical_p: ty[r],
                     repetition_penalty: rp[r],
                     presence_penalty: pp[r],
                     frequency_penalty: fp[r],
@@ -289,11 +297,46 @@ fn sample_one(
     Ok(token[0])
 }
 
+/// Speculative decoding: verify `draft_ids` (`[batch, k]`) against `target` (`[batch, k + 1,
+/// vocab]`) into `tokens` (`[batch, k + 1]`) and `accepted` (`[batch]`).
+#[pyfunction]
+fn rejection_sample_into(
+    py: Python<'_>,
+    target: PyReadonlyArray3<'_, f32>,
+    params: Params<'_>,
+    draft_ids: PyReadonlyArray2<'_, i64>,
+    draft_probs: Option<PyReadonlyArray3<'_, f32>>,
+    mut tokens: PyReadwriteArray2<'_, i64>,
+    mut accepted: PyReadwriteArray1<'_, i64>,
+) -> PyResult<()> {
+    let (batch, vocab) = (target.shape()[0], target.shape()[2]);
+    let rows = params.rows(batch).into_py()?;
+    let drafts = Drafts {
+        k: draft_ids.shape()[1],
+        token_ids: contiguous(draft_ids.as_slice(), "draft_token_ids")?,
+        probs: match &draft_probs {
+            Some(q) => Some(contiguous(q.as_slice(), "draft_probs")?),
+            None => None,
+        },
+    };
+    let x = contiguous(target.as_slice(), "target_logits")?;
+    let out = Verdicts {
+        tokens: contiguous_mut(tokens.as_slice_mut(), "token_ids")?,
+        accepted: contiguous_mut(accepted.as_slice_mut(), "num_accepted")?,
+    };
+    let inline = tokenmill_sampling::runs_inline(batch, vocab * (drafts.k + 1));
+    pool::run_inline_if(py, inline, || {
+        tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
+    })?
+    .into_py()
+}
+
 /// Add this module's classes and functions to `tokenmill._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sample_one, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_into, m)?)?;
     m.add_function(wrap_pyfunction!(sample_into, m)?)?;
     m.add_function(wrap_pyfunction!(kept_mask_into, m)?)?;
+    m.add_function(wrap_pyfunction!(rejection_sample_into, m)?)?;
     Ok(())
 }

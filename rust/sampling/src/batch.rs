@@ -138,7 +138,7 @@ pub struct BatchOut<'a> {
     pub mode: LogprobMode,
 }
 
-fn shape(name: &'static str, got: usize, expected: usize) -> Result<(), SamplingError> {
+pub(crate) fn shape(name: &'static str, got: usize, expected: usize) -> Result<(), SamplingError> {
     if got == expected {
         Ok(())
     } else {
@@ -191,7 +191,7 @@ pub fn runs_inline(batch: usize, vocab: usize) -> bool {
 /// batch is not `inline`, else in order on this thread. A caller that wants one thread (the
 /// bindings with a one-thread pool) calls from its own thread: no hand-off to a worker, and no
 /// rayon at all (measured 8-20% faster per row at [64, 128256] than a one-thread pool).
-fn for_rows<I: Send>(
+pub(crate) fn for_rows<I: Send>(
     items: Vec<I>,
     inline: bool,
     f: impl Fn(usize, I) -> Result<(), SamplingError> + Sync + Send,

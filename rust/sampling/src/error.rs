@@ -48,4 +48,11 @@ pub enum SamplingError {
     /// A request id given for more than one row of one step.
     #[error("request id {id} appears twice in one step (again at row {row})")]
     RepeatedRequest { id: u64, row: usize },
+    /// A draft token or draft distribution of a speculative-decoding batch is unusable.
+    #[error("draft row {row}, position {position}: {what}")]
+    Draft {
+        row: usize,
+        position: usize,
+        what: String,
+    },
 }

@@ -22,6 +22,7 @@ use crate::scratch::Work;
 use crate::select::{self, Cand};
 use crate::simd::{ExpArgs, Kernels};
 use crate::top_p;
+use crate::typical;
 
 /// Row max via block maxima (stored in `blocks`), with NaN / +inf / all -inf checks.
 pub(crate) fn scan(
@@ -134,8 +135,24 @@ pub(crate) fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs)
     }
 }
 
-/// Compute the kept set of a row with temperature > 0.
+/// Compute the kept set of a row with temperature > 0: top-k, top-p and min-p, then typical-p
+/// over what they keep (Hugging Face's warper order).
 pub(crate) fn kept_set(
+    k: &Kernels,
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let st = truncate(k, row, l, p, w)?;
+    if p.typical_p < 1.0 {
+        return Ok(typical::filter(l, st, p.typical_p, w));
+    }
+    Ok(st)
+}
+
+/// top-k, top-p and min-p.
+fn truncate(
     k: &Kernels,
     row: usize,
     l: &[f32],

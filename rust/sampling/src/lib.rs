@@ -15,6 +15,7 @@
 //!   min-p. `softmax`: softmax and log-softmax rows.
 //! * `requests`: the requests of a continuous-batching loop (per-request parameters, seed, step
 //!   counter and incremental token history).
+//! * `speculative`: exact rejection sampling of draft tokens against target logits.
 //! * [`rng`]: Philox4x32-10 keyed by `(seed, step, draw)`, so a row's token depends only on its
 //!   own inputs.
 //! * `batch`: rows in parallel on the caller's rayon pool (small batches on the calling thread);
@@ -39,7 +40,9 @@ mod scratch;
 mod select;
 pub mod simd;
 mod softmax;
+mod speculative;
 mod top_p;
+mod typical;
 
 pub use batch::{
     kept_batch, runs_inline, sample_batch, sample_rows, softmax_batch, BatchOut, Processors,
@@ -51,6 +54,7 @@ pub use requests::{Requests, TokenCounts};
 pub use sample::{kept_row, sample_row, LogprobMode, RowOut};
 pub use scratch::{with_scratch, Scratch};
 pub use softmax::softmax_row;
+pub use speculative::{rejection_sample, Drafts, Verdicts};
 
 /// Name of the widest SIMD instruction set the running CPU supports and the kernels use.
 ///

@@ -13,6 +13,8 @@ pub struct RowParams {
     pub top_k: usize,
     pub top_p: f64,
     pub min_p: f64,
+    /// Locally typical sampling's mass (Hugging Face's `typical_p`; 1 = off).
+    pub typical_p: f64,
     pub repetition_penalty: f64,
     pub presence_penalty: f64,
     pub frequency_penalty: f64,
@@ -27,6 +29,7 @@ impl Default for RowParams {
             top_k: 0,
             top_p: 1.0,
             min_p: 0.0,
+            typical_p: 1.0,
             repetition_penalty: 1.0,
             presence_penalty: 0.0,
             frequency_penalty: 0.0,
@@ -75,6 +78,9 @@ impl RowParams {
         }
         if !(0.0..=1.0).contains(&self.min_p) {
             return Err(bad("min_p", "in [0, 1]", self.min_p, row));
+        }
+        if !(self.typical_p > 0.0 && self.typical_p <= 1.0) {
+            return Err(bad("typical_p", "in (0, 1]", self.typical_p, row));
         }
         let rp = self.repetition_penalty;
         if !(rp > 0.0 && rp.is_finite()) {

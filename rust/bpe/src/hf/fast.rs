@@ -397,15 +397,21 @@ impl FastSplit {
 }
 
 impl PreTokenizer for FastSplit {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        self.run_while(text, &mut |p| {
-            sink(p);
-            true
-        });
+    fn split<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str),
+    ) -> Result<(), crate::VocabError> {
+        crate::pretok::split_via_while(self, text, sink)
     }
 
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), crate::VocabError> {
         self.run_while(text, sink);
+        Ok(())
     }
 }
 
@@ -535,7 +541,7 @@ mod tests {
 
     fn pieces(p: &dyn PreTokenizer, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        p.split(text, &mut |s| out.push(s.to_owned()));
+        p.split(text, &mut |s| out.push(s.to_owned())).unwrap();
         out
     }
 

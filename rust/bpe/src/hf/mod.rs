@@ -35,6 +35,7 @@
 pub mod bytelevel;
 pub mod fast;
 pub mod normalize;
+pub mod post;
 pub mod split;
 pub mod spm_json;
 
@@ -222,10 +223,12 @@ impl HfTokenizer {
         use crate::{Normalizer, PreTokenizer};
         let mut out = Vec::new();
         let encode_segment = |seg: &str, out: &mut Vec<Rank>| {
-            let norm = self.normalizer.normalize(seg);
-            self.pre_tokenizer.split(&norm, &mut |piece| {
-                self.model.encode_piece(piece.as_bytes(), out)
-            });
+            let norm = self.normalizer.normalize(seg).unwrap();
+            self.pre_tokenizer
+                .split(&norm, &mut |piece| {
+                    self.model.encode_piece(piece.as_bytes(), out)
+                })
+                .unwrap();
         };
         let mut first = [false; 256];
         for t in &self.added_tokens {
@@ -567,16 +570,29 @@ fn parse_added(root: &Obj<'_>, identity_normalizer: bool) -> Result<Vec<AddedTok
             format!("expected an array, found {}", kind(v)),
         )
     })?;
-    let mut out = Vec::with_capacity(arr.len());
+    // Hugging Face ignores the declared ids: a token whose content is a vocabulary string
+    // takes that string's id; any other takes the next id after the vocabulary (its number of
+    // entries) and the added tokens so far. Same here, so a file whose declared ids collide
+    // with the vocabulary or leave gaps loads as Hugging Face loads it.
+    let vocab = root
+        .get("model")
+        .and_then(|m| m.get("vocab"))
+        .and_then(Value::as_object);
+    let vocab_size = vocab.map_or(0, Map::len) as u64;
+    let mut ids_so_far = rustc_hash::FxHashMap::<&str, (usize, Rank)>::default();
+    let mut max_id: Option<u64> = None;
+    let mut out: Vec<AddedToken> = Vec::with_capacity(arr.len());
     let mut flags = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {
         let t = Obj::new(t, &format!("added_tokens[{i}]"))?;
         let content = t.str("content")?;
         let id_v = t.req("id")?;
-        let id = id_v
-            .as_u64()
-            .and_then(|i| Rank::try_from(i).ok())
-            .ok_or_else(|| err(t.field("id"), format!("expected a token id, found {id_v}")))?;
+        if id_v.as_u64().is_none() {
+            return Err(err(
+                t.field("id"),
+                format!("expected a token id, found {id_v}"),
+            ));
+        }
         if content.is_empty() {
             return Err(err(t.field("content"), "empty"));
         }
@@ -598,6 +614,27 @@ fn parse_added(root: &Obj<'_>, identity_normalizer: bool) -> Result<Vec<AddedTok
                 format!("true with a text-changing normalizer is unsupported (token {content:?})"),
             ));
         }
+        if let Some(&(k, _)) = ids_so_far.get(content) {
+            // Hugging Face keeps one id per content; refuse what it would merge silently.
+            if out[k].special != special || flags[k] != normalized {
+                return Err(err(
+                    t.field("content"),
+                    format!("{content:?} repeats added_tokens[{k}] with other flags; unsupported"),
+                ));
+            }
+            continue;
+        }
+        let in_vocab = vocab.and_then(|v| v.get(content)).and_then(Value::as_u64);
+        let id = in_vocab.unwrap_or(match max_id {
+            Some(m) if m >= vocab_size || vocab_size == 0 => m + 1,
+            _ => vocab_size,
+        });
+        let id = Rank::try_from(id)
+            .ok()
+            .filter(|&id| id < Rank::MAX - 1)
+            .ok_or_else(|| err(t.field("id"), format!("id {id} is too large")))?;
+        max_id = Some(max_id.map_or(u64::from(id), |m| m.max(u64::from(id))));
+        ids_so_far.insert(content, (out.len(), id));
         out.push(AddedToken {
             content: content.to_owned(),
             id,

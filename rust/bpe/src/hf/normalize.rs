@@ -16,7 +16,7 @@ use unicode_normalization_alignments::{
 };
 
 use super::split::Pattern;
-use crate::Normalizer;
+use crate::{Normalizer, VocabError};
 
 /// One normalization step.
 pub enum Step {
@@ -39,9 +39,9 @@ pub enum Step {
 }
 
 impl Step {
-    fn apply(&self, text: &str) -> Option<String> {
+    fn apply(&self, text: &str) -> Result<Option<String>, VocabError> {
         let ascii = text.is_ascii();
-        match self {
+        Ok(match self {
             Step::Nfc | Step::Nfd | Step::Nfkc | Step::Nfkd if ascii => None,
             // The quick checks answer "already normalized" for almost all real text, without
             // allocating; "maybe" falls through to the full algorithm.
@@ -58,14 +58,14 @@ impl Step {
                     .chars()
                     .any(|c| c.to_lowercase().ne(std::iter::once(c)))
                 {
-                    return None;
+                    return Ok(None);
                 }
                 Some(text.chars().flat_map(char::to_lowercase).collect())
             }
             Step::Replace { pattern, content } => {
-                let matches = pattern.matches(text);
+                let matches = pattern.matches(text)?;
                 if matches.is_empty() {
-                    return None;
+                    return Ok(None);
                 }
                 let mut out = String::with_capacity(text.len());
                 let mut last = 0;
@@ -81,7 +81,7 @@ impl Step {
             Step::PrefixSpace => {
                 (!text.is_empty() && !text.starts_with(' ')).then(|| format!(" {text}"))
             }
-        }
+        })
     }
 }
 
@@ -100,14 +100,14 @@ impl HfNormalizer {
 }
 
 impl Normalizer for HfNormalizer {
-    fn normalize<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    fn normalize<'t>(&self, text: &'t str) -> Result<Cow<'t, str>, VocabError> {
         let mut cur: Cow<'t, str> = Cow::Borrowed(text);
         for step in &self.steps {
-            if let Some(next) = step.apply(&cur) {
+            if let Some(next) = step.apply(&cur)? {
                 cur = Cow::Owned(next);
             }
         }
-        cur
+        Ok(cur)
     }
 }
 
@@ -116,7 +116,7 @@ mod tests {
     use super::*;
 
     fn norm(steps: Vec<Step>, s: &str) -> String {
-        HfNormalizer { steps }.normalize(s).into_owned()
+        HfNormalizer { steps }.normalize(s).unwrap().into_owned()
     }
 
     #[test]

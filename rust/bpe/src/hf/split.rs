@@ -16,9 +16,9 @@
 //! the other behaviours materialise the segments of one piece. Cost: one regex scan per step,
 //! linear in the piece length for the patterns `tokenizer.json` files use.
 
-use onig::Regex;
+use onig::{MatchParam, Regex, Region, SearchOptions};
 
-use crate::PreTokenizer;
+use crate::{PreTokenizer, VocabError};
 
 /// The GPT-2 split pattern a `ByteLevel` pre-tokenizer with `use_regex` applies.
 pub const GPT2_PATTERN: &str =
@@ -26,8 +26,8 @@ pub const GPT2_PATTERN: &str =
 
 /// What a splitter looks for.
 pub enum Pattern {
-    /// An Oniguruma regex (Ruby syntax, as Hugging Face compiles it).
-    Regex(Regex),
+    /// An Oniguruma regex (Ruby syntax, as Hugging Face compiles it) and its source.
+    Regex(Regex, String),
     /// A literal string (Hugging Face escapes it into a regex; literal search is equivalent).
     Literal(String),
     /// Every single character for which the predicate holds is a match of its own.
@@ -47,24 +47,31 @@ impl Pattern {
             return Ok(Pattern::Fast(fast));
         }
         Regex::new(pattern)
-            .map(Pattern::Regex)
+            .map(|re| Pattern::Regex(re, pattern.to_owned()))
             .map_err(|e| e.to_string())
     }
 
     /// Non-overlapping matches, left to right, as byte ranges.
-    pub fn matches(&self, text: &str) -> Vec<(usize, usize)> {
+    ///
+    /// # Errors
+    /// Oniguruma gave up on `text` (its retry limit).
+    pub fn matches(&self, text: &str) -> Result<Vec<(usize, usize)>, VocabError> {
         let mut out = Vec::new();
         self.for_each_match(text, &mut |s, e| {
             out.push((s, e));
             true
-        });
-        out
+        })?;
+        Ok(out)
     }
 
     /// Calls `f` on each match until it returns `false`; returns `false` if stopped.
-    fn for_each_match(&self, text: &str, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
-        match self {
-            Pattern::Regex(re) => re.find_iter(text).all(|(s, e)| f(s, e)),
+    fn for_each_match(
+        &self,
+        text: &str,
+        f: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<bool, VocabError> {
+        Ok(match self {
+            Pattern::Regex(re, source) => onig_find_each(re, source, text, f)?,
             Pattern::Literal(lit) => text
                 .match_indices(lit.as_str())
                 .all(|(s, m)| f(s, s + m.len())),
@@ -72,7 +79,7 @@ impl Pattern {
                 let mut from = 0;
                 while let Some((s, e)) = fast.find_from(text, from) {
                     if !f(s, e) {
-                        return false;
+                        return Ok(false);
                     }
                     from = e;
                 }
@@ -82,7 +89,7 @@ impl Pattern {
                 .char_indices()
                 .filter(|&(_, c)| pred(c))
                 .all(|(s, c)| f(s, s + c.len_utf8())),
-        }
+        })
     }
 
     /// Hugging Face's segments: gaps and matches alternating, covering `text`, in order.
@@ -92,7 +99,7 @@ impl Pattern {
         text: &str,
         invert: bool,
         f: &mut dyn FnMut(usize, usize, bool) -> bool,
-    ) -> bool {
+    ) -> Result<bool, VocabError> {
         let mut prev = 0;
         let going = self.for_each_match(text, &mut |s, e| {
             if prev != s && !f(prev, s, invert) {
@@ -100,9 +107,53 @@ impl Pattern {
             }
             prev = e;
             f(s, e, !invert)
-        });
-        going && (prev == text.len() || f(prev, text.len(), invert))
+        })?;
+        Ok(going && (prev == text.len() || f(prev, text.len(), invert)))
     }
+}
+
+/// Oniguruma's `find_iter` (the iterator Hugging Face uses), with the engine's errors returned
+/// instead of panicking: non-overlapping matches left to right, and an empty match right where
+/// the previous match ended is skipped by advancing one character.
+fn onig_find_each(
+    re: &Regex,
+    source: &str,
+    text: &str,
+    f: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<bool, VocabError> {
+    let mut region = Region::new();
+    let mut from = 0;
+    let mut last_match_end: Option<usize> = None;
+    while from <= text.len() {
+        region.clear();
+        let found = re
+            .search_with_param(
+                text,
+                from,
+                text.len(),
+                SearchOptions::SEARCH_OPTION_NONE,
+                Some(&mut region),
+                MatchParam::default(),
+            )
+            .map_err(|e| VocabError::PatternFailed {
+                pattern: source.to_owned(),
+                offset: from,
+                message: e.description().to_owned(),
+            })?;
+        let Some((s, e)) = found.and_then(|_| region.pos(0)) else {
+            break;
+        };
+        if s == e && last_match_end == Some(e) {
+            from += text[from..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        from = e;
+        last_match_end = Some(e);
+        if !f(s, e) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// How a splitter treats the text its pattern matches.
@@ -149,13 +200,18 @@ pub enum PreTok {
 
 impl PreTok {
     /// Emit pieces while `sink` returns `true`; returns `false` once it has returned `false`.
-    fn run<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) -> bool {
+    /// Error offsets are relative to `text`.
+    fn run<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<bool, VocabError> {
         if text.is_empty() {
-            return true;
+            return Ok(true);
         }
         match self {
-            PreTok::Identity => sink(text),
-            PreTok::Fast(f) => f.run_while(text, sink),
+            PreTok::Identity => Ok(sink(text)),
+            PreTok::Fast(f) => Ok(f.run_while(text, sink)),
             PreTok::Sequence(steps) => run_seq(steps, text, sink),
             PreTok::Split {
                 pattern,
@@ -166,10 +222,28 @@ impl PreTok {
     }
 }
 
-fn run_seq<'t>(steps: &[PreTok], text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) -> bool {
+fn run_seq<'t>(
+    steps: &[PreTok],
+    text: &'t str,
+    sink: &mut dyn FnMut(&'t str) -> bool,
+) -> Result<bool, VocabError> {
     match steps.split_first() {
-        None => sink(text),
-        Some((first, rest)) => first.run(text, &mut |piece| run_seq(rest, piece, sink)),
+        None => Ok(sink(text)),
+        Some((first, rest)) => {
+            let mut failed = None;
+            let going = first.run(text, &mut |piece| match run_seq(rest, piece, sink) {
+                Ok(going) => going,
+                Err(mut e) => {
+                    // Pieces are sub-slices of `text`: make the offset relative to it.
+                    if let VocabError::PatternFailed { offset, .. } = &mut e {
+                        *offset += piece.as_ptr() as usize - text.as_ptr() as usize;
+                    }
+                    failed = Some(e);
+                    false
+                }
+            })?;
+            failed.map_or(Ok(going), Err)
+        }
     }
 }
 
@@ -179,7 +253,7 @@ fn split<'t>(
     invert: bool,
     text: &'t str,
     sink: &mut dyn FnMut(&'t str) -> bool,
-) -> bool {
+) -> Result<bool, VocabError> {
     let mut emit = |s: usize, e: usize| s >= e || sink(&text[s..e]);
     match behavior {
         Behavior::Isolated => pattern.segments(text, invert, &mut |s, e, _| emit(s, e)),
@@ -191,10 +265,10 @@ fn split<'t>(
             pattern.segments(text, invert, &mut |s, e, m| {
                 segs.push((s, e, m));
                 true
-            });
-            regroup(behavior, &segs)
+            })?;
+            Ok(regroup(behavior, &segs)
                 .into_iter()
-                .all(|(s, e)| emit(s, e))
+                .all(|(s, e)| emit(s, e)))
         }
     }
 }
@@ -240,15 +314,16 @@ fn regroup(behavior: Behavior, segs: &[(usize, usize, bool)]) -> Vec<(usize, usi
 }
 
 impl PreTokenizer for PreTok {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        self.run(text, &mut |piece| {
-            sink(piece);
-            true
-        });
+    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
+        crate::pretok::split_via_while(self, text, sink)
     }
 
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
-        self.run(text, sink);
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), VocabError> {
+        self.run(text, sink).map(drop)
     }
 }
 
@@ -258,7 +333,7 @@ mod tests {
 
     fn pieces(p: &PreTok, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        p.split(text, &mut |s| out.push(s.to_owned()));
+        p.split(text, &mut |s| out.push(s.to_owned())).unwrap();
         out
     }
 
@@ -335,9 +410,52 @@ mod tests {
             seen.push(s.to_owned());
             seen.len() < 3
         });
-        assert!(!done);
+        assert!(!done.unwrap());
         assert_eq!(seen, ["a", " ", "bc"]);
-        assert!(p.run("a bc", &mut |_| true));
+        assert!(p.run("a bc", &mut |_| true).unwrap());
+    }
+
+    #[test]
+    fn retry_limit_is_an_error_naming_pattern_and_offset() {
+        // Oniguruma's `find_iter` panics here; the splitter returns the engine's error, with
+        // the offset in the text handed to the pre-tokenizer (the piece starts at byte 4).
+        let p = PreTok::Sequence(vec![
+            re(r"\s+", Behavior::Isolated, false),
+            re("(a|a)+$", Behavior::Isolated, false),
+        ]);
+        let text = format!("xyz {}!", "a".repeat(30));
+        let e = p.split(&text, &mut |_| {}).unwrap_err();
+        match e {
+            VocabError::PatternFailed {
+                pattern, offset, ..
+            } => {
+                assert_eq!(pattern, "(a|a)+$");
+                assert_eq!(offset, 4);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Short inputs are fine, and match Oniguruma's own iterator.
+        assert_eq!(pieces(&p, "xyz aa!"), ["xyz", " ", "aa!"]);
+    }
+
+    #[test]
+    fn find_each_skips_empty_matches_like_onig() {
+        for (pat, text) in [
+            ("a*", "baaac"),
+            ("", "héllo"),
+            (r"\b", "ab cd"),
+            ("x?", "xxyx"),
+        ] {
+            let re = Regex::new(pat).unwrap();
+            let want: Vec<_> = re.find_iter(text).collect();
+            let mut got = Vec::new();
+            onig_find_each(&re, pat, text, &mut |s, e| {
+                got.push((s, e));
+                true
+            })
+            .unwrap();
+            assert_eq!(got, want, "{pat:?} on {text:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ use crate::cache;
 use crate::vocab::Vocab;
 use crate::VocabError;
 
+/// Slack over twice the token count that vocabulary ids may reach.
+const MAX_ID_GAP: usize = 1 << 16;
+
 impl BpeModel {
     /// tiktoken semantics: `tokens[rank]` are the bytes of the token with that rank (= id).
     ///
@@ -84,8 +87,9 @@ impl BpeModel {
             let m = model
                 .token_id(&joined)
                 .ok_or_else(|| missing("merged token", &joined))?;
-            // The first occurrence of a pair wins, as in `tokenizers`.
-            pairs.entry((l, r)).or_insert((index as u32, m));
+            // A repeated pair takes its last position, as in `tokenizers` (which collects the
+            // merge list into a map, so later entries overwrite earlier ones).
+            pairs.insert((l, r), (index as u32, m));
         }
         model.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
@@ -111,9 +115,15 @@ impl BpeModel {
 
     fn from_vocab(entries: Vec<(Vec<u8>, Rank)>) -> Result<Self, VocabError> {
         let max_id = entries.iter().map(|(_, id)| *id).max().unwrap_or(0) as usize;
-        if max_id >= (u32::MAX - 1) as usize {
+        // Tables are indexed by id, so their size comes from the largest id: bound it by the
+        // number of tokens (a file's content must not choose an allocation size). Real
+        // vocabularies are dense, with a few gaps where added tokens sit.
+        let limit = entries.len().saturating_mul(2).saturating_add(MAX_ID_GAP);
+        if max_id >= limit || max_id >= (u32::MAX - 1) as usize {
             return Err(VocabError::InvalidVocab(format!(
-                "id {max_id} is too large"
+                "id {max_id} is far beyond the {} tokens of the vocabulary (ids must be below \
+                 2 x tokens + {MAX_ID_GAP})",
+                entries.len()
             )));
         }
         let mut slots: Vec<Option<Vec<u8>>> = vec![None; max_id + 1];

@@ -610,18 +610,19 @@ impl SpNormalizer {
 }
 
 impl Normalizer for SpNormalizer {
-    fn normalize<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    fn normalize<'t>(&self, text: &'t str) -> Result<Cow<'t, str>, VocabError> {
         self.normalize_segment(text, true)
     }
 
-    fn normalize_segment<'t>(&self, text: &'t str, at_start: bool) -> Cow<'t, str> {
-        match &self.inner {
-            Some(n) => {
-                let t = n.normalize_segment(text, at_start);
-                Cow::Owned(self.apply(&t, at_start))
-            }
-            None => Cow::Owned(self.apply(text, at_start)),
-        }
+    fn normalize_segment<'t>(
+        &self,
+        text: &'t str,
+        at_start: bool,
+    ) -> Result<Cow<'t, str>, VocabError> {
+        Ok(Cow::Owned(match &self.inner {
+            Some(n) => self.apply(&n.normalize_segment(text, at_start)?, at_start),
+            None => self.apply(text, at_start),
+        }))
     }
 }
 
@@ -703,26 +704,28 @@ impl SpSplit {
 }
 
 impl PreTokenizer for SpSplit {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) {
-        self.split_while(text, &mut |p| {
-            sink(p);
-            true
-        });
+    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
+        crate::pretok::split_via_while(self, text, sink)
     }
 
-    fn split_while<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str) -> bool) {
+    fn split_while<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&'t str) -> bool,
+    ) -> Result<(), VocabError> {
         let Some(ac) = &self.user else {
             self.cut(text, sink);
-            return;
+            return Ok(());
         };
         let mut start = 0;
         for m in ac.find_iter(text) {
             if !self.cut(&text[start..m.start()], sink) || !sink(&text[m.range()]) {
-                return;
+                return Ok(());
             }
             start = m.end();
         }
         self.cut(&text[start..], sink);
+        Ok(())
     }
 }
 

@@ -1,0 +1,86 @@
+"""Speculative decoding: exact rejection sampling of draft tokens against the target model.
+
+For each batch row with ``k`` draft tokens, position ``i`` accepts draft token ``d_i`` with
+probability ``min(1, p_i(d_i) / q_i(d_i))``; at the first rejection it draws from the
+normalised residual ``max(0, p_i - q_i)`` and stops; when all ``k`` are accepted it draws a bonus
+token from ``p_k`` (Leviathan et al. 2023; Chen et al. 2023). ``p_i`` is the target distribution
+after tokenmill's filters, exactly what :func:`tokenmill.sample` draws from for that logits row
+and those parameters (greedy: the argmax). So every emitted token is distributed as the target
+model says, whatever the draft. Draws use the same counter-based generator as
+:func:`tokenmill.sample`, keyed by ``(seed, step)`` per row: reproducible whatever the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from tokenmill import _native
+from tokenmill._arrays import as_numpy
+from tokenmill.sampling import I64, PerRow, SamplingParams, Seed, _row_args
+
+__all__ = ["rejection_sample"]
+
+
+def _float3(name: str, x: object) -> npt.NDArray[np.float32]:
+    a = as_numpy(x)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating-point array, got dtype {a.dtype}")
+    if a.ndim != 3:
+        raise ValueError(f"{name} must be 3-D, got shape {a.shape}")
+    return np.require(a, np.float32, ("C", "A"))
+
+
+def rejection_sample(
+    target_logits: npt.ArrayLike,
+    draft_token_ids: npt.ArrayLike,
+    draft_probs: npt.ArrayLike | None,
+    *,
+    temperature: PerRow = 1.0,
+    top_k: PerRow = 0,
+    top_p: PerRow = 1.0,
+    min_p: PerRow = 0.0,
+    typical_p: PerRow = 1.0,
+    seed: Seed = None,
+    step: PerRow = 0,
+) -> tuple[I64, I64]:
+    """Verify ``draft_token_ids`` (``[batch, k]`` ints) against ``target_logits``
+    (``[batch, k + 1, vocab]``: the ``k`` draft positions and the bonus position).
+
+    ``draft_probs`` is the draft model's ``[batch, k, vocab]`` distributions (float, each row
+    summing to 1), or ``None`` for a deterministic draft (n-gram lookup, prompt lookup) where the
+    draft is one-hot. Sampling parameters are scalars or one per batch row, as in
+    :func:`tokenmill.sample`.
+
+    Returns ``(token_ids, num_accepted)``: ``token_ids`` is ``[batch, k + 1]`` int64, the accepted
+    draft tokens followed by the resampled or bonus token, then ``-1``; ``num_accepted`` is
+    ``[batch]`` int64, the number of accepted draft tokens (``num_accepted + 1`` tokens are
+    emitted). The layout of vLLM's rejection sampler.
+    """
+    x = _float3("target_logits", target_logits)
+    batch, k1, vocab = x.shape
+    ids = as_numpy(draft_token_ids)
+    if ids.ndim != 2 or (ids.size and ids.dtype.kind not in "iu"):
+        raise TypeError(f"draft_token_ids must be a 2-D integer array, got {ids.dtype} {ids.shape}")
+    if ids.shape != (batch, k1 - 1):
+        raise ValueError(
+            f"draft_token_ids has shape {ids.shape}, expected ({batch}, {k1 - 1}) for "
+            f"target_logits of shape {x.shape}"
+        )
+    q = None
+    if draft_probs is not None:
+        q = _float3("draft_probs", draft_probs)
+        if q.shape != (batch, k1 - 1, vocab):
+            raise ValueError(
+                f"draft_probs has shape {q.shape}, expected ({batch}, {k1 - 1}, {vocab})"
+            )
+    p = SamplingParams(
+        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p
+    )
+    args = _row_args(p, batch, seed=seed, step=step)
+    tokens = np.empty((batch, k1), dtype=np.int64)
+    accepted = np.empty(batch, dtype=np.int64)
+    _native.rejection_sample_into(
+        x, args, np.ascontiguousarray(ids, dtype=np.int64), q, tokens, accepted
+    )
+    return tokens, accepted

@@ -1,0 +1,267 @@
+//! Exact rejection sampling for speculative decoding (Leviathan et al. 2023; Chen et al. 2023).
+//!
+//! Design notes. A batch row holds `k` draft tokens `d_0..d_{k-1}` with the draft's
+//! distributions `q_i` (or none: a deterministic draft, `q_i` one-hot at `d_i`), and `k + 1`
+//! target logits rows. The target distribution `p_i` of position `i` is what [`sample_row`]
+//! would draw from for that logits row with the row's parameters (temperature, top-k, top-p,
+//! min-p, typical-p; greedy is one-hot at the argmax). Position by position: accept `d_i` when
+//! `u < p_i(d_i) / q_i(d_i)`; at the first rejection draw from the residual
+//! `max(0, p_i - q_i)` (normalised) and stop; if all `k` are accepted, draw a bonus token from
+//! `p_k`. Each emitted token is then distributed exactly as `p` at its position. The uniforms are
+//! `philox(seed, step, 2i)` for the test at position `i`, `2i + 1` for its residual draw and `2k`
+//! for the bonus, so a row's result depends only on its own inputs.
+//!
+//! [`sample_row`]: crate::sample_row
+
+use crate::batch::{for_rows, shape};
+use crate::draw::draw;
+use crate::error::SamplingError;
+use crate::filters::{greedy_id, kept_set, Kept, RowState};
+use crate::params::RowParams;
+use crate::rng;
+use crate::scratch::{with_scratch, Work};
+use crate::select::Cand;
+use crate::simd::{kernels, ExpArgs};
+
+/// The inputs of [`rejection_sample`] for a batch of `params.len()` rows.
+pub struct Drafts<'a> {
+    /// Draft tokens per row (`k` per row).
+    pub k: usize,
+    /// `[batch, k]` draft token ids.
+    pub token_ids: &'a [i64],
+    /// `[batch, k, vocab]` draft probabilities, or `None` for a deterministic draft.
+    pub probs: Option<&'a [f32]>,
+}
+
+/// Where the results go: `tokens` `[batch, k + 1]` (`-1` after the first rejected position) and
+/// `accepted` `[batch]` (the number of accepted draft tokens).
+pub struct Verdicts<'a> {
+    pub tokens: &'a mut [i64],
+    pub accepted: &'a mut [i64],
+}
+
+fn draft_err(row: usize, position: usize, what: String) -> SamplingError {
+    SamplingError::Draft {
+        row,
+        position,
+        what,
+    }
+}
+
+/// Check the draft tokens and distributions.
+fn check_drafts(d: &Drafts<'_>, batch: usize, vocab: usize) -> Result<(), SamplingError> {
+    for (j, &t) in d.token_ids.iter().enumerate() {
+        if t < 0 || t as u64 >= vocab as u64 {
+            return Err(draft_err(
+                j / d.k.max(1),
+                j % d.k.max(1),
+                format!("draft token {t} is outside the vocabulary [0, {vocab})"),
+            ));
+        }
+    }
+    if let Some(q) = d.probs {
+        if q.len() != batch * d.k * vocab {
+            return Err(SamplingError::Shape {
+                name: "draft_probs",
+                got: q.len(),
+                expected: batch * d.k * vocab,
+            });
+        }
+        for (j, row) in q.chunks(vocab).enumerate() {
+            let mut sum = 0.0f64;
+            for &v in row {
+                if !(v >= 0.0 && v.is_finite()) {
+                    return Err(draft_err(
+                        j / d.k,
+                        j % d.k,
+                        format!("draft_probs holds {v} (must be finite and >= 0)"),
+                    ));
+                }
+                sum += f64::from(v);
+            }
+            if (sum - 1.0).abs() > 1e-3 {
+                return Err(draft_err(
+                    j / d.k,
+                    j % d.k,
+                    format!("draft_probs sums to {sum}, not 1"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verify every row's draft tokens against the target logits (`[batch, k + 1, vocab]`).
+pub fn rejection_sample(
+    target: &[f32],
+    vocab: usize,
+    params: &[RowParams],
+    drafts: &Drafts<'_>,
+    out: Verdicts<'_>,
+) -> Result<(), SamplingError> {
+    let (batch, k) = (params.len(), drafts.k);
+    if vocab == 0 {
+        return shape("vocab", 0, 1);
+    }
+    shape("target_logits", target.len(), batch * (k + 1) * vocab)?;
+    shape("draft_token_ids", drafts.token_ids.len(), batch * k)?;
+    shape("token_ids out", out.tokens.len(), batch * (k + 1))?;
+    shape("num_accepted out", out.accepted.len(), batch)?;
+    for (r, p) in params.iter().enumerate() {
+        p.validate(r)?;
+    }
+    check_drafts(drafts, batch, vocab)?;
+    let rows: Vec<_> = out
+        .tokens
+        .chunks_mut(k + 1)
+        .zip(out.accepted.iter_mut())
+        .zip(target.chunks(vocab * (k + 1)))
+        .collect();
+    let inline = crate::runs_inline(batch, vocab * (k + 1));
+    for_rows(rows, inline, |r, ((tokens, accepted), x)| {
+        let ids = &drafts.token_ids[r * k..(r + 1) * k];
+        let q = drafts.probs.map(|q| &q[r * k * vocab..(r + 1) * k * vocab]);
+        with_scratch(|s| {
+            verify_row(
+                r,
+                x,
+                vocab,
+                &params[r],
+                ids,
+                q,
+                tokens,
+                accepted,
+                &mut s.work,
+            )
+        })
+    })
+}
+
+/// One batch row of [`rejection_sample`].
+#[allow(clippy::too_many_arguments)] // the row's inputs and outputs, as the batch splits them
+fn verify_row(
+    row: usize,
+    x: &[f32],
+    vocab: usize,
+    p: &RowParams,
+    ids: &[i64],
+    q: Option<&[f32]>,
+    tokens: &mut [i64],
+    accepted: &mut i64,
+    w: &mut Work,
+) -> Result<(), SamplingError> {
+    let k = ids.len();
+    tokens.fill(-1);
+    for (i, &d) in ids.iter().enumerate() {
+        let l = &x[i * vocab..(i + 1) * vocab];
+        let st = target_state(row, l, p, w)?;
+        let d = d as usize;
+        let qi = q.map(|q| &q[i * vocab..(i + 1) * vocab]);
+        let qd = qi.map_or(1.0, |q| f64::from(q[d]));
+        let pd = prob(l, &st, w, d);
+        let u = rng::uniform(p.seed, p.step, 2 * i as u32);
+        if (qd > 0.0 && u * qd < pd) || (qd == 0.0 && pd > 0.0) {
+            tokens[i] = d as i64;
+            continue;
+        }
+        let v = rng::uniform(p.seed, p.step, 2 * i as u32 + 1);
+        tokens[i] = residual(l, &st, w, qi, d, v) as i64;
+        *accepted = i as i64;
+        return Ok(());
+    }
+    let l = &x[k * vocab..(k + 1) * vocab];
+    let st = target_state(row, l, p, w)?;
+    let u = rng::uniform(p.seed, p.step, 2 * k as u32);
+    tokens[k] = draw(l, &st, w, u) as i64;
+    *accepted = k as i64;
+    Ok(())
+}
+
+/// The target distribution of one logits row: the kept set of `sample_row` (greedy: the argmax
+/// alone, with probability 1).
+fn target_state(
+    row: usize,
+    l: &[f32],
+    p: &RowParams,
+    w: &mut Work,
+) -> Result<RowState, SamplingError> {
+    let k = kernels();
+    if !p.is_greedy() {
+        return kept_set(k, row, l, p, w);
+    }
+    let id = greedy_id(k, row, l, &mut w.blocks)?;
+    w.cand.clear();
+    w.cand.push(Cand {
+        v: l[id],
+        id: id as u32,
+        w: 1.0,
+    });
+    Ok(RowState {
+        max: l[id],
+        exp: ExpArgs::new(l[id], 1.0),
+        log_z: 0.0,
+        kept: Kept::List,
+    })
+}
+
+/// `p(x)` under `st` (0 outside the kept set).
+fn prob(l: &[f32], st: &RowState, w: &Work, x: usize) -> f64 {
+    match st.kept {
+        Kept::All if l[x] == f32::NEG_INFINITY => 0.0,
+        Kept::All => ((f64::from(l[x]) - f64::from(st.max)) * st.exp.inv_t - st.log_z).exp(),
+        Kept::List => match w.cand.binary_search_by_key(&(x as u32), |c| c.id) {
+            Ok(j) => w.cand[j].w / st.log_z.exp(),
+            Err(_) => 0.0,
+        },
+    }
+}
+
+/// One draw from `max(0, p - q)` (normalised) with the uniform `u`; `q` is one-hot at `d` when
+/// absent. The kept set is walked in increasing id order.
+fn residual(l: &[f32], st: &RowState, w: &Work, q: Option<&[f32]>, d: usize, u: f64) -> usize {
+    let qx = |x: usize| match q {
+        Some(q) => f64::from(q[x]),
+        None => f64::from(u8::from(x == d)),
+    };
+    let r = |x: usize| (prob(l, st, w, x) - qx(x)).max(0.0);
+    let kept = || match st.kept {
+        Kept::All => KeptIds::All(0..l.len()),
+        Kept::List => KeptIds::List(w.cand.iter()),
+    };
+    let total: f64 = kept().map(r).sum();
+    if total <= 0.0 {
+        // p == q (a rejection then has probability 0): draw from p.
+        return draw(l, st, w, u);
+    }
+    let target = u * total;
+    let mut acc = 0.0;
+    let mut last = d;
+    for x in kept() {
+        let rx = r(x);
+        if rx > 0.0 {
+            acc += rx;
+            last = x;
+            if acc > target {
+                return x;
+            }
+        }
+    }
+    last
+}
+
+/// The ids of a kept set in increasing order.
+enum KeptIds<'a> {
+    All(std::ops::Range<usize>),
+    List(std::slice::Iter<'a, Cand>),
+}
+
+impl Iterator for KeptIds<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeptIds::All(r) => r.next(),
+            KeptIds::List(it) => it.next().map(|c| c.id as usize),
+        }
+    }
+}
