@@ -236,8 +236,9 @@ class Encoding:
         post-processor adds (``TemplateProcessing``, ``ByteLevel``, ``Bert/RobertaProcessing``,
         ``Sequence``), as HF's default does. SentencePiece-style files (Metaspace, BPE with
         ``byte_fallback``, Unigram) load too (see ``from_file``). Anything unsupported (an
-        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises ``ValueError`` naming the JSON field. ``name`` defaults to
-        the file's directory name for ``tokenizer.json``.
+        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises
+        ``ValueError`` naming the JSON field. ``name`` defaults to the file's directory name for
+        ``tokenizer.json``.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem

@@ -256,6 +256,26 @@ impl Encoding {
         self.model.token_bytes(id)
     }
 
+    /// The vocabulary string of regular token `id` for models that write tokens as strings
+    /// (`▁hello` in SentencePiece-style models); `None` for byte-level models (their strings are
+    /// the bytes in GPT-2's alphabet) and unknown ids.
+    #[must_use]
+    pub fn piece(&self, id: Rank) -> Option<&str> {
+        match &self.model {
+            Model::Bpe(_) => None,
+            Model::Pieces(m) => m.piece(id),
+        }
+    }
+
+    /// The id of a vocabulary string (see [`piece`](Self::piece)).
+    #[must_use]
+    pub fn piece_id(&self, piece: &str) -> Option<Rank> {
+        match &self.model {
+            Model::Bpe(_) => None,
+            Model::Pieces(m) => m.piece_id(piece),
+        }
+    }
+
     /// One past the largest regular token id.
     #[must_use]
     pub fn n_regular_ids(&self) -> usize {

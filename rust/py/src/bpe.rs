@@ -487,6 +487,9 @@ impl PyEncoding {
         if let Some((s, _)) = self.inner.special_tokens().iter().find(|(_, i)| *i == id) {
             return Some(s.clone());
         }
+        if let Some(piece) = self.inner.piece(id) {
+            return Some(piece.to_owned());
+        }
         let table = tokenmill_bpe::hf::bytelevel::byte_to_char();
         let bytes = self.inner.regular_token_bytes(id)?;
         Some(bytes.iter().map(|&b| table[usize::from(b)]).collect())
@@ -495,6 +498,9 @@ impl PyEncoding {
     /// The id of a Hugging Face token string (added token content, or byte-level alphabet).
     fn token_to_id(&self, token: &str) -> Option<u32> {
         if let Some(&(_, id)) = self.inner.special_tokens().iter().find(|(s, _)| s == token) {
+            return Some(id);
+        }
+        if let Some(id) = self.inner.piece_id(token) {
             return Some(id);
         }
         let bytes: Option<Vec<u8>> = token

@@ -84,6 +84,15 @@ pub(crate) trait PieceModel: Send + Sync {
     fn token_bytes(&self, id: Rank) -> Option<&[u8]>;
     /// One past the largest id.
     fn n_ids(&self) -> usize;
+    /// The token's string as its vocabulary writes it (`▁hello`, `<0x0A>`), when the model has
+    /// such strings (SentencePiece-style models; not byte-level ones).
+    fn piece(&self, _id: Rank) -> Option<&str> {
+        None
+    }
+    /// The id of a vocabulary string (see [`piece`](Self::piece)).
+    fn piece_id(&self, _piece: &str) -> Option<Rank> {
+        None
+    }
     /// The id whose [`token_bytes`](Self::token_bytes) are `bytes` (the lowest such id).
     fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
         (0..self.n_ids() as Rank).find(|&id| self.token_bytes(id) == Some(bytes))
@@ -141,6 +150,8 @@ pub struct Unknown {
 pub struct SpModel {
     /// Piece bytes as matched in normalized text -> id (first id of a repeated piece).
     ids: FxHashMap<Box<[u8]>, Rank>,
+    /// The piece of each id (empty for control and unknown pieces of a `.model`).
+    pieces: Vec<Box<str>>,
     /// Pieces that are always one token (user-defined symbols, cut out by [`SpSplit`]).
     frozen: FxHashMap<Box<[u8]>, Rank>,
     algo: Algo,
@@ -186,7 +197,9 @@ impl SpModel {
         let mut surface = Vec::new();
         let mut surface_off = Vec::with_capacity(entries.len());
         let mut byte_token = Vec::with_capacity(entries.len());
+        let mut pieces = Vec::with_capacity(entries.len());
         for (id, e) in entries.into_iter().enumerate() {
+            pieces.push(e.piece.clone().into_boxed_str());
             ids.entry(e.piece.into_bytes().into_boxed_slice())
                 .or_insert(id as Rank);
             match e.surface {
@@ -205,6 +218,7 @@ impl SpModel {
             .collect();
         Ok(Self {
             ids,
+            pieces,
             frozen,
             algo,
             unknown,
@@ -351,6 +365,17 @@ impl PieceModel for SpModel {
 
     fn n_ids(&self) -> usize {
         self.surface_off.len()
+    }
+
+    fn piece(&self, id: Rank) -> Option<&str> {
+        self.pieces
+            .get(id as usize)
+            .map(|p| &**p)
+            .filter(|p| !p.is_empty())
+    }
+
+    fn piece_id(&self, piece: &str) -> Option<Rank> {
+        self.ids.get(piece.as_bytes()).copied()
     }
 
     fn strips_leading_space(
