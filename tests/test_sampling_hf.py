@@ -8,6 +8,7 @@ its streamer; and tokenmill's ``sample`` for the tokens of each step.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,3 +223,32 @@ def test_tokenizer_is_the_llama3_vocabulary(tokenizer: Any) -> None:
     assert len(tokenizer) == VOCAB
     ids = tokenizer.encode("Hello world", add_special_tokens=False)
     assert ids == [9906, 1917]  # Llama-3 / cl100k-style ids of "Hello", " world"
+
+
+def test_decode_bench_rows_draw_inside_hf_kept_sets() -> None:
+    from tokenmill.bench import BenchConfig
+    from tokenmill.bench.decode import run
+
+    rows, skips = run(BenchConfig(quick=True, budget_s=0.01))
+    assert not skips  # a token outside Hugging Face's kept set would be reported as a skip
+    libs = [(r.operation, r.library) for r in rows]
+    for b in (1, 16):
+        for lib in ("transformers", "tokenmill adapter", "tokenmill call", "adapter overhead"):
+            assert (f"decode step, batch {b}", lib) in libs
+
+
+def test_readme_sampling_and_serving_examples_run() -> None:
+    """The README's Sampling and Serving code blocks, run in order in one namespace."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Sampling\n")
+    end = readme.index("\n## ", readme.index("## Serving\n"))
+    blocks = re.findall(r"```python\n(.*?)```", readme[start:end], flags=re.S)
+    assert len(blocks) == 4
+    ns: dict[str, Any] = {}
+    for code in blocks:
+        exec(compile(code.replace("print(", "str("), "README.md", "exec"), ns)
+    steps = ns["torch"].stack(ns["steps"], dim=1)
+    assert steps.shape == (2, 16) and steps.dtype == ns["torch"].int64
+    assert ns["seqs"].shape == (2, 3 + 16)

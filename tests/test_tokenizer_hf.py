@@ -139,6 +139,21 @@ def test_long_random_pieces_match_hf(json_dir: Path, model: str) -> None:
     _check(enc, hf, " " * 3000 + "x")
 
 
+@pytest.mark.parametrize("model", list(MODELS))
+def test_long_repeats_and_mixed_scripts_match_hf(json_dir: Path, model: str) -> None:
+    # Pieces over 256 bytes take the linear-time backtracking encoder (built from the merge
+    # list on first use); lengths around the thresholds and repeats of every period.
+    enc, hf = _pair(json_dir, model)
+    for unit in ["a", "ab", "abc", "é", "的", "ก", "=", "-=", "\u0301", "😀"]:
+        for n in (12, 13, 255, 256, 257, 1000, 4099):
+            _check(enc, hf, unit * n)
+            _check(enc, hf, "x" + unit * n + " tail")
+    rng = random.Random(f"{model}-mixed")
+    alphabet = "aébç的一是ดีกรд"
+    for n in (300, 3000):
+        _check(enc, hf, "".join(rng.choice(alphabet) for _ in range(n)))
+
+
 @pytest.mark.parametrize("model", [LLAMA3, QWEN25, "deepseek-v3", "minimax"])
 def test_digit_runs_follow_oniguruma(json_dir: Path, model: str) -> None:
     # Llama-3/GLM cut digits in runs of three, Qwen one by one, DeepSeek-V3 with its own

@@ -9,18 +9,51 @@ results can be handed back as the same kind of object.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import sys
+from types import ModuleType
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
+T = TypeVar("T")
+
+
+def torch_of(x: object) -> ModuleType | None:
+    """The torch module when ``x`` is a torch tensor (torch is then already imported), else
+    ``None``. Never imports torch."""
+    mod = type(x).__module__
+    if mod == "torch" or mod.startswith("torch."):
+        return sys.modules.get("torch")
+    return None
+
+
+def bf16_to_f32(bits: npt.NDArray[np.uint16]) -> F32:
+    """bfloat16 values (their 16-bit patterns) as float32: exact, one pass."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _from_torch(torch: ModuleType, x: Any) -> np.ndarray[Any, Any]:
+    if x.device.type != "cpu":
+        raise ValueError(
+            f"tokenmill samples on the CPU, and this tensor is on {x.device}: pass "
+            f"tensor.cpu() (the logits of the last position are enough: logits[:, -1].cpu())"
+        )
+    x = x.detach()  # requires_grad tensors: sampling is not differentiable
+    if x.dtype == torch.bfloat16:
+        return bf16_to_f32(np.from_dlpack(x.view(torch.int16)).view(np.uint16))
+    return np.from_dlpack(x)
 
 
 def as_numpy(x: object) -> np.ndarray[Any, Any]:
-    """``x`` as a numpy array, without a copy where the source allows it."""
+    """``x`` as a numpy array, without a copy where the source allows it (a CPU torch tensor is
+    read through DLPack; a bfloat16 one is widened to float32)."""
     if isinstance(x, np.ndarray):
         return x
+    torch = torch_of(x)
+    if torch is not None:
+        return _from_torch(torch, x)
     if hasattr(x, "__dlpack__"):
         try:
             return np.from_dlpack(x)
@@ -40,6 +73,8 @@ def logits_2d(x: object) -> Logits:
     """2-D C-contiguous aligned float32 view of ``x`` (copied only if needed) and whether it was
     1-D."""
     a = as_numpy(x)
+    if a.dtype.name == "bfloat16" or a.dtype == np.uint16:  # ml_dtypes' bfloat16, or its bits
+        a = bf16_to_f32(a.view(np.uint16))
     kind = a.dtype.kind
     if kind in "iub":
         raise TypeError(f"logits must be floating point, got integer dtype {a.dtype}")
@@ -55,3 +90,27 @@ def logits_2d(x: object) -> Logits:
     a2 = a.reshape(1, -1) if one_d else a
     # C order, float32 and aligned (a contiguous but unaligned buffer is copied once).
     return Logits(np.require(a2, np.float32, ("C", "A")), one_d)
+
+
+def like(source: object, result: T) -> T:
+    """``result`` (numpy arrays, possibly inside a tuple) as torch tensors when ``source`` is a
+    torch tensor; unchanged otherwise."""
+    torch = torch_of(source)
+    if torch is None:
+        return result
+    if isinstance(result, np.ndarray):
+        return torch.from_numpy(result)  # type: ignore[no-any-return]
+    if isinstance(result, tuple):
+        items = [like(source, r) for r in result]
+        if hasattr(result, "_fields"):  # a NamedTuple such as SampleResult
+            return type(result)(*items)
+        return tuple(items)  # type: ignore[return-value]
+    return result
+
+
+def out_numpy(out: object) -> object:
+    """An ``out=`` argument as numpy (a torch tensor through DLPack, sharing its memory)."""
+    torch = torch_of(out)
+    if torch is None:
+        return out
+    return _from_torch(torch, out)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tokenmill._arrays import as_numpy
+from tokenmill._arrays import as_numpy, torch_of
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -47,7 +47,7 @@ def history(
     if token_history is not None and token_counts is not None:
         raise TypeError("pass token_history or token_counts, not both")
     if token_counts is not None:
-        c = np.asarray(token_counts)
+        c = as_numpy(token_counts)
         if c.dtype.kind not in "iu":
             raise TypeError(f"token_counts must be an integer array, got dtype {c.dtype}")
         if one_d and c.ndim == 1:
@@ -61,6 +61,8 @@ def history(
         return offsets, ids.astype(np.int64), counts
     if token_history is None:
         return EMPTY_I64, EMPTY_I64, EMPTY_I64
+    if torch_of(token_history) is not None:  # a torch tensor of ids
+        token_history = as_numpy(token_history)
     if one_d:
         token_history = [token_history]
     if isinstance(token_history, np.ndarray) and token_history.ndim == 2:
@@ -132,20 +134,50 @@ def bias(logit_bias: Any, batch: int, vocab: int, one_d: bool) -> tuple[I64, I64
 
 
 def mask(allowed_mask: Any, batch: int, vocab: int, one_d: bool) -> npt.NDArray[np.uint32] | None:
+    """The allowed-token mask as packed uint32 words, ``ceil(vocab / 32)`` per row.
+
+    Layouts: packed int32 / uint32 ``[batch, ceil(vocab / 32)]`` (token ``i`` allowed iff bit
+    ``i % 32`` of word ``i // 32``; xgrammar's bitmask), exactly that width; bool
+    ``[batch, width]``; uint8 ``[batch, ceil(width / 8)]`` as ``np.packbits(mask, axis=-1)``
+    (numpy's default bit order). Width rule for bool and uint8 masks: a mask narrower than the
+    logits (a tokenizer of 151665 tokens for a model with 151936 logits, as Qwen2.5) disallows
+    the ids past its width; a wider one may only disallow the ids past the logits.
+    """
     if allowed_mask is None:
         return None
     m = as_numpy(allowed_mask)
     words = (vocab + 31) // 32
-    if m.dtype not in (np.int32, np.uint32):
-        raise TypeError(f"allowed_mask must be packed int32 (or uint32), got dtype {m.dtype}")
     if one_d and m.ndim == 1:
         m = m.reshape(1, -1)
-    if m.shape != (batch, words):
-        raise ValueError(
-            f"allowed_mask has shape {m.shape}, expected ({batch}, {words}) = "
-            f"(batch, ceil(vocab / 32))"
+    if m.dtype in (np.int32, np.uint32):
+        if m.shape != (batch, words):
+            raise ValueError(
+                f"allowed_mask has shape {m.shape}, expected ({batch}, {words}) = "
+                f"(batch, ceil(vocab / 32)); pass a bool [batch, width] mask to pad a narrower one"
+            )
+        return np.require(m, None, ("C", "A")).view(np.uint32)
+    if m.dtype == np.uint8 and m.ndim == 2:
+        m = np.unpackbits(m, axis=-1).astype(np.bool_)
+    elif m.dtype != np.bool_:
+        raise TypeError(
+            f"allowed_mask must be packed int32 (or uint32), bool or packbits uint8, got dtype "
+            f"{m.dtype}"
         )
-    return np.ascontiguousarray(m).view(np.uint32)
+    if m.ndim != 2 or m.shape[0] != batch:
+        raise ValueError(f"allowed_mask has shape {m.shape}, expected ({batch}, width)")
+    width = m.shape[1]
+    if width > vocab:
+        extra = np.argwhere(m[:, vocab:])
+        if extra.size:
+            r, i = (int(v) for v in extra[0])
+            raise ValueError(
+                f"allowed_mask allows token {vocab + i} (row {r}), past the logits' vocab {vocab}"
+            )
+        m = m[:, :vocab]
+    bits = np.zeros((batch, words * 32), dtype=np.bool_)
+    bits[:, : m.shape[1]] = m
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u4").astype(np.uint32, copy=False)
 
 
 def procs(

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native, _processors
-from tokenmill._arrays import logits_2d
+from tokenmill._arrays import like, logits_2d, out_numpy
 from tokenmill.sampling import (
     I64,
     LogprobMode,
@@ -182,6 +182,9 @@ class BatchSampler:
         the ``[batch]`` int64 tokens (in ``out`` if given), or a :class:`SampleResult` with
         ``logprobs`` / ``top_logprobs``. Raises ``ValueError`` for an unknown id or an id given
         twice; then no request's state changes."""
+        if out is not None and not isinstance(out, np.ndarray):  # a torch tensor
+            self.step(logits, request_ids, allowed_mask=allowed_mask, out=out_numpy(out))
+            return out
         x, one_d = logits_2d(logits)
         if one_d:
             raise ValueError("BatchSampler.step takes 2-D logits [batch, vocab]")
@@ -200,4 +203,4 @@ class BatchSampler:
             return out
         res = _result(outs, False, 1)
         assert not isinstance(res, int)
-        return res
+        return like(logits, res)

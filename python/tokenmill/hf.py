@@ -57,7 +57,7 @@ from tokenmill.sampling import SamplingParams, kept_mask
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["generate", "sampling_params", "tokenmill_decoding"]
+__all__ = ["TokenmillStep", "generate", "sampling_params", "tokenmill_decoding"]
 
 # Warper / processor class name -> (tokenmill parameter, attribute holding its value).
 _TAKEN_OVER = {
@@ -131,6 +131,38 @@ def _scores(scores: torch.Tensor, params: dict[str, float], history: object) -> 
     return out.masked_fill(~torch.from_numpy(keep), float("-inf"))
 
 
+class TokenmillStep:
+    """The sampling part of one decode step inside ``generate``: transformers' remaining logits
+    processors, then tokenmill's draw for every row (a :class:`tokenmill.BatchSampler` with one
+    request per row: its seed, its step counter, the prompt and generated ids as history).
+    ``tokenmill bench`` times exactly this against transformers' own step."""
+
+    def __init__(
+        self,
+        input_ids: torch.Tensor,
+        logits_processor: Sequence[Any],
+        do_sample: bool,
+        seed: int | Sequence[int] | None,
+    ) -> None:
+        self.params, self.processors = sampling_params(logits_processor, do_sample)
+        batch = int(input_ids.shape[0])
+        self.sampler = BatchSampler()
+        self.ids = np.arange(batch, dtype=np.uint64)
+        prompt = input_ids.cpu().numpy()
+        for r, s in enumerate(_seeds(seed, batch)):
+            self.sampler.add(r, SamplingParams(seed=s, **self.params), history=prompt[r])
+
+    def __call__(self, input_ids: torch.Tensor, logits: torch.Tensor) -> tuple[Any, Any]:
+        """``(next_tokens, processed_scores)`` for float32 CPU ``logits`` ``[batch, vocab]``."""
+        import torch
+
+        processed = logits
+        for proc in self.processors:
+            processed = proc(input_ids, processed)
+        tokens = self.sampler.step(processed.detach().numpy(), self.ids)
+        return torch.from_numpy(tokens), processed
+
+
 def tokenmill_decoding(
     model: Any,
     input_ids: torch.Tensor,
@@ -159,13 +191,8 @@ def tokenmill_decoding(
     want_dict = bool(cfg.return_dict_in_generate)
     want_scores = want_dict and bool(cfg.output_scores)
     want_logits = want_dict and bool(cfg.output_logits)
-    params, processors = sampling_params(logits_processor, bool(cfg.do_sample))
+    step = TokenmillStep(input_ids, logits_processor, bool(cfg.do_sample), seed)
     batch = int(input_ids.shape[0])
-    sampler = BatchSampler()
-    ids = np.arange(batch, dtype=np.uint64)
-    prompt = input_ids.cpu().numpy()
-    for r, s in enumerate(_seeds(seed, batch)):
-        sampler.add(r, SamplingParams(seed=s, **params), history=prompt[r])
     pad = cfg._pad_token_tensor
     has_eos = any(hasattr(c, "eos_token_id") for c in stopping_criteria)
     unfinished = torch.ones(batch, dtype=torch.long, device=input_ids.device)
@@ -188,15 +215,12 @@ def tokenmill_decoding(
             outputs, model_kwargs, is_encoder_decoder=False
         )
         logits = outputs.logits[:, -1].to(copy=True, dtype=torch.float32, device="cpu")
-        processed = logits
-        for proc in processors:
-            processed = proc(input_ids, processed)
-        x = processed.detach().numpy()
+        next_tokens, processed = step(input_ids, logits)
+        next_tokens = next_tokens.to(input_ids.device)
         if want_scores:
-            scores += (_scores(processed.detach(), params, input_ids.cpu().numpy()),)
+            scores += (_scores(processed.detach(), step.params, input_ids.cpu().numpy()),)
         if want_logits:
             raw += (logits,)
-        next_tokens = torch.from_numpy(sampler.step(x, ids)).to(input_ids.device)
         if has_eos and pad is not None:
             next_tokens = next_tokens * unfinished + pad.to(input_ids.device) * (1 - unfinished)
         input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native
-from tokenmill._arrays import as_numpy
+from tokenmill._arrays import as_numpy, like
 from tokenmill.sampling import I64, PerRow, SamplingParams, Seed, _row_args
 
 __all__ = ["rejection_sample"]
@@ -24,6 +24,8 @@ __all__ = ["rejection_sample"]
 
 def _float3(name: str, x: object) -> npt.NDArray[np.float32]:
     a = as_numpy(x)
+    if a.dtype.name == "bfloat16":
+        a = a.astype(np.float32)
     if a.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {a.dtype}")
     if a.ndim != 3:
@@ -83,4 +85,4 @@ def rejection_sample(
     _native.rejection_sample_into(
         x, args, np.ascontiguousarray(ids, dtype=np.int64), q, tokens, accepted
     )
-    return tokens, accepted
+    return like(target_logits, (tokens, accepted))

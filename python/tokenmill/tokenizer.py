@@ -338,22 +338,102 @@ class Encoding:
 
     @property
     def bos_token_id(self) -> int | None:
-        """``tokenizer_config.json``'s ``bos_token`` when the encoding was loaded from a model
-        directory that has one (``load_tokenizer``); else the first id the post-processor puts
-        before the text; else ``None``."""
-        if "bos_token" in self._config:
+        """``tokenizer_config.json``'s ``bos_token`` when the encoding was loaded with one
+        (``load_tokenizer`` on a model directory; ``None`` if it names none, as transformers);
+        without a config, the first id the post-processor puts before the text, else ``None``."""
+        if self._config:
             return self._config_token_id("bos_token")
         prefix = self._post[0]
         return prefix[0] if prefix else None
 
     @property
     def eos_token_id(self) -> int | None:
-        """``tokenizer_config.json``'s ``eos_token`` when loaded with one; else the last id the
-        post-processor puts after the text; else ``None``."""
-        if "eos_token" in self._config:
+        """``tokenizer_config.json``'s ``eos_token`` when loaded with one; without a config, the
+        last id the post-processor puts after the text, else ``None``."""
+        if self._config:
             return self._config_token_id("eos_token")
         suffix = self._post[1]
         return suffix[-1] if suffix else None
+
+    # -- chat templates ----------------------------------------------------------------------
+
+    @property
+    def chat_template(self) -> str | dict[str, str] | None:
+        """The chat template from ``tokenizer_config.json`` / ``chat_template.jinja`` (loaded by
+        ``load_tokenizer`` from a model directory), or ``None``."""
+        tmpl = self._config.get("chat_template")
+        if isinstance(tmpl, list):  # the config's list form: [{"name": ..., "template": ...}]
+            return {t["name"]: t["template"] for t in tmpl}
+        return tmpl if isinstance(tmpl, str | dict) else None
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        documents: Sequence[Mapping[str, Any]] | None = None,
+        chat_template: str | None = None,
+        **template_kwargs: Any,
+    ) -> list[int] | str:
+        """Render ``messages`` with the model's chat template, as transformers'
+        ``apply_chat_template`` does (same Jinja environment and variables; see
+        ``tokenmill.chat``), and tokenize the text unless ``tokenize=False``.
+
+        The text is tokenized like transformers' ``add_special_tokens=False`` call: added tokens
+        in it (``<|im_start|>``) become their ids, no BOS is added by the post-processor (the
+        template writes its own). ``chat_template`` is a template string, or the name of one of
+        the model's named templates; with ``tools`` a ``tool_use`` template is preferred, as in
+        transformers. Needs Jinja2: ``pip install 'tokenmill[chat]'``. Bad messages and
+        templates that raise give ``tokenmill.chat.ChatTemplateError`` (a ``ValueError``).
+        """
+        from tokenmill import chat
+
+        source = self._template(chat_template, tools is not None)
+        specials: dict[str, str] = {}
+        for key in chat.SPECIAL_TOKEN_KEYS:
+            tok = self._config.get(key)
+            if isinstance(tok, dict):
+                tok = tok.get("content")
+            if isinstance(tok, str):
+                specials[key] = tok
+        text = chat.render(
+            source,
+            messages,
+            where=str(self._config.get("_chat_template_source", "chat template")),
+            tools=tools,
+            documents=documents,
+            add_generation_prompt=add_generation_prompt,
+            special_tokens=specials,
+            **template_kwargs,
+        )
+        return self.encode(text, allowed_special="all") if tokenize else text
+
+    def _template(self, chosen: str | None, with_tools: bool) -> str:
+        from tokenmill.chat import ChatTemplateError
+
+        known = self.chat_template
+        if isinstance(known, dict):
+            if chosen is not None and chosen in known:
+                return known[chosen]
+            if chosen is None:
+                if with_tools and "tool_use" in known:
+                    return known["tool_use"]
+                if "default" in known:
+                    return known["default"]
+                raise ChatTemplateError(
+                    f"{self.name!r} has several chat templates and none is 'default': pass "
+                    f"chat_template= one of {sorted(known)}"
+                )
+        if chosen is not None:
+            return chosen
+        if not isinstance(known, str):
+            raise ChatTemplateError(
+                f"{self.name!r} has no chat template: load the model's directory (with its "
+                "tokenizer_config.json) with tokenmill.load_tokenizer, or pass chat_template="
+            )
+        return known
 
     @property
     def eot_token(self) -> int:
@@ -658,6 +738,8 @@ def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
         enc = Encoding.from_file(path, name=str(origin[2]))
     else:
         enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
+        if len(origin) > 3:
+            _attach_config(enc, [str(f) for f in origin[3]])  # type: ignore[attr-defined]
     with _LOCK:
         return _UNPICKLED.setdefault(key, enc)
 
@@ -779,19 +861,90 @@ def _is_rank_file(path: Path) -> bool:
     return head[:2] == b"\x1f\x8b" or re.match(rb"[A-Za-z0-9+/]+=* \d+\r?\n", head) is not None
 
 
+_CONFIG_FILES = ("tokenizer_config.json", "chat_template.jinja")
+
+
+def _model_files(spec: str | Path | Sequence[str | Path]) -> tuple[Path, list[Path]] | None:
+    """A model's ``tokenizer.json`` and the config files beside it (or given with it), from a
+    directory, a ``tokenizer.json`` path or a list of paths; ``None`` for anything else."""
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if path.is_dir():
+            main = path / "tokenizer.json"
+            if not main.is_file():
+                raise ValueError(
+                    f"load_tokenizer({str(spec)!r}): the directory has no tokenizer.json"
+                )
+        elif path.name == "tokenizer.json" and path.is_file():
+            main = path
+        else:
+            return None
+        return main, [main.parent / f for f in _CONFIG_FILES if (main.parent / f).is_file()]
+    paths = [Path(p) for p in spec]
+    mains = [p for p in paths if p.name.endswith(".json") and p.name not in _CONFIG_FILES]
+    if len(mains) != 1:
+        raise ValueError(
+            f"load_tokenizer: a list of files needs exactly one tokenizer.json, got {len(mains)}"
+        )
+    for p in paths:
+        if not p.is_file():
+            raise ValueError(f"load_tokenizer: no such file {str(p)!r}")
+    return mains[0], [p for p in paths if p is not mains[0]]
+
+
+def _attach_config(enc: Encoding, files: Sequence[str | Path]) -> None:
+    """Read ``tokenizer_config.json`` (special tokens, chat template) and ``chat_template.jinja``
+    (which wins over the config's template, as in transformers) into ``enc``."""
+    import json
+
+    config: dict[str, Any] = {}
+    for f in map(Path, files):
+        if f.name.endswith(".jinja"):
+            config["chat_template"] = f.read_text(encoding="utf-8")
+            config["_chat_template_source"] = str(f)
+    for f in map(Path, files):
+        if f.name.endswith(".json"):
+            try:
+                loaded = json.loads(f.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise ValueError(f"{f}: not valid JSON: {e}") from None
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{f}: expected a JSON object")
+            if "chat_template" in config:
+                loaded.pop("chat_template", None)
+            elif "chat_template" in loaded:
+                loaded["_chat_template_source"] = f"{f}: chat_template"
+            config.update(loaded)
+    enc._config = config
+    origin = enc._origin
+    if origin is not None and origin[0] == "tokenizer.json":
+        enc._origin = (*origin[:3], tuple(str(Path(f).resolve()) for f in files))
+
+
 def load_tokenizer(
-    spec: str | Path,
+    spec: str | Path | Sequence[str | Path],
     *,
     pattern: str | None = None,
     special_tokens: Mapping[str, int] | None = None,
 ) -> Encoding:
-    """An encoding from a bundled name, an OpenAI model name, or a file path: a ``.tiktoken``
-    rank file, a ``tokenizer.json``, a ``tekken.json`` or a SentencePiece ``.model``
-    (recognised by content, see ``Encoding.from_file``).
+    """An encoding from a bundled name, an OpenAI model name, or a file: a ``.tiktoken`` rank
+    file, a Hugging Face model (its directory, its ``tokenizer.json``, or a list of its files),
+    a ``tekken.json`` or a SentencePiece ``.model`` (other files are recognised by content, see
+    ``Encoding.from_file``).
+
+    For a Hugging Face model, ``tokenizer_config.json`` and ``chat_template.jinja`` beside the
+    ``tokenizer.json`` (or in the list) are read too: they give ``apply_chat_template`` its
+    template and special tokens, and ``bos_token_id`` / ``eos_token_id``.
 
     A ``.tiktoken`` file needs its split ``pattern``; it may be omitted only when the file is
     byte-identical to a bundled encoding (checked by sha256).
     """
+    if not isinstance(spec, str | Path):
+        found = _model_files(spec)
+        assert found is not None  # a list always resolves or raises
+        enc = Encoding.from_tokenizer_json(found[0])
+        _attach_config(enc, found[1])
+        return enc
     text = str(spec)
     if isinstance(spec, str):
         if spec in list_encodings():
@@ -806,6 +959,11 @@ def load_tokenizer(
             f"load_tokenizer({text!r}): not a bundled encoding ({', '.join(list_encodings())}), "
             "not a known OpenAI model name, and no such file"
         )
+    found = _model_files(path)
+    if found is not None:
+        enc = Encoding.from_tokenizer_json(found[0])
+        _attach_config(enc, found[1])
+        return enc
     if not _is_rank_file(path):
         return Encoding.from_file(path)
     if pattern is None:

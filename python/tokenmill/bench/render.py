@@ -137,6 +137,33 @@ def tokenization_table(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = [
+        "encoding",
+        "corpus",
+        "op",
+        "library",
+        "first pass MB/s",
+        "× quicktok-v1",
+        "warm cache MB/s",
+        "exact",
+    ]
+    body = [
+        [
+            r.encoding,
+            f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)",
+            r.operation,
+            _lib(r, markdown),
+            _num(r.throughput, 1),
+            _num(r.ratio),
+            _num(r.extra.get("warm_MB/s"), 1),
+            r.exact,
+        ]
+        for r in rows
+    ]
+    return table(headers, body, markdown)
+
+
 def load_table(rows: Sequence[Row], markdown: bool) -> str:
     headers = [
         "encoding",
@@ -188,6 +215,19 @@ def streaming_table(rows: Sequence[Row], markdown: bool) -> str:
         ]
         for r in rows
     ]
+    return table(headers, body, markdown)
+
+
+def decode_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = ["step", "library", "µs/step median", "min", "max", "× transformers time"]
+    body = []
+    for r in rows:
+        if r.timing is None:  # the adapter's overhead row
+            body.append([r.operation, r.library, f"{_num(r.throughput)} % of the call", "", "", ""])
+            continue
+        t = r.timing
+        times = [f"{v * 1e6:.1f}" for v in (t.median_s, t.min_s, t.max_s)]
+        body.append([r.operation, r.library, *times, _num(r.ratio)])
     return table(headers, body, markdown)
 
 
@@ -362,6 +402,17 @@ def render(results: Results, markdown: bool = False) -> str:
             tokenization_table(tok, markdown),
             "",
         ]
+    first = [r for r in results.rows if r.suite == "firstpass"]
+    if first:
+        out += [
+            f"{h}First pass — one pass over text the process has not seen: a fresh process per "
+            "library, encoding and corpus, one thread, CPU time; × quicktok-v1 = its first-pass "
+            "time / this one's (same operation); warm cache = a second pass over the same "
+            "documents in the same process",
+            "",
+            firstpass_table(first, markdown),
+            "",
+        ]
     stream = [r for r in results.rows if r.suite == "streaming"]
     if stream:
         out += [
@@ -370,6 +421,16 @@ def render(results: Results, markdown: bool = False) -> str:
             "rounds",
             "",
             streaming_table(stream, markdown),
+            "",
+        ]
+    decode = [r for r in results.rows if r.suite == "decode"]
+    if decode:
+        out += [
+            f"{h}Decode step — the sampling part of one generate step, [batch, 128256] float32 "
+            "torch logits, T 0.7 top-k 50 top-p 0.9; × transformers time = transformers' time / "
+            "the row's, measured in shared rounds",
+            "",
+            decode_table(decode, markdown),
             "",
         ]
     if load:

@@ -26,7 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: both, or 1 with --quick)",
     )
     parser.add_argument(
-        "--only", choices=("sampling", "tokenization", "streaming"), help="run one suite only"
+        "--only",
+        choices=("sampling", "tokenization", "firstpass", "streaming", "decode"),
+        help="run one suite only",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")

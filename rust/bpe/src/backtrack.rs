@@ -1,5 +1,13 @@
 //! Backtracking BPE encoder for rank vocabularies (`.tiktoken`: priority = rank of the merged
-//! token): linear time on any piece, exact under a precondition checked when it is built.
+//! token) and merge lists (`tokenizer.json`: priority = index in `merges`): linear time on any
+//! piece, exact under a precondition checked when it is built.
+//!
+//! Merge lists: the notes below speak of ranks; for a merge list read "the merge index of the
+//! token's split" (`prio`) wherever a token's rank is compared, since ids and merge order need
+//! not agree. Facts 1-3 do not depend on how priorities arise. (P) becomes: every reachable
+//! token's split has a higher merge index than the splits of its multi-byte parts; Qwen 2.5's
+//! list meets it, Llama-3's does not (85 of its 128k tokens are split by a merge listed before
+//! a part's own merge), and such models keep the other engines. See `build_merges`.
 //!
 //! # Design notes
 //! Notation: `BPE(x)` is the merge loop of `model.rs` on the bytes `x` (lowest rank first, the
@@ -76,8 +84,12 @@ use rayon::prelude::*;
 use crate::vocab::{Rank, Vocab};
 
 const NONE: u32 = u32::MAX;
-/// Entries of the per-search memo of pair checks (a power of two; index = top 6 hash bits).
-const MEMO: usize = 64;
+/// Entries of the per-search memo of pair checks (a power of two; index = top hash bits).
+/// Runs of one punctuation character (`-` * N) try up to 64 lengths per position against
+/// several previous lengths: on `-` * 100000 (cl100k_base) 64 entries leave 793k pair checks,
+/// 256 leave 567k, 1024 leave 225k (16 KiB, cleared once per piece of 256+ bytes).
+const MEMO: usize = 1024;
+const MEMO_SHIFT: u32 = 64 - MEMO.trailing_zeros();
 /// Entries of the per-search memo of trie walks (index = top 8 hash bits), used on pieces of at
 /// least `WINDOWS_MIN` bytes.
 const WINDOWS: usize = 256;
@@ -91,6 +103,9 @@ pub(crate) struct Backtrack {
     right: Vec<Rank>,
     /// Byte length of each id (0 for absent ids).
     len: Vec<u32>,
+    /// Merge lists: the priority (merge index) of each reachable token's split, `NONE` for
+    /// bytes. Empty for rank vocabularies, where a token's priority is its id.
+    prio: Vec<u32>,
     /// `(left << 32) | right` -> the token whose split that is.
     pairs: PairMap,
     /// The longest reachable token that is a proper prefix of each token (`NONE` for bytes).
@@ -366,29 +381,42 @@ impl PairMap {
 struct Scratch {
     ids: Vec<Rank>,
     prio: Vec<u32>,
+    merged: Vec<Rank>,
     next: Vec<usize>,
 }
 
 /// Run BPE on `bytes` (at least two bytes) with `rank(a, c, l, r)` the priority of merging the
-/// adjacent parts `bytes[a..b]` (id `l`) and `bytes[b..c]` (id `r`) (`NONE`: never), until
-/// two parts are left and `stop_at_two`, or nothing merges. Returns the two parts if it ends
-/// with exactly two. Parts are linked by their start offsets (`next`), so a merge moves nothing.
+/// adjacent parts `bytes[a..b]` (id `l`) and `bytes[b..c]` (id `r`) and the merged id (priority
+/// `NONE`: never), until two parts are left and `stop_at_two`, or nothing merges. Returns the
+/// two parts if it ends with exactly two. Parts are linked by their start offsets (`next`), so
+/// a merge moves nothing.
 fn merge_parts(
     bytes: &[u8],
     byte_ids: &[Rank; 256],
-    rank: impl Fn(usize, usize, Rank, Rank) -> Rank,
+    rank: impl Fn(usize, usize, Rank, Rank) -> (u32, Rank),
     stop_at_two: bool,
     sc: &mut Scratch,
 ) -> Option<(Rank, Rank)> {
     let n = bytes.len();
-    let Scratch { ids, prio, next } = sc;
+    let Scratch {
+        ids,
+        prio,
+        merged,
+        next,
+    } = sc;
     ids.clear();
     ids.extend(bytes.iter().map(|&b| byte_ids[usize::from(b)]));
     next.clear();
     next.extend(1..=n);
     prio.clear();
-    prio.extend((0..n - 1).map(|k| rank(k, k + 2, ids[k], ids[k + 1])));
+    merged.clear();
+    for k in 0..n - 1 {
+        let (p, m) = rank(k, k + 2, ids[k], ids[k + 1]);
+        prio.push(p);
+        merged.push(m);
+    }
     prio.push(NONE);
+    merged.push(NONE);
     let mut parts = n;
     while parts > 2 || (parts == 2 && !stop_at_two) {
         // The lowest priority, the leftmost on ties, and the part before it.
@@ -403,17 +431,17 @@ fn merge_parts(
         if best == NONE {
             break;
         }
-        ids[at] = best;
+        ids[at] = merged[at];
         next[at] = next[next[at]];
         parts -= 1;
         let k = next[at];
-        prio[at] = if k < n {
+        (prio[at], merged[at]) = if k < n {
             rank(at, next[k], ids[at], ids[k])
         } else {
-            NONE
+            (NONE, NONE)
         };
         if before != usize::MAX {
-            prio[before] = rank(before, k, ids[before], ids[at]);
+            (prio[before], merged[before]) = rank(before, k, ids[before], ids[at]);
         }
     }
     if parts != 2 || (stop_at_two && prio[0] == NONE) {
@@ -553,11 +581,12 @@ impl Backtrack {
             }
             let bytes = model.token_bytes(id as Rank)?;
             let rank = |a: usize, c: usize, l: Rank, r: Rank| {
-                if c - a == 2 {
+                let t = if c - a == 2 {
                     two[usize::from(bytes[a]) << 8 | usize::from(bytes[a + 1])]
                 } else {
                     pairs.get(l, r)
-                }
+                };
+                (t, t)
             };
             let Some((l, r)) = merge_parts(bytes, &byte_ids, rank, false, &mut sc) else {
                 suspects.push(id as Rank);
@@ -575,8 +604,10 @@ impl Backtrack {
         // higher rank: (P) fails and the model keeps its other engines.
         let violated = suspects.par_iter().any(|&id| {
             let bytes = model.token_bytes(id).unwrap_or_default();
-            let rank =
-                |a: usize, c: usize, _: Rank, _: Rank| model.token_id(&bytes[a..c]).unwrap_or(NONE);
+            let rank = |a: usize, c: usize, _: Rank, _: Rank| {
+                let t = model.token_id(&bytes[a..c]).unwrap_or(NONE);
+                (t, t)
+            };
             merge_parts(bytes, &byte_ids, rank, true, &mut Scratch::default()).is_some()
         });
         if violated {
@@ -595,10 +626,98 @@ impl Backtrack {
             left,
             right,
             len,
+            prio: Vec::new(),
             pairs,
             shorter,
             trie,
         })
+    }
+
+    /// Build the tables for a merge list (`merge(l, r)`: the merge index of the pair and the
+    /// merged id), or `None` if a byte has no token, an id does not fit the split map, or
+    /// precondition (P) fails: some reachable token's split has a lower merge index than the
+    /// split of one of its multi-byte parts.
+    ///
+    /// A token is reachable iff a full BPE run on its bytes ends in that token; its split is
+    /// the last merge of that run (one run per token, over the whole merge list; in parallel).
+    /// That is the only merge that can ever create the token in any run (a part of a run is
+    /// the BPE of its own bytes, fact 1 applied to intermediate parts), so the split map holds
+    /// every merge the search needs even when the list creates one token from several pairs.
+    pub(crate) fn build_merges(
+        model: &Vocab,
+        merge: impl Fn(Rank, Rank) -> Option<(u32, Rank)> + Sync,
+    ) -> Option<Self> {
+        let n = model.n_ids();
+        let mut byte_ids = [0; 256];
+        for (b, id) in (0..=255u8).zip(byte_ids.iter_mut()) {
+            *id = model.token_id(&[b])?;
+        }
+        let mut len = vec![0u32; n];
+        for (id, l) in len.iter_mut().enumerate() {
+            *l = model.token_bytes(id as Rank).map_or(0, |b| b.len() as u32);
+        }
+        let rank = |_: usize, _: usize, l: Rank, r: Rank| merge(l, r).unwrap_or((NONE, NONE));
+        let splits: Vec<Option<(Rank, Rank, u32)>> = (0..n as Rank)
+            .into_par_iter()
+            .map_init(Scratch::default, |sc, id| {
+                let bytes = model.token_bytes(id)?;
+                if bytes.len() < 2 {
+                    return None;
+                }
+                let (l, r) = merge_parts(bytes, &byte_ids, rank, true, sc)?;
+                let (p, m) = merge(l, r)?;
+                (m == id).then_some((l, r, p))
+            })
+            .collect();
+        let mut left = vec![NONE; n];
+        let mut right = vec![NONE; n];
+        let mut prio = vec![NONE; n];
+        let mut pairs = PairMap::new(n)?;
+        for (id, split) in splits.iter().enumerate() {
+            if let Some((l, r, p)) = *split {
+                (left[id], right[id], prio[id]) = (l, r, p);
+                pairs.insert(l, r, id as Rank);
+            }
+        }
+        let below = |part: Rank, p: u32| {
+            let q = prio[part as usize];
+            q == NONE || q < p
+        };
+        let ordered = splits
+            .iter()
+            .flatten()
+            .all(|&(l, r, p)| below(l, p) && below(r, p));
+        if !ordered {
+            return None;
+        }
+        let trie_ids = (0..n as Rank)
+            .filter(|&id| len[id as usize] == 1 || left[id as usize] != NONE)
+            .collect();
+        let mut shorter = vec![NONE; n];
+        let trie = Trie::build(
+            trie_ids,
+            |id| model.token_bytes(id).unwrap_or_default(),
+            &mut shorter,
+        )?;
+        Some(Self {
+            left,
+            right,
+            len,
+            prio,
+            pairs,
+            shorter,
+            trie,
+        })
+    }
+
+    /// The priority of reachable token `t`'s split: its rank, or its merge index.
+    #[inline]
+    fn prio(&self, t: Rank) -> u32 {
+        if self.prio.is_empty() {
+            t
+        } else {
+            self.prio[t as usize]
+        }
     }
 
     /// The longest reachable token that is a prefix of `piece[pos..]`.
@@ -629,18 +748,21 @@ impl Backtrack {
         let (mut next_s, mut next_p) = (NONE, NONE);
         loop {
             let c = self.pairs.get(s, p);
-            if c != NONE && c < next_s && c <= next_p {
-                return false;
+            if c != NONE {
+                let c = self.prio(c);
+                if c < next_s && c <= next_p {
+                    return false;
+                }
             }
             let s_down = self.right[s as usize];
             let p_down = self.left[p as usize];
             // Undo whichever of `s`, `p` was created last (bytes exist from the start; on equal
             // ranks the left one was created first).
-            if s_down != NONE && (p_down == NONE || s > p) {
-                next_s = s;
+            if s_down != NONE && (p_down == NONE || self.prio(s) > self.prio(p)) {
+                next_s = self.prio(s);
                 s = s_down;
             } else if p_down != NONE {
-                next_p = p;
+                next_p = self.prio(p);
                 p = p_down;
             } else {
                 return true;
@@ -703,8 +825,8 @@ impl Backtrack {
                     };
                     let ok = if let Some(m) = memos.as_deref_mut() {
                         let k = key(prev, cand);
-                        let slot =
-                            &mut m.pairs[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+                        let slot = &mut m.pairs
+                            [(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize];
                         if slot.0 != k {
                             *slot = (k, self.valid(prev, cand));
                         }
@@ -938,6 +1060,108 @@ mod tests {
         }
     }
 
+    /// `cl100k_base` as a merge list (each reachable token's split, in rank order) with the ids
+    /// reversed, so merge indices and ids disagree everywhere.
+    fn merge_list_model() -> &'static BpeModel {
+        static M: OnceLock<BpeModel> = OnceLock::new();
+        M.get_or_init(|| {
+            let (m, bt) = (model("cl100k_base"), backtrack("cl100k_base"));
+            let n = m.n_ids() as Rank;
+            let vocab = (0..n)
+                .map(|id| (m.token_bytes(id).unwrap().to_vec(), n - 1 - id))
+                .collect();
+            let merges = (0..n as usize)
+                .filter(|&id| bt.left[id] != NONE)
+                .map(|id| {
+                    let part = |t: Rank| m.token_bytes(t).unwrap().to_vec();
+                    (part(bt.left[id]), part(bt.right[id]))
+                })
+                .collect();
+            BpeModel::from_merges(vocab, merges, false).unwrap()
+        })
+    }
+
+    fn merge_backtrack() -> &'static Backtrack {
+        static B: OnceLock<Backtrack> = OnceLock::new();
+        B.get_or_init(|| {
+            let m = merge_list_model();
+            Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).expect("precondition holds")
+        })
+    }
+
+    /// A merge list over `a..=d`: each step joins two earlier tokens (by index), in this order,
+    /// so a token may be created by several pairs and a merge may come before its parts' merges.
+    fn grown_merges(joins: &[(usize, usize)]) -> BpeModel {
+        let mut list: Vec<Vec<u8>> = (b'a'..=b'd').map(|c| vec![c]).collect();
+        let mut merges = Vec::new();
+        for &(i, j) in joins {
+            let (l, r) = (list[i % list.len()].clone(), list[j % list.len()].clone());
+            let t = [l.as_slice(), r.as_slice()].concat();
+            if t.len() <= 10 {
+                if !list.contains(&t) {
+                    list.push(t);
+                }
+                merges.push((l, r));
+            }
+        }
+        let mut toks: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        toks.extend(list.into_iter().skip(4));
+        let vocab = toks.into_iter().zip(0..).collect();
+        BpeModel::from_merges(vocab, merges, false).unwrap()
+    }
+
+    #[test]
+    fn merge_list_matches_reference() {
+        let (m, bt) = (merge_list_model(), merge_backtrack());
+        assert!(!bt.prio.is_empty());
+        for n in (1..300).chain([511, 512, 513, 4099]) {
+            check(m, bt, &vec![b'a'; n]);
+            check(m, bt, &vec![b' '; n]);
+        }
+        let mixed: Vec<String> = "aé漢字дҗعربيहिन्दीไทย😀 \u{200d}"
+            .chars()
+            .map(String::from)
+            .collect();
+        let refs: Vec<&str> = mixed.iter().map(String::as_str).collect();
+        check(m, bt, &random_text(&refs, 20_000, 3));
+        let letters: Vec<String> = ('a'..='z').map(String::from).collect();
+        let refs: Vec<&str> = letters.iter().map(String::as_str).collect();
+        check(m, bt, &random_text(&refs, 20_000, 5));
+        // Through the model: long pieces build the tables and take this encoder.
+        let piece = "ab".repeat(5_000);
+        let mut got = Vec::new();
+        m.encode_piece(piece.as_bytes(), &mut got);
+        let mut want = Vec::new();
+        reference_merge(m, piece.as_bytes(), &mut want);
+        assert_eq!(got, want);
+        assert_eq!(m.count_piece(piece.as_bytes()), want.len());
+    }
+
+    #[test]
+    fn merge_list_precondition_failure_falls_back() {
+        // "a bc" is listed before "b c": the run on "abc" merges b + c (index 1), then a + bc
+        // (index 0), so a split's merge index is below its part's and (P) fails.
+        let m = grown_merges(&[]);
+        assert!(Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).is_some());
+        let toks: Vec<(Vec<u8>, Rank)> = (0..=255u8)
+            .map(|b| vec![b])
+            .chain([b"bc".to_vec(), b"abc".to_vec()])
+            .zip(0..)
+            .collect();
+        let merges = vec![
+            (b"a".to_vec(), b"bc".to_vec()),
+            (b"b".to_vec(), b"c".to_vec()),
+        ];
+        let m = BpeModel::from_merges(toks, merges, false).unwrap();
+        assert_eq!(naive_merge(&m, b"abc"), [257]);
+        assert!(Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).is_none());
+        let piece = b"abcbcabcaabcbbcc".repeat(30);
+        let mut got = Vec::new();
+        m.encode_piece(&piece, &mut got);
+        assert_eq!(got, naive_merge(&m, &piece));
+        assert_eq!(m.count_piece(&piece), got.len());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
@@ -951,6 +1175,24 @@ mod tests {
                     check(&m, &bt, piece);
                 }
             }
+        }
+
+        #[test]
+        fn grown_merge_lists_match_reference(
+            joins in prop::collection::vec((0usize..64, 0usize..64), 0..48),
+            pieces in prop::collection::vec(prop::collection::vec(b'a'..=b'd', 1..120), 1..8),
+        ) {
+            let m = grown_merges(&joins);
+            if let Some(bt) = Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)) {
+                for piece in &pieces {
+                    check(&m, &bt, piece);
+                }
+            }
+        }
+
+        #[test]
+        fn merge_list_random_bytes_match_reference(b in prop::collection::vec(any::<u8>(), 1..300)) {
+            check(merge_list_model(), merge_backtrack(), &b);
         }
 
         #[test]

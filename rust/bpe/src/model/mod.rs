@@ -32,9 +32,10 @@
 //!   drained in priority order and, within one, by position (`merge_long` explains why this is
 //!   the heap order); lazy deletion of stale entries. Work is O(n) merges plus sorting each
 //!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
-//! - rank vocabularies: pieces over `BACKTRACK_BUILD` bytes (and, once its tables exist, over
-//!   `BACKTRACK_USE`) go through the backtracking encoder of `backtrack.rs`, linear time, exact
-//!   under a precondition checked when its tables are built (else the engines above);
+//! - pieces over `BACKTRACK_BUILD` bytes (and, once its tables exist, over `BACKTRACK_USE`) go
+//!   through the backtracking encoder of `backtrack.rs`, linear time, exact under a
+//!   precondition checked when its tables are built (else the engines above); rank
+//!   vocabularies and merge lists alike (the latter compare merge indices, not ids);
 //! - counting never materialises ids: the number of parts left is the count.
 
 use std::sync::{Arc, OnceLock};
@@ -60,7 +61,7 @@ pub use crate::vocab::Rank;
 const NONE: u32 = u32::MAX;
 /// Pieces up to this many bytes use the stack-array engine.
 const SMALL: usize = 64;
-/// Rank-vocabulary pieces longer than this build the backtracking encoder's tables on first
+/// Pieces longer than this build the backtracking encoder's tables on first
 /// use and go through it (`backtrack.rs`: linear time). The build is a one-off cost per model
 /// (cachegrind: about 250M instructions for cl100k_base and 520M for o200k_base, 0.05-0.2 s),
 /// so it waits for a piece that needs linear time: up to this length `merge_long` takes tens
@@ -104,7 +105,7 @@ pub struct BpeModel {
     missing_bytes: bool,
     /// Process-unique id tagging this model's entries in the per-thread piece cache.
     uid: u32,
-    /// The backtracking encoder's tables (rank vocabularies only), built on first use; `None`
+    /// The backtracking encoder's tables, built on first use; `None`
     /// inside if the vocabulary does not meet its precondition (see `backtrack.rs`).
     backtrack: OnceLock<Option<Arc<Backtrack>>>,
 }
@@ -185,18 +186,24 @@ impl BpeModel {
     }
 
     /// The backtracking encoder for a piece of `len` bytes (see `BACKTRACK_BUILD` and
-    /// `BACKTRACK_USE`); `None` for merge-list models and for rank vocabularies that do not meet
-    /// its precondition.
+    /// `BACKTRACK_USE`); `None` for vocabularies that do not meet its precondition.
     #[inline]
     fn backtrack_for(&self, len: usize) -> Option<&Backtrack> {
-        if !self.by_rank || len <= BACKTRACK_USE {
+        if len <= BACKTRACK_USE {
             return None;
         }
         if len <= BACKTRACK_BUILD {
             return self.backtrack.get()?.as_deref();
         }
         self.backtrack
-            .get_or_init(|| Backtrack::build(&self.vocab).map(Arc::new))
+            .get_or_init(|| {
+                if self.by_rank {
+                    Backtrack::build(&self.vocab)
+                } else {
+                    Backtrack::build_merges(&self.vocab, |l, r| self.pairs.get(&(l, r)).copied())
+                }
+                .map(Arc::new)
+            })
             .as_deref()
     }
 
