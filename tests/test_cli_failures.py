@@ -158,3 +158,29 @@ def test_report_costs_print_as_exact_decimals() -> None:
     for row in rows:
         exact = Decimal(row["total_tokens"]) * price / Decimal(1_000_000)
         assert Decimal(repr(row["input_cost_usd"])) == exact, row
+
+
+def test_cost_totals_are_summed_in_the_money_context() -> None:
+    from decimal import Decimal, localcontext
+
+    from tokenmill.cost.catalogue import MONEY, load_catalogue
+    from tokenmill.cost.estimate import estimate_cost
+
+    # 31 significant digits: exact in the 50-digit money context, rounded in the default 28.
+    price = "0.1234567890123456789012345678901"
+    cat = load_catalogue().with_overrides({"gpt-4o": {"input": price, "output": price}})
+    est = estimate_cost("hello world", "gpt-4o", output_tokens=1_000_000, catalogue=cat)
+    parts = [est.input_cost, est.cache_read_cost, est.cache_write_cost, est.output_cost]
+    with localcontext(MONEY):
+        want = sum(parts, Decimal(0)) + est.reasoning_cost
+    assert est.output_cost == Decimal(price)
+    assert est.total_cost == want
+    assert (est + est).total_cost == MONEY.multiply(want, Decimal(2))
+    # The default context would have rounded these sums.
+    assert sum(parts, Decimal(0)) != want
+
+
+def test_usage_errors_are_one_line() -> None:
+    _one_line_failure(cli("cost", "x.txt"), "--model", "tokenmill cost --help")
+    _one_line_failure(cli("nonsense"), "invalid choice")
+    _one_line_failure(cli("scaling", "train", "--mfu", "x"), "--mfu")
