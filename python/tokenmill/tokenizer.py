@@ -55,6 +55,33 @@ _HARMONY_SPECIALS: dict[str, int] = {
 
 # Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`, for
 # the encodings tokenmill bundles).
+# The GPT-2 era encodings (tiktoken 0.14's `tiktoken_ext/openai_public.py`). One rank file ships:
+# `r50k_base.tiktoken.gz`, built from GPT-2's `encoder.json` / `vocab.bpe` (see data/README.md);
+# p50k_base is r50k_base plus 24 tokens for runs of 2 to 25 spaces (ranks 50257-50280), which
+# reproduces tiktoken's published p50k_base file byte for byte (sha256 checked at load).
+LEGACY_SHA256: dict[str, str] = {
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+}
+R50K_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+# name -> (rank file, special tokens)
+_LEGACY: dict[str, tuple[str, dict[str, int]]] = {
+    "gpt2": ("r50k_base", {"<|endoftext|>": 50256}),
+    "r50k_base": ("r50k_base", {"<|endoftext|>": 50256}),
+    "p50k_base": ("p50k_base", {"<|endoftext|>": 50256}),
+    "p50k_edit": (
+        "p50k_base",
+        {
+            "<|endoftext|>": 50256,
+            "<|fim_prefix|>": 50281,
+            "<|fim_middle|>": 50282,
+            "<|fim_suffix|>": 50283,
+        },
+    ),
+}
+
 MODEL_TO_ENCODING: dict[str, str] = {
     "o1": "o200k_base",
     "o3": "o200k_base",
@@ -71,6 +98,37 @@ MODEL_TO_ENCODING: dict[str, str] = {
     "text-embedding-ada-002": "cl100k_base",
     "text-embedding-3-small": "cl100k_base",
     "text-embedding-3-large": "cl100k_base",
+    # GPT-3 era (tiktoken 0.14's `tiktoken/model.py`)
+    "text-davinci-003": "p50k_base",
+    "text-davinci-002": "p50k_base",
+    "text-davinci-001": "r50k_base",
+    "text-curie-001": "r50k_base",
+    "text-babbage-001": "r50k_base",
+    "text-ada-001": "r50k_base",
+    "davinci": "r50k_base",
+    "curie": "r50k_base",
+    "babbage": "r50k_base",
+    "ada": "r50k_base",
+    "code-davinci-002": "p50k_base",
+    "code-davinci-001": "p50k_base",
+    "code-cushman-002": "p50k_base",
+    "code-cushman-001": "p50k_base",
+    "davinci-codex": "p50k_base",
+    "cushman-codex": "p50k_base",
+    "text-davinci-edit-001": "p50k_edit",
+    "code-davinci-edit-001": "p50k_edit",
+    "text-similarity-davinci-001": "r50k_base",
+    "text-similarity-curie-001": "r50k_base",
+    "text-similarity-babbage-001": "r50k_base",
+    "text-similarity-ada-001": "r50k_base",
+    "text-search-davinci-doc-001": "r50k_base",
+    "text-search-curie-doc-001": "r50k_base",
+    "text-search-babbage-doc-001": "r50k_base",
+    "text-search-ada-doc-001": "r50k_base",
+    "code-search-babbage-code-001": "r50k_base",
+    "code-search-ada-code-001": "r50k_base",
+    "gpt2": "gpt2",
+    "gpt-2": "gpt2",
 }
 MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
     "o1-": "o200k_base",
@@ -757,13 +815,29 @@ _LOCK = threading.Lock()
 
 
 def list_encodings() -> list[str]:
-    """Names ``get_encoding`` accepts."""
-    return [*BUNDLED_SHA256, "o200k_harmony"]
+    """Names ``get_encoding`` accepts (the GPT-2 era ones first, as tiktoken lists them)."""
+    return [*_LEGACY, *BUNDLED_SHA256, "o200k_harmony"]
 
 
 def list_encoding_names() -> list[str]:
     """tiktoken's name for ``list_encodings``."""
     return list_encodings()
+
+
+def legacy_rank_file(name: str) -> bytes:
+    """The ``.tiktoken`` text of ``r50k_base`` or ``p50k_base`` (sha256-checked)."""
+    import gzip
+    import hashlib
+
+    data = gzip.decompress((DATA_DIR / "r50k_base.tiktoken.gz").read_bytes())
+    if name == "p50k_base":
+        import base64
+
+        data += b"".join(base64.b64encode(b" " * n) + b" %d\n" % (50255 + n) for n in range(2, 26))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != LEGACY_SHA256[name]:
+        raise ValueError(f"bundled {name} vocabulary is corrupt (sha256 {digest})")
+    return data
 
 
 def _bundled_file(name: str) -> Path:
@@ -781,6 +855,19 @@ def get_encoding(name: str) -> Encoding:
             return enc
         if name in BUNDLED_SHA256:
             enc = Encoding(_native.Encoding.openai(name))
+        elif name in _LEGACY:
+            ranks, specials = _LEGACY[name]
+            pairs = sorted(specials.items(), key=lambda kv: kv[1])
+            data = legacy_rank_file(ranks)
+            if ranks == "p50k_base":
+                # p50k's ranks skip 50256, <|endoftext|>'s id; the loader wants them dense, so
+                # the gap holds that token's own bytes (the split pattern never yields them as
+                # one piece, so no text encodes to it except as the special token).
+                import base64
+
+                at = data.index(b" 50255\n") + len(b" 50255\n")
+                data = data[:at] + base64.b64encode(b"<|endoftext|>") + b" 50256\n" + data[at:]
+            enc = Encoding(_native.Encoding.from_tiktoken_bytes(data, R50K_PATTERN, pairs, name))
         elif name == "o200k_harmony":
             enc = Encoding.from_tiktoken(
                 _bundled_file("o200k_base"),
@@ -791,11 +878,10 @@ def get_encoding(name: str) -> Encoding:
         else:
             import difflib
 
-            close = difflib.get_close_matches(name, list_encodings(), n=3, cutoff=0.5)
+            known = list_encoding_names()
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"unknown encoding {name!r}: known are {', '.join(list_encodings())}{hint}"
-            )
+            raise ValueError(f"unknown encoding {name!r}: known are {', '.join(known)}{hint}")
         _CACHE[name] = enc
         return enc
 
