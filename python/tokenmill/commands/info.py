@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 
 
@@ -19,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "version": __version__,
         "simd": simd_level(),
+        # TOKENMILL_SIMD=scalar|avx2|avx512|neon forces the kernel set (read once per process).
+        "simd_env": os.environ.get("TOKENMILL_SIMD") or None,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "optional": {m: importlib.util.find_spec(m) is not None for m in extras},
@@ -26,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(f"tokenmill {info['version']} (SIMD: {info['simd']}, Python {info['python']})")
+        forced = f", TOKENMILL_SIMD={info['simd_env']}" if info["simd_env"] else ""
+        print(
+            f"tokenmill {info['version']} (SIMD: {info['simd']}{forced}, Python {info['python']})"
+        )
         for name, present in info["optional"].items():  # type: ignore[attr-defined]
             print(f"  {name:<12} {'yes' if present else 'no'}")
     return 0
