@@ -68,13 +68,7 @@ fn load(x: &[f32], i: usize) -> __m512 {
 #[target_feature(enable = "avx512f")]
 fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     if block < 64 || !block.is_multiple_of(64) {
-        let mut nan = false;
-        for c in x.chunks(block.max(1)) {
-            let (m, n) = max_nan_k(c);
-            out.push(m);
-            nan |= n;
-        }
-        return nan;
+        return super::block_max_chunks(x, block, out, |c| max_nan_k(c));
     }
     // One streaming loop over the whole row, the NaN mask kept across blocks and read once (as
     // in `avx2.rs`: a call of `max_nan_k` per block pays its reductions and tail every block).
@@ -86,24 +80,12 @@ fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     let mut i = 0;
     while i < full {
         let end = i + block;
-        let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+        let mut m = [ninf; 4];
         while i < end {
-            let (a, b, c, d) = (
-                load(x, i),
-                load(x, i + 16),
-                load(x, i + 32),
-                load(x, i + 48),
-            );
-            // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
-            m0 = _mm512_max_ps(a, m0);
-            m1 = _mm512_max_ps(b, m1);
-            m2 = _mm512_max_ps(c, m2);
-            m3 = _mm512_max_ps(d, m3);
-            nan |=
-                _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+            max64(x, i, &mut m, &mut nan);
             i += 64;
         }
-        let m = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+        let m = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
         out.push(_mm512_reduce_max_ps(m));
     }
     let mut tail_nan = false;
@@ -115,35 +97,43 @@ fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     tail_nan || nan != 0
 }
 
+/// Fold `x[i..i + 64]` into four running maxima and the NaN mask.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn max64(x: &[f32], i: usize, m: &mut [__m512; 4], nan: &mut __mmask16) {
+    let (a, b, c, d) = (
+        load(x, i),
+        load(x, i + 16),
+        load(x, i + 32),
+        load(x, i + 48),
+    );
+    // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
+    m[0] = _mm512_max_ps(a, m[0]);
+    m[1] = _mm512_max_ps(b, m[1]);
+    m[2] = _mm512_max_ps(c, m[2]);
+    m[3] = _mm512_max_ps(d, m[3]);
+    *nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+}
+
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn max_nan_k(x: &[f32]) -> (f32, bool) {
     let n = x.len();
     let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
-    let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+    let mut m = [ninf; 4];
     let mut nan: __mmask16 = 0;
     let mut i = 0;
     while i + 64 <= n {
-        let (a, b, c, d) = (
-            load(x, i),
-            load(x, i + 16),
-            load(x, i + 32),
-            load(x, i + 48),
-        );
-        m0 = _mm512_max_ps(a, m0);
-        m1 = _mm512_max_ps(b, m1);
-        m2 = _mm512_max_ps(c, m2);
-        m3 = _mm512_max_ps(d, m3);
-        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+        max64(x, i, &mut m, &mut nan);
         i += 64;
     }
     while i + 16 <= n {
         let a = load(x, i);
-        m0 = _mm512_max_ps(a, m0);
+        m[0] = _mm512_max_ps(a, m[0]);
         nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
         i += 16;
     }
-    let m = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+    let m = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
     let (tm, tnan) = scalar::max_nan(&x[i..]);
     (_mm512_reduce_max_ps(m).max(tm), tnan || nan != 0)
 }

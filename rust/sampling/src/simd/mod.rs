@@ -292,6 +292,24 @@ pub(crate) fn push_bits(mut bits: u64, base: usize, out: &mut Vec<u32>) {
     }
 }
 
+/// `block_max` by one `max_nan` call per chunk (blocks the streaming loops do not cover).
+#[inline]
+#[allow(dead_code)] // unused on targets with no vector ISA
+pub(crate) fn block_max_chunks(
+    x: &[f32],
+    block: usize,
+    out: &mut Vec<f32>,
+    max_nan: impl Fn(&[f32]) -> (f32, bool),
+) -> bool {
+    let mut nan = false;
+    for c in x.chunks(block.max(1)) {
+        let (m, n) = max_nan(c);
+        out.push(m);
+        nan |= n;
+    }
+    nan
+}
+
 /// Every kernel table this CPU can run, widest first, scalar last (used by the equivalence tests
 /// and benches).
 #[must_use]
