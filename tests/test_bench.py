@@ -18,7 +18,7 @@ import pytest
 
 import tokenmill
 from tokenmill import bench
-from tokenmill.bench import corpora, render, sampling, tokenization
+from tokenmill.bench import corpora, firstpass, render, sampling, tokenization
 from tokenmill.bench.harness import (
     BenchConfig,
     available_cpus,
@@ -60,7 +60,8 @@ def test_json_has_the_expected_fields(tiny_results: bench.Results) -> None:
         if t is not None:
             assert set(t) == {"median_s", "min_s", "max_s", "reps"}
             assert 0 <= t["min_s"] <= t["median_s"] <= t["max_s"]
-            want = TINY.load_reps if row["suite"] == "load" else TINY.min_reps
+            # load: one fresh process per repetition; first pass: one pass by definition
+            want = {"load": TINY.load_reps, "firstpass": 1}.get(row["suite"], TINY.min_reps)
             assert t["reps"] >= want
     for skip in doc["skipped"]:
         assert set(skip) == {"suite", "what", "reason"} and skip["reason"]
@@ -283,6 +284,45 @@ def test_corpora_are_built_offline_and_deterministic() -> None:
         assert all(len(d.encode()) < 4096 + 10_000 for d in a.docs)
     prose = corpora.english(20_000).docs[0]
     assert sum(c.isalpha() for c in prose) > 0.6 * len(prose)
+
+
+def test_many_language_corpus_is_broad_new_text_and_deterministic() -> None:
+    import unicodedata
+
+    a, b = firstpass.many_language(400_000), firstpass.many_language(400_000)
+    assert a == b and 350_000 < a.n_bytes <= 400_000
+    text = "".join(a.docs)
+    names = {unicodedata.name(c, "").split(" ")[0] for c in text if c.isalpha()}
+    for script in [
+        "DEVANAGARI", "BENGALI", "TAMIL", "TELUGU", "GURMUKHI", "THAI", "KHMER", "MYANMAR",
+        "ETHIOPIC", "GEORGIAN", "ARMENIAN", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "ARABIC",
+        "HEBREW", "CYRILLIC", "GREEK", "LATIN",
+    ]:  # fmt: skip
+        assert script in names, script
+    assert any(unicodedata.decomposition(c) for c in text if "LATIN" in unicodedata.name(c, ""))
+
+    # Unlike sentences recombined whole, most words of the second half are not in the first.
+    def new_share(t: str) -> float:
+        words = t.split()
+        seen = set(words[: len(words) // 2])
+        rest = words[len(words) // 2 :]
+        return sum(w not in seen for w in rest) / len(rest)
+
+    assert new_share(text) > 0.15
+    assert new_share("".join(corpora.multilingual(400_000).docs)) < 0.02
+
+
+def test_firstpass_rows_are_exact_and_labelled() -> None:
+    pytest.importorskip("tiktoken")
+    config = bench.BenchConfig(quick=True, corpus_bytes=30_000)
+    rows, _, sources = firstpass.run(config, encodings=["cl100k_base"])
+    assert set(sources) == {f"first pass: {n}" for n in ("english", "code", "many-language")}
+    ours = [r for r in rows if r.library == "tokenmill"]
+    assert ours and {r.operation for r in ours} == {"encode", "count"}
+    assert {r.exact for r in ours} == {"ok"}
+    assert all(r.throughput and r.extra["warm_MB/s"] > 0 for r in ours)
+    assert firstpass.run(bench.BenchConfig(quick=True, threads=2)) == ([], [], {})
+    assert "First pass" in render.render(bench.Results({}, {"threads": [1]}, tuple(rows), ()))
 
 
 def test_split_docs_keeps_every_line() -> None:

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "pos
 BOUND = 5.0
 
 CHILD = r"""
-import random, sys
+import random, signal, sys
+# A parent that ignores SIGINT (some test runners' workers do) passes SIG_IGN on to its children.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import tokenmill as tm
 enc = tm.get_encoding("cl100k_base")
 tm.set_num_threads(2)

@@ -1,10 +1,12 @@
 """Streaming detokenization (``DecodeStream``, ``DecodeStreams``) against references.
 
 References:
-- Python's incremental ``utf-8`` decoder with ``errors="replace"`` fed each token's bytes
-  (``decode_single_token_bytes``): after every step, the text a stream has emitted must be
-  exactly what that decoder has produced (so a split character is never emitted early and the
-  concatenation is the one-shot ``decode``);
+- the text the bytes so far decide (``decode_single_token_bytes`` of each token, joined, less a
+  trailing proper prefix of a character, decoded with ``errors="replace"``): after every step,
+  the text a stream has emitted must be exactly that (so a split character is never emitted
+  early and the concatenation is the one-shot ``decode``). Python's incremental ``utf-8``
+  decoder is not the reference: it waits for a third byte before rejecting a surrogate-range
+  pair such as ``ED A8``, which the second byte already decides;
 - a brute-force stop-string reference that re-searches the whole decoded text after every
   token;
 - Hugging Face ``tokenizers.decoders.DecodeStream`` on the byte-level BPE ``tokenizer.json``
@@ -13,7 +15,6 @@ References:
 
 from __future__ import annotations
 
-import codecs
 import importlib.resources
 import json
 import random
@@ -74,9 +75,44 @@ EXTRA = [
 ]
 
 
+def _incomplete_tail(b: bytes) -> int:
+    """Length of the trailing bytes that are a proper prefix of a valid UTF-8 character (0-3):
+    some continuation makes them a character, so no decoder may decide them yet."""
+    for k in (3, 2, 1):
+        tail = b[-k:]
+        if len(tail) < k or not 0xC2 <= tail[0] <= 0xF4:
+            continue
+        need = 2 if tail[0] < 0xE0 else 3 if tail[0] < 0xF0 else 4
+        if need <= k:
+            continue
+        for first in (0x80, 0x90, 0xA0):
+            rest = bytes([first]) + b"\x80" * (need - k - 1) if k == 1 else b"\x80" * (need - k)
+            try:
+                (tail + rest).decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return k
+    return 0
+
+
+def _decided(b: bytes) -> str:
+    """The text the bytes so far decide: everything but an incomplete tail, with U+FFFD for
+    each invalid maximal subpart (``decode(errors="replace")``)."""
+    return b[: len(b) - _incomplete_tail(b)].decode("utf-8", errors="replace")
+
+
 def _reference_steps(enc: Any, ids: Sequence[int]) -> list[str]:
-    dec = codecs.getincrementaldecoder("utf-8")("replace")
-    return [dec.decode(enc.decode_single_token_bytes(i)) for i in ids]
+    """The text each token adds to what the bytes so far decide."""
+    out = []
+    raw = b""
+    done = ""
+    for i in ids:
+        raw += enc.decode_single_token_bytes(i)
+        now = _decided(raw)
+        assert now.startswith(done)
+        out.append(now[len(done) :])
+        done = now
+    return out
 
 
 def _stream_steps(enc: Any, ids: Sequence[int], **kw: Any) -> tuple[list[str], str, Any]:
@@ -111,7 +147,7 @@ def test_random_ids_match_incremental_utf8_and_one_shot_decode(data: Any, name: 
             st.one_of(
                 st.integers(0, enc.n_vocab - 2_000),
                 st.integers(0x80, 0xFF).map(lambda b: byte_ids[b]),
-                st.sampled_from([byte_ids[0xE2], byte_ids[0xF0], byte_ids[0x9F], byte_ids[0xC3]]),
+                st.sampled_from([byte_ids[b] for b in (0xE2, 0xF0, 0x9F, 0xC3, 0xED, 0xE0, 0xF4)]),
             ),
             max_size=40,
         )
@@ -135,6 +171,38 @@ def test_split_character_held_back_never_replacement() -> None:
     assert s.step(b[0xF0]) is None
     assert s.flush() == "\ufffd"
     assert s.step(b[ord("y")]) is None  # finished streams ignore tokens
+    # ED A8 can never start a character (it would be a surrogate): U+FFFD at the A8, where
+    # Python's incremental decoder waits for a third byte
+    s = tokenmill.DecodeStream(enc)
+    assert [s.step(b[x]) for x in (0xE7, 0x8F, 0xED, 0xA8, 0x9F)] == [
+        None,
+        None,
+        "\ufffd",
+        "\ufffd\ufffd",
+        "\ufffd",
+    ]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_prompt_context_against_one_shot_decode(data: Any) -> None:
+    """With ``prompt_ids`` the stream emits exactly what the generated tokens add to the text
+    the prompt alone decides: decode(prompt + generated) less that prefix."""
+    name = "cl100k_base"
+    enc = _enc(name)
+    byte_ids = _byte_ids(name)
+    ids = st.lists(
+        st.one_of(
+            st.integers(0, enc.n_vocab - 2_000),
+            st.sampled_from([byte_ids[b] for b in (0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0xC3, 0xA9)]),
+        ),
+        max_size=12,
+    )
+    prompt, gen = data.draw(ids), data.draw(ids)
+    s = tokenmill.DecodeStream(enc, prompt_ids=prompt)
+    out = "".join(s.step(i) or "" for i in gen) + s.flush()
+    raw = b"".join(enc.decode_single_token_bytes(i) for i in prompt)
+    assert out == enc.decode(prompt + gen)[len(_decided(raw)) :]
 
 
 def test_skip_special_tokens() -> None:
@@ -166,8 +234,7 @@ def _stop_reference(
     the earliest occurrence (first in ``stops`` at equal starts) ends the text; otherwise emit
     all but the longest suffix that is a proper prefix of a stop string.
     """
-    dec = codecs.getincrementaldecoder("utf-8")("replace")
-    text = ""
+    raw = b""
     emitted: list[str] = []
 
     def first_match(t: str) -> tuple[int, int] | None:
@@ -180,18 +247,18 @@ def _stop_reference(
     for t, i in enumerate(ids):
         if i in stop_ids:
             if include:
-                text += dec.decode(enc.decode_single_token_bytes(i))
-            text += dec.decode(b"", final=True)
-            emitted.append(text)
+                raw += enc.decode_single_token_bytes(i)
+            emitted.append(raw.decode("utf-8", errors="replace"))
             return emitted, (i, t)
-        text += dec.decode(enc.decode_single_token_bytes(i))
+        raw += enc.decode_single_token_bytes(i)
+        text = _decided(raw)
         m = first_match(text)
         if m is not None:
             pos, k = m
             emitted.append(text[: pos + (len(stops[k]) if include else 0)])
             return emitted, (stops[k], t)
         emitted.append(text[: len(text) - held(text)])
-    text += dec.decode(b"", final=True)
+    text = raw.decode("utf-8", errors="replace")
     m = first_match(text)
     if m is not None:
         pos, k = m

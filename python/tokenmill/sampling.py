@@ -127,10 +127,15 @@ _FIELDS = tuple(f.name for f in fields(SamplingParams))
 def _params(params: SamplingParams | None, given: dict[str, object]) -> SamplingParams:
     """``params``, or one built from the keyword arguments; both at once is an error."""
     if params is None:
+        unknown = sorted(set(given) - set(_FIELDS))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
         return SamplingParams(**given)  # type: ignore[arg-type]
     if not isinstance(params, SamplingParams):
         raise TypeError(f"params must be a SamplingParams, got {type(params).__name__}")
     for name, value in given.items():
+        if name not in _FIELDS:
+            raise TypeError(f"unexpected keyword argument {name!r}")
         default = getattr(_DEFAULT, name)
         if value is not default and not (type(value) in _PLAIN and value == default):
             raise TypeError(f"pass either params or keyword arguments, not both ({name}=...)")
@@ -345,42 +350,14 @@ def log_softmax(logits: npt.ArrayLike, temperature: PerRow = 1.0, *, out: F32 | 
 def kept_mask(
     logits: npt.ArrayLike,
     params: SamplingParams | None = None,
-    *,
-    temperature: PerRow = 1.0,
-    top_k: PerRow = 0,
-    top_p: PerRow = 1.0,
-    min_p: PerRow = 0.0,
-    typical_p: PerRow = 1.0,
-    repetition_penalty: PerRow = 1.0,
-    presence_penalty: PerRow = 0.0,
-    frequency_penalty: PerRow = 0.0,
-    token_history: object = None,
-    token_counts: npt.ArrayLike | None = None,
-    logit_bias: object = None,
-    allowed_mask: npt.ArrayLike | None = None,
+    **kwargs: Unpack[ParamKwargs],
 ) -> npt.NDArray[np.bool_]:
     """The tokens :func:`sample` can return with these settings: a boolean array shaped like
     ``logits``, ``True`` for every token of non-zero probability that survives the processors and
     filters (in the documented order and tie rule). With ``temperature == 0`` only the argmax is
-    kept. ``seed`` and ``step`` of ``params`` play no part.
+    kept. Parameters as for :func:`sample` (``seed`` and ``step`` play no part).
     """
-    p = _params(
-        params,
-        {
-            "temperature": temperature,
-            "top_k": top_k,
-            "top_p": top_p,
-            "min_p": min_p,
-            "typical_p": typical_p,
-            "repetition_penalty": repetition_penalty,
-            "presence_penalty": presence_penalty,
-            "frequency_penalty": frequency_penalty,
-            "token_history": token_history,
-            "token_counts": token_counts,
-            "logit_bias": logit_bias,
-            "allowed_mask": allowed_mask,
-        },
-    )
+    p = _params(params, dict(kwargs))
     x, one_d = logits_2d(logits)
     batch, vocab = x.shape
     args = _row_args(p, batch, seed=0, step=0)
@@ -651,40 +628,20 @@ class Sampler:
         batch_size: int,
         params: SamplingParams | None = None,
         *,
-        temperature: PerRow = 1.0,
-        top_k: PerRow = 0,
-        top_p: PerRow = 1.0,
-        min_p: PerRow = 0.0,
-        typical_p: PerRow = 1.0,
-        repetition_penalty: PerRow = 1.0,
-        presence_penalty: PerRow = 0.0,
-        frequency_penalty: PerRow = 0.0,
-        logit_bias: object = None,
-        seed: Seed = None,
         n: int = 1,
         return_logprobs: bool = False,
         top_logprobs: int = 0,
         logprobs: LogprobMode | None = None,
+        **kwargs: Unpack[ParamKwargs],
     ) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.n, self.top_logprobs = _check_counts(n, top_logprobs)
-        self.params = _params(
-            params,
-            {
-                "temperature": temperature,
-                "top_k": top_k,
-                "top_p": top_p,
-                "min_p": min_p,
-                "typical_p": typical_p,
-                "repetition_penalty": repetition_penalty,
-                "presence_penalty": presence_penalty,
-                "frequency_penalty": frequency_penalty,
-                "logit_bias": logit_bias,
-                "seed": seed,
-            },
-        )
+        self.params = _params(params, dict(kwargs))
+        for name in ("step", "token_history", "token_counts", "allowed_mask"):
+            if getattr(self.params, name) is not getattr(_DEFAULT, name):
+                raise TypeError(f"{name} is per step: pass it to Sampler.sample")
         b = self.batch_size
         seeds = _seeds(self.params.seed, b)
         self._args = _row_args(self.params, b, seed=seeds)

@@ -55,6 +55,33 @@ _HARMONY_SPECIALS: dict[str, int] = {
 
 # Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`, for
 # the encodings tokenmill bundles).
+# The GPT-2 era encodings (tiktoken 0.14's `tiktoken_ext/openai_public.py`). One rank file ships:
+# `r50k_base.tiktoken.gz`, built from GPT-2's `encoder.json` / `vocab.bpe` (see data/README.md);
+# p50k_base is r50k_base plus 24 tokens for runs of 2 to 25 spaces (ranks 50257-50280), which
+# reproduces tiktoken's published p50k_base file byte for byte (sha256 checked at load).
+LEGACY_SHA256: dict[str, str] = {
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+}
+R50K_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+# name -> (rank file, special tokens)
+_LEGACY: dict[str, tuple[str, dict[str, int]]] = {
+    "gpt2": ("r50k_base", {"<|endoftext|>": 50256}),
+    "r50k_base": ("r50k_base", {"<|endoftext|>": 50256}),
+    "p50k_base": ("p50k_base", {"<|endoftext|>": 50256}),
+    "p50k_edit": (
+        "p50k_base",
+        {
+            "<|endoftext|>": 50256,
+            "<|fim_prefix|>": 50281,
+            "<|fim_middle|>": 50282,
+            "<|fim_suffix|>": 50283,
+        },
+    ),
+}
+
 MODEL_TO_ENCODING: dict[str, str] = {
     "o1": "o200k_base",
     "o3": "o200k_base",
@@ -71,6 +98,37 @@ MODEL_TO_ENCODING: dict[str, str] = {
     "text-embedding-ada-002": "cl100k_base",
     "text-embedding-3-small": "cl100k_base",
     "text-embedding-3-large": "cl100k_base",
+    # GPT-3 era (tiktoken 0.14's `tiktoken/model.py`)
+    "text-davinci-003": "p50k_base",
+    "text-davinci-002": "p50k_base",
+    "text-davinci-001": "r50k_base",
+    "text-curie-001": "r50k_base",
+    "text-babbage-001": "r50k_base",
+    "text-ada-001": "r50k_base",
+    "davinci": "r50k_base",
+    "curie": "r50k_base",
+    "babbage": "r50k_base",
+    "ada": "r50k_base",
+    "code-davinci-002": "p50k_base",
+    "code-davinci-001": "p50k_base",
+    "code-cushman-002": "p50k_base",
+    "code-cushman-001": "p50k_base",
+    "davinci-codex": "p50k_base",
+    "cushman-codex": "p50k_base",
+    "text-davinci-edit-001": "p50k_edit",
+    "code-davinci-edit-001": "p50k_edit",
+    "text-similarity-davinci-001": "r50k_base",
+    "text-similarity-curie-001": "r50k_base",
+    "text-similarity-babbage-001": "r50k_base",
+    "text-similarity-ada-001": "r50k_base",
+    "text-search-davinci-doc-001": "r50k_base",
+    "text-search-curie-doc-001": "r50k_base",
+    "text-search-babbage-doc-001": "r50k_base",
+    "text-search-ada-doc-001": "r50k_base",
+    "code-search-babbage-code-001": "r50k_base",
+    "code-search-ada-code-001": "r50k_base",
+    "gpt2": "gpt2",
+    "gpt-2": "gpt2",
 }
 MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
     "o1-": "o200k_base",
@@ -310,22 +368,102 @@ class Encoding:
 
     @property
     def bos_token_id(self) -> int | None:
-        """``tokenizer_config.json``'s ``bos_token`` when the encoding was loaded from a model
-        directory that has one (``load_tokenizer``); else the first id the post-processor puts
-        before the text; else ``None``."""
-        if "bos_token" in self._config:
+        """``tokenizer_config.json``'s ``bos_token`` when the encoding was loaded with one
+        (``load_tokenizer`` on a model directory; ``None`` if it names none, as transformers);
+        without a config, the first id the post-processor puts before the text, else ``None``."""
+        if self._config:
             return self._config_token_id("bos_token")
         prefix = self._post[0]
         return prefix[0] if prefix else None
 
     @property
     def eos_token_id(self) -> int | None:
-        """``tokenizer_config.json``'s ``eos_token`` when loaded with one; else the last id the
-        post-processor puts after the text; else ``None``."""
-        if "eos_token" in self._config:
+        """``tokenizer_config.json``'s ``eos_token`` when loaded with one; without a config, the
+        last id the post-processor puts after the text, else ``None``."""
+        if self._config:
             return self._config_token_id("eos_token")
         suffix = self._post[1]
         return suffix[-1] if suffix else None
+
+    # -- chat templates ----------------------------------------------------------------------
+
+    @property
+    def chat_template(self) -> str | dict[str, str] | None:
+        """The chat template from ``tokenizer_config.json`` / ``chat_template.jinja`` (loaded by
+        ``load_tokenizer`` from a model directory), or ``None``."""
+        tmpl = self._config.get("chat_template")
+        if isinstance(tmpl, list):  # the config's list form: [{"name": ..., "template": ...}]
+            return {t["name"]: t["template"] for t in tmpl}
+        return tmpl if isinstance(tmpl, str | dict) else None
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        documents: Sequence[Mapping[str, Any]] | None = None,
+        chat_template: str | None = None,
+        **template_kwargs: Any,
+    ) -> list[int] | str:
+        """Render ``messages`` with the model's chat template, as transformers'
+        ``apply_chat_template`` does (same Jinja environment and variables; see
+        ``tokenmill.chat``), and tokenize the text unless ``tokenize=False``.
+
+        The text is tokenized like transformers' ``add_special_tokens=False`` call: added tokens
+        in it (``<|im_start|>``) become their ids, no BOS is added by the post-processor (the
+        template writes its own). ``chat_template`` is a template string, or the name of one of
+        the model's named templates; with ``tools`` a ``tool_use`` template is preferred, as in
+        transformers. Needs Jinja2: ``pip install 'tokenmill[chat]'``. Bad messages and
+        templates that raise give ``tokenmill.chat.ChatTemplateError`` (a ``ValueError``).
+        """
+        from tokenmill import chat
+
+        source = self._template(chat_template, tools is not None)
+        specials: dict[str, str] = {}
+        for key in chat.SPECIAL_TOKEN_KEYS:
+            tok = self._config.get(key)
+            if isinstance(tok, dict):
+                tok = tok.get("content")
+            if isinstance(tok, str):
+                specials[key] = tok
+        text = chat.render(
+            source,
+            messages,
+            where=str(self._config.get("_chat_template_source", "chat template")),
+            tools=tools,
+            documents=documents,
+            add_generation_prompt=add_generation_prompt,
+            special_tokens=specials,
+            **template_kwargs,
+        )
+        return self.encode(text, allowed_special="all") if tokenize else text
+
+    def _template(self, chosen: str | None, with_tools: bool) -> str:
+        from tokenmill.chat import ChatTemplateError
+
+        known = self.chat_template
+        if isinstance(known, dict):
+            if chosen is not None and chosen in known:
+                return known[chosen]
+            if chosen is None:
+                if with_tools and "tool_use" in known:
+                    return known["tool_use"]
+                if "default" in known:
+                    return known["default"]
+                raise ChatTemplateError(
+                    f"{self.name!r} has several chat templates and none is 'default': pass "
+                    f"chat_template= one of {sorted(known)}"
+                )
+        if chosen is not None:
+            return chosen
+        if not isinstance(known, str):
+            raise ChatTemplateError(
+                f"{self.name!r} has no chat template: load the model's directory (with its "
+                "tokenizer_config.json) with tokenmill.load_tokenizer, or pass chat_template="
+            )
+        return known
 
     @property
     def eot_token(self) -> int:
@@ -628,6 +766,8 @@ def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
         )
     else:
         enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
+        if len(origin) > 3:
+            _attach_config(enc, [str(f) for f in origin[3]])  # type: ignore[attr-defined]
     with _LOCK:
         return _UNPICKLED.setdefault(key, enc)
 
@@ -645,13 +785,29 @@ _LOCK = threading.Lock()
 
 
 def list_encodings() -> list[str]:
-    """Names ``get_encoding`` accepts."""
-    return [*BUNDLED_SHA256, "o200k_harmony"]
+    """Names ``get_encoding`` accepts (the GPT-2 era ones first, as tiktoken lists them)."""
+    return [*_LEGACY, *BUNDLED_SHA256, "o200k_harmony"]
 
 
 def list_encoding_names() -> list[str]:
     """tiktoken's name for ``list_encodings``."""
     return list_encodings()
+
+
+def legacy_rank_file(name: str) -> bytes:
+    """The ``.tiktoken`` text of ``r50k_base`` or ``p50k_base`` (sha256-checked)."""
+    import gzip
+    import hashlib
+
+    data = gzip.decompress((DATA_DIR / "r50k_base.tiktoken.gz").read_bytes())
+    if name == "p50k_base":
+        import base64
+
+        data += b"".join(base64.b64encode(b" " * n) + b" %d\n" % (50255 + n) for n in range(2, 26))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != LEGACY_SHA256[name]:
+        raise ValueError(f"bundled {name} vocabulary is corrupt (sha256 {digest})")
+    return data
 
 
 def _bundled_file(name: str) -> Path:
@@ -669,6 +825,19 @@ def get_encoding(name: str) -> Encoding:
             return enc
         if name in BUNDLED_SHA256:
             enc = Encoding(_native.Encoding.openai(name))
+        elif name in _LEGACY:
+            ranks, specials = _LEGACY[name]
+            pairs = sorted(specials.items(), key=lambda kv: kv[1])
+            data = legacy_rank_file(ranks)
+            if ranks == "p50k_base":
+                # p50k's ranks skip 50256, <|endoftext|>'s id; the loader wants them dense, so
+                # the gap holds that token's own bytes (the split pattern never yields them as
+                # one piece, so no text encodes to it except as the special token).
+                import base64
+
+                at = data.index(b" 50255\n") + len(b" 50255\n")
+                data = data[:at] + base64.b64encode(b"<|endoftext|>") + b" 50256\n" + data[at:]
+            enc = Encoding(_native.Encoding.from_tiktoken_bytes(data, R50K_PATTERN, pairs, name))
         elif name == "o200k_harmony":
             enc = Encoding.from_tiktoken(
                 _bundled_file("o200k_base"),
@@ -679,11 +848,10 @@ def get_encoding(name: str) -> Encoding:
         else:
             import difflib
 
-            close = difflib.get_close_matches(name, list_encodings(), n=3, cutoff=0.5)
+            known = list_encoding_names()
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"unknown encoding {name!r}: known are {', '.join(list_encodings())}{hint}"
-            )
+            raise ValueError(f"unknown encoding {name!r}: known are {', '.join(known)}{hint}")
         _CACHE[name] = enc
         return enc
 
@@ -740,18 +908,88 @@ def _sha256_of_rank_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_CONFIG_FILES = ("tokenizer_config.json", "chat_template.jinja")
+
+
+def _model_files(spec: str | Path | Sequence[str | Path]) -> tuple[Path, list[Path]] | None:
+    """A model's ``tokenizer.json`` and the config files beside it (or given with it), from a
+    directory, a ``tokenizer.json`` path or a list of paths; ``None`` for anything else."""
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if path.is_dir():
+            main = path / "tokenizer.json"
+            if not main.is_file():
+                raise ValueError(
+                    f"load_tokenizer({str(spec)!r}): the directory has no tokenizer.json"
+                )
+        elif path.name == "tokenizer.json" and path.is_file():
+            main = path
+        else:
+            return None
+        return main, [main.parent / f for f in _CONFIG_FILES if (main.parent / f).is_file()]
+    paths = [Path(p) for p in spec]
+    mains = [p for p in paths if p.name.endswith(".json") and p.name not in _CONFIG_FILES]
+    if len(mains) != 1:
+        raise ValueError(
+            f"load_tokenizer: a list of files needs exactly one tokenizer.json, got {len(mains)}"
+        )
+    for p in paths:
+        if not p.is_file():
+            raise ValueError(f"load_tokenizer: no such file {str(p)!r}")
+    return mains[0], [p for p in paths if p is not mains[0]]
+
+
+def _attach_config(enc: Encoding, files: Sequence[str | Path]) -> None:
+    """Read ``tokenizer_config.json`` (special tokens, chat template) and ``chat_template.jinja``
+    (which wins over the config's template, as in transformers) into ``enc``."""
+    import json
+
+    config: dict[str, Any] = {}
+    for f in map(Path, files):
+        if f.name.endswith(".jinja"):
+            config["chat_template"] = f.read_text(encoding="utf-8")
+            config["_chat_template_source"] = str(f)
+    for f in map(Path, files):
+        if f.name.endswith(".json"):
+            try:
+                loaded = json.loads(f.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise ValueError(f"{f}: not valid JSON: {e}") from None
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{f}: expected a JSON object")
+            if "chat_template" in config:
+                loaded.pop("chat_template", None)
+            elif "chat_template" in loaded:
+                loaded["_chat_template_source"] = f"{f}: chat_template"
+            config.update(loaded)
+    enc._config = config
+    origin = enc._origin
+    if origin is not None and origin[0] == "tokenizer.json":
+        enc._origin = (*origin[:3], tuple(str(Path(f).resolve()) for f in files))
+
+
 def load_tokenizer(
-    spec: str | Path,
+    spec: str | Path | Sequence[str | Path],
     *,
     pattern: str | None = None,
     special_tokens: Mapping[str, int] | None = None,
 ) -> Encoding:
-    """An encoding from a bundled name, an OpenAI model name, a ``.tiktoken`` path or a
-    ``tokenizer.json`` path.
+    """An encoding from a bundled name, an OpenAI model name, a ``.tiktoken`` path, or a Hugging
+    Face model: its directory, its ``tokenizer.json``, or a list of its files.
+
+    For a Hugging Face model, ``tokenizer_config.json`` and ``chat_template.jinja`` beside the
+    ``tokenizer.json`` (or in the list) are read too: they give ``apply_chat_template`` its
+    template and special tokens, and ``bos_token_id`` / ``eos_token_id``.
 
     A ``.tiktoken`` file needs its split ``pattern``; it may be omitted only when the file is
     byte-identical to a bundled encoding (checked by sha256).
     """
+    if not isinstance(spec, str | Path):
+        found = _model_files(spec)
+        assert found is not None  # a list always resolves or raises
+        enc = Encoding.from_tokenizer_json(found[0])
+        _attach_config(enc, found[1])
+        return enc
     text = str(spec)
     if isinstance(spec, str):
         if spec in list_encodings():
@@ -766,7 +1004,12 @@ def load_tokenizer(
             f"load_tokenizer({text!r}): not a bundled encoding ({', '.join(list_encodings())}), "
             "not a known OpenAI model name, and no such file"
         )
-    if path.name.endswith("tokenizer.json") or path.suffix == ".json":
+    found = _model_files(path)
+    if found is not None:
+        enc = Encoding.from_tokenizer_json(found[0])
+        _attach_config(enc, found[1])
+        return enc
+    if path.suffix == ".json":
         return Encoding.from_tokenizer_json(path)
     if pattern is None:
         digest = _sha256_of_rank_file(path)

@@ -15,7 +15,7 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, machine_info
 
 __all__ = ["BenchConfig", "Results", "Row", "Skip", "Timing", "merge", "run"]
 
-SUITES = ("sampling", "tokenization", "streaming", "decode")
+SUITES = ("sampling", "tokenization", "firstpass", "streaming", "decode")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,13 @@ def run(config: BenchConfig) -> Results:
             r, s, sources = tokenization.run(config)
             rows += r
             skips += s
+        if config.only in (None, "firstpass"):
+            from tokenmill.bench import firstpass
+
+            r, s, first_sources = firstpass.run(config)
+            rows += r
+            skips += s
+            sources = {**sources, **first_sources}
         if config.only in (None, "streaming"):
             from tokenmill.bench import streaming
 

@@ -137,6 +137,33 @@ def tokenization_table(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = [
+        "encoding",
+        "corpus",
+        "op",
+        "library",
+        "first pass MB/s",
+        "× quicktok-v1",
+        "warm cache MB/s",
+        "exact",
+    ]
+    body = [
+        [
+            r.encoding,
+            f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)",
+            r.operation,
+            _lib(r, markdown),
+            _num(r.throughput, 1),
+            _num(r.ratio),
+            _num(r.extra.get("warm_MB/s"), 1),
+            r.exact,
+        ]
+        for r in rows
+    ]
+    return table(headers, body, markdown)
+
+
 def load_table(rows: Sequence[Row], markdown: bool) -> str:
     headers = [
         "encoding",
@@ -373,6 +400,17 @@ def render(results: Results, markdown: bool = False) -> str:
             "(tiktoken; HF tokenizers for llama-3); higher is better",
             "",
             tokenization_table(tok, markdown),
+            "",
+        ]
+    first = [r for r in results.rows if r.suite == "firstpass"]
+    if first:
+        out += [
+            f"{h}First pass — one pass over text the process has not seen: a fresh process per "
+            "library, encoding and corpus, one thread, CPU time; × quicktok-v1 = its first-pass "
+            "time / this one's (same operation); warm cache = a second pass over the same "
+            "documents in the same process",
+            "",
+            firstpass_table(first, markdown),
             "",
         ]
     stream = [r for r in results.rows if r.suite == "streaming"]

@@ -55,7 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _read_text(name: str) -> str:
     if name == "-":
-        return sys.stdin.read()
+        text = sys.stdin.read()
+        if not text:
+            # An empty pipe is almost always a mistake upstream; $0 would hide it.
+            raise ValueError("no input on stdin (FILE is '-')")
+        return text
     path = Path(name)
     try:
         return path.read_text(encoding="utf-8")
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
             catalogue=catalogue,
         )
     if args.json:
-        print(json.dumps(dataset.to_dict() if dataset else est.to_dict(), indent=2))
+        data = dataset.to_dict() if dataset else est.to_dict()
+        print(json.dumps(data, indent=2, allow_nan=False))
         return 0
     u = est.usage
     print(f"model      {est.model} ({est.provider}){'  [batch]' if est.batch else ''}")

@@ -101,21 +101,31 @@ def run(args: argparse.Namespace) -> int:
 
             write_plots(report, args.plot)
         if args.out:
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            written: list[Path] = []
-            try:
-                from tokenmill.report.plot import write_plots
+            from tokenmill._files import write_together
 
-                for suffix in (".svg", ".png"):
-                    written += write_plots(report, out / f"report{suffix}")
-            except ImportError as exc:
-                print(f"tokenmill report: plots skipped: {exc}", file=sys.stderr)
-            for fmt in FORMATS:
-                path = out / f"report.{_SUFFIX[fmt]}"
-                text = render_html(report) if fmt == "html" else render(report, fmt)
-                path.write_text(text, encoding="utf-8")
-                written.append(path)
+            def plots(staging: Path) -> list[Path]:
+                try:
+                    from tokenmill.report.plot import write_plots
+                except ImportError as exc:
+                    print(f"tokenmill report: plots skipped: {exc}", file=sys.stderr)
+                    return []
+                return [
+                    p
+                    for suffix in (".svg", ".png")
+                    for p in write_plots(report, staging / f"report{suffix}")
+                ]
+
+            def tables(staging: Path) -> list[Path]:
+                paths = []
+                for fmt in FORMATS:
+                    path = staging / f"report.{_SUFFIX[fmt]}"
+                    text = render_html(report) if fmt == "html" else render(report, fmt)
+                    path.write_text(text, encoding="utf-8")
+                    paths.append(path)
+                return paths
+
+            # All files or none: written aside, moved into place once every one succeeded.
+            written = write_together(Path(args.out), [plots, tables])
             print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     except ImportError as exc:
         print(f"tokenmill report: error: {exc}", file=sys.stderr)

@@ -114,7 +114,8 @@ def _arch(args: argparse.Namespace) -> Any:
 
 
 def _emit(data: dict[str, Any]) -> None:
-    print(json.dumps(data, indent=2))
+    # allow_nan=False: the output is JSON (no Infinity/NaN); a non-finite value is an error.
+    print(json.dumps(data, indent=2, allow_nan=False))
 
 
 def _alloc_lines(a: Any) -> list[str]:

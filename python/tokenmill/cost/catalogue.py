@@ -52,8 +52,13 @@ __all__ = [
 ]
 
 MILLION = Decimal(1_000_000)
-#: The decimal context of every money computation: 50 digits, invalid operations trap.
-MONEY = decimal.Context(prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
+#: The decimal context of every money computation: 50 digits; invalid operations and overflow
+#: trap (a cost is never Infinity).
+MONEY = decimal.Context(
+    prec=50, traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+)
+#: The largest price accepted, USD per 1M tokens ($1 per token; list prices are below $1000).
+MAX_PRICE = Decimal(1_000_000)
 
 
 class UnknownModelError(ValueError, KeyError):
@@ -100,6 +105,10 @@ def parse_price(value: object, where: str) -> Decimal | None:
         raise ValueError(f"{where}: price must be finite, got {value!r}")
     if dec < 0:
         raise ValueError(f"{where}: price must be >= 0, got {value!r}")
+    if dec > MAX_PRICE:
+        raise ValueError(
+            f"{where}: price {value!r} per 1M tokens is not plausible (at most {MAX_PRICE})"
+        )
     return dec
 
 

@@ -246,12 +246,13 @@ class CostEstimate:
         return dataclasses.replace(
             self,
             usage=self.usage + other.usage,
-            input_cost=self.input_cost + other.input_cost,
-            cache_read_cost=self.cache_read_cost + other.cache_read_cost,
-            cache_write_cost=self.cache_write_cost + other.cache_write_cost,
-            output_cost=self.output_cost + other.output_cost,
-            reasoning_cost=self.reasoning_cost + other.reasoning_cost,
-            total_cost=self.total_cost + other.total_cost,
+            # Sums in the money context, like the parts (not the default 28-digit context).
+            input_cost=MONEY.add(self.input_cost, other.input_cost),
+            cache_read_cost=MONEY.add(self.cache_read_cost, other.cache_read_cost),
+            cache_write_cost=MONEY.add(self.cache_write_cost, other.cache_write_cost),
+            output_cost=MONEY.add(self.output_cost, other.output_cost),
+            reasoning_cost=MONEY.add(self.reasoning_cost, other.reasoning_cost),
+            total_cost=MONEY.add(self.total_cost, other.total_cost),
             long_context=self.long_context or other.long_context,
             exact=self.exact and other.exact,
             reason=reason,
@@ -337,8 +338,11 @@ def price_usage(
     read_cost = _component(record, usage.cache_read_tokens, p_read, f"{kind}cache-read", tier)
     write_cost = _component(record, usage.cache_write_tokens, p_write, f"{kind}cache-write", tier)
     if usage.cache_write_1h_tokens:
-        write_cost += _component(
-            record, usage.cache_write_1h_tokens, p_write_1h, f"{kind}1-hour cache-write", tier
+        write_cost = MONEY.add(
+            write_cost,
+            _component(
+                record, usage.cache_write_1h_tokens, p_write_1h, f"{kind}1-hour cache-write", tier
+            ),
         )
     output_cost = _component(record, usage.output_tokens, p_out, f"{kind}output", tier)
     reasoning_cost = _component(
@@ -360,7 +364,9 @@ def price_usage(
             f"{record.name} also has prices tokenmill does not apply "
             f"({', '.join(record.unmodelled)}); they are not in this estimate",
         )
-    total = input_cost + read_cost + write_cost + output_cost + reasoning_cost
+    total = Decimal(0)
+    for part in (input_cost, read_cost, write_cost, output_cost, reasoning_cost):
+        total = MONEY.add(total, part)
     return CostEstimate(
         model=record.name,
         provider=record.provider,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from tokenmill.cost.catalogue import (
+    MONEY,
     Catalogue,
     MissingPriceError,
     Resolution,
@@ -91,7 +92,7 @@ class UsageGroup:
             + usage.cache_write_1h_tokens,
             output_tokens=self.output_tokens + usage.output_tokens,
             reasoning_tokens=self.reasoning_tokens + usage.reasoning_tokens,
-            cost=self.cost + cost,
+            cost=MONEY.add(self.cost, cost),
         )
 
     def to_dict(self, by: Sequence[str]) -> dict[str, Any]:

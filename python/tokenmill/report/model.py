@@ -79,6 +79,18 @@ def resolve_pricing(model: str) -> ModelPricing:
     )
 
 
+def _exact_cost(tokens: int, price_per_1m: float) -> float:
+    """``tokens`` at ``price_per_1m`` computed in :data:`~tokenmill.cost.catalogue.MONEY` from the
+    price's decimal form, then the nearest float: it prints as the exact decimal (``0.0018008``,
+    not the float product's ``0.0018008000000000002``)."""
+    from decimal import Decimal
+
+    from tokenmill.cost.catalogue import MILLION, MONEY
+
+    exact = MONEY.divide(MONEY.multiply(Decimal(tokens), Decimal(repr(price_per_1m))), MILLION)
+    return float(exact)
+
+
 @dataclass(frozen=True)
 class ReportRow:
     """One language × tokenizer. Token statistics are over the language's non-empty sentences.
@@ -381,7 +393,7 @@ def _row(
         share_over_2x=exceed_share(tokens, pivot_tokens, alignment, 2.0),
         share_over_4x=exceed_share(tokens, pivot_tokens, alignment, 4.0),
         relative_time=prem,
-        input_cost_usd=None if price_in is None else total * price_in / 1e6,
+        input_cost_usd=None if price_in is None else _exact_cost(total, price_in),
         input_cost_per_1m_pivot_usd=None if price_in is None or prem is None else prem * price_in,
         output_cost_per_1m_pivot_usd=(
             None if price_out is None or prem is None else prem * price_out

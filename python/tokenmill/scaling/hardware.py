@@ -238,6 +238,10 @@ def training_estimate(
     return dataclasses.replace(base, notes=tuple(notes), at_bf16_peak=alternative)
 
 
+#: The most GPUs a deadline may ask for (about a thousand times the largest cluster built).
+MAX_GPUS = 1e9
+
+
 def gpus_for_deadline(
     compute_flop: float | None = None,
     *,
@@ -261,6 +265,11 @@ def gpus_for_deadline(
     else:
         peak = positive("peak_tflop_per_s", peak_tflop_per_s)
     needed = compute / (peak * 1e12 * utilisation * deadline * SECONDS_PER_DAY)
+    if not math.isfinite(needed) or needed > MAX_GPUS:
+        raise ValueError(
+            f"a deadline of {days:g} days needs {needed:.3g} GPUs (more than {MAX_GPUS:.0e}):"
+            " not a plausible deadline"
+        )
     count = max(1, math.ceil(needed))
     # ceil of a float quotient can land one too high when `needed` is an integer up to rounding.
     fewer = count - 1

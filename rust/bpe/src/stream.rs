@@ -6,9 +6,10 @@
 //! bytes through an incremental UTF-8 decoder: complete characters are decoded at once; a
 //! trailing valid-but-incomplete sequence (at most 3 bytes) waits for the next token; bytes that
 //! can no longer become a character become U+FFFD as soon as that is certain (the next byte
-//! proves it), exactly as Python's incremental `utf-8` decoder with `errors="replace"` does. So
-//! for every id sequence the emitted pieces plus [`DecodeStream::flush`] concatenate to the
-//! one-shot decode, and no U+FFFD ever stands for a character that a later token completes.
+//! proves it; Python's incremental `utf-8` decoder waits one byte longer for surrogate-range
+//! pairs such as `ED A8`). So for every id sequence the emitted pieces plus
+//! [`DecodeStream::flush`] concatenate to the one-shot decode, and no U+FFFD ever stands for a
+//! character that a later token completes.
 //!
 //! Stop strings (OpenAI's and vLLM's `stop`) are matched on that decoded text, never inside
 //! the prompt. After each token the stream emits everything except the longest suffix that is a

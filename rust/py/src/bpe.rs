@@ -387,11 +387,20 @@ impl PyEncoding {
             .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(piece.to_vec()))
     }
 
-    /// The bytes of every regular (non-special) token, sorted bytewise (tiktoken's order).
+    /// The bytes of every regular token (special ids left out, even when a regular token holds
+    /// the same bytes), sorted bytewise (tiktoken's order).
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let model = self.inner.model();
+        let specials: std::collections::HashSet<u32> = self
+            .inner
+            .special_tokens()
+            .iter()
+            .map(|&(_, id)| id)
+            .collect();
         let mut all: Vec<&[u8]> = (0..model.n_ids())
-            .filter_map(|id| u32::try_from(id).ok().and_then(|id| model.token_bytes(id)))
+            .filter_map(|id| u32::try_from(id).ok())
+            .filter(|id| !specials.contains(id))
+            .filter_map(|id| model.token_bytes(id))
             .collect();
         all.sort_unstable();
         PyList::new(py, all.into_iter().map(|b| PyBytes::new(py, b)))

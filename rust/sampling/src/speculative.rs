@@ -265,3 +265,82 @@ impl Iterator for KeptIds<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(target: &[f32], vocab: usize, p: &[RowParams], d: &Drafts<'_>) -> (Vec<i64>, Vec<i64>) {
+        let mut t = vec![0i64; p.len() * (d.k + 1)];
+        let mut a = vec![0i64; p.len()];
+        let out = Verdicts {
+            tokens: &mut t,
+            accepted: &mut a,
+        };
+        rejection_sample(target, vocab, p, d, out).unwrap();
+        (t, a)
+    }
+
+    /// A greedy target accepts a deterministic draft exactly while it matches the argmax, then
+    /// emits the argmax and stops.
+    #[test]
+    fn greedy_target_accepts_the_argmax_prefix() {
+        let vocab = 5;
+        // Position argmaxes: 2, 4, 0, then the bonus position's 1.
+        let rows = [
+            [0.0f32, 1.0, 3.0, 0.5, 0.0],
+            [0.0, 1.0, 0.0, 0.5, 2.0],
+            [4.0, 1.0, 0.0, 0.5, 0.0],
+            [0.0, 9.0, 0.0, 0.5, 0.0],
+        ];
+        let target: Vec<f32> = rows.concat();
+        let greedy = RowParams {
+            temperature: 0.0,
+            ..RowParams::default()
+        };
+        for (ids, want, acc) in [
+            (vec![2i64, 4, 0], vec![2i64, 4, 0, 1], 3i64),
+            (vec![2, 3, 0], vec![2, 4, -1, -1], 1),
+            (vec![1, 4, 0], vec![2, -1, -1, -1], 0),
+        ] {
+            let d = Drafts {
+                k: 3,
+                token_ids: &ids,
+                probs: None,
+            };
+            let (t, a) = run(&target, vocab, &[greedy], &d);
+            assert_eq!((t, a[0]), (want, acc), "draft {ids:?}");
+        }
+    }
+
+    #[test]
+    fn bad_drafts_name_row_and_position() {
+        let target = vec![0.0f32; 2 * 2 * 3];
+        let p = [RowParams::default(); 2];
+        let d = Drafts {
+            k: 1,
+            token_ids: &[0, 3],
+            probs: None,
+        };
+        let mut t = vec![0i64; 4];
+        let mut a = vec![0i64; 2];
+        let e = rejection_sample(
+            &target,
+            3,
+            &p,
+            &d,
+            Verdicts {
+                tokens: &mut t,
+                accepted: &mut a,
+            },
+        );
+        assert!(matches!(
+            e,
+            Err(SamplingError::Draft {
+                row: 1,
+                position: 0,
+                ..
+            })
+        ));
+    }
+}

@@ -64,3 +64,44 @@ pub(crate) fn filter(l: &[f32], st: RowState, mass: f64, w: &mut Work) -> RowSta
         kept: Kept::List,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::params::RowParams;
+    use crate::sample::testing::{exp_weights, kept};
+
+    /// The kept set against a sort-based reference of the same rule, on random rows.
+    #[test]
+    fn typical_matches_a_sorted_reference() {
+        for seed in 0..20u64 {
+            let x: Vec<f32> = (0..400)
+                .map(|i| (crate::rng::uniform(seed, i, 0) * 8.0 - 4.0) as f32)
+                .collect();
+            for mass in [0.2, 0.6, 0.95] {
+                let (e, z) = exp_weights(&x, 1.0);
+                let p: Vec<f64> = e.iter().map(|v| v / z).collect();
+                let h: f64 = p.iter().filter(|&&v| v > 0.0).map(|v| -v * v.ln()).sum();
+                let score: Vec<f64> = p.iter().map(|v| (-v.ln() - h).abs()).collect();
+                let mut order: Vec<usize> = (0..x.len()).collect();
+                order.sort_by(|&a, &b| score[a].total_cmp(&score[b]).then(a.cmp(&b)));
+                let mut cum = 0.0;
+                let mut last = 0;
+                for (j, &i) in order.iter().enumerate() {
+                    cum += p[i];
+                    if cum < mass {
+                        last = j + 1;
+                    } else {
+                        break;
+                    }
+                }
+                let thr = score[order[last.min(order.len() - 1)]];
+                let want: Vec<usize> = (0..x.len()).filter(|&i| score[i] <= thr).collect();
+                let params = RowParams {
+                    typical_p: mass,
+                    ..RowParams::default()
+                };
+                assert_eq!(kept(&x, &params), want, "seed {seed} mass {mass}");
+            }
+        }
+    }
+}
