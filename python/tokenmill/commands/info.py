@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import platform
+from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill._native import __version__, simd_level
 
     extras = ["matplotlib", "pyarrow", "pandas", "tiktoken", "tokenizers", "torch"]
-    info = {
+    info: dict[str, Any] = {
         "version": __version__,
         "simd": simd_level(),
         # TOKENMILL_SIMD=scalar|avx2|avx512|neon forces the kernel set (read once per process).
@@ -33,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"tokenmill {info['version']} (SIMD: {info['simd']}{forced}, Python {info['python']})"
         )
-        for name, present in info["optional"].items():  # type: ignore[attr-defined]
+        for name, present in info["optional"].items():
             print(f"  {name:<12} {'yes' if present else 'no'}")
     return 0
