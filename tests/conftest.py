@@ -30,6 +30,13 @@ def fill_tiktoken_cache(cache: Path) -> None:
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
         key = hashlib.sha1(url.encode()).hexdigest()
         (cache / key).write_bytes(rank_file(name))
+    # r50k_base / p50k_base (and so tiktoken's p50k_edit), from tokenmill's bundled GPT-2 ranks
+    from tokenmill.tokenizer import legacy_rank_file
+
+    for name in ("r50k_base", "p50k_base"):
+        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+        key = hashlib.sha1(url.encode()).hexdigest()
+        (cache / key).write_bytes(legacy_rank_file(name))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -178,3 +178,9 @@ def test_cost_totals_are_summed_in_the_money_context() -> None:
     assert (est + est).total_cost == MONEY.multiply(want, Decimal(2))
     # The default context would have rounded these sums.
     assert sum(parts, Decimal(0)) != want
+
+
+def test_usage_errors_are_one_line() -> None:
+    _one_line_failure(cli("cost", "x.txt"), "--model", "tokenmill cost --help")
+    _one_line_failure(cli("nonsense"), "invalid choice")
+    _one_line_failure(cli("scaling", "train", "--mfu", "x"), "--mfu")

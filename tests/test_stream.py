@@ -183,6 +183,28 @@ def test_split_character_held_back_never_replacement() -> None:
     ]
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_prompt_context_against_one_shot_decode(data: Any) -> None:
+    """With ``prompt_ids`` the stream emits exactly what the generated tokens add to the text
+    the prompt alone decides: decode(prompt + generated) less that prefix."""
+    name = "cl100k_base"
+    enc = _enc(name)
+    byte_ids = _byte_ids(name)
+    ids = st.lists(
+        st.one_of(
+            st.integers(0, enc.n_vocab - 2_000),
+            st.sampled_from([byte_ids[b] for b in (0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0xC3, 0xA9)]),
+        ),
+        max_size=12,
+    )
+    prompt, gen = data.draw(ids), data.draw(ids)
+    s = tokenmill.DecodeStream(enc, prompt_ids=prompt)
+    out = "".join(s.step(i) or "" for i in gen) + s.flush()
+    raw = b"".join(enc.decode_single_token_bytes(i) for i in prompt)
+    assert out == enc.decode(prompt + gen)[len(_decided(raw)) :]
+
+
 def test_skip_special_tokens() -> None:
     enc = _enc("cl100k_base")
     ids = enc.encode("a<|endoftext|>b", allowed_special="all")

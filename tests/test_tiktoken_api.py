@@ -99,13 +99,17 @@ def _script(tk: Any, name: str) -> list[tuple[str, Any]]:
         ("unknown model", _call(lambda: tk.encoding_for_model("no-such-model"))),
         ("unknown model name", _call(lambda: tk.encoding_name_for_model("no-such-model"))),
     ]
-    for model in ("gpt-4o", "gpt-4", "gpt-3.5-turbo-0613", "text-embedding-3-large", "o1-mini"):
+    models = ["gpt-4o", "gpt-4", "gpt-3.5-turbo-0613", "text-embedding-3-large", "o1-mini"]
+    models += ["text-davinci-003", "davinci", "code-cushman-001", "code-davinci-edit-001"]
+    for model in models:
         log.append((f"model {model}", tk.encoding_name_for_model(model)))
         log.append((f"enc {model}", tk.encoding_for_model(model).name))
     return log
 
 
-@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base", "o200k_harmony"])
+@pytest.mark.parametrize(
+    "name", ["r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"]
+)
 def test_script_gives_tiktokens_results(name: str) -> None:
     ours = _script(tokenmill, name)
     theirs = _script(tiktoken, name)
@@ -115,9 +119,20 @@ def test_script_gives_tiktokens_results(name: str) -> None:
 
 
 def test_list_encoding_names_are_tiktokens() -> None:
-    assert set(tokenmill.list_encoding_names()) <= set(tiktoken.list_encoding_names())
+    assert tokenmill.list_encoding_names() == tiktoken.list_encoding_names()
     for name in tokenmill.list_encoding_names():
         assert tokenmill.get_encoding(name).name == name
+    assert tokenmill.encoding_name_for_model("gpt2") == "gpt2"
+
+
+def test_gpt2_is_r50k_with_tiktokens_ids() -> None:
+    """tiktoken's gpt2 reads GPT-2's encoder.json / vocab.bpe (not cached here); its ranks are
+    r50k_base's, so the reference is tiktoken's r50k_base under the name gpt2."""
+    ref = tiktoken.get_encoding("r50k_base")
+    ours = tokenmill.get_encoding("gpt2")
+    for text in TEXTS:
+        assert ours.encode(text) == ref.encode(text)
+    assert ours.n_vocab == 50257 and ours.eot_token == 50256
 
 
 def test_unknown_id_error_is_key_error_and_value_error() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tokenmill import _native
+from tokenmill._data import DATA_DIR
 
 if TYPE_CHECKING:  # numpy is imported by the extension on first use; keep this import cheap
     import numpy as np
@@ -32,6 +33,33 @@ BUNDLED_SHA256: dict[str, str] = dict(_native.openai_rank_files())
 
 # Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`, for
 # the encodings tokenmill bundles).
+# The GPT-2 era encodings (tiktoken 0.14's `tiktoken_ext/openai_public.py`). One rank file ships:
+# `r50k_base.tiktoken.gz`, built from GPT-2's `encoder.json` / `vocab.bpe` (see data/README.md);
+# p50k_base is r50k_base plus 24 tokens for runs of 2 to 25 spaces (ranks 50257-50280), which
+# reproduces tiktoken's published p50k_base file byte for byte (sha256 checked at load).
+LEGACY_SHA256: dict[str, str] = {
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+}
+R50K_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+# name -> (rank file, special tokens)
+_LEGACY: dict[str, tuple[str, dict[str, int]]] = {
+    "gpt2": ("r50k_base", {"<|endoftext|>": 50256}),
+    "r50k_base": ("r50k_base", {"<|endoftext|>": 50256}),
+    "p50k_base": ("p50k_base", {"<|endoftext|>": 50256}),
+    "p50k_edit": (
+        "p50k_base",
+        {
+            "<|endoftext|>": 50256,
+            "<|fim_prefix|>": 50281,
+            "<|fim_middle|>": 50282,
+            "<|fim_suffix|>": 50283,
+        },
+    ),
+}
+
 MODEL_TO_ENCODING: dict[str, str] = {
     "o1": "o200k_base",
     "o3": "o200k_base",
@@ -48,6 +76,37 @@ MODEL_TO_ENCODING: dict[str, str] = {
     "text-embedding-ada-002": "cl100k_base",
     "text-embedding-3-small": "cl100k_base",
     "text-embedding-3-large": "cl100k_base",
+    # GPT-3 era (tiktoken 0.14's `tiktoken/model.py`)
+    "text-davinci-003": "p50k_base",
+    "text-davinci-002": "p50k_base",
+    "text-davinci-001": "r50k_base",
+    "text-curie-001": "r50k_base",
+    "text-babbage-001": "r50k_base",
+    "text-ada-001": "r50k_base",
+    "davinci": "r50k_base",
+    "curie": "r50k_base",
+    "babbage": "r50k_base",
+    "ada": "r50k_base",
+    "code-davinci-002": "p50k_base",
+    "code-davinci-001": "p50k_base",
+    "code-cushman-002": "p50k_base",
+    "code-cushman-001": "p50k_base",
+    "davinci-codex": "p50k_base",
+    "cushman-codex": "p50k_base",
+    "text-davinci-edit-001": "p50k_edit",
+    "code-davinci-edit-001": "p50k_edit",
+    "text-similarity-davinci-001": "r50k_base",
+    "text-similarity-curie-001": "r50k_base",
+    "text-similarity-babbage-001": "r50k_base",
+    "text-similarity-ada-001": "r50k_base",
+    "text-search-davinci-doc-001": "r50k_base",
+    "text-search-curie-doc-001": "r50k_base",
+    "text-search-babbage-doc-001": "r50k_base",
+    "text-search-ada-doc-001": "r50k_base",
+    "code-search-babbage-code-001": "r50k_base",
+    "code-search-ada-code-001": "r50k_base",
+    "gpt2": "gpt2",
+    "gpt-2": "gpt2",
 }
 MODEL_PREFIX_TO_ENCODING: dict[str, str] = {
     "o1-": "o200k_base",
@@ -198,8 +257,9 @@ class Encoding:
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path, *, name: str | None = None) -> Encoding:
-        """Load a Hugging Face ``tokenizer.json`` byte-level BPE model (Llama-3, Qwen, DeepSeek,
-        GLM, MiniMax, GPT-2 style), token-for-token identical to HF ``tokenizers``.
+        """Load a Hugging Face ``tokenizer.json``: byte-level BPE (Llama-3, Qwen, DeepSeek, GLM,
+        MiniMax, GPT-2 style) or SentencePiece-style (Metaspace, BPE with ``byte_fallback``,
+        Unigram; see ``from_file``), token-for-token identical to HF ``tokenizers``.
 
         Its normalizer, pre-tokenizer (split regexes run as Oniguruma reads them), merges and
         added tokens are honoured. Special added tokens follow ``allowed_special`` like
@@ -208,9 +268,11 @@ class Encoding:
         the text, which matches HF's ``encode(text, add_special_tokens=False)`` when called with
         ``allowed_special="all"``; ``encode(..., add_special_tokens=True)`` adds what the file's
         post-processor adds (``TemplateProcessing``, ``ByteLevel``, ``Bert/RobertaProcessing``,
-        ``Sequence``), as HF's default does. Anything unsupported (an unknown post-processor, a
-        WordPiece model, ...) raises ``ValueError`` naming the JSON field. ``name`` defaults to
-        the file's directory name for ``tokenizer.json``.
+        ``Sequence``), as HF's default does. SentencePiece-style files (Metaspace, BPE with
+        ``byte_fallback``, Unigram) load too (see ``from_file``). Anything unsupported (an
+        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises
+        ``ValueError`` naming the JSON field. ``name`` defaults to the file's directory name for
+        ``tokenizer.json``.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
@@ -218,6 +280,31 @@ class Encoding:
         prefix, suffix = _native.Encoding.hf_post_template(str(p))
         enc._post = (prefix, suffix)
         enc._origin = ("tokenizer.json", str(p.resolve()), enc.name)
+        return enc
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, name: str | None = None) -> Encoding:
+        """Load a tokenizer file, recognised by its content (not its name):
+
+        * a Hugging Face ``tokenizer.json``: byte-level BPE (see ``from_tokenizer_json``), or
+          SentencePiece-style (``Metaspace`` pre-tokenizer or ``▁`` normalizers, BPE with
+          ``byte_fallback``, ``Unigram``), token-for-token identical to HF ``tokenizers``;
+        * a Mistral ``tekken.json``, identical to ``mistral_common``'s ``Tekkenizer``;
+        * a SentencePiece ``.model`` (BPE or Unigram, ``identity`` normalization), identical
+          to the ``sentencepiece`` package.
+
+        Control, unknown and added special tokens are listed in ``special_tokens`` and follow
+        ``allowed_special`` (``sentencepiece`` and ``mistral_common`` never read them from
+        text: pass ``disallowed_special=()`` for their behaviour); they decode to their text.
+        SentencePiece user-defined symbols are always recognised, as ``sentencepiece`` does.
+        Unsupported parts (WordPiece models, character-map normalization such as
+        ``nmt_nfkc``, ...) raise ``ValueError`` naming the field or byte offset.
+        """
+        p = Path(path)
+        default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
+        core, _format = _native.Encoding.from_file(str(p), name or default)
+        enc = cls(core)
+        enc._origin = ("file", str(p.resolve()), enc.name)
         return enc
 
     # -- properties --------------------------------------------------------------------------
@@ -625,7 +712,7 @@ class Encoding:
             if _CACHE.get(self.name) is self:
                 return (get_encoding, (self.name,))
             raise TypeError(f"cannot pickle {self!r}: it was not built by a tokenmill loader")
-        if origin[0] in ("tiktoken", "tokenizer.json"):
+        if origin[0] in ("tiktoken", "tokenizer.json", "file"):
             path = str(origin[1])
             return (_unpickle_file, (origin, _file_sha256(path)))
         _, name, pat_str, ranks, specials = origin
@@ -681,6 +768,8 @@ def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
             special_tokens=dict(specials),  # type: ignore[call-overload]
             name=str(name),
         )
+    elif kind == "file":
+        enc = Encoding.from_file(path, name=str(origin[2]))
     else:
         enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
         if len(origin) > 3:
@@ -702,8 +791,8 @@ _LOCK = threading.Lock()
 
 
 def list_encodings() -> list[str]:
-    """Names ``get_encoding`` accepts."""
-    return _native.openai_encodings()
+    """Names ``get_encoding`` accepts (the GPT-2 era ones first, as tiktoken lists them)."""
+    return [*_LEGACY, *_native.openai_encodings()]
 
 
 def rank_file(name: str) -> bytes:
@@ -718,6 +807,22 @@ def list_encoding_names() -> list[str]:
     return list_encodings()
 
 
+def legacy_rank_file(name: str) -> bytes:
+    """The ``.tiktoken`` text of ``r50k_base`` or ``p50k_base`` (sha256-checked)."""
+    import gzip
+    import hashlib
+
+    data = gzip.decompress((DATA_DIR / "r50k_base.tiktoken.gz").read_bytes())
+    if name == "p50k_base":
+        import base64
+
+        data += b"".join(base64.b64encode(b" " * n) + b" %d\n" % (50255 + n) for n in range(2, 26))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != LEGACY_SHA256[name]:
+        raise ValueError(f"bundled {name} vocabulary is corrupt (sha256 {digest})")
+    return data
+
+
 def get_encoding(name: str) -> Encoding:
     """A bundled encoding (offline; loaded once per process)."""
     enc = _CACHE.get(name)
@@ -727,16 +832,28 @@ def get_encoding(name: str) -> Encoding:
         enc = _CACHE.get(name)
         if enc is not None:
             return enc
-        if name in list_encodings():
+        if name in _native.openai_encodings():
             enc = Encoding(_native.Encoding.openai(name))
+        elif name in _LEGACY:
+            ranks, specials = _LEGACY[name]
+            pairs = sorted(specials.items(), key=lambda kv: kv[1])
+            data = legacy_rank_file(ranks)
+            if ranks == "p50k_base":
+                # p50k's ranks skip 50256, <|endoftext|>'s id; the loader wants them dense, so
+                # the gap holds that token's own bytes (the split pattern never yields them as
+                # one piece, so no text encodes to it except as the special token).
+                import base64
+
+                at = data.index(b" 50255\n") + len(b" 50255\n")
+                data = data[:at] + base64.b64encode(b"<|endoftext|>") + b" 50256\n" + data[at:]
+            enc = Encoding(_native.Encoding.from_tiktoken_bytes(data, R50K_PATTERN, pairs, name))
         else:
             import difflib
 
-            close = difflib.get_close_matches(name, list_encodings(), n=3, cutoff=0.5)
+            known = list_encoding_names()
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"unknown encoding {name!r}: known are {', '.join(list_encodings())}{hint}"
-            )
+            raise ValueError(f"unknown encoding {name!r}: known are {', '.join(known)}{hint}")
         _CACHE[name] = enc
         return enc
 
@@ -791,6 +908,15 @@ def _sha256_of_rank_file(path: Path) -> str:
                 )
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _is_rank_file(path: Path) -> bool:
+    """Whether ``path`` holds a ``.tiktoken`` rank file (gzip, or ``<base64> <rank>`` lines)."""
+    import re
+
+    with path.open("rb") as f:
+        head = f.read(256)
+    return head[:2] == b"\x1f\x8b" or re.match(rb"[A-Za-z0-9+/]+=* \d+\r?\n", head) is not None
 
 
 _CONFIG_FILES = ("tokenizer_config.json", "chat_template.jinja")
@@ -859,8 +985,10 @@ def load_tokenizer(
     pattern: str | None = None,
     special_tokens: Mapping[str, int] | None = None,
 ) -> Encoding:
-    """An encoding from a bundled name, an OpenAI model name, a ``.tiktoken`` path, or a Hugging
-    Face model: its directory, its ``tokenizer.json``, or a list of its files.
+    """An encoding from a bundled name, an OpenAI model name, or a file: a ``.tiktoken`` rank
+    file, a Hugging Face model (its directory, its ``tokenizer.json``, or a list of its files),
+    a ``tekken.json`` or a SentencePiece ``.model`` (other files are recognised by content, see
+    ``Encoding.from_file``).
 
     For a Hugging Face model, ``tokenizer_config.json`` and ``chat_template.jinja`` beside the
     ``tokenizer.json`` (or in the list) are read too: they give ``apply_chat_template`` its
@@ -894,8 +1022,8 @@ def load_tokenizer(
         enc = Encoding.from_tokenizer_json(found[0])
         _attach_config(enc, found[1])
         return enc
-    if path.suffix == ".json":
-        return Encoding.from_tokenizer_json(path)
+    if not _is_rank_file(path):
+        return Encoding.from_file(path)
     if pattern is None:
         digest = _sha256_of_rank_file(path)
         match = [n for n, h in BUNDLED_SHA256.items() if h == digest]

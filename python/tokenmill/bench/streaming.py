@@ -24,7 +24,7 @@ from tokenmill.bench.tokenization import (
     LLAMA3,
     installed,
     llama3_tokenizer_json,
-    prepare_tiktoken_cache,
+    tiktoken_encoding,
 )
 
 SUITE = "streaming"
@@ -128,10 +128,8 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     groups: list[tuple[str, Any, dict[str, Callable[[int], Runner]]]] = []
     o200k = get_encoding("o200k_base")
     peers: dict[str, Callable[[int], Runner]] = {}
-    if installed("tiktoken") and prepare_tiktoken_cache() is not None:
-        import tiktoken
-
-        tk = tiktoken.get_encoding("o200k_base")
+    if installed("tiktoken"):
+        tk = tiktoken_encoding("o200k_base")  # built from the local vocabulary, no download
         peers["codecs + tiktoken bytes"] = lambda b: _codecs(tk.decode_single_token_bytes, b)
     else:
         skips.append(Skip(SUITE, "codecs + tiktoken bytes", "tiktoken is not installed"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         "simd": build["simd_chosen"],
         "simd_compiled": compiled,
         "simd_usable": usable,
+        # TOKENMILL_SIMD=scalar|avx2|avx512|neon forces the kernel set (read once per process).
+        "simd_env": os.environ.get("TOKENMILL_SIMD") or None,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "optional": optional,
@@ -59,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  target       {info['target']}")
     print(f"  wheel tag    {', '.join(tags) or 'unknown (not installed from a wheel)'}")
     print(f"  rustc        {info['rustc']}")
+    forced = f", TOKENMILL_SIMD={info['simd_env']}" if info["simd_env"] else ""
     print(
-        f"  SIMD         {info['simd']} (compiled in: {', '.join(compiled)}; "
+        f"  SIMD         {info['simd']}{forced} (compiled in: {', '.join(compiled)}; "
         f"this CPU: {', '.join(usable)})"
     )
     for name, present in optional.items():

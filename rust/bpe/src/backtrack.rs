@@ -613,9 +613,23 @@ impl Backtrack {
         if violated {
             return None;
         }
-        let trie_ids = (0..n as Rank)
-            .filter(|&id| reachable[id as usize])
-            .collect();
+        Self::finish(model, left, right, len, Vec::new(), pairs, |id| {
+            reachable[id as usize]
+        })
+    }
+
+    /// The trie over the reachable tokens (`reachable(id)`), then the tables.
+    fn finish(
+        model: &Vocab,
+        left: Vec<Rank>,
+        right: Vec<Rank>,
+        len: Vec<u32>,
+        prio: Vec<u32>,
+        pairs: PairMap,
+        reachable: impl Fn(Rank) -> bool,
+    ) -> Option<Self> {
+        let n = len.len();
+        let trie_ids = (0..n as Rank).filter(|&id| reachable(id)).collect();
         let mut shorter = vec![NONE; n];
         let trie = Trie::build(
             trie_ids,
@@ -626,7 +640,7 @@ impl Backtrack {
             left,
             right,
             len,
-            prio: Vec::new(),
+            prio,
             pairs,
             shorter,
             trie,
@@ -690,23 +704,9 @@ impl Backtrack {
         if !ordered {
             return None;
         }
-        let trie_ids = (0..n as Rank)
-            .filter(|&id| len[id as usize] == 1 || left[id as usize] != NONE)
-            .collect();
-        let mut shorter = vec![NONE; n];
-        let trie = Trie::build(
-            trie_ids,
-            |id| model.token_bytes(id).unwrap_or_default(),
-            &mut shorter,
-        )?;
-        Some(Self {
-            left,
-            right,
-            len,
-            prio,
-            pairs,
-            shorter,
-            trie,
+        let reachable: Vec<bool> = (0..n).map(|id| len[id] == 1 || left[id] != NONE).collect();
+        Self::finish(model, left, right, len, prio, pairs, |id| {
+            reachable[id as usize]
         })
     }
 
@@ -872,7 +872,9 @@ mod tests {
         static CL: OnceLock<crate::Encoding> = OnceLock::new();
         static O2: OnceLock<crate::Encoding> = OnceLock::new();
         let cell = if name == "cl100k_base" { &CL } else { &O2 };
-        cell.get_or_init(|| bundled_encoding(name).unwrap()).model()
+        cell.get_or_init(|| bundled_encoding(name).unwrap())
+            .model()
+            .unwrap()
     }
 
     fn backtrack(name: &str) -> &'static Backtrack {

@@ -57,7 +57,7 @@ pub fn write_tiktoken<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 }
 
 /// Decode standard base64 with optional `=` padding.
-fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let trimmed = match s {
         [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
         _ => s,

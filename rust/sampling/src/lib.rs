@@ -56,7 +56,8 @@ pub use scratch::{with_scratch, Scratch};
 pub use softmax::softmax_row;
 pub use speculative::{rejection_sample, Drafts, Verdicts};
 
-/// Name of the widest SIMD instruction set the running CPU supports and the kernels use.
+/// Name of the SIMD instruction set the kernels use: the widest the running CPU supports, or the
+/// one `TOKENMILL_SIMD` forces (see [`simd::choose`]).
 ///
 /// Dispatch happens at run time (no global `target-cpu`), so one wheel runs everywhere and uses
 /// AVX-512 or AVX2+FMA where present.

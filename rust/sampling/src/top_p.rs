@@ -257,7 +257,7 @@ mod tests {
     use super::*;
     use crate::rng;
     use crate::sample::testing::{kept, params};
-    use crate::simd::kernels;
+    use crate::simd::{available, Kernels};
 
     #[test]
     fn top_p_shortest_prefix() {
@@ -269,10 +269,9 @@ mod tests {
         assert_eq!(kept(&x, &params(1.0, 0, 0.8, 0.0)), vec![0, 1, 2]);
     }
 
-    /// The ids the fast top-p path keeps (`None`: it deferred to the exact path) and the ids the
-    /// exact path keeps, for one row.
-    fn top_p_both(x: &[f32], p: &RowParams) -> (Option<Vec<u32>>, Vec<u32>) {
-        let k = kernels();
+    /// The ids the fast top-p path of the kernel table `k` keeps (`None`: it deferred to the
+    /// exact path) and the ids the exact path keeps, for one row.
+    fn top_p_both(k: &Kernels, x: &[f32], p: &RowParams) -> (Option<Vec<u32>>, Vec<u32>) {
         let no_min_p = |_: f32| f32::NEG_INFINITY;
         let mut w = Work::default();
         let fast = k
@@ -286,12 +285,11 @@ mod tests {
         (fast, w2.cand.iter().map(|c| c.id).collect())
     }
 
-    /// Where the fast normaliser decides, it keeps what the exact one keeps: random rows from
-    /// flat to peaked, several temperatures and p, vocabularies across chunk sizes.
+    /// Where the fast normaliser decides, it keeps what the exact one keeps, on every kernel
+    /// table this CPU runs: random rows from flat to peaked, several temperatures and p,
+    /// vocabularies across chunk sizes.
     #[test]
     fn top_p_fast_path_keeps_the_exact_set() {
-        let mut decided = 0;
-        let mut total = 0;
         let shapes = [
             (1000usize, 3.0f32),
             (5000, 1.0),
@@ -301,28 +299,40 @@ mod tests {
             (131_072, 3.0),
         ];
         let settings = [(0.7, 0.9), (1.0, 0.5), (0.3, 0.99), (1.5, 0.95)];
-        for (case, &(vocab, sigma)) in shapes.iter().enumerate() {
-            for (j, &(t, top_p)) in settings.iter().enumerate() {
-                let seed = (case * 16 + j) as u64;
-                let x: Vec<f32> = (0..vocab)
-                    .map(|i| {
-                        let u1 = rng::uniform(seed, i as u64, 0).max(1e-300);
-                        let u2 = rng::uniform(seed, i as u64, 1);
-                        let g = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                        sigma * g as f32
-                    })
-                    .collect();
-                let (fast, exact) = top_p_both(&x, &params(t, 0, top_p, 0.0));
-                total += 1;
-                if let Some(fast) = fast {
-                    decided += 1;
-                    assert_eq!(fast, exact, "vocab {vocab} sigma {sigma} T {t} p {top_p}");
+        for k in available() {
+            let mut decided = 0;
+            let mut total = 0;
+            for (case, &(vocab, sigma)) in shapes.iter().enumerate() {
+                for (j, &(t, top_p)) in settings.iter().enumerate() {
+                    let seed = (case * 16 + j) as u64;
+                    let x: Vec<f32> = (0..vocab)
+                        .map(|i| {
+                            let u1 = rng::uniform(seed, i as u64, 0).max(1e-300);
+                            let u2 = rng::uniform(seed, i as u64, 1);
+                            let g = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                            sigma * g as f32
+                        })
+                        .collect();
+                    let (fast, exact) = top_p_both(&k, &x, &params(t, 0, top_p, 0.0));
+                    total += 1;
+                    if let Some(fast) = fast {
+                        decided += 1;
+                        assert_eq!(
+                            fast, exact,
+                            "{} vocab {vocab} sigma {sigma} T {t} p {top_p}",
+                            k.name
+                        );
+                    }
                 }
             }
-        }
-        if kernels().exp_sum_fast.is_some() {
-            // The fast path must decide most of these rows, or it is dead weight.
-            assert!(decided * 2 > total, "decided {decided} of {total}");
+            if k.exp_sum_fast.is_some() {
+                // The fast path must decide most of these rows, or it is dead weight.
+                assert!(
+                    decided * 2 > total,
+                    "{}: decided {decided} of {total}",
+                    k.name
+                );
+            }
         }
     }
 
@@ -336,11 +346,13 @@ mod tests {
             x[i] = 5.0;
         }
         let p = params(1.0, 0, 0.5, 0.0);
-        let (fast, exact) = top_p_both(&x, &p);
-        assert_eq!(fast, None);
-        let mut e = exact;
-        e.sort_unstable();
-        assert_eq!(e, vec![100, 900]);
+        for k in available() {
+            let (fast, exact) = top_p_both(&k, &x, &p);
+            assert_eq!(fast, None, "{}", k.name);
+            let mut e = exact;
+            e.sort_unstable();
+            assert_eq!(e, vec![100, 900], "{}", k.name);
+        }
         assert_eq!(kept(&x, &p), vec![100, 900]);
     }
 }

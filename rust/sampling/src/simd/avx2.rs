@@ -71,13 +71,7 @@ fn hmax(v: __m256) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
     if block < 32 || !block.is_multiple_of(32) {
-        let mut nan = false;
-        for c in x.chunks(block.max(1)) {
-            let (m, n) = max_nan_k(c);
-            out.push(m);
-            nan |= n;
-        }
-        return nan;
+        return super::block_max_chunks(x, block, out, |c| max_nan_k(c));
     }
     // One streaming loop over the whole row (the NaN flag is kept across blocks and read once):
     // a call of `max_nan_k` per block measured 10-25% slower from memory at 256-logit blocks.

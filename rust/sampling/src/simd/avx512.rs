@@ -1,11 +1,14 @@
-//! AVX-512F kernels (16 lanes). Same algorithms as `avx2.rs`, with mask registers for compares.
+//! AVX-512F kernels (16 lanes). Same algorithms as `avx2.rs`, with mask registers for compares
+//! and masked loads for row tails: the exact exp keeps the longer form described in
+//! `simd/mod.rs`; the bounded fast exp of the top-p normaliser (`exp_sum_fast`) is AVX2's
+//! `exp8_fast` on 16 lanes (same constants, so the same `fast_exp_eps` bound).
 //!
 //! Dispatched only when the CPU reports AVX-512F, so the equivalence tests exercise them only on
 //! AVX-512 hardware.
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, EXP_BIAS, LN2_HI, LN2_LO, POLY};
+use super::{push_bits, Affine, ExpArgs, Kernels, EXP_BIAS, LN2_HI, LN2_LO, POLY, POLY3, SHIFTER};
 use crate::scalar;
 
 /// The AVX-512 table, if this CPU has AVX-512F.
@@ -16,7 +19,7 @@ pub(super) fn table() -> Option<Kernels> {
             max_nan,
             block_max,
             exp_sum,
-            exp_sum_fast: None,
+            exp_sum_fast: Some(exp_sum_fast),
             exp_write,
             scale,
             affine_write,
@@ -37,6 +40,9 @@ fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 }
 fn exp_sum(x: &[f32], a: &ExpArgs) -> f64 {
     unsafe { exp_sum_k(x, a) }
+}
+fn exp_sum_fast(x: &[f32], a: &ExpArgs) -> f64 {
+    unsafe { exp_sum_fast_k(x, a) }
 }
 fn exp_write(x: &[f32], a: &ExpArgs, out: &mut [f32]) -> f64 {
     unsafe { exp_write_k(x, a, out) }
@@ -61,13 +67,52 @@ fn load(x: &[f32], i: usize) -> __m512 {
 
 #[target_feature(enable = "avx512f")]
 fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
-    let mut nan = false;
-    for c in x.chunks(block.max(1)) {
-        let (m, n) = max_nan_k(c);
-        out.push(m);
-        nan |= n;
+    if block < 64 || !block.is_multiple_of(64) {
+        return super::block_max_chunks(x, block, out, |c| max_nan_k(c));
     }
-    nan
+    // One streaming loop over the whole row, the NaN mask kept across blocks and read once (as
+    // in `avx2.rs`: a call of `max_nan_k` per block pays its reductions and tail every block).
+    let n = x.len();
+    let full = n / block * block;
+    out.reserve(n.div_ceil(block));
+    let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+    let mut nan: __mmask16 = 0;
+    let mut i = 0;
+    while i < full {
+        let end = i + block;
+        let mut m = [ninf; 4];
+        while i < end {
+            max64(x, i, &mut m, &mut nan);
+            i += 64;
+        }
+        let m = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
+        out.push(_mm512_reduce_max_ps(m));
+    }
+    let mut tail_nan = false;
+    if full < n {
+        let (m, t) = max_nan_k(&x[full..]);
+        out.push(m);
+        tail_nan = t;
+    }
+    tail_nan || nan != 0
+}
+
+/// Fold `x[i..i + 64]` into four running maxima and the NaN mask.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn max64(x: &[f32], i: usize, m: &mut [__m512; 4], nan: &mut __mmask16) {
+    let (a, b, c, d) = (
+        load(x, i),
+        load(x, i + 16),
+        load(x, i + 32),
+        load(x, i + 48),
+    );
+    // max(v, acc) returns acc when v is NaN, so a NaN never replaces the running max.
+    m[0] = _mm512_max_ps(a, m[0]);
+    m[1] = _mm512_max_ps(b, m[1]);
+    m[2] = _mm512_max_ps(c, m[2]);
+    m[3] = _mm512_max_ps(d, m[3]);
+    *nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
 }
 
 #[inline]
@@ -75,30 +120,20 @@ fn block_max_k(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
 fn max_nan_k(x: &[f32]) -> (f32, bool) {
     let n = x.len();
     let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
-    let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+    let mut m = [ninf; 4];
     let mut nan: __mmask16 = 0;
     let mut i = 0;
     while i + 64 <= n {
-        let (a, b, c, d) = (
-            load(x, i),
-            load(x, i + 16),
-            load(x, i + 32),
-            load(x, i + 48),
-        );
-        m0 = _mm512_max_ps(a, m0);
-        m1 = _mm512_max_ps(b, m1);
-        m2 = _mm512_max_ps(c, m2);
-        m3 = _mm512_max_ps(d, m3);
-        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+        max64(x, i, &mut m, &mut nan);
         i += 64;
     }
     while i + 16 <= n {
         let a = load(x, i);
-        m0 = _mm512_max_ps(a, m0);
+        m[0] = _mm512_max_ps(a, m[0]);
         nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
         i += 16;
     }
-    let m = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+    let m = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
     let (tm, tnan) = scalar::max_nan(&x[i..]);
     (_mm512_reduce_max_ps(m).max(tm), tnan || nan != 0)
 }
@@ -186,6 +221,85 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
         i += 16;
     }
     _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1])) + scalar::exp_sum(&x[i..], a)
+}
+
+/// Per-row constants of the fast exp (see `avx2.rs`, `exp8_fast`).
+struct F {
+    lo: __m512,
+    s_l2e: __m512,
+    c_shift: __m512,
+    shifter: __m512,
+    d_hi: __m512,
+    s_hi: __m512,
+    ln2: __m512,
+    p: [__m512; 4],
+}
+
+/// `exp((x - max) / T) / unscale` within `fast_exp_eps`, 16 lanes: AVX2's `exp8_fast` step for
+/// step (`n` from the shifter FMA, one-rounding argument `x·s_hi - D_hi - n·ln2`, degree-3
+/// `POLY3`, `2^(n + 64)` added to the exponent field).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn exp16_fast(x: __m512, c: &F) -> __m512 {
+    let xc = _mm512_max_ps(x, c.lo);
+    let t = _mm512_fmadd_ps(xc, c.s_l2e, c.c_shift);
+    let a = _mm512_fmsub_ps(xc, c.s_hi, c.d_hi);
+    let nf = _mm512_sub_ps(t, c.shifter);
+    let r = _mm512_fnmadd_ps(nf, c.ln2, a);
+    let mut p = _mm512_fmadd_ps(c.p[3], r, c.p[2]);
+    p = _mm512_fmadd_ps(p, r, c.p[1]);
+    p = _mm512_fmadd_ps(p, r, c.p[0]);
+    let e = _mm512_slli_epi32::<23>(_mm512_castps_si512(t));
+    _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e))
+}
+
+#[target_feature(enable = "avx512f")]
+fn exp_sum_fast_k(x: &[f32], a: &ExpArgs) -> f64 {
+    let c = F {
+        lo: _mm512_set1_ps(a.lo),
+        s_l2e: _mm512_set1_ps(a.s_l2e),
+        c_shift: _mm512_set1_ps(a.c_shift),
+        shifter: _mm512_set1_ps(SHIFTER),
+        d_hi: _mm512_set1_ps(a.d_hi),
+        s_hi: _mm512_set1_ps(a.s_hi),
+        ln2: _mm512_set1_ps(std::f32::consts::LN_2),
+        p: POLY3.map(|v| _mm512_set1_ps(v)),
+    };
+    let n = x.len();
+    let mut acc = [_mm512_setzero_pd(); 2];
+    let (mut s0, mut s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    // Four vectors per step; eight vectors per f32 partial sum (two steps), then f64, as in
+    // `avx2.rs`.
+    let mut odd = false;
+    while i + 64 <= n {
+        let e0 = exp16_fast(load(x, i), &c);
+        let e1 = exp16_fast(load(x, i + 16), &c);
+        let e2 = exp16_fast(load(x, i + 32), &c);
+        let e3 = exp16_fast(load(x, i + 48), &c);
+        s0 = _mm512_add_ps(s0, _mm512_add_ps(e0, e1));
+        s1 = _mm512_add_ps(s1, _mm512_add_ps(e2, e3));
+        i += 64;
+        if odd {
+            acc_f64(&mut acc, _mm512_add_ps(s0, s1));
+            (s0, s1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        }
+        odd = !odd;
+    }
+    acc_f64(&mut acc, _mm512_add_ps(s0, s1));
+    let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+    while i < n {
+        // The last 1-63 logits, 16 at a time; lanes past the end load -inf, which the clamp
+        // turns into a term below 1e-47 of the row max's.
+        let m = (n - i).min(16);
+        let mask: __mmask16 = if m == 16 { 0xffff } else { (1u16 << m) - 1 };
+        // SAFETY: lanes outside `mask` are not read (masked loads do not fault); lanes inside
+        // are below n.
+        let v = unsafe { _mm512_mask_loadu_ps(ninf, mask, x.as_ptr().add(i)) };
+        acc_f64(&mut acc, exp16_fast(v, &c));
+        i += m;
+    }
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1]))
 }
 
 #[target_feature(enable = "avx512f")]

@@ -3,7 +3,9 @@
 //! Design notes: each ISA lives in its own file with `#[target_feature]` functions; [`kernels`]
 //! picks the widest table the running CPU supports, once (AVX-512F > AVX2+FMA on x86-64, NEON on
 //! aarch64, else the scalar reference). No global `target-cpu` is needed, so one wheel runs
-//! everywhere.
+//! everywhere. The environment variable `TOKENMILL_SIMD` (`scalar`, `avx2`, `avx512`, `neon`,
+//! `auto`) forces a table, read once at the first dispatch; a set this CPU cannot run, or an
+//! unknown name, falls back to the widest with one warning on stderr (see [`choose`]).
 //!
 //! Every exp kernel returns `exp((x - max) / T) / unscale`, where `ExpArgs::unscale` is a per-row
 //! constant (`2^-64 · e^(-D_lo) · 2^(-δ)`, see below): the 2^64 bias keeps every result of the
@@ -290,6 +292,24 @@ pub(crate) fn push_bits(mut bits: u64, base: usize, out: &mut Vec<u32>) {
     }
 }
 
+/// `block_max` by one `max_nan` call per chunk (blocks the streaming loops do not cover).
+#[inline]
+#[allow(dead_code)] // unused on targets with no vector ISA
+pub(crate) fn block_max_chunks(
+    x: &[f32],
+    block: usize,
+    out: &mut Vec<f32>,
+    max_nan: impl Fn(&[f32]) -> (f32, bool),
+) -> bool {
+    let mut nan = false;
+    for c in x.chunks(block.max(1)) {
+        let (m, n) = max_nan(c);
+        out.push(m);
+        nan |= n;
+    }
+    nan
+}
+
 /// Every kernel table this CPU can run, widest first, scalar last (used by the equivalence tests
 /// and benches).
 #[must_use]
@@ -308,11 +328,61 @@ pub fn available() -> Vec<Kernels> {
     v
 }
 
-/// The kernel table for this CPU, chosen once.
+/// The environment variable that forces a kernel table: `scalar`, `avx2`, `avx512` or `neon`
+/// (unset, empty or `auto`: the widest this CPU runs). Read once, at the first dispatch.
+pub const SIMD_ENV: &str = "TOKENMILL_SIMD";
+
+/// The table a `TOKENMILL_SIMD` value selects among `usable` (widest first, scalar last), and a
+/// warning when the request cannot be honoured: a name this CPU cannot run, or no known name,
+/// falls back to the widest usable table (a forced ISA never makes the library fail).
+#[must_use]
+pub fn choose(request: Option<&str>, usable: &[Kernels]) -> (Kernels, Option<String>) {
+    let widest = usable.first().copied().unwrap_or(crate::scalar::TABLE);
+    let want = request.map(str::trim).unwrap_or("").to_ascii_lowercase();
+    if want.is_empty() || want == "auto" {
+        return (widest, None);
+    }
+    if let Some(k) = usable.iter().find(|k| k.name == want) {
+        return (*k, None);
+    }
+    let names: Vec<&str> = usable.iter().map(|k| k.name).collect();
+    let why = if ["avx512", "avx2", "neon", "scalar"].contains(&want.as_str()) {
+        "is not usable on this CPU"
+    } else {
+        "is not a known kernel set (auto, scalar, avx2, avx512, neon)"
+    };
+    let msg = format!(
+        "{SIMD_ENV}={want} {why}; usable here: {}; using {}",
+        names.join(", "),
+        widest.name
+    );
+    (widest, Some(msg))
+}
+
+fn dispatch() -> &'static (Kernels, Option<String>) {
+    static K: OnceLock<(Kernels, Option<String>)> = OnceLock::new();
+    K.get_or_init(|| {
+        let request = std::env::var(SIMD_ENV).ok();
+        let chosen = choose(request.as_deref(), &available());
+        if let Some(msg) = &chosen.1 {
+            eprintln!("tokenmill: warning: {msg}");
+        }
+        chosen
+    })
+}
+
+/// The kernel table in use, chosen once: the one `TOKENMILL_SIMD` names if this CPU runs it,
+/// else the widest this CPU supports (see [`choose`]).
 #[must_use]
 pub fn kernels() -> &'static Kernels {
-    static K: OnceLock<Kernels> = OnceLock::new();
-    K.get_or_init(|| available()[0])
+    &dispatch().0
+}
+
+/// The warning printed (once, to stderr) when `TOKENMILL_SIMD` asked for a kernel set that was
+/// not used; `None` when it was honoured or not set.
+#[must_use]
+pub fn dispatch_warning() -> Option<&'static str> {
+    dispatch().1.as_deref()
 }
 
 #[cfg(test)]
@@ -371,8 +441,9 @@ mod tests {
         }
     }
 
-    /// Bound of the terms the fast kernels add for padding (-inf, clamped to `max - 110 T`).
-    const PAD: f64 = 8.0 * 1.7e-48;
+    /// Bound of the terms the fast kernels add for padding (-inf, clamped to `max - 110 T`): at
+    /// most 15 lanes (AVX-512; AVX2 pads 7), each `e^-110 < 1.7e-48` of the row max's term.
+    const PAD: f64 = 16.0 * 1.7e-48;
 
     /// The fast sum within `fast_exp_eps` of the exact one, as a whole and term by term (each
     /// logit alone, which goes through the padded tail).
@@ -528,8 +599,38 @@ mod tests {
     }
 
     #[test]
-    fn dispatch_picks_widest() {
-        assert_eq!(kernels().name, available()[0].name);
+    fn dispatch_follows_the_request() {
+        let usable = available();
+        let expect = match std::env::var(SIMD_ENV) {
+            Ok(v) if usable.iter().any(|k| k.name == v) => v,
+            _ => usable[0].name.to_string(),
+        };
+        assert_eq!(kernels().name, expect);
         assert_eq!(kernels().name, crate::simd_level());
+    }
+
+    #[test]
+    fn choose_honours_usable_names_and_falls_back_otherwise() {
+        let usable = available();
+        let widest = usable[0].name;
+        for req in [None, Some(""), Some("auto"), Some(" AUTO ")] {
+            let (k, w) = choose(req, &usable);
+            assert_eq!((k.name, w), (widest, None));
+        }
+        for k in &usable {
+            let (c, w) = choose(Some(k.name), &usable);
+            assert_eq!((c.name, w), (k.name, None));
+        }
+        // Only scalar usable: every vector request falls back, naming what was asked.
+        let only = [crate::scalar::TABLE];
+        for req in ["avx512", "avx2", "neon"] {
+            let (c, w) = choose(Some(req), &only);
+            assert_eq!(c.name, "scalar");
+            let w = w.unwrap_or_default();
+            assert!(w.contains(req) && w.contains("not usable"), "{w}");
+        }
+        let (c, w) = choose(Some("sse9"), &usable);
+        assert_eq!(c.name, widest);
+        assert!(w.unwrap_or_default().contains("not a known kernel set"));
     }
 }
