@@ -425,11 +425,18 @@ def test_malformed_json_names_the_position(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("model_type", ["Unigram", "WordPiece", "WordLevel"])
 def test_other_model_types_are_refused(tmp_path: Path, model_type: str) -> None:
+    # With a ByteLevel pipeline (here) only BPE is supported; a SentencePiece-style file may be
+    # Unigram (tests/test_tokenizer_formats.py), never WordPiece or WordLevel.
     doc = _synthetic(_byte_level(), [])
     doc["model"]["type"] = model_type
     message = _error(tmp_path, doc)
     assert "model.type" in message
     assert model_type in message
+    if model_type != "Unigram":
+        doc.update(pre_tokenizer={"type": "Metaspace"}, decoder={"type": "Metaspace"})
+        message = _error(tmp_path, doc)
+        assert "model.type" in message
+        assert model_type in message
 
 
 @pytest.mark.parametrize(

@@ -281,8 +281,9 @@ class Encoding:
 
     @classmethod
     def from_tokenizer_json(cls, path: str | Path, *, name: str | None = None) -> Encoding:
-        """Load a Hugging Face ``tokenizer.json`` byte-level BPE model (Llama-3, Qwen, DeepSeek,
-        GLM, MiniMax, GPT-2 style), token-for-token identical to HF ``tokenizers``.
+        """Load a Hugging Face ``tokenizer.json``: byte-level BPE (Llama-3, Qwen, DeepSeek, GLM,
+        MiniMax, GPT-2 style) or SentencePiece-style (Metaspace, BPE with ``byte_fallback``,
+        Unigram; see ``from_file``), token-for-token identical to HF ``tokenizers``.
 
         Its normalizer, pre-tokenizer (split regexes run as Oniguruma reads them), merges and
         added tokens are honoured. Special added tokens follow ``allowed_special`` like
@@ -291,9 +292,11 @@ class Encoding:
         the text, which matches HF's ``encode(text, add_special_tokens=False)`` when called with
         ``allowed_special="all"``; ``encode(..., add_special_tokens=True)`` adds what the file's
         post-processor adds (``TemplateProcessing``, ``ByteLevel``, ``Bert/RobertaProcessing``,
-        ``Sequence``), as HF's default does. Anything unsupported (an unknown post-processor, a
-        WordPiece model, ...) raises ``ValueError`` naming the JSON field. ``name`` defaults to
-        the file's directory name for ``tokenizer.json``.
+        ``Sequence``), as HF's default does. SentencePiece-style files (Metaspace, BPE with
+        ``byte_fallback``, Unigram) load too (see ``from_file``). Anything unsupported (an
+        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises
+        ``ValueError`` naming the JSON field. ``name`` defaults to the file's directory name for
+        ``tokenizer.json``.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
@@ -301,6 +304,31 @@ class Encoding:
         prefix, suffix = _native.Encoding.hf_post_template(str(p))
         enc._post = (prefix, suffix)
         enc._origin = ("tokenizer.json", str(p.resolve()), enc.name)
+        return enc
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, name: str | None = None) -> Encoding:
+        """Load a tokenizer file, recognised by its content (not its name):
+
+        * a Hugging Face ``tokenizer.json``: byte-level BPE (see ``from_tokenizer_json``), or
+          SentencePiece-style (``Metaspace`` pre-tokenizer or ``▁`` normalizers, BPE with
+          ``byte_fallback``, ``Unigram``), token-for-token identical to HF ``tokenizers``;
+        * a Mistral ``tekken.json``, identical to ``mistral_common``'s ``Tekkenizer``;
+        * a SentencePiece ``.model`` (BPE or Unigram, ``identity`` normalization), identical
+          to the ``sentencepiece`` package.
+
+        Control, unknown and added special tokens are listed in ``special_tokens`` and follow
+        ``allowed_special`` (``sentencepiece`` and ``mistral_common`` never read them from
+        text: pass ``disallowed_special=()`` for their behaviour); they decode to their text.
+        SentencePiece user-defined symbols are always recognised, as ``sentencepiece`` does.
+        Unsupported parts (WordPiece models, character-map normalization such as
+        ``nmt_nfkc``, ...) raise ``ValueError`` naming the field or byte offset.
+        """
+        p = Path(path)
+        default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
+        core, _format = _native.Encoding.from_file(str(p), name or default)
+        enc = cls(core)
+        enc._origin = ("file", str(p.resolve()), enc.name)
         return enc
 
     # -- properties --------------------------------------------------------------------------
@@ -708,7 +736,7 @@ class Encoding:
             if _CACHE.get(self.name) is self:
                 return (get_encoding, (self.name,))
             raise TypeError(f"cannot pickle {self!r}: it was not built by a tokenmill loader")
-        if origin[0] in ("tiktoken", "tokenizer.json"):
+        if origin[0] in ("tiktoken", "tokenizer.json", "file"):
             path = str(origin[1])
             return (_unpickle_file, (origin, _file_sha256(path)))
         _, name, pat_str, ranks, specials = origin
@@ -764,6 +792,8 @@ def _unpickle_file(origin: tuple[object, ...], sha256: str) -> Encoding:
             special_tokens=dict(specials),  # type: ignore[call-overload]
             name=str(name),
         )
+    elif kind == "file":
+        enc = Encoding.from_file(path, name=str(origin[2]))
     else:
         enc = Encoding.from_tokenizer_json(path, name=str(origin[2]))
         if len(origin) > 3:
@@ -908,6 +938,15 @@ def _sha256_of_rank_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _is_rank_file(path: Path) -> bool:
+    """Whether ``path`` holds a ``.tiktoken`` rank file (gzip, or ``<base64> <rank>`` lines)."""
+    import re
+
+    with path.open("rb") as f:
+        head = f.read(256)
+    return head[:2] == b"\x1f\x8b" or re.match(rb"[A-Za-z0-9+/]+=* \d+\r?\n", head) is not None
+
+
 _CONFIG_FILES = ("tokenizer_config.json", "chat_template.jinja")
 
 
@@ -974,8 +1013,10 @@ def load_tokenizer(
     pattern: str | None = None,
     special_tokens: Mapping[str, int] | None = None,
 ) -> Encoding:
-    """An encoding from a bundled name, an OpenAI model name, a ``.tiktoken`` path, or a Hugging
-    Face model: its directory, its ``tokenizer.json``, or a list of its files.
+    """An encoding from a bundled name, an OpenAI model name, or a file: a ``.tiktoken`` rank
+    file, a Hugging Face model (its directory, its ``tokenizer.json``, or a list of its files),
+    a ``tekken.json`` or a SentencePiece ``.model`` (other files are recognised by content, see
+    ``Encoding.from_file``).
 
     For a Hugging Face model, ``tokenizer_config.json`` and ``chat_template.jinja`` beside the
     ``tokenizer.json`` (or in the list) are read too: they give ``apply_chat_template`` its
@@ -1009,8 +1050,8 @@ def load_tokenizer(
         enc = Encoding.from_tokenizer_json(found[0])
         _attach_config(enc, found[1])
         return enc
-    if path.suffix == ".json":
-        return Encoding.from_tokenizer_json(path)
+    if not _is_rank_file(path):
+        return Encoding.from_file(path)
     if pattern is None:
         digest = _sha256_of_rank_file(path)
         match = [n for n, h in BUNDLED_SHA256.items() if h == digest]

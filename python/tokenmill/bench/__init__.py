@@ -15,7 +15,7 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, machine_info
 
 __all__ = ["BenchConfig", "Results", "Row", "Skip", "Timing", "merge", "run"]
 
-SUITES = ("sampling", "tokenization", "firstpass", "streaming", "decode")
+SUITES = ("sampling", "tokenization", "firstpass", "streaming", "decode", "formats")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ def run(config: BenchConfig) -> Results:
             from tokenmill.bench import decode
 
             r, s = decode.run(config)
+            rows += r
+            skips += s
+        if config.only in (None, "formats") and config.threads == 1:
+            from tokenmill.bench import formats
+
+            r, s = formats.run(config)
             rows += r
             skips += s
     mode = {"quick": config.quick, "threads": [config.threads], "only": config.only}

@@ -402,6 +402,16 @@ def render(results: Results, markdown: bool = False) -> str:
             tokenization_table(tok, markdown),
             "",
         ]
+    formats = [r for r in results.rows if r.suite == "formats"]
+    if formats:
+        out += [
+            f"{h}Other formats — SentencePiece BPE / Unigram, Unigram tokenizer.json, tekken; "
+            "MB/s of UTF-8 input; × ref = throughput / the format's reference library's; "
+            "higher is better",
+            "",
+            tokenization_table(formats, markdown),
+            "",
+        ]
     first = [r for r in results.rows if r.suite == "firstpass"]
     if first:
         out += [

@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("sampling", "tokenization", "firstpass", "streaming", "decode"),
+        choices=("sampling", "tokenization", "firstpass", "streaming", "decode", "formats"),
         help="run one suite only",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")

@@ -872,7 +872,9 @@ mod tests {
         static CL: OnceLock<crate::Encoding> = OnceLock::new();
         static O2: OnceLock<crate::Encoding> = OnceLock::new();
         let cell = if name == "cl100k_base" { &CL } else { &O2 };
-        cell.get_or_init(|| bundled_encoding(name).unwrap()).model()
+        cell.get_or_init(|| bundled_encoding(name).unwrap())
+            .model()
+            .unwrap()
     }
 
     fn backtrack(name: &str) -> &'static Backtrack {

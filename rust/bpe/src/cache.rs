@@ -246,7 +246,7 @@ mod tests {
         .collect();
         let mut cache = fresh();
         for round in 0..3 {
-            for model in [a.model(), b.model()] {
+            for model in [a.model().unwrap(), b.model().unwrap()] {
                 for p in &pieces {
                     let mut want = Vec::new();
                     model.encode_piece(p, &mut want);

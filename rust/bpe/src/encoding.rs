@@ -28,8 +28,10 @@ use rayon::prelude::*;
 use crate::cache;
 use rustc_hash::FxHashMap;
 
+use crate::cache::PieceCache;
 use crate::model::{BpeModel, Rank};
 use crate::pretok::{Normalizer, PreTokenizer};
+use crate::spm::PieceModel;
 use crate::VocabError;
 
 /// The stop flag of calls that cannot be stopped.
@@ -56,10 +58,51 @@ pub enum SpecialSet<'a> {
     Names(&'a [String]),
 }
 
+/// The vocabulary and how a piece becomes ids: byte-level BPE, or a model over characters
+/// (SentencePiece BPE and Unigram, Mistral tekken; see `spm`).
+// One per encoding; the BPE variant is the hot path and stays unboxed.
+#[allow(clippy::large_enum_variant)]
+enum Model {
+    Bpe(BpeModel),
+    Pieces(Box<dyn PieceModel>),
+}
+
+impl Model {
+    #[inline]
+    fn encode_pieces(&self, ps: &[&[u8]], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
+        match self {
+            Model::Bpe(m) => m.encode_pieces(ps, out, cache),
+            Model::Pieces(m) => m.encode_pieces(ps, out, cache),
+        }
+    }
+
+    #[inline]
+    fn count_pieces(&self, ps: &[&[u8]], cache: Option<&mut PieceCache>) -> usize {
+        match self {
+            Model::Bpe(m) => m.count_pieces(ps, cache),
+            Model::Pieces(m) => m.count_pieces(ps, cache),
+        }
+    }
+
+    fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        match self {
+            Model::Bpe(m) => m.token_bytes(id),
+            Model::Pieces(m) => m.token_bytes(id),
+        }
+    }
+
+    fn n_ids(&self) -> usize {
+        match self {
+            Model::Bpe(m) => m.n_ids(),
+            Model::Pieces(m) => m.n_ids(),
+        }
+    }
+}
+
 /// A complete tokenizer.
 pub struct Encoding {
     name: String,
-    model: BpeModel,
+    model: Model,
     pretok: Box<dyn PreTokenizer>,
     normalizer: Option<Box<dyn Normalizer>>,
     specials: Vec<(String, Rank)>,
@@ -91,6 +134,30 @@ impl Encoding {
     pub fn new(
         name: impl Into<String>,
         model: BpeModel,
+        pretok: Box<dyn PreTokenizer>,
+        normalizer: Option<Box<dyn Normalizer>>,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        Self::assemble(name, Model::Bpe(model), pretok, normalizer, specials)
+    }
+
+    /// [`new`](Self::new) with a model that is not byte-level BPE.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub(crate) fn with_piece_model(
+        name: impl Into<String>,
+        model: Box<dyn PieceModel>,
+        pretok: Box<dyn PreTokenizer>,
+        normalizer: Option<Box<dyn Normalizer>>,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        Self::assemble(name, Model::Pieces(model), pretok, normalizer, specials)
+    }
+
+    fn assemble(
+        name: impl Into<String>,
+        model: Model,
         pretok: Box<dyn PreTokenizer>,
         normalizer: Option<Box<dyn Normalizer>>,
         specials: Vec<(String, Rank)>,
@@ -174,10 +241,54 @@ impl Encoding {
         self.n_vocab
     }
 
-    /// The BPE model.
+    /// The id of the regular (non-special) token whose bytes are `bytes`.
     #[must_use]
-    pub fn model(&self) -> &BpeModel {
-        &self.model
+    pub fn regular_token_id(&self, bytes: &[u8]) -> Option<Rank> {
+        match &self.model {
+            Model::Bpe(m) => m.token_id(bytes),
+            Model::Pieces(m) => m.token_id(bytes),
+        }
+    }
+
+    /// The bytes of regular token `id` (`None` for special tokens and unused ids).
+    #[must_use]
+    pub fn regular_token_bytes(&self, id: Rank) -> Option<&[u8]> {
+        self.model.token_bytes(id)
+    }
+
+    /// The vocabulary string of regular token `id` for models that write tokens as strings
+    /// (`▁hello` in SentencePiece-style models); `None` for byte-level models (their strings are
+    /// the bytes in GPT-2's alphabet) and unknown ids.
+    #[must_use]
+    pub fn piece(&self, id: Rank) -> Option<&str> {
+        match &self.model {
+            Model::Bpe(_) => None,
+            Model::Pieces(m) => m.piece(id),
+        }
+    }
+
+    /// The id of a vocabulary string (see [`piece`](Self::piece)).
+    #[must_use]
+    pub fn piece_id(&self, piece: &str) -> Option<Rank> {
+        match &self.model {
+            Model::Bpe(_) => None,
+            Model::Pieces(m) => m.piece_id(piece),
+        }
+    }
+
+    /// One past the largest regular token id.
+    #[must_use]
+    pub fn n_regular_ids(&self) -> usize {
+        self.model.n_ids()
+    }
+
+    /// The byte-level BPE model (`None` for the models of `spm` and `tekken`).
+    #[must_use]
+    pub fn model(&self) -> Option<&BpeModel> {
+        match &self.model {
+            Model::Bpe(m) => Some(m),
+            Model::Pieces(_) => None,
+        }
     }
 
     /// Special tokens (name, id), in the order given at construction.
@@ -354,10 +465,12 @@ impl Encoding {
 
     /// Call `sink` with the (non-empty) pieces of `text` in order, in batches of at most
     /// `BATCH` (see `model/pipeline.rs`). Stops early when `sink` returns `false`, and with
-    /// [`VocabError::Interrupted`] once `stop` is set.
+    /// [`VocabError::Interrupted`] once `stop` is set. `at_start`: the text begins the caller's
+    /// text (see [`Normalizer::normalize_segment`]).
     fn for_each_batch(
         &self,
         text: &str,
+        at_start: bool,
         stop: &AtomicBool,
         sink: &mut dyn FnMut(&[&[u8]]) -> bool,
     ) -> Result<(), VocabError> {
@@ -371,7 +484,7 @@ impl Encoding {
         };
         match &self.normalizer {
             Some(norm) => {
-                let normalized = norm.normalize(text)?;
+                let normalized = norm.normalize_segment(text, at_start)?;
                 self.pretok.split_batched(&normalized, &mut checked)?;
             }
             None => self.pretok.split_batched(text, &mut checked)?,
@@ -405,7 +518,7 @@ impl Encoding {
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         cache::with(|mut c| {
-            self.for_each_batch(text, stop, &mut |ps| {
+            self.for_each_batch(text, true, stop, &mut |ps| {
                 self.model.encode_pieces(ps, &mut out, c.as_deref_mut());
                 true
             })
@@ -443,7 +556,8 @@ impl Encoding {
                 |seg| {
                     let mut o = out_cell.borrow_mut();
                     let mut c = c.borrow_mut();
-                    let done = self.for_each_batch(seg, stop, &mut |ps| {
+                    let at_start = seg.as_ptr() == text.as_ptr();
+                    let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
                         self.model.encode_pieces(ps, &mut o, c.as_deref_mut());
                         true
                     });
@@ -504,7 +618,7 @@ impl Encoding {
         }
         let mut n = 0;
         cache::with(|mut c| {
-            self.for_each_batch(text, stop, &mut |ps| {
+            self.for_each_batch(text, true, stop, &mut |ps| {
                 n += self.model.count_pieces(ps, c.as_deref_mut());
                 true
             })
@@ -545,7 +659,8 @@ impl Encoding {
                 policy,
                 |seg| {
                     let mut n = count.get();
-                    let done = self.for_each_batch(seg, stop, &mut |ps| {
+                    let at_start = seg.as_ptr() == text.as_ptr();
+                    let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
                         n += self.model.count_pieces(ps, c.as_deref_mut());
                         n <= limit
                     });
@@ -641,7 +756,8 @@ impl Encoding {
     /// [`VocabError::UnknownId`] naming the first id outside the vocabulary.
     pub fn decode_bytes(&self, ids: &[i64]) -> Result<Vec<u8>, VocabError> {
         let mut out = Vec::with_capacity(ids.len() * 4);
-        for &raw in ids {
+        let mut stripped = false;
+        for (i, &raw) in ids.iter().enumerate() {
             let bytes = Rank::try_from(raw).ok().and_then(|id| {
                 self.model.token_bytes(id).or_else(|| {
                     self.special_by_id
@@ -649,10 +765,21 @@ impl Encoding {
                         .map(|&k| self.specials[k].0.as_bytes())
                 })
             });
-            match bytes {
-                Some(b) => out.extend_from_slice(b),
+            let mut b = match bytes {
+                Some(b) => b,
                 None => return Err(VocabError::UnknownId(raw)),
+            };
+            if let Model::Pieces(m) = &self.model {
+                // The dummy prefix's space goes, as SentencePiece and `Metaspace` decode.
+                let id = Rank::try_from(raw).unwrap_or(Rank::MAX);
+                if b.first() == Some(&b' ')
+                    && m.strips_leading_space(id, i, out.is_empty(), stripped)
+                {
+                    b = &b[1..];
+                    stripped = true;
+                }
             }
+            out.extend_from_slice(b);
         }
         Ok(out)
     }

@@ -1,4 +1,5 @@
-//! tokenmill-bpe: exact byte-level BPE tokenization and counting.
+//! tokenmill-bpe: exact tokenization and counting: byte-level BPE (`.tiktoken`, `tokenizer.json`),
+//! SentencePiece BPE and Unigram (`.model`, Metaspace `tokenizer.json`), Mistral `tekken.json`.
 //!
 //! Pure Rust, no Python. The bindings crate (`rust/py`) converts [`VocabError`] into Python
 //! exceptions in one place.
@@ -8,10 +9,13 @@ pub mod cache;
 pub mod encoding;
 mod error;
 pub mod hf;
+pub mod load;
 pub mod model;
 pub mod openai;
 pub mod pretok;
+pub mod spm;
 pub mod stream;
+pub mod tekken;
 pub mod tiktoken;
 mod unicode;
 mod vocab;

@@ -731,7 +731,7 @@ mod bundled_tests {
             let from_file = super::openai_encoding(name, &std::fs::read(path).unwrap()).unwrap();
             let embedded = super::bundled_encoding(name).unwrap();
             assert_eq!(embedded.n_vocab(), from_file.n_vocab());
-            for id in 0..from_file.model().n_ids() as u32 {
+            for id in 0..from_file.model().unwrap().n_ids() as u32 {
                 assert_eq!(
                     embedded.token_bytes(id),
                     from_file.token_bytes(id),

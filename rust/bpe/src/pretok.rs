@@ -135,4 +135,19 @@ pub trait Normalizer: Send + Sync {
     /// # Errors
     /// A pattern's engine gave up on this text ([`VocabError::PatternFailed`]).
     fn normalize<'t>(&self, text: &'t str) -> Result<std::borrow::Cow<'t, str>, VocabError>;
+
+    /// The normalized form of one segment of a text cut at special tokens; `at_start` says
+    /// whether it begins the text (SentencePiece's dummy prefix and `Metaspace`'s
+    /// `prepend_scheme: first` apply only there).
+    ///
+    /// # Errors
+    /// As [`normalize`](Self::normalize).
+    fn normalize_segment<'t>(
+        &self,
+        text: &'t str,
+        at_start: bool,
+    ) -> Result<std::borrow::Cow<'t, str>, VocabError> {
+        let _ = at_start;
+        self.normalize(text)
+    }
 }

@@ -25,7 +25,7 @@ static DECODE: [u8; 256] = {
 };
 
 /// Decode standard base64 with optional `=` padding.
-fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn base64_decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let trimmed = match s {
         [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
         _ => s,

@@ -151,6 +151,23 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
+    /// Load a tokenizer file recognised by its content: a Hugging Face `tokenizer.json`
+    /// (byte-level or SentencePiece-style), a Mistral `tekken.json` or a SentencePiece `.model`.
+    /// Returns the encoding and the format's name.
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: &str, name: &str) -> PyResult<(Self, &'static str)> {
+        let data = read_file(path)?;
+        let (format, enc) = py
+            .detach(|| tokenmill_bpe::load::encoding_from_bytes(name, &data))
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        let format = match format {
+            tokenmill_bpe::load::Format::TokenizerJson => "tokenizer.json",
+            tokenmill_bpe::load::Format::Tekken => "tekken.json",
+            tokenmill_bpe::load::Format::SentencePiece => "sentencepiece",
+        };
+        Ok((Self::wrap(enc), format))
+    }
+
     /// A bundled OpenAI encoding (`cl100k_base`, `o200k_base`), from the vocabulary embedded at
     /// build time.
     #[staticmethod]
@@ -376,7 +393,7 @@ impl PyEncoding {
     /// The id of the token whose bytes are exactly `piece` (regular or special); `KeyError`
     /// otherwise, as tiktoken.
     fn encode_single_token(&self, piece: &[u8]) -> PyResult<u32> {
-        if let Some(id) = self.inner.model().token_id(piece) {
+        if let Some(id) = self.inner.regular_token_id(piece) {
             return Ok(id);
         }
         self.inner
@@ -390,17 +407,13 @@ impl PyEncoding {
     /// The bytes of every regular token (special ids left out, even when a regular token holds
     /// the same bytes), sorted bytewise (tiktoken's order).
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let model = self.inner.model();
-        let specials: std::collections::HashSet<u32> = self
-            .inner
-            .special_tokens()
-            .iter()
-            .map(|&(_, id)| id)
-            .collect();
-        let mut all: Vec<&[u8]> = (0..model.n_ids())
+        let enc = &self.inner;
+        let specials: std::collections::HashSet<u32> =
+            enc.special_tokens().iter().map(|&(_, id)| id).collect();
+        let mut all: Vec<&[u8]> = (0..enc.n_regular_ids())
             .filter_map(|id| u32::try_from(id).ok())
             .filter(|id| !specials.contains(id))
-            .filter_map(|id| model.token_bytes(id))
+            .filter_map(|id| enc.regular_token_bytes(id))
             .collect();
         all.sort_unstable();
         PyList::new(py, all.into_iter().map(|b| PyBytes::new(py, b)))
@@ -475,8 +488,11 @@ impl PyEncoding {
         if let Some((s, _)) = self.inner.special_tokens().iter().find(|(_, i)| *i == id) {
             return Some(s.clone());
         }
+        if let Some(piece) = self.inner.piece(id) {
+            return Some(piece.to_owned());
+        }
         let table = tokenmill_bpe::hf::bytelevel::byte_to_char();
-        let bytes = self.inner.model().token_bytes(id)?;
+        let bytes = self.inner.regular_token_bytes(id)?;
         Some(bytes.iter().map(|&b| table[usize::from(b)]).collect())
     }
 
@@ -485,11 +501,14 @@ impl PyEncoding {
         if let Some(&(_, id)) = self.inner.special_tokens().iter().find(|(s, _)| s == token) {
             return Some(id);
         }
+        if let Some(id) = self.inner.piece_id(token) {
+            return Some(id);
+        }
         let bytes: Option<Vec<u8>> = token
             .chars()
             .map(tokenmill_bpe::hf::bytelevel::char_to_byte)
             .collect();
-        self.inner.model().token_id(&bytes?)
+        self.inner.regular_token_id(&bytes?)
     }
 
     /// Whether `token` is a special token in Hugging Face's sense (dropped by

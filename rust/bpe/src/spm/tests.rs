@@ -1,0 +1,127 @@
+use super::*;
+
+/// A protobuf `ModelProto` with the given pieces (piece, score, type) and trainer fields.
+fn model_bytes(pieces: &[(&str, f32, u8)], model_type: u8, byte_fallback: bool) -> Vec<u8> {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    fn field(num: u64, body: &[u8], out: &mut Vec<u8>) {
+        varint(num << 3 | 2, out);
+        varint(body.len() as u64, out);
+        out.extend_from_slice(body);
+    }
+    let mut out = Vec::new();
+    for (p, score, ty) in pieces {
+        let mut body = Vec::new();
+        field(1, p.as_bytes(), &mut body);
+        body.push(2 << 3 | 5);
+        body.extend_from_slice(&score.to_le_bytes());
+        body.push(3 << 3);
+        body.push(*ty);
+        field(1, &body, &mut out);
+    }
+    let mut trainer = vec![3 << 3, model_type];
+    trainer.extend_from_slice(&[(35 << 3) as u8 | 0x80, 0x02, u8::from(byte_fallback)]);
+    field(2, &trainer, &mut out);
+    let mut norm = Vec::new();
+    field(1, b"identity", &mut norm);
+    norm.extend_from_slice(&[4 << 3, 0]); // remove_extra_whitespaces = false
+    field(3, &norm, &mut out);
+    out
+}
+
+fn toy_bpe() -> Vec<u8> {
+    // unk, control, then pieces whose scores decide the merge order.
+    let mut pieces = vec![("<unk>", 0.0, 2), ("<s>", 0.0, 3)];
+    pieces.extend([
+        ("\u{2581}", -1.0, 1),
+        ("a", -2.0, 1),
+        ("b", -3.0, 1),
+        ("c", -4.0, 1),
+        ("ab", -5.0, 1),
+        ("bc", -5.0, 1),
+        ("\u{2581}ab", -6.0, 1),
+        ("abc", -7.0, 1),
+    ]);
+    model_bytes(&pieces, 2, false)
+}
+
+fn ids(enc: &Encoding, text: &str) -> Vec<Rank> {
+    enc.encode_ordinary(text).unwrap()
+}
+
+#[test]
+fn bpe_merges_by_score_then_leftmost() {
+    let enc = encoding_from_model("toy", &toy_bpe()).unwrap();
+    // "▁abc": "ab" and "bc" tie on score; the leftmost ("ab") goes first, then "▁"+"ab"
+    // (-6) beats "ab"+"c" (-7).
+    assert_eq!(ids(&enc, "abc"), vec![8, 5]);
+    // Unknown characters without byte fallback: one unknown token per run, as sentencepiece.
+    assert_eq!(ids(&enc, "xy"), vec![2, 0]);
+    assert_eq!(ids(&enc, "xaz"), vec![2, 0, 3, 0]);
+    assert_eq!(enc.decode_bytes(&[8, 5]).unwrap(), b"abc");
+    assert_eq!(enc.count_ordinary("abc abc").unwrap(), 4);
+}
+
+#[test]
+fn truncated_and_hostile_files_name_the_byte() {
+    let data = toy_bpe();
+    for cut in [1, 5, data.len() / 2, data.len() - 1] {
+        let e = encoding_from_model("toy", &data[..cut])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("byte "), "{e}");
+    }
+    // A length field claiming 2^60 bytes is refused before any allocation.
+    let mut huge = vec![1 << 3 | 2];
+    huge.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    let e = encoding_from_model("x", &huge).unwrap_err().to_string();
+    assert!(e.contains("runs past the end"), "{e}");
+    assert!(encoding_from_model("x", b"").is_err());
+    assert!(encoding_from_model("x", &[0xff; 40]).is_err());
+}
+
+#[test]
+fn normalizer_follows_sentencepiece_whitespace_rules() {
+    let n = |remove: bool, prepend: Prepend, text: &str, at_start: bool| {
+        SpNormalizer {
+            inner: None,
+            remove_extra_whitespaces: remove,
+            escape: true,
+            prepend,
+            prepend_unless_space: false,
+        }
+        .normalize_segment(text, at_start)
+        .unwrap()
+        .into_owned()
+    };
+    assert_eq!(n(false, Prepend::First, "a  b ", true), "▁a▁▁b▁");
+    assert_eq!(n(true, Prepend::First, "  a  b ", true), "▁a▁b");
+    assert_eq!(n(true, Prepend::First, "   ", true), "");
+    assert_eq!(n(false, Prepend::First, "", true), "");
+    assert_eq!(n(false, Prepend::First, "a", false), "a");
+    assert_eq!(n(false, Prepend::Always, "a", false), "▁a");
+}
+
+#[test]
+fn cuts_before_space_runs_only() {
+    let s = SpSplit::new(&["<x>".to_owned()], Cut::SpaceRuns).unwrap();
+    let mut got = Vec::new();
+    s.split("▁a▁▁b<x>c▁", &mut |p| got.push(p.to_owned()))
+        .unwrap();
+    assert_eq!(got, ["▁a", "▁▁b", "<x>", "c", "▁"]);
+    let s = SpSplit::new(&[], Cut::EverySpace).unwrap();
+    got.clear();
+    s.split("▁a▁▁b", &mut |p| got.push(p.to_owned())).unwrap();
+    assert_eq!(got, ["▁a", "▁", "▁b"]);
+    assert!(space_inside(["▁▁", "a▁b"]));
+    assert!(!space_inside(["▁▁", "▁ab", "x"]));
+}
