@@ -36,6 +36,19 @@ fn kernels(c: &mut Criterion) {
         g.bench_function(format!("{}/exp_sum", k.name), |b| {
             b.iter(|| k.exp_sum_row(black_box(&x), &a))
         });
+        if let Some(fast) = k.exp_sum_fast {
+            g.bench_function(format!("{}/exp_sum_fast", k.name), |b| {
+                b.iter(|| fast(black_box(&x), &a))
+            });
+        }
+        g.bench_function(format!("{}/block_max_256", k.name), |b| {
+            b.iter(|| {
+                idx.clear();
+                let mut blocks = Vec::with_capacity(VOCAB / 256 + 1);
+                (k.block_max)(black_box(&x), 256, &mut blocks);
+                blocks
+            })
+        });
         g.bench_function(format!("{}/exp_write", k.name), |b| {
             b.iter(|| k.exp_write_row(black_box(&x), &a, &mut out))
         });

@@ -1,14 +1,14 @@
 //! AVX-512F kernels (16 lanes). Same algorithms as `avx2.rs`, with mask registers for compares
-//! and masked loads for row tails: the exact exp keeps the longer form described in
-//! `simd/mod.rs`; the bounded fast exp of the top-p normaliser (`exp_sum_fast`) is AVX2's
-//! `exp8_fast` on 16 lanes (same constants, so the same `fast_exp_eps` bound).
+//! and masked loads for row tails: the exact exp is AVX2's `exp8` and the bounded fast exp of
+//! the top-p normaliser (`exp_sum_fast`) AVX2's `exp8_fast`, on 16 lanes (same constants, so
+//! the same 1e-6 and `fast_exp_eps` bounds).
 //!
 //! Dispatched only when the CPU reports AVX-512F, so the equivalence tests exercise them only on
 //! AVX-512 hardware.
 
 use std::arch::x86_64::*;
 
-use super::{push_bits, Affine, ExpArgs, Kernels, EXP_BIAS, LN2_HI, LN2_LO, POLY, POLY3, SHIFTER};
+use super::{push_bits, Affine, ExpArgs, Kernels, LN2_HI, LN2_LO, POLY3, POLY5, SHIFTER};
 use crate::scalar;
 
 /// The AVX-512 table, if this CPU has AVX-512F.
@@ -140,13 +140,12 @@ fn max_nan_k(x: &[f32]) -> (f32, bool) {
 
 struct C {
     lo: __m512,
+    s_l2e: __m512,
+    c_shift: __m512,
+    shifter: __m512,
+    d_hi: __m512,
     s_hi: __m512,
     s_lo: __m512,
-    s_l2e: __m512,
-    m_l2e: __m512,
-    m_hi: __m512,
-    m_lo: __m512,
-    k: __m512,
 }
 
 #[inline]
@@ -154,44 +153,35 @@ struct C {
 fn consts(a: &ExpArgs) -> C {
     C {
         lo: _mm512_set1_ps(a.lo),
+        s_l2e: _mm512_set1_ps(a.s_l2e),
+        c_shift: _mm512_set1_ps(a.c_shift),
+        shifter: _mm512_set1_ps(SHIFTER),
+        d_hi: _mm512_set1_ps(a.d_hi),
         s_hi: _mm512_set1_ps(a.s_hi),
         s_lo: _mm512_set1_ps(a.s_lo),
-        s_l2e: _mm512_set1_ps(a.s_l2e),
-        m_l2e: _mm512_set1_ps(a.m_l2e),
-        m_hi: _mm512_set1_ps(a.m_hi),
-        m_lo: _mm512_set1_ps(a.m_lo),
-        k: _mm512_set1_ps(a.k_f32),
     }
 }
 
+/// `exp((x - max) / T) / unscale` for 16 lanes: AVX2's `exp8` (the algorithm of `simd/mod.rs`:
+/// `n` from the shifter FMA, exact reduction against `D_hi`, `POLY5`, `2^(n + 64)` added to the
+/// exponent field), always in its split form (`x·s_lo` is exact zero when `1/T` is an f32).
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn exp16(x: __m512, c: &C) -> __m512 {
     let xc = _mm512_max_ps(x, c.lo);
-    let nf = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_fmsub_ps(xc, c.s_l2e, c.m_l2e),
-    );
-    let big = _mm512_fmadd_ps(nf, _mm512_set1_ps(LN2_HI), c.m_hi);
-    let mut r = _mm512_fmsub_ps(xc, c.s_hi, big);
-    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(LN2_LO), r);
-    r = _mm512_sub_ps(r, c.m_lo);
+    let t = _mm512_fmadd_ps(xc, c.s_l2e, c.c_shift);
+    let nf = _mm512_sub_ps(t, c.shifter);
+    let big = _mm512_fmadd_ps(nf, _mm512_set1_ps(LN2_HI), c.d_hi);
+    let q = _mm512_fmsub_ps(xc, c.s_hi, big);
+    let mut r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(LN2_LO), q);
     r = _mm512_fmadd_ps(xc, c.s_lo, r);
-    let mut p = _mm512_set1_ps(POLY[6]);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[5]));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[4]));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[3]));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[2]));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[1]));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY[0]));
-    // 2^(n + EXP_BIAS), then the factor `k_f32`: the kernels' common output scale (see
-    // `ExpArgs::unscale`).
-    let n = _mm512_add_epi32(_mm512_cvtps_epi32(nf), _mm512_set1_epi32(EXP_BIAS));
-    let n1 = _mm512_max_epi32(n, _mm512_set1_epi32(-126));
-    let n2 = _mm512_sub_epi32(n, n1);
-    let bias = _mm512_set1_epi32(127);
-    let p1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
-    let p2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
-    _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(p, p1), p2), c.k)
+    let mut p = _mm512_fmadd_ps(_mm512_set1_ps(POLY5[5]), r, _mm512_set1_ps(POLY5[4]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY5[3]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY5[2]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY5[1]));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(POLY5[0]));
+    let e = _mm512_slli_epi32::<23>(_mm512_castps_si512(t));
+    _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e))
 }
 
 #[inline]
@@ -209,13 +199,20 @@ fn exp_sum_k(x: &[f32], a: &ExpArgs) -> f64 {
     let c = consts(a);
     let n = x.len();
     let mut acc = [_mm512_setzero_pd(); 2];
+    let mut s = _mm512_setzero_ps();
     let mut i = 0;
+    // Eight vectors per f32 partial sum (at most seven roundings per term), then f64, as AVX2.
     while i + 32 <= n {
         let e0 = exp16(load(x, i), &c);
         let e1 = exp16(load(x, i + 16), &c);
-        acc_f64(&mut acc, _mm512_add_ps(e0, e1));
+        s = _mm512_add_ps(s, _mm512_add_ps(e0, e1));
         i += 32;
+        if i.is_multiple_of(128) {
+            acc_f64(&mut acc, s);
+            s = _mm512_setzero_ps();
+        }
     }
+    acc_f64(&mut acc, s);
     while i + 16 <= n {
         acc_f64(&mut acc, exp16(load(x, i), &c));
         i += 16;

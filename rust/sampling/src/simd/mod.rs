@@ -33,9 +33,9 @@
 //! * `2^(n + 64)` is applied by adding `t << 23` to the bits of `p(r)` (exact: results stay normal,
 //!   `n >= -160` after the clamp).
 //!
-//! AVX-512 and NEON (`avx512.rs`, `neon.rs`; each is tested only on a CPU that has it) keep
-//! the longer form: `n = round(a log2 e)` by a rounding instruction, the exact reduction above
-//! with `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)`
+//! AVX-512 (`avx512.rs`) runs the same exp on 16 lanes (always the split form). NEON
+//! (`neon.rs`; tested only on a CPU that has it) keeps the longer form: `n = round(a log2 e)` by
+//! a rounding instruction, the exact reduction above with `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)`
 //! as two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /
 //! (2^64 unscale)`) to carry the common scale.
 //!
@@ -70,8 +70,11 @@ pub struct ExpArgs {
     pub(crate) s_lo: f32,
     /// `log2(e) / T` and `log2(e) · max / T`: `n = round(x · s_l2e - m_l2e)`.
     pub(crate) s_l2e: f32,
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) m_l2e: f32,
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) m_hi: f32,
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) m_lo: f32,
     /// `1.5·2^23 + 64 - round(M log2 e)` (an integer-valued f32) and `D_hi` (see the module notes;
     /// read by the AVX2 kernels only).
@@ -83,17 +86,15 @@ pub struct ExpArgs {
     /// (`unscale = 2^-64 · e^(-D_lo) · 2^(-δ)`, see the module notes); multiply by it, in f64, for
     /// true values.
     pub unscale: f64,
-    /// `1 / (2^64 · unscale)` rounded to f32: the factor the AVX-512 and NEON kernels apply.
+    /// `1 / (2^64 · unscale)` rounded to f32: the factor the NEON kernels apply.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) k_f32: f32,
     /// Whether the SIMD range reduction is exact for this row (`|max / T| < 2^14`).
     pub(crate) simd_ok: bool,
 }
 
 /// The bias in the exponent of every exp kernel's output (see the module notes).
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub(crate) const EXP_BIAS: i32 = 64;
 /// `1.5 · 2^23 + EXP_BIAS`: adding `1.5 · 2^23` to a float below 2^22 in magnitude rounds it to
 /// an integer held in the low mantissa bits; the extra `EXP_BIAS` lands in the exponent field
@@ -133,6 +134,7 @@ pub(crate) const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 - LN2_HI
 /// Degree-6 polynomial for `exp(r)` on `|r| <= 0.347`, fitted for minimax relative error
 /// (Lawson iteration, float64): 1.9e-9 in exact arithmetic, 7.4e-8 with float32 Horner/FMA
 /// (the Taylor polynomial of degree 7 reaches the same in one more FMA).
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub(crate) const POLY: [f32; 7] = [
     1.0,
     1.0,
