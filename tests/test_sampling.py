@@ -58,7 +58,8 @@ def ref_process(
 
 def ref_order(y: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
     """Whole-vocabulary ranking: larger logit first, ties to the lower id."""
-    return np.lexsort((np.arange(len(y)), -y.astype(np.float64)))
+    order: npt.NDArray[np.intp] = np.lexsort((np.arange(len(y)), -y.astype(np.float64)))
+    return order
 
 
 def ref_kept_probs(
