@@ -63,6 +63,33 @@ pub struct HfTokenizer {
     pub added_tokens: Vec<AddedToken>,
 }
 
+/// One entry of a `merges` list: `"a b"` (exactly one space) or `["a", "b"]`.
+pub(super) fn merge_pair<'a>(
+    v: &'a Value,
+    field: &dyn Fn() -> String,
+) -> Result<(&'a str, &'a str), VocabError> {
+    match v {
+        Value::String(s) => {
+            let mut it = s.split(' ');
+            match (it.next(), it.next(), it.next()) {
+                (Some(l), Some(r), None) => Ok((l, r)),
+                _ => Err(err(
+                    field(),
+                    format!("expected two tokens separated by one space, found {s:?}"),
+                )),
+            }
+        }
+        Value::Array(a) => match a.as_slice() {
+            [Value::String(l), Value::String(r)] => Ok((l.as_str(), r.as_str())),
+            _ => Err(err(field(), "expected a pair of strings")),
+        },
+        other => Err(err(
+            field(),
+            format!("expected \"a b\" or [\"a\", \"b\"], found {}", kind(other)),
+        )),
+    }
+}
+
 fn err(field: impl Into<String>, message: impl Into<String>) -> VocabError {
     VocabError::TokenizerJson {
         field: field.into(),
@@ -523,30 +550,7 @@ fn parse_model(m: &Obj<'_>) -> Result<BpeModel, VocabError> {
     let mut merges = Vec::new();
     for (i, v) in m.array("merges")?.iter().enumerate() {
         let field = || format!("{merges_field}[{i}]");
-        let (l, r) = match v {
-            Value::String(s) => {
-                let mut it = s.split(' ');
-                match (it.next(), it.next(), it.next()) {
-                    (Some(l), Some(r), None) => (l, r),
-                    _ => {
-                        return Err(err(
-                            field(),
-                            format!("expected two tokens separated by one space, found {s:?}"),
-                        ))
-                    }
-                }
-            }
-            Value::Array(a) => match a.as_slice() {
-                [Value::String(l), Value::String(r)] => (l.as_str(), r.as_str()),
-                _ => return Err(err(field(), "expected a pair of strings")),
-            },
-            other => {
-                return Err(err(
-                    field(),
-                    format!("expected \"a b\" or [\"a\", \"b\"], found {}", kind(other)),
-                ))
-            }
-        };
+        let (l, r) = merge_pair(v, &field)?;
         let decode = |s: &str| {
             bytelevel::decode(s, &dec)
                 .ok_or_else(|| err(field(), format!("{s:?} is not in the byte-level alphabet")))

@@ -344,22 +344,7 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
             .collect();
         for (i, v) in list.iter().enumerate() {
             let field = || format!("{merges_field}[{i}]");
-            let (l, r): (&str, &str) = match v {
-                Value::String(s) => match s.split_once(' ') {
-                    Some((l, r)) if !r.contains(' ') => (l, r),
-                    _ => return Err(err(field(), format!("expected \"a b\", found {s:?}"))),
-                },
-                Value::Array(a) => match a.as_slice() {
-                    [Value::String(l), Value::String(r)] => (l.as_str(), r.as_str()),
-                    _ => return Err(err(field(), "expected a pair of strings")),
-                },
-                other => {
-                    return Err(err(
-                        field(),
-                        format!("expected \"a b\" or [\"a\", \"b\"], found {}", kind(other)),
-                    ))
-                }
-            };
+            let (l, r) = super::merge_pair(v, &field)?;
             let get = |s: &str| {
                 index
                     .get(s)
