@@ -1,23 +1,24 @@
 """The sampling parameters and results as the native module reads and writes them.
 
 Shared by :mod:`tokenmill.sampling`, :mod:`tokenmill.batching` and :mod:`tokenmill.speculative`:
-:class:`SamplingParams` and :class:`SampleResult` (re-exported by ``tokenmill.sampling``), the
-checks that turn each parameter into a number or a ``[batch]`` array (errors name the row and
-parameter), the output buffers, and the shaping of those buffers into what the public calls
-return.
+:class:`SamplingParams` (exported by ``tokenmill.sampling``), the checks that turn each
+parameter into a number or a ``[batch]`` array (errors name the row and parameter), the output
+buffers, and the shaping of those buffers into what the public calls return.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Literal, NamedTuple, TypeAlias, TypedDict
+from typing import Any, Literal, NamedTuple, TypeAlias, TypedDict, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+R = TypeVar("R")
 
 #: A number for every row, or one value per row (a ``[batch]`` array or sequence).
 PerRow: TypeAlias = npt.ArrayLike
@@ -120,23 +121,6 @@ def params_from(
         if value is not default and not (type(value) in PLAIN and value == default):
             raise TypeError(f"pass either params or keyword arguments, not both ({name}=...)")
     return params
-
-
-class SampleResult(NamedTuple):
-    """Tokens with their log-probabilities (``"raw"`` or ``"processed"``, see
-    :data:`LogprobMode`).
-
-    ``tokens`` and ``logprobs`` have shape ``[batch]`` (or ``[batch, n]`` when ``n > 1``);
-    ``top_ids`` / ``top_logprobs`` have shape ``[batch, top_logprobs]``, most likely first. When a
-    row has fewer tokens of non-zero probability than ``top_logprobs`` (``"processed"``: fewer
-    survive the filters; ``"raw"``: fewer finite logits), the rest of that row is id ``-1`` with
-    logprob ``-inf``: check ``top_ids >= 0``. For 1-D logits the batch axis is dropped.
-    """
-
-    tokens: I64
-    logprobs: F32 | None
-    top_ids: I64 | None
-    top_logprobs: F32 | None
 
 
 def per_row(name: str, value: object, batch: int) -> float | npt.NDArray[np.float64]:
@@ -298,9 +282,12 @@ def check_counts(n: object, top_logprobs: object) -> tuple[int, int]:
     return int(n), int(top_logprobs)
 
 
-def shape_result(outs: Outs, one_d: bool, n: int) -> int | I64 | SampleResult:
+def shape_result(
+    outs: Outs, one_d: bool, n: int, result: Callable[[I64, F32, I64 | None, F32 | None], R]
+) -> int | I64 | R:
     """Shape the ``[batch, n]`` / ``[batch, n_top]`` buffers into what :func:`tokenmill.sample`
-    returns."""
+    returns: the ids, or ``result(tokens, logprobs, top_ids, top_logprobs)`` when logprobs were
+    asked for."""
 
     def main(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if one_d:
@@ -313,4 +300,4 @@ def shape_result(outs: Outs, one_d: bool, n: int) -> int | I64 | SampleResult:
     tokens, lp, tids, tlp, _ = outs
     if lp is None:
         return int(tokens.reshape(-1)[0]) if one_d and n == 1 else main(tokens)
-    return SampleResult(main(tokens), main(lp), top(tids), top(tlp))
+    return result(main(tokens), main(lp), top(tids), top(tlp))

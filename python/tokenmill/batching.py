@@ -31,7 +31,6 @@ from tokenmill._arrays import like, logits_2d, out_numpy
 from tokenmill._sampling_args import (
     I64,
     LogprobMode,
-    SampleResult,
     SamplingParams,
     check_counts,
     check_out,
@@ -40,6 +39,7 @@ from tokenmill._sampling_args import (
     row_args,
     shape_result,
 )
+from tokenmill.sampling import SampleResult
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -201,6 +201,6 @@ class BatchSampler:
         self._core.sample(x, ids, mask, outs, True)
         if out is not None and mode is None:
             return out
-        res = shape_result(outs, False, 1)
+        res = shape_result(outs, False, 1, SampleResult)
         assert not isinstance(res, int)
         return like(logits, res)

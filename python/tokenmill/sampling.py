@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Literal, Required, TypeAlias, overload
+from typing import TYPE_CHECKING, Literal, NamedTuple, Required, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +55,6 @@ from tokenmill._sampling_args import (
     LogprobMode,
     ParamKwargs,
     PerRow,
-    SampleResult,
     SamplingParams,
     Seed,
     check_counts,
@@ -86,6 +85,28 @@ __all__ = [
 Row: TypeAlias = "np.ndarray[tuple[int], np.dtype[np.generic]]"
 #: Logits: ``[batch, vocab]`` rows.
 Rows: TypeAlias = "np.ndarray[tuple[int, int], np.dtype[np.generic]]"
+#: An array whose shape a type checker does not know (``npt.NDArray``: ``tuple[Any, ...]``)
+#: matches this shape type and neither :data:`Row` nor :data:`Rows`' lengths exclude it, so it
+#: selects the first overload of :func:`sample`, typed ``int | I64``. Arrays of 3 or more
+#: dimensions (the only ones whose shape type is precisely this) are rejected at run time.
+UnknownShape: TypeAlias = "np.ndarray[tuple[int, int, int, *tuple[int, ...]], np.dtype[np.generic]]"
+
+
+class SampleResult(NamedTuple):
+    """Tokens with their log-probabilities (``"raw"`` or ``"processed"``, see
+    :data:`LogprobMode`).
+
+    ``tokens`` and ``logprobs`` have shape ``[batch]`` (or ``[batch, n]`` when ``n > 1``);
+    ``top_ids`` / ``top_logprobs`` have shape ``[batch, top_logprobs]``, most likely first. When a
+    row has fewer tokens of non-zero probability than ``top_logprobs`` (``"processed"``: fewer
+    survive the filters; ``"raw"``: fewer finite logits), the rest of that row is id ``-1`` with
+    logprob ``-inf``: check ``top_ids >= 0``. For 1-D logits the batch axis is dropped.
+    """
+
+    tokens: I64
+    logprobs: F32 | None
+    top_ids: I64 | None
+    top_logprobs: F32 | None
 
 
 def _procs(p: SamplingParams, batch: int, vocab: int, one_d: bool) -> _processors.Procs:
@@ -185,9 +206,13 @@ class _Options(_Counts, total=False):
     logprobs: LogprobMode | None
 
 
-# Type checkers: 2-D rows give an int64 array, a 1-D row an int, ``return_logprobs=True`` or a
-# ``logprobs`` mode a SampleResult (the keyword options of each case are the TypedDicts above);
-# an array whose shape the checker does not know matches the first overload (rows).
+# Type checkers: an array of unknown shape gives ``int | I64`` (the first overload, see
+# UnknownShape), 2-D rows an int64 array, a 1-D row an int, ``return_logprobs=True`` or a
+# ``logprobs`` mode a SampleResult (the keyword options of each case are the TypedDicts above).
+@overload
+def sample(
+    logits: UnknownShape, params: SamplingParams | None = None, **kw: Unpack[_RowsIds]
+) -> int | I64: ...
 @overload
 def sample(logits: Rows, params: SamplingParams | None = None, **kw: Unpack[_RowsIds]) -> I64: ...
 @overload
@@ -335,7 +360,7 @@ def sample(
     _native.sample_into(x, args, procs, outs)
     if out is not None and mode is None:
         return int(out.reshape(-1)[0]) if one_d and n == 1 else out
-    return like(logits, shape_result(outs, one_d, n))
+    return like(logits, shape_result(outs, one_d, n, SampleResult))
 
 
 class Sampler:
@@ -409,4 +434,4 @@ class Sampler:
         )
         outs = out_buffers(batch, self.n, self.top_logprobs, self._mode)
         _native.sample_into(x, self._args._replace(step=cur), procs, outs)
-        return like(logits, shape_result(outs, one_d, self.n))
+        return like(logits, shape_result(outs, one_d, self.n, SampleResult))
