@@ -7,27 +7,14 @@ and ``report --out`` writes all of its files or none.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli_run import cli
 from test_tokenizer_hf import _byte_level, _split, _synthetic, _write
-
-
-def cli(
-    *args: str, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokenmill", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
-    )
 
 
 def _one_line_failure(r: subprocess.CompletedProcess[str], *words: str) -> str:

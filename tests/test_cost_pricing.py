@@ -25,18 +25,9 @@ from tokenmill.cost import (
     load_litellm,
     price_usage,
 )
+from tokenmill.cost.catalogue import PRICE_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
-PRICE_FIELDS = (
-    "input",
-    "output",
-    "cache_read",
-    "cache_write",
-    "batch_input",
-    "batch_output",
-    "batch_cache_read",
-    "batch_cache_write",
-)
 
 
 class WordCounter:

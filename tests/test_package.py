@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import tokenmill
+from cli_run import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,9 +46,7 @@ def test_unknown_attribute_raises() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokenmill", *args], capture_output=True, text=True, timeout=120
-    )
+    return cli(*args, timeout=120)
 
 
 def test_cli_help_and_version() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import tokenmill
+from cli_run import cli
 from report_counters import WordCounter
 from tokenmill.report.corpus import Corpus
 from tokenmill.report.model import COLUMNS, ModelPricing, Report, token_length_report
@@ -150,13 +151,7 @@ def test_api_is_lazy_and_exported() -> None:
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokenmill", "report", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
+    return cli("report", *args, cwd=cwd)
 
 
 def test_cli_unrecognised_corpus_is_a_clean_error(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tokenmill
+from cli_run import cli
 from tokenmill import scaling
 
 DAY = 86_400.0
@@ -486,12 +486,7 @@ def test_lazy_exports() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokenmill", "scaling", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli("scaling", *args, timeout=120)
 
 
 def _json(*args: str) -> dict[str, object]:

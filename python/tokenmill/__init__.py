@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tokenmill._lazy import lazy_getattr
+from tokenmill._lazy import lazy_front
 from tokenmill._native import (
     DecodeStream,
     DecodeStreams,
@@ -179,8 +179,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
-    __getattr__ = lazy_getattr(__name__, _LAZY, globals())
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_front(__name__, _LAZY, globals(), __all__)

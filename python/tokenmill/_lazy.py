@@ -1,7 +1,8 @@
 """PEP 562 lazy attributes for package fronts (``tokenmill``, ``tokenmill.cost``).
 
-A front lists ``name -> defining module``; :func:`lazy_getattr` builds the module ``__getattr__``
-that imports the defining module on first use and caches the object in the front's globals.
+A front lists ``name -> defining module``; :func:`lazy_front` builds the module ``__getattr__``
+that imports the defining module on first use and caches the object in the front's globals, and
+the ``__dir__`` that lists the front's public names before they are loaded.
 Type checkers read the front's ``TYPE_CHECKING`` imports instead. Standard library only, so the
 front stays as cheap to import as before.
 """
@@ -9,16 +10,17 @@ front stays as cheap to import as before.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["lazy_getattr"]
+__all__ = ["lazy_front"]
 
 
-def lazy_getattr(
-    front: str, table: Mapping[str, str], namespace: dict[str, Any]
-) -> Callable[[str], Any]:
-    """The ``__getattr__`` of module ``front`` resolving ``table``'s names into ``namespace``."""
+def lazy_front(
+    front: str, table: Mapping[str, str], namespace: dict[str, Any], names: Sequence[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` of module ``front``: ``table``'s names resolved into
+    ``namespace`` (the front's globals) on first use; ``names`` (its ``__all__``) listed."""
 
     def __getattr__(name: str) -> Any:
         module = table.get(name)
@@ -28,4 +30,7 @@ def lazy_getattr(
         namespace[name] = value
         return value
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(names))
+
+    return __getattr__, __dir__

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tokenmill.bench import Results
 from tokenmill.bench.harness import Row, Skip, Timing
@@ -65,157 +65,112 @@ def table(headers: Sequence[str], body: Sequence[Sequence[str]], markdown: bool)
     return "\n".join(lines)
 
 
-def _timing_cells(t: Timing | None) -> list[str]:
-    if t is None:
-        return ["–", "–", "–"]
-    return [_ms(t.median_s), _ms(t.min_s), _ms(t.max_s)]
+#: One column of a table: its header and how a row fills it (``markdown`` bolds tokenmill).
+Column = tuple[str, Callable[[Row, bool], str]]
+
+
+def columns_table(rows: Sequence[Row], markdown: bool, columns: Sequence[Column]) -> str:
+    """One line per row, one cell per column."""
+    body = [[cell(r, markdown) for _, cell in columns] for r in rows]
+    return table([header for header, _ in columns], body, markdown)
+
+
+def _times(median: str, fmt: Callable[[float], str] = _ms) -> list[Column]:
+    """The median, min and max columns of the row's timing (``–`` when it has none)."""
+
+    def of(attr: str) -> Callable[[Row, bool], str]:
+        return lambda r, _: "–" if r.timing is None else fmt(getattr(r.timing, attr))
+
+    return [(median, of("median_s")), ("min", of("min_s")), ("max", of("max_s"))]
 
 
 def _lib(r: Row, markdown: bool) -> str:
     return f"**{r.library}**" if markdown and r.library == "tokenmill" else r.library
 
 
+def _extra(key: str, digits: int) -> Callable[[Row, bool], str]:
+    return lambda r, _: _num(r.extra.get(key), digits)
+
+
+def _ratio_to(r: Row, _: bool) -> str:
+    return f"{_num(r.ratio)} ({r.ratio_to})" if r.ratio is not None else "–"
+
+
+_ENCODING: Column = ("encoding", lambda r, _: r.encoding)
+_OPERATION: Column = ("operation", lambda r, _: r.operation)
+_OP: Column = ("op", lambda r, _: r.operation)
+_LIBRARY: Column = ("library", _lib)
+_THREADS: Column = ("thr", lambda r, _: str(r.threads))
+_EXACT: Column = ("exact", lambda r, _: r.exact)
+
+SAMPLING_COLUMNS: tuple[Column, ...] = (
+    ("shape", lambda r, _: r.workload),
+    _OPERATION,
+    _LIBRARY,
+    _THREADS,
+    *_times("median ms"),
+    ("rows/s", lambda r, _: _num(r.throughput, 0)),
+    ("GB/s", _extra("GB/s", 2)),
+    ("× floor", lambda r, _: _num(r.ratio)),
+    _EXACT,
+)
+TOKENIZATION_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    ("workload", lambda r, _: r.workload),
+    _OP,
+    _LIBRARY,
+    _THREADS,
+    *_times("median ms"),
+    ("MB/s", lambda r, _: _num(r.throughput, 1)),
+    ("× ref", _ratio_to),
+    ("exact", lambda r, _: r.exact + (f"; {r.note}" if r.note else "")),
+)
+FIRSTPASS_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    ("corpus", lambda r, _: f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)"),
+    _OP,
+    _LIBRARY,
+    ("first pass MB/s", lambda r, _: _num(r.throughput, 1)),
+    ("× quicktok-v1", lambda r, _: _num(r.ratio)),
+    ("warm cache MB/s", _extra("warm_MB/s", 1)),
+    _EXACT,
+)
+LOAD_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    _LIBRARY,
+    *_times("load ms (median)"),
+    ("import ms", _extra("import_ms", 1)),
+    ("first encode ms", _extra("first_encode_ms", 2)),
+    ("× ref", _ratio_to),
+)
+STREAMING_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    ("batch", lambda r, _: r.workload.removeprefix("batch ")),
+    _LIBRARY,
+    *_times("µs/token median", lambda t: f"{t * 1e6:.3f}"),
+    ("× tokenmill time", lambda r, _: _num(r.ratio)),
+    _EXACT,
+)
+
+
 def sampling_table(rows: Sequence[Row], markdown: bool) -> str:
-    headers = [
-        "shape",
-        "operation",
-        "library",
-        "thr",
-        "median ms",
-        "min",
-        "max",
-        "rows/s",
-        "GB/s",
-        "× floor",
-        "exact",
-    ]
-    body = [
-        [
-            r.workload,
-            r.operation,
-            _lib(r, markdown),
-            str(r.threads),
-            *_timing_cells(r.timing),
-            _num(r.throughput, 0),
-            _num(r.extra.get("GB/s")),
-            _num(r.ratio),
-            r.exact,
-        ]
-        for r in rows
-    ]
-    return table(headers, body, markdown)
+    return columns_table(rows, markdown, SAMPLING_COLUMNS)
 
 
 def tokenization_table(rows: Sequence[Row], markdown: bool) -> str:
-    headers = [
-        "encoding",
-        "workload",
-        "op",
-        "library",
-        "thr",
-        "median ms",
-        "min",
-        "max",
-        "MB/s",
-        "× ref",
-        "exact",
-    ]
-    body = [
-        [
-            r.encoding,
-            r.workload,
-            r.operation,
-            _lib(r, markdown),
-            str(r.threads),
-            *_timing_cells(r.timing),
-            _num(r.throughput, 1),
-            f"{_num(r.ratio)} ({r.ratio_to})" if r.ratio is not None else "–",
-            r.exact + (f"; {r.note}" if r.note else ""),
-        ]
-        for r in rows
-    ]
-    return table(headers, body, markdown)
+    return columns_table(rows, markdown, TOKENIZATION_COLUMNS)
 
 
 def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
-    headers = [
-        "encoding",
-        "corpus",
-        "op",
-        "library",
-        "first pass MB/s",
-        "× quicktok-v1",
-        "warm cache MB/s",
-        "exact",
-    ]
-    body = [
-        [
-            r.encoding,
-            f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)",
-            r.operation,
-            _lib(r, markdown),
-            _num(r.throughput, 1),
-            _num(r.ratio),
-            _num(r.extra.get("warm_MB/s"), 1),
-            r.exact,
-        ]
-        for r in rows
-    ]
-    return table(headers, body, markdown)
+    return columns_table(rows, markdown, FIRSTPASS_COLUMNS)
 
 
 def load_table(rows: Sequence[Row], markdown: bool) -> str:
-    headers = [
-        "encoding",
-        "library",
-        "load ms (median)",
-        "min",
-        "max",
-        "import ms",
-        "first encode ms",
-        "× ref",
-    ]
-    body = [
-        [
-            r.encoding,
-            _lib(r, markdown),
-            *_timing_cells(r.timing),
-            _num(r.extra.get("import_ms"), 1),
-            _num(r.extra.get("first_encode_ms"), 2),
-            f"{_num(r.ratio)} ({r.ratio_to})" if r.ratio is not None else "–",
-        ]
-        for r in rows
-    ]
-    return table(headers, body, markdown)
+    return columns_table(rows, markdown, LOAD_COLUMNS)
 
 
 def streaming_table(rows: Sequence[Row], markdown: bool) -> str:
-    headers = [
-        "encoding",
-        "batch",
-        "library",
-        "µs/token median",
-        "min",
-        "max",
-        "× tokenmill time",
-        "exact",
-    ]
-    body = [
-        [
-            r.encoding,
-            r.workload.removeprefix("batch "),
-            _lib(r, markdown),
-            *(
-                [f"{t * 1e6:.3f}" for t in (r.timing.median_s, r.timing.min_s, r.timing.max_s)]
-                if r.timing
-                else ["–", "–", "–"]
-            ),
-            _num(r.ratio),
-            r.exact,
-        ]
-        for r in rows
-    ]
-    return table(headers, body, markdown)
+    return columns_table(rows, markdown, STREAMING_COLUMNS)
 
 
 def decode_table(rows: Sequence[Row], markdown: bool) -> str:
@@ -343,30 +298,82 @@ def tokenization_summary(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+#: The summary's sections: suite, title, table.
+SUMMARY: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
+    ("sampling", "Sampling: time ÷ one read pass (lower is better)", sampling_summary),
+    (
+        "tokenization",
+        "Tokenization: MB/s (higher is better; WRONG = tokens differ from the reference)",
+        tokenization_summary,
+    ),
+    ("load", "Load time", load_table),
+)
+
+#: The full report's sections after the summary, in order: suite, title, table.
+SECTIONS: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
+    (
+        "sampling",
+        "Sampling — float32 logits N(0,1)·3; × floor = time / one read pass "
+        "(np.max(x, axis=1)) on the same array; lower is better",
+        sampling_table,
+    ),
+    (
+        "tokenization",
+        "Tokenization — MB/s of UTF-8 input; × ref = throughput / the reference's "
+        "(tiktoken; HF tokenizers for llama-3); higher is better",
+        tokenization_table,
+    ),
+    (
+        "formats",
+        "Other formats — SentencePiece BPE / Unigram, Unigram tokenizer.json, tekken; "
+        "MB/s of UTF-8 input; × ref = throughput / the format's reference library's; "
+        "higher is better",
+        tokenization_table,
+    ),
+    (
+        "firstpass",
+        "First pass — one pass over text the process has not seen: a fresh process per "
+        "library, encoding and corpus, one thread, CPU time; × quicktok-v1 = its first-pass "
+        "time / this one's (same operation); warm cache = a second pass over the same "
+        "documents in the same process",
+        firstpass_table,
+    ),
+    (
+        "streaming",
+        "Streaming detokenization — µs per generated token (one step per token per "
+        "sequence); × tokenmill time = the peer's time / tokenmill's, measured in shared "
+        "rounds",
+        streaming_table,
+    ),
+    (
+        "decode",
+        "Decode step — the sampling part of one generate step, [batch, 128256] float32 "
+        "torch logits, T 0.7 top-k 50 top-p 0.9; × transformers time = transformers' time / "
+        "the row's, measured in shared rounds",
+        decode_table,
+    ),
+    ("load", "Load time — fresh process, warm file cache", load_table),
+)
+
+
+def _sections(
+    results: Results,
+    sections: Sequence[tuple[str, str, Callable[[Sequence[Row], bool], str]]],
+    markdown: bool,
+    h: str,
+) -> list[str]:
+    """Each section that has rows: its title, a blank line, its table, a blank line."""
+    out: list[str] = []
+    for suite, title, make in sections:
+        rows = [r for r in results.rows if r.suite == suite]
+        if rows:
+            out += [f"{h}{title}", "", make(rows, markdown), ""]
+    return out
+
+
 def summary(results: Results, markdown: bool = True) -> str:
     """The compact tables (for a README): ratios to the floor, MB/s side by side."""
-    h = "#### " if markdown else ""
-    samp = [r for r in results.rows if r.suite == "sampling"]
-    tok = [r for r in results.rows if r.suite == "tokenization"]
-    load = [r for r in results.rows if r.suite == "load"]
-    out: list[str] = []
-    if samp:
-        out += [
-            f"{h}Sampling: time ÷ one read pass (lower is better)",
-            "",
-            sampling_summary(samp, markdown),
-            "",
-        ]
-    if tok:
-        out += [
-            f"{h}Tokenization: MB/s (higher is better; WRONG = tokens differ from the reference)",
-            "",
-            tokenization_summary(tok, markdown),
-            "",
-        ]
-    if load:
-        out += [f"{h}Load time", "", load_table(load, markdown), ""]
-    return "\n".join(out)
+    return "\n".join(_sections(results, SUMMARY, markdown, "#### " if markdown else ""))
 
 
 def render(results: Results, markdown: bool = False) -> str:
@@ -381,75 +388,9 @@ def render(results: Results, markdown: bool = False) -> str:
         f"took {results.seconds:.0f} s",
         "",
     ]
-    samp = [r for r in results.rows if r.suite == "sampling"]
-    tok = [r for r in results.rows if r.suite == "tokenization"]
-    load = [r for r in results.rows if r.suite == "load"]
-    if samp or tok:
+    if any(r.suite in ("sampling", "tokenization") for r in results.rows):
         out += [f"{h}Summary", "", summary(results, markdown), ""]
-    if samp:
-        out += [
-            f"{h}Sampling — float32 logits N(0,1)·3; × floor = time / one read pass "
-            "(np.max(x, axis=1)) on the same array; lower is better",
-            "",
-            sampling_table(samp, markdown),
-            "",
-        ]
-    if tok:
-        out += [
-            f"{h}Tokenization — MB/s of UTF-8 input; × ref = throughput / the reference's "
-            "(tiktoken; HF tokenizers for llama-3); higher is better",
-            "",
-            tokenization_table(tok, markdown),
-            "",
-        ]
-    formats = [r for r in results.rows if r.suite == "formats"]
-    if formats:
-        out += [
-            f"{h}Other formats — SentencePiece BPE / Unigram, Unigram tokenizer.json, tekken; "
-            "MB/s of UTF-8 input; × ref = throughput / the format's reference library's; "
-            "higher is better",
-            "",
-            tokenization_table(formats, markdown),
-            "",
-        ]
-    first = [r for r in results.rows if r.suite == "firstpass"]
-    if first:
-        out += [
-            f"{h}First pass — one pass over text the process has not seen: a fresh process per "
-            "library, encoding and corpus, one thread, CPU time; × quicktok-v1 = its first-pass "
-            "time / this one's (same operation); warm cache = a second pass over the same "
-            "documents in the same process",
-            "",
-            firstpass_table(first, markdown),
-            "",
-        ]
-    stream = [r for r in results.rows if r.suite == "streaming"]
-    if stream:
-        out += [
-            f"{h}Streaming detokenization — µs per generated token (one step per token per "
-            "sequence); × tokenmill time = the peer's time / tokenmill's, measured in shared "
-            "rounds",
-            "",
-            streaming_table(stream, markdown),
-            "",
-        ]
-    decode = [r for r in results.rows if r.suite == "decode"]
-    if decode:
-        out += [
-            f"{h}Decode step — the sampling part of one generate step, [batch, 128256] float32 "
-            "torch logits, T 0.7 top-k 50 top-p 0.9; × transformers time = transformers' time / "
-            "the row's, measured in shared rounds",
-            "",
-            decode_table(decode, markdown),
-            "",
-        ]
-    if load:
-        out += [
-            f"{h}Load time — fresh process, warm file cache",
-            "",
-            load_table(load, markdown),
-            "",
-        ]
+    out += _sections(results, SECTIONS, markdown, h)
     if results.corpora:
         out += [f"{h}Corpora", ""]
         out += [f"- {name}: {desc}" for name, desc in results.corpora.items()]

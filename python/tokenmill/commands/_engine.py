@@ -1,4 +1,5 @@
-"""The ``--engine`` / ``--address`` options shared by ``count``, ``report`` and ``cost``."""
+"""The options of the commands that count datasets: ``--engine`` / ``--address`` (``count``,
+``report``, ``cost``) and ``--progress {auto,always,never}`` (``count``, ``cost``)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,23 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="Ray cluster to join with --engine ray: 'auto' (one started with `ray start`) or "
         "ray://host:10001; default: Ray's default (a local cluster when none is running)",
     )
+
+
+#: ``--progress`` choice -> the ``progress`` argument of the counting functions.
+PROGRESS: dict[str, bool | None] = {"auto": None, "always": True, "never": False}
+
+
+def add_progress_argument(parser: argparse.ArgumentParser, bar: str) -> None:
+    """``--progress {auto,always,never}`` for the ``bar`` on stderr; read it with
+    :func:`progress`."""
+    parser.add_argument(
+        "--progress",
+        choices=list(PROGRESS),
+        default="auto",
+        help=f"{bar} on stderr (auto: when stderr is a terminal)",
+    )
+
+
+def progress(args: argparse.Namespace) -> bool | None:
+    """The ``--progress`` choice: ``None`` (auto), ``True`` or ``False``."""
+    return PROGRESS[args.progress]

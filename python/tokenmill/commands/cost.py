@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tokenmill.commands._engine import add_engine_arguments
+from tokenmill.commands._engine import add_engine_arguments, add_progress_argument, progress
 from tokenmill.commands._prices import add_price_options
 from tokenmill.commands._prices import catalogue as price_catalogue
 
@@ -44,12 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--column", help="dataset text column (default: 'messages' or 'text')")
     parser.add_argument("--messages-column", help="dataset column of chat message lists")
     add_price_options(parser)
-    parser.add_argument(
-        "--progress",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="dataset progress bar on stderr (auto: when stderr is a terminal)",
-    )
+    add_progress_argument(parser, "dataset progress bar")
     add_engine_arguments(parser)  # datasets only
 
 
@@ -99,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.cached_tokens:
             raise ValueError("--cached-tokens is not supported for datasets")
-        show = {"auto": None, "always": True, "never": False}[args.progress]
+        show = progress(args)
         dataset = price_dataset(
             args.file,
             args.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tokenmill.commands._engine import add_engine_arguments
+from tokenmill.commands._engine import add_engine_arguments, add_progress_argument, progress
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -39,12 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
     )
-    parser.add_argument(
-        "--progress",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="progress bar on stderr (auto: when stderr is a terminal)",
-    )
+    add_progress_argument(parser, "progress bar")
     add_engine_arguments(parser)
 
 
@@ -52,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.dataset.count import count_tokens
     from tokenmill.dataset.render import render_count
 
-    show = {"auto": None, "always": True, "never": False}[args.progress]
+    show = progress(args)
     try:
         result = count_tokens(
             args.dataset,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tokenmill._lazy import lazy_getattr
+from tokenmill._lazy import lazy_front
 
 if TYPE_CHECKING:  # the objects the lazy table below resolves, for type checkers
     from tokenmill.cost.catalogue import (
@@ -133,8 +133,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
-    __getattr__ = lazy_getattr(__name__, _LAZY, globals())
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_front(__name__, _LAZY, globals(), __all__)

@@ -36,6 +36,7 @@ from tokenmill.cost.names import DATE_SUFFIX, PROVIDER_ALIASES, maker_ok, name_v
 __all__ = [
     "MILLION",
     "MONEY",
+    "PRICE_FIELDS",
     "Catalogue",
     "LongContextPrices",
     "MissingPriceError",
@@ -76,7 +77,8 @@ class MissingPriceError(ValueError):
 # Catalogue records
 # --------------------------------------------------------------------------------------------
 
-_PRICE_FIELDS = (
+#: The price fields of a catalogue record (USD per 1M tokens; each may be ``None``).
+PRICE_FIELDS = (
     "input",
     "output",
     "cache_read",
@@ -231,7 +233,7 @@ class ModelPrice:
         where = f"model {name!r}"
         if not isinstance(data.get("provider"), str):
             raise ValueError(f"{where}: 'provider' is required")
-        prices = {f: parse_price(data.get(f), f"{where} field {f!r}") for f in _PRICE_FIELDS}
+        prices = {f: parse_price(data.get(f), f"{where} field {f!r}") for f in PRICE_FIELDS}
         inp = prices.pop("input")
         if inp is None:
             raise ValueError(f"{where}: 'input' price is required")
@@ -290,7 +292,7 @@ class ModelPrice:
             return None if x is None else format(x, "f")
 
         out: dict[str, Any] = {"provider": self.provider}
-        for f in _PRICE_FIELDS:
+        for f in PRICE_FIELDS:
             out[f] = s(getattr(self, f))
         out.update(
             context_window=self.context_window,
@@ -525,7 +527,7 @@ class Catalogue:
 def _prices(record: ModelPrice) -> tuple[object, ...]:
     """Everything a record charges, to tell whether two entries price alike."""
     return (
-        *(getattr(record, f) for f in _PRICE_FIELDS),
+        *(getattr(record, f) for f in PRICE_FIELDS),
         record.cache_write_1h,
         record.reasoning,
         record.long_context,

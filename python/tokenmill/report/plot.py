@@ -34,7 +34,7 @@ import io
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -432,14 +432,19 @@ def figure_svg(fig: Any) -> str:
     return text.strip()
 
 
-def plot_premium(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
-    """Write the dot plot to ``path`` (PNG, SVG or PDF, by the suffix)."""
+def _draw_and_save(draw: Callable[[], Any], path: str | Path, dpi: int) -> Path:
+    """Draw one figure in the report's style, save it to ``path`` and close it."""
     with _style() as plt:
-        fig = _dot_figure(report)
+        fig = draw()
         try:
             return _save(fig, path, dpi)
         finally:
             plt.close(fig)
+
+
+def plot_premium(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write the dot plot to ``path`` (PNG, SVG or PDF, by the suffix)."""
+    return _draw_and_save(lambda: _dot_figure(report), path, dpi)
 
 
 def _scatter_figure(report: Report, x_tok: str, y_tok: str) -> Any:
@@ -542,12 +547,7 @@ def plot_scatter(
     """Each language's premium under ``y_tokenizer`` against ``x_tokenizer`` (default: the
     report's second tokenizer against its first). Needs two tokenizers."""
     x_tok, y_tok = _pair(report, x_tokenizer, y_tokenizer)
-    with _style() as plt:
-        fig = _scatter_figure(report, x_tok, y_tok)
-        try:
-            return _save(fig, path, dpi)
-        finally:
-            plt.close(fig)
+    return _draw_and_save(lambda: _scatter_figure(report, x_tok, y_tok), path, dpi)
 
 
 def _pair(report: Report, x_tok: str | None, y_tok: str | None) -> tuple[str, str]:
@@ -619,12 +619,7 @@ def _scripts_figure(report: Report) -> Any:
 
 def plot_scripts(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
     """Write the per-script summary to ``path`` (PNG, SVG or PDF, by the suffix)."""
-    with _style() as plt:
-        fig = _scripts_figure(report)
-        try:
-            return _save(fig, path, dpi)
-        finally:
-            plt.close(fig)
+    return _draw_and_save(lambda: _scripts_figure(report), path, dpi)
 
 
 @contextmanager
