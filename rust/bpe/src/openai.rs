@@ -25,7 +25,7 @@
 //! (plus at most one extra char of look-back), so splitting is linear. The unit tests check the
 //! matchers against `fancy-regex` running the original patterns; pytest checks against tiktoken.
 
-use crate::pretok::{split_via_while, Batch, PreTokenizer};
+use crate::pretok::{Batch, PreTokenizer};
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
@@ -362,13 +362,6 @@ macro_rules! hand_written {
         pub struct $name;
 
         impl PreTokenizer for $name {
-            fn split<'t>(
-                &self,
-                text: &'t str,
-                sink: &mut dyn FnMut(&'t str),
-            ) -> Result<(), VocabError> {
-                split_via_while(self, text, sink)
-            }
             fn split_while<'t>(
                 &self,
                 text: &'t str,
@@ -420,9 +413,6 @@ impl RegexPreTokenizer {
 }
 
 impl PreTokenizer for RegexPreTokenizer {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        split_via_while(self, text, sink)
-    }
     fn split_while<'t>(
         &self,
         text: &'t str,

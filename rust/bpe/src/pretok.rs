@@ -11,14 +11,19 @@ use crate::VocabError;
 pub trait PreTokenizer: Send + Sync {
     /// Call `sink` with each piece of `text`, in order.
     ///
+    /// The default runs [`split_while`](Self::split_while) with a sink that never stops.
+    ///
     /// # Errors
     /// The pattern's engine gave up on this text ([`VocabError::PatternFailed`]).
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError>;
+    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
+        self.split_while(text, &mut |piece| {
+            sink(piece);
+            true
+        })
+    }
 
-    /// Like [`split`](Self::split), but stop as soon as `sink` returns `false`.
-    ///
-    /// The default runs `split` to the end and drops the pieces after the stop; pre-tokenizers
-    /// that can stop early override it, so that `count_till_limit` costs work proportional to the
+    /// Like [`split`](Self::split), but stop as soon as `sink` returns `false`: every
+    /// pre-tokenizer can stop early, so that `count_till_limit` costs work proportional to the
     /// limit rather than to the text.
     ///
     /// # Errors
@@ -27,14 +32,7 @@ pub trait PreTokenizer: Send + Sync {
         &self,
         text: &'t str,
         sink: &mut dyn FnMut(&'t str) -> bool,
-    ) -> Result<(), VocabError> {
-        let mut going = true;
-        self.split(text, &mut |piece| {
-            if going {
-                going = sink(piece);
-            }
-        })
-    }
+    ) -> Result<(), VocabError>;
 
     /// The non-empty pieces of `text` in order, handed to `sink` in batches of at most
     /// [`BATCH`] (the BPE stage resolves a batch with overlapping table lookups); stop as soon as
@@ -61,22 +59,6 @@ pub trait PreTokenizer: Send + Sync {
         }
         Ok(())
     }
-}
-
-/// [`PreTokenizer::split`] in terms of [`PreTokenizer::split_while`], for pre-tokenizers whose
-/// natural form can stop early.
-///
-/// # Errors
-/// As `p.split_while`.
-pub fn split_via_while<'t, P: PreTokenizer + ?Sized>(
-    p: &P,
-    text: &'t str,
-    sink: &mut dyn FnMut(&'t str),
-) -> Result<(), VocabError> {
-    p.split_while(text, &mut |piece| {
-        sink(piece);
-        true
-    })
 }
 
 /// Pieces per batch handed to the BPE stage.

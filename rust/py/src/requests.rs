@@ -47,7 +47,7 @@ impl PyRequests {
         }
     }
 
-    /// Add request `id` (`params`: scalars, as `sampling._RowArgs`).
+    /// Add request `id` (`params`: scalars, as `_sampling_args.RowArgs`).
     fn add(
         &self,
         py: Python<'_>,

@@ -2,7 +2,7 @@
 //! or on the calling thread for small batches and a one-thread pool, see
 //! `pool::run_inline_if`), call the core, convert errors
 //! in `errors.rs`. Argument normalisation (scalars vs per-row arrays, dtypes, defaults) lives in
-//! `python/tokenmill/sampling.py`.
+//! `python/tokenmill/_sampling_args.py`.
 
 use numpy::{
     PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadwriteArray1, PyReadwriteArray2,
@@ -17,17 +17,9 @@ use tokenmill_sampling::{
 use crate::errors::IntoPyResult;
 use crate::pool;
 
-pub(crate) fn contiguous<'a, T>(
-    a: Result<&'a [T], numpy::AsSliceError>,
-    name: &str,
-) -> PyResult<&'a [T]> {
-    a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
-}
-
-fn contiguous_mut<'a, T>(
-    a: Result<&'a mut [T], numpy::AsSliceError>,
-    name: &str,
-) -> PyResult<&'a mut [T]> {
+/// An array's slice (`as_slice` / `as_slice_mut`), or an error naming the array when it is not
+/// C-contiguous.
+pub(crate) fn contiguous<S>(a: Result<S, numpy::AsSliceError>, name: &str) -> PyResult<S> {
     a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
 
@@ -58,7 +50,7 @@ impl<T: numpy::Element + Copy> Col<'_, T> {
     }
 }
 
-/// The sampling parameters as `tokenmill.sampling` passes them (its `_RowArgs`): each a number
+/// The sampling parameters as `tokenmill._sampling_args.RowArgs` holds them: each a number
 /// or a per-row array; `top_k` an integer.
 #[derive(FromPyObject)]
 pub(crate) struct Params<'py> {
@@ -132,7 +124,7 @@ fn softmax_into(
     let vocab = logits.shape()[1];
     let x = contiguous(logits.as_slice(), "logits")?;
     let t = contiguous(temperatures.as_slice(), "temperatures")?;
-    let o = contiguous_mut(out.as_slice_mut(), "out")?;
+    let o = contiguous(out.as_slice_mut(), "out")?;
     let inline = tokenmill_sampling::runs_inline(t.len(), vocab);
     pool::run_inline_if(py, inline, || {
         tokenmill_sampling::softmax_batch(x, vocab, t, log, o)
@@ -161,15 +153,16 @@ impl Procs<'_> {
             bias_offsets: contiguous(self.bias_offsets.as_slice(), "logit_bias offsets")?,
             bias_ids: contiguous(self.bias_ids.as_slice(), "logit_bias ids")?,
             bias_values: contiguous(self.bias_values.as_slice(), "logit_bias values")?,
-            mask: match &self.mask {
-                Some(m) => Some(contiguous(m.as_slice(), "allowed_mask")?),
-                None => None,
-            },
+            mask: self
+                .mask
+                .as_ref()
+                .map(|m| contiguous(m.as_slice(), "allowed_mask"))
+                .transpose()?,
         })
     }
 }
 
-/// The output arrays of a sampling call as `tokenmill.sampling` passes them (its `_Outs`):
+/// The output arrays of a sampling call as `tokenmill._sampling_args.Outs` holds them:
 /// `tokens` `[batch, n]`, optional `logprobs` `[batch, n]`, `top_ids` / `top_logprobs`
 /// `[batch, n_top]`, and whether logprobs are `raw` (else processed).
 #[derive(FromPyObject)]
@@ -187,25 +180,56 @@ impl Outs<'_> {
         let n_top = self.top_ids.as_ref().map_or(0, |t| t.shape()[1]);
         Ok(BatchOut {
             n,
-            tokens: contiguous_mut(self.tokens.as_slice_mut(), "out")?,
-            logprobs: match self.logprobs.as_mut() {
-                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "logprobs")?),
-                None => None,
-            },
+            tokens: contiguous(self.tokens.as_slice_mut(), "out")?,
+            logprobs: self
+                .logprobs
+                .as_mut()
+                .map(|a| contiguous(a.as_slice_mut(), "logprobs"))
+                .transpose()?,
             n_top,
-            top_ids: match self.top_ids.as_mut() {
-                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_ids")?),
-                None => None,
-            },
-            top_logprobs: match self.top_logprobs.as_mut() {
-                Some(a) => Some(contiguous_mut(a.as_slice_mut(), "top_logprobs")?),
-                None => None,
-            },
+            top_ids: self
+                .top_ids
+                .as_mut()
+                .map(|a| contiguous(a.as_slice_mut(), "top_ids"))
+                .transpose()?,
+            top_logprobs: self
+                .top_logprobs
+                .as_mut()
+                .map(|a| contiguous(a.as_slice_mut(), "top_logprobs"))
+                .transpose()?,
             mode: if self.raw {
                 LogprobMode::Raw
             } else {
                 LogprobMode::Processed
             },
+        })
+    }
+}
+
+/// What `sample_into` and `kept_mask_into` read: the logits rows, the vocabulary size, each
+/// row's checked parameters, the processors, and whether the batch is small enough to run on the
+/// calling thread.
+struct RowsIn<'a> {
+    x: &'a [f32],
+    vocab: usize,
+    rows: Vec<RowParams>,
+    procs: Processors<'a>,
+    inline: bool,
+}
+
+impl<'a> RowsIn<'a> {
+    fn new(
+        logits: &'a PyReadonlyArray2<'_, f32>,
+        params: &Params<'_>,
+        procs: &'a Procs<'_>,
+    ) -> PyResult<Self> {
+        let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
+        Ok(Self {
+            x: contiguous(logits.as_slice(), "logits")?,
+            vocab,
+            rows: params.rows(batch).into_py()?,
+            procs: procs.view()?,
+            inline: tokenmill_sampling::runs_inline(batch, vocab),
         })
     }
 }
@@ -219,14 +243,10 @@ fn sample_into(
     procs: Procs<'_>,
     mut outs: Outs<'_>,
 ) -> PyResult<()> {
-    let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-    let x = contiguous(logits.as_slice(), "logits")?;
-    let rows = params.rows(batch).into_py()?;
-    let pr = procs.view()?;
+    let r = RowsIn::new(&logits, &params, &procs)?;
     let out = outs.view()?;
-    let inline = tokenmill_sampling::runs_inline(batch, vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out)
+    pool::run_inline_if(py, r.inline, || {
+        tokenmill_sampling::sample_batch(r.x, r.vocab, &r.rows, &r.procs, out)
     })?
     .into_py()
 }
@@ -240,14 +260,10 @@ fn kept_mask_into(
     procs: Procs<'_>,
     mut out: PyReadwriteArray2<'_, bool>,
 ) -> PyResult<()> {
-    let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-    let x = contiguous(logits.as_slice(), "logits")?;
-    let rows = params.rows(batch).into_py()?;
-    let pr = procs.view()?;
-    let o = contiguous_mut(out.as_slice_mut(), "out")?;
-    let inline = tokenmill_sampling::runs_inline(batch, vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::kept_batch(x, vocab, &rows, &pr, o)
+    let r = RowsIn::new(&logits, &params, &procs)?;
+    let o = contiguous(out.as_slice_mut(), "out")?;
+    pool::run_inline_if(py, r.inline, || {
+        tokenmill_sampling::kept_batch(r.x, r.vocab, &r.rows, &r.procs, o)
     })?
     .into_py()
 }
@@ -314,15 +330,15 @@ fn rejection_sample_into(
     let drafts = Drafts {
         k: draft_ids.shape()[1],
         token_ids: contiguous(draft_ids.as_slice(), "draft_token_ids")?,
-        probs: match &draft_probs {
-            Some(q) => Some(contiguous(q.as_slice(), "draft_probs")?),
-            None => None,
-        },
+        probs: draft_probs
+            .as_ref()
+            .map(|q| contiguous(q.as_slice(), "draft_probs"))
+            .transpose()?,
     };
     let x = contiguous(target.as_slice(), "target_logits")?;
     let out = Verdicts {
-        tokens: contiguous_mut(tokens.as_slice_mut(), "token_ids")?,
-        accepted: contiguous_mut(accepted.as_slice_mut(), "num_accepted")?,
+        tokens: contiguous(tokens.as_slice_mut(), "token_ids")?,
+        accepted: contiguous(accepted.as_slice_mut(), "num_accepted")?,
     };
     let inline = tokenmill_sampling::runs_inline(batch, vocab * (drafts.k + 1));
     pool::run_inline_if(py, inline, || {

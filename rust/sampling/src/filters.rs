@@ -118,6 +118,9 @@ pub(crate) struct RowState {
     pub(crate) kept: Kept,
 }
 
+/// A row's kept set and distribution, or the error that names the row.
+pub(crate) type RowResult = Result<RowState, SamplingError>;
+
 /// Fill `w.cand` from the indices in `w.idx`, with weights from the vector exp (values gathered
 /// into a contiguous buffer, one kernel call).
 pub(crate) fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs) {
@@ -143,7 +146,7 @@ pub(crate) fn kept_set(
     l: &[f32],
     p: &RowParams,
     w: &mut Work,
-) -> Result<RowState, SamplingError> {
+) -> RowResult {
     let st = truncate(k, row, l, p, w)?;
     if p.typical_p < 1.0 {
         return Ok(typical::filter(l, st, p.typical_p, w));
@@ -152,13 +155,7 @@ pub(crate) fn kept_set(
 }
 
 /// top-k, top-p and min-p.
-fn truncate(
-    k: &Kernels,
-    row: usize,
-    l: &[f32],
-    p: &RowParams,
-    w: &mut Work,
-) -> Result<RowState, SamplingError> {
+fn truncate(k: &Kernels, row: usize, l: &[f32], p: &RowParams, w: &mut Work) -> RowResult {
     let vocab = l.len();
     let k_on = p.top_k > 0 && p.top_k < vocab;
     let p_on = p.top_p < 1.0;
@@ -278,7 +275,7 @@ pub(crate) fn full_distribution(
     l: &[f32],
     t: f64,
     w: &mut Work,
-) -> Result<RowState, SamplingError> {
+) -> RowResult {
     let inv_t = 1.0 / t;
     let mode = online::Mode::Sum;
     let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;

@@ -47,13 +47,7 @@ pub(crate) fn max_nan(x: &[f32]) -> (f32, bool) {
 
 /// Push the max of each `block`-long chunk; return whether a NaN was seen.
 pub(crate) fn block_max(x: &[f32], block: usize, out: &mut Vec<f32>) -> bool {
-    let mut nan = false;
-    for c in x.chunks(block.max(1)) {
-        let (m, n) = max_nan(c);
-        out.push(m);
-        nan |= n;
-    }
-    nan
+    crate::simd::block_max_chunks(x, block, out, max_nan)
 }
 
 /// `sum(exp((x - max) / T)) / a.unscale`, accumulated in `f64`.

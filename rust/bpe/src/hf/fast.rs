@@ -397,14 +397,6 @@ impl FastSplit {
 }
 
 impl PreTokenizer for FastSplit {
-    fn split<'t>(
-        &self,
-        text: &'t str,
-        sink: &mut dyn FnMut(&'t str),
-    ) -> Result<(), crate::VocabError> {
-        crate::pretok::split_via_while(self, text, sink)
-    }
-
     fn split_while<'t>(
         &self,
         text: &'t str,

@@ -325,14 +325,24 @@ pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabEr
         .into_iter()
         .map(|t| (t.content, t.id))
         .collect();
-    let mut enc = Encoding::new(
+    let enc = Encoding::new(
         name,
         hf.model,
         Box::new(hf.pre_tokenizer),
         normalizer,
         specials,
-    )
-    .map_err(|e| match e {
+    );
+    with_added(enc, always)
+}
+
+/// The last step of both `tokenizer.json` loaders: an invalid added token is reported against
+/// `added_tokens`, and the added tokens `always` flags are [always
+/// matched](Encoding::set_always_matched).
+fn with_added(
+    enc: Result<Encoding, VocabError>,
+    always: Vec<bool>,
+) -> Result<Encoding, VocabError> {
+    let mut enc = enc.map_err(|e| match e {
         VocabError::InvalidVocab(message) => err("added_tokens", message),
         other => other,
     })?;

@@ -314,10 +314,6 @@ fn regroup(behavior: Behavior, segs: &[(usize, usize, bool)]) -> Vec<(usize, usi
 }
 
 impl PreTokenizer for PreTok {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        crate::pretok::split_via_while(self, text, sink)
-    }
-
     fn split_while<'t>(
         &self,
         text: &'t str,

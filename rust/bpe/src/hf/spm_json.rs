@@ -17,7 +17,7 @@
 
 use serde_json::Value;
 
-use super::{err, kind, parse_added, parse_normalizer, unsupported, Obj};
+use super::{err, kind, parse_added, parse_normalizer, unsupported, with_added, Obj};
 use crate::hf::normalize::HfNormalizer;
 use crate::spm::unigram::Unigram;
 use crate::spm::{
@@ -383,17 +383,12 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
     model.set_whole_piece_lookup(whole);
     let always = added.iter().map(|t| !t.special).collect();
     let specials = added.into_iter().map(|t| (t.content, t.id)).collect();
-    let mut enc = Encoding::with_piece_model(
+    let enc = Encoding::with_piece_model(
         name,
         Box::new(model),
         Box::new(SpSplit::new(&[], cut)?),
         Some(Box::new(normalizer)),
         specials,
-    )
-    .map_err(|e| match e {
-        VocabError::InvalidVocab(message) => err("added_tokens", message),
-        other => other,
-    })?;
-    enc.set_always_matched(always);
-    Ok(enc)
+    );
+    with_added(enc, always)
 }

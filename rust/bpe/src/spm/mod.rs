@@ -729,10 +729,6 @@ impl SpSplit {
 }
 
 impl PreTokenizer for SpSplit {
-    fn split<'t>(&self, text: &'t str, sink: &mut dyn FnMut(&'t str)) -> Result<(), VocabError> {
-        crate::pretok::split_via_while(self, text, sink)
-    }
-
     fn split_while<'t>(
         &self,
         text: &'t str,

@@ -294,9 +294,9 @@ pub(crate) fn push_bits(mut bits: u64, base: usize, out: &mut Vec<u32>) {
     }
 }
 
-/// `block_max` by one `max_nan` call per chunk (blocks the streaming loops do not cover).
+/// `block_max` by one `max_nan` call per chunk: the scalar kernel, and blocks the streaming
+/// loops do not cover.
 #[inline]
-#[allow(dead_code)] // unused on targets with no vector ISA
 pub(crate) fn block_max_chunks(
     x: &[f32],
     block: usize,
