@@ -248,7 +248,7 @@ def test_sampling_doc_examples_run() -> None:
     end = readme.find("\n## ", readme.index("## Serving\n"))
     end = len(readme) if end < 0 else end
     blocks = re.findall(r"```python\n(.*?)```", readme[start:end], flags=re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     ns: dict[str, Any] = {}
     for code in blocks:
         exec(compile(code.replace("print(", "str("), "docs/sampling.md", "exec"), ns)
