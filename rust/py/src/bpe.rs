@@ -229,6 +229,26 @@ impl PyEncoding {
         .into_py()
     }
 
+    /// The stable tokens of `text` and the completions of its unstable tail (tiktoken's
+    /// `encode_with_unstable`; completions sorted).
+    #[pyo3(signature = (text, allowed, disallowed))]
+    fn encode_with_unstable(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<(Vec<u32>, Vec<Vec<u32>>)> {
+        let t = text_of(text)?;
+        let t = t.as_str()?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        pool::text_work(py, usize::MAX, |stop| {
+            enc.encode_with_unstable_interruptible(t, &policy, stop)
+        })?
+        .into_py()
+    }
+
     #[pyo3(signature = (texts, allowed, disallowed))]
     fn encode_batch<'py>(
         &self,
