@@ -20,12 +20,17 @@ width ``k``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native
 from tokenmill._arrays import as_numpy, like
-from tokenmill.sampling import I64, PerRow, SamplingParams, Seed, _row_args
+from tokenmill._sampling_args import FILTER_FIELDS, I64, FilterKwargs, params_from, row_args
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["rejection_sample"]
 
@@ -46,22 +51,17 @@ def rejection_sample(
     draft_token_ids: npt.ArrayLike,
     draft_probs: npt.ArrayLike | None,
     *,
-    temperature: PerRow = 1.0,
-    top_k: PerRow = 0,
-    top_p: PerRow = 1.0,
-    min_p: PerRow = 0.0,
-    typical_p: PerRow = 1.0,
-    seed: Seed = None,
-    step: PerRow = 0,
     num_draft_tokens: npt.ArrayLike | None = None,
+    **kwargs: Unpack[FilterKwargs],
 ) -> tuple[I64, I64]:
     """Verify ``draft_token_ids`` (``[batch, K]`` ints) against ``target_logits``
     (``[batch, K + 1, vocab]``: the ``K`` draft positions and the bonus position).
 
     ``draft_probs`` is the draft model's ``[batch, K, vocab]`` distributions (float, each row
     summing to 1), or ``None`` for a deterministic draft (n-gram lookup, prompt lookup) where the
-    draft is one-hot. Sampling parameters are scalars or one per batch row, as in
-    :func:`tokenmill.sample`.
+    draft is one-hot. The keyword arguments are the filter and draw parameters of
+    :func:`tokenmill.sample` (``temperature``, ``top_k``, ``top_p``, ``min_p``, ``typical_p``,
+    ``seed``, ``step``), each a scalar or one per batch row.
 
     Rows with fewer drafts than ``K`` (see the module notes): pad their ``draft_token_ids`` with
     ``-1`` (a row's drafts are the ids before its first ``-1``; an id after it is an error), or
@@ -100,10 +100,8 @@ def rejection_sample(
                 f"{counts.dtype} {counts.shape}"
             )
         counts = np.ascontiguousarray(counts, dtype=np.int64)
-    p = SamplingParams(
-        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p
-    )
-    args = _row_args(p, batch, seed=seed, step=step)
+    p = params_from(None, dict(kwargs), FILTER_FIELDS)
+    args = row_args(p, batch, seed=p.seed, step=p.step)
     tokens = np.empty((batch, k1), dtype=np.int64)
     accepted = np.empty(batch, dtype=np.int64)
     _native.rejection_sample_into(
