@@ -308,20 +308,23 @@ fn sample_one(
     let procs = Processors::default();
     pool::here(py, || {
         tokenmill_sampling::sample_batch(x, x.len(), &row, &procs, out)
-    })
+    })?
     .into_py()?;
     Ok(token[0])
 }
 
-/// Speculative decoding: verify `draft_ids` (`[batch, k]`) against `target` (`[batch, k + 1,
-/// vocab]`) into `tokens` (`[batch, k + 1]`) and `accepted` (`[batch]`).
+/// Speculative decoding: verify `draft_ids` (`[batch, k]`, `counts[r]` of row `r` or up to its
+/// first `-1`) against `target` (`[batch, k + 1, vocab]`) into `tokens` (`[batch, k + 1]`) and
+/// `accepted` (`[batch]`).
 #[pyfunction]
+#[allow(clippy::too_many_arguments)] // inputs and outputs as Python passes them
 fn rejection_sample_into(
     py: Python<'_>,
     target: PyReadonlyArray3<'_, f32>,
     params: Params<'_>,
     draft_ids: PyReadonlyArray2<'_, i64>,
     draft_probs: Option<PyReadonlyArray3<'_, f32>>,
+    counts: Option<PyReadonlyArray1<'_, i64>>,
     mut tokens: PyReadwriteArray2<'_, i64>,
     mut accepted: PyReadwriteArray1<'_, i64>,
 ) -> PyResult<()> {
@@ -333,6 +336,10 @@ fn rejection_sample_into(
         probs: draft_probs
             .as_ref()
             .map(|q| contiguous(q.as_slice(), "draft_probs"))
+            .transpose()?,
+        counts: counts
+            .as_ref()
+            .map(|c| contiguous(c.as_slice(), "num_draft_tokens"))
             .transpose()?,
     };
     let x = contiguous(target.as_slice(), "target_logits")?;
