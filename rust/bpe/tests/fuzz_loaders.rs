@@ -24,7 +24,10 @@ use std::io::Read;
 
 use proptest::prelude::*;
 
+#[path = "support/proto.rs"]
+mod proto;
 mod support;
+use proto::{bytes_field, varint_field};
 use support::check_encoding;
 
 fn cases(default: u32) -> u32 {
@@ -220,30 +223,6 @@ proptest! {
     fn arbitrary_bytes_as_tokenizer_json(data in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = tokenmill_bpe::hf::encoding_from_json("fuzz", &data);
     }
-}
-
-/// Protobuf writing, for SentencePiece `ModelProto` documents.
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn bytes_field(num: u64, body: &[u8], out: &mut Vec<u8>) {
-    varint(num << 3 | 2, out);
-    varint(body.len() as u64, out);
-    out.extend_from_slice(body);
-}
-
-fn varint_field(num: u64, v: u64, out: &mut Vec<u8>) {
-    varint(num << 3, out);
-    varint(v, out);
 }
 
 #[derive(Debug, Clone)]

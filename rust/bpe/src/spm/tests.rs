@@ -1,23 +1,11 @@
 use super::*;
 
+#[path = "../../tests/support/proto.rs"]
+mod proto;
+
 /// A protobuf `ModelProto` with the given pieces (piece, score, type) and trainer fields.
 fn model_bytes(pieces: &[(&str, f32, u8)], model_type: u8, byte_fallback: bool) -> Vec<u8> {
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    fn field(num: u64, body: &[u8], out: &mut Vec<u8>) {
-        varint(num << 3 | 2, out);
-        varint(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
+    use proto::bytes_field as field;
     let mut out = Vec::new();
     for (p, score, ty) in pieces {
         let mut body = Vec::new();
