@@ -5,6 +5,10 @@ encoding at import time) a temporary ``TIKTOKEN_CACHE_DIR`` is filled with the r
 embedded in tokenmill's extension, so ``tiktoken.get_encoding(...)`` works without network.
 tiktoken names a cached file by the sha1 hex of its download URL. The ``tiktoken_cache`` fixture
 returns that directory.
+
+``TOKENMILL_CACHE_DIR`` points at another temporary directory for the session, so loads of the
+same ``tokenizer.json`` after the first come through the table cache (and the user's cache
+directory is left alone).
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _STATE["dir"] = str(cache)
     _STATE["old"] = os.environ.get("TIKTOKEN_CACHE_DIR")
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    tables = Path(tempfile.mkdtemp(prefix="tokenmill-tables-"))
+    _STATE["tables"] = str(tables)
+    _STATE["old_tables"] = os.environ.get("TOKENMILL_CACHE_DIR")
+    os.environ["TOKENMILL_CACHE_DIR"] = str(tables)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -55,6 +63,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ["TIKTOKEN_CACHE_DIR"] = old
     if _STATE.get("dir"):
         shutil.rmtree(str(_STATE["dir"]), ignore_errors=True)
+    old_tables = _STATE.get("old_tables")
+    if old_tables is None:
+        os.environ.pop("TOKENMILL_CACHE_DIR", None)
+    else:
+        os.environ["TOKENMILL_CACHE_DIR"] = old_tables
+    if _STATE.get("tables"):
+        shutil.rmtree(str(_STATE["tables"]), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

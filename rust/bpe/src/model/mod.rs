@@ -48,6 +48,7 @@ use crate::vocab::Vocab;
 mod argmin;
 mod bucket;
 mod construct;
+pub(crate) use construct::MergeTables;
 mod pipeline;
 #[cfg(test)]
 pub(crate) mod reference;
