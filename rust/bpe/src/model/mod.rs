@@ -33,9 +33,10 @@
 //!   the heap order); lazy deletion of stale entries. Work is O(n) merges plus sorting each
 //!   bucket once: near-linear in practice (a heap of distinct priorities, not of pairs).
 //! - pieces over `BACKTRACK_BUILD` bytes (and, once its tables exist, over `BACKTRACK_USE`) go
-//!   through the backtracking encoder of `backtrack.rs`, linear time, exact under a
-//!   precondition checked when its tables are built (else the engines above); rank
-//!   vocabularies and merge lists alike (the latter compare merge indices, not ids);
+//!   through the backtracking encoder of `backtrack.rs`, linear time; rank vocabularies need a
+//!   precondition checked when its tables are built (else the engines above), merge lists
+//!   (which compare merge indices, not ids) take it always: pairs that involve tokens breaking
+//!   the precondition are checked by a short BPE run instead;
 //! - counting never materialises ids: the number of parts left is the count.
 
 use std::sync::{Arc, OnceLock};
