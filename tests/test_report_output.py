@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,7 +67,7 @@ def test_table_is_sorted_by_premium_and_names_languages() -> None:
 
 
 def test_markdown_has_summary_and_a_table_per_tokenizer() -> None:
-    md = render(small_report(ModelPricing("m", 1.0, 4.0)), "markdown")
+    md = render(small_report(ModelPricing("m", Decimal(1), Decimal(4))), "markdown")
     assert md.startswith("# Token-length report")
     assert "## Summary" in md and "## words" in md and "## double" in md
     assert "a\\|b" not in md  # texts are not printed; only numbers and names
@@ -89,12 +91,18 @@ def test_csv_round_trips_every_row() -> None:
 
 
 def test_json_carries_metadata_and_rows() -> None:
-    rep = small_report(ModelPricing("m", 1.0))
+    rep = small_report(ModelPricing("m", Decimal("1.0")))
     doc = json.loads(render(rep, "json"))
     assert doc["metadata"]["pivot"] == "eng_Latn"
     assert doc["metadata"]["tokenizers"] == ["words", "double"]
-    assert doc["metadata"]["pricing"]["input_per_1m"] == 1.0
-    assert doc["rows"] == json.loads(json.dumps(rep.to_dicts()))
+    assert doc["metadata"]["pricing"]["input_per_1m"] == "1.0"  # money as an exact string
+    money = {"input_cost_usd", "input_cost_per_1m_pivot_usd", "output_cost_per_1m_pivot_usd"}
+    for row, want in zip(doc["rows"], rep.to_dicts(), strict=True):
+        assert {k: v for k, v in row.items() if k not in money} == {
+            k: v for k, v in want.items() if k not in money
+        }
+        for k in money:
+            assert (None if row[k] is None else Decimal(row[k])) == want[k]
     assert any("empty" in w for w in doc["metadata"]["warnings"])
 
 
@@ -320,3 +328,39 @@ def test_cli_plumbing_in_process(
     assert "xx-QQ: 1 id(s) have no eng_Latn counterpart" in (out / "report.txt").read_text(
         encoding="utf-8"
     )
+
+
+def test_cli_draws_each_figure_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--plot, --out (SVG, PNG and the HTML page) and --format html share one drawing of each
+    figure, and the inline SVGs of stdout's page are the ones written to report.html."""
+    pytest.importorskip("matplotlib")
+    import tokenmill.report.model as model
+    import tokenmill.report.plot as plot
+    from tokenmill.cli import main
+
+    monkeypatch.setattr(
+        model, "resolve_tokenizer", lambda spec: WordCounter() if spec == "w" else DoubleCounter()
+    )
+    calls: dict[str, int] = {}
+    for name in ("_dot_figure", "_scripts_figure", "_scatter_figure"):
+        real = getattr(plot, name)
+
+        def counted(*args: object, _real: Any = real, _name: str = name) -> Any:
+            calls[_name] = calls.get(_name, 0) + 1
+            return _real(*args)
+
+        monkeypatch.setattr(plot, name, counted)
+    out = tmp_path / "out"
+    args = ["report", "--corpus", str(FIX / "massive"), "--split", "dev", "--no-progress"]
+    args += ["--tokenizer", "w", "--tokenizer", "d", "--format", "html", "--out", str(out)]
+    code = main([*args, "--plot", str(tmp_path / "p.svg")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert calls == {"_dot_figure": 1, "_scripts_figure": 1, "_scatter_figure": 1}
+    assert captured.out == (out / "report.html").read_text(encoding="utf-8")
+    assert captured.out.count("<svg") == 3
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUT_FILES_TWO_TOKENIZERS)
+    for part in ("", "-scripts", "-scatter"):
+        assert (tmp_path / f"p{part}.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
