@@ -8,6 +8,7 @@ recognises added tokens in text even then, which tokenmill does with ``allowed_s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import json
 import random
@@ -168,10 +169,8 @@ def _out_of_order_tokens(path: Path) -> list[str]:
         if i < max(made_at.get(left, -1), made_at.get(right, -1)):
             raw = bytes(decode[c] for c in left + right if c in decode)
             if len(raw) == len(left + right):
-                try:
+                with contextlib.suppress(UnicodeDecodeError):
                     out.append(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    pass
     return out
 
 
