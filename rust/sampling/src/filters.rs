@@ -180,6 +180,7 @@ fn truncate(
             inv_t,
             SUM_BLOCK,
             online::Mode::Sum,
+            None,
             &mut w.online,
         )?;
         w.sums.clear();
@@ -281,7 +282,7 @@ pub(crate) fn full_distribution(
 ) -> Result<RowState, SamplingError> {
     let inv_t = 1.0 / t;
     let mode = online::Mode::Sum;
-    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;
+    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, None, &mut w.online)?;
     let z = online::normaliser(&w.online, m, inv_t);
     Ok(RowState {
         max: m,
@@ -293,6 +294,7 @@ pub(crate) fn full_distribution(
 
 /// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
 /// logit.
+#[allow(clippy::too_many_arguments)] // the pass's own arguments plus the row for errors
 pub(crate) fn online_max(
     k: &Kernels,
     row: usize,
@@ -300,9 +302,10 @@ pub(crate) fn online_max(
     inv_t: f64,
     sub: usize,
     mode: online::Mode<'_>,
+    collect: Option<online::Collect<'_>>,
     blocks: &mut Vec<Block>,
 ) -> Result<f32, SamplingError> {
-    match online::pass(k, l, inv_t, sub, mode, blocks) {
+    match online::pass(k, l, inv_t, sub, mode, collect, blocks) {
         Some(m) if m > f32::NEG_INFINITY => Ok(m),
         _ => {
             let (m, nan) = (k.max_nan)(l);

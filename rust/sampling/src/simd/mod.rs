@@ -246,6 +246,8 @@ pub struct Kernels {
     pub scale: fn(&mut [f32], f32) -> bool,
     /// Write `x * s - c` (`-inf` stays `-inf`).
     pub affine_write: fn(&[f32], &Affine, &mut [f32]),
+    /// Subtract `c` in place (one f32 rounding per value, so every ISA agrees bit for bit).
+    pub shift: fn(&mut [f32], f32),
     /// Append the indices of `x >= thr`, increasing.
     pub collect_ge: fn(&[f32], f32, &mut Vec<u32>),
 }
@@ -522,6 +524,11 @@ mod tests {
                         prop_assert_eq!(p, q);
                     }
                 }
+                let mut s1 = o2.clone();
+                let mut s2 = o2.clone();
+                (k.shift)(&mut s1, 1.0 + thr);
+                (scalar.shift)(&mut s2, 1.0 + thr);
+                prop_assert_eq!(&s1, &s2, "{}", k.name);
                 let mut s1 = o2.clone();
                 let mut s2 = o2.clone();
                 (k.scale)(&mut s1, 0.37);
