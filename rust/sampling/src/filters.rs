@@ -123,6 +123,12 @@ pub(crate) struct RowState {
 pub(crate) fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs) {
     w.tmpf.clear();
     w.tmpf.extend(w.idx.iter().map(|&i| l[i as usize]));
+    weigh_cands(k, w, a);
+}
+
+/// Fill `w.cand` from the indices in `w.idx` and their logits in `w.tmpf`, weighed by the
+/// vector exp.
+pub(crate) fn weigh_cands(k: &Kernels, w: &mut Work, a: &ExpArgs) {
     w.tmpw.resize(w.tmpf.len(), 0.0);
     k.exp_write_row(&w.tmpf, a, &mut w.tmpw);
     w.cand.clear();

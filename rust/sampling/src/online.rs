@@ -51,6 +51,8 @@ pub(crate) enum Mode<'a> {
 pub(crate) struct Collect<'a> {
     pub below: f64,
     pub idx: &'a mut Vec<u32>,
+    /// The logits of `idx`, read while their piece is in L1.
+    pub vals: &'a mut Vec<f32>,
 }
 
 /// Logits per exp kernel call (1 KiB): the unit between two groups of prefetches.
@@ -104,6 +106,7 @@ pub(crate) fn pass(
     blocks.clear();
     if let Some(c) = &mut collect {
         c.idx.clear();
+        c.vals.clear();
     }
     let mut m = f32::NEG_INFINITY;
     let mut args: Option<ExpArgs> = None;
@@ -167,6 +170,8 @@ pub(crate) fn pass(
                         // The piece is in L1 now: the compare costs no memory traffic.
                         let from = c.idx.len();
                         (k.collect_ge)(piece, thr, c.idx);
+                        c.vals
+                            .extend(c.idx[from..].iter().map(|&i| piece[i as usize]));
                         for i in &mut c.idx[from..] {
                             *i += at as u32;
                         }

@@ -12,7 +12,7 @@
 //! probability reaches p.
 
 use crate::error::SamplingError;
-use crate::filters::{fill_cands_simd, finish, online_max, RowState};
+use crate::filters::{fill_cands_simd, finish, online_max, weigh_cands, RowState};
 use crate::online;
 use crate::params::RowParams;
 use crate::scratch::Work;
@@ -117,6 +117,7 @@ pub(crate) fn top_p_with(
     let collect = Some(online::Collect {
         below: FIRST_RUNG * t,
         idx: &mut w.idx,
+        vals: &mut w.tmpf,
     });
     let m = match norm {
         Normaliser::Exact => online_max(
@@ -152,8 +153,17 @@ pub(crate) fn top_p_with(
     };
     // Keep the candidates of the first rung of the final max (the ids stay increasing).
     let first = lad.rung(FIRST_RUNG);
-    w.idx.retain(|&i| l[i as usize] >= first);
-    fill_cands_simd(k, l, w, &lad.a);
+    let mut n = 0;
+    for j in 0..w.idx.len() {
+        if w.tmpf[j] >= first {
+            w.idx[n] = w.idx[j];
+            w.tmpf[n] = w.tmpf[j];
+            n += 1;
+        }
+    }
+    w.idx.truncate(n);
+    w.tmpf.truncate(n);
+    weigh_cands(k, w, &lad.a);
     let (z, delta) = match norm {
         Normaliser::Exact => (z_all, 0.0),
         Normaliser::Fast(f) => {
