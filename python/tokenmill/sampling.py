@@ -71,6 +71,11 @@ Seed: TypeAlias = "int | npt.ArrayLike | None"
 Row: TypeAlias = "np.ndarray[tuple[int], np.dtype[np.generic]]"
 #: Logits: ``[batch, vocab]`` rows.
 Rows: TypeAlias = "np.ndarray[tuple[int, int], np.dtype[np.generic]]"
+#: An array whose shape a type checker does not know (``npt.NDArray``: ``tuple[Any, ...]``)
+#: matches this shape type and neither :data:`Row` nor :data:`Rows`' lengths exclude it, so it
+#: selects the first overload of :func:`sample`, typed ``int | I64``. Arrays of 3 or more
+#: dimensions (the only ones whose shape type is precisely this) are rejected at run time.
+UnknownShape: TypeAlias = "np.ndarray[tuple[int, int, int, *tuple[int, ...]], np.dtype[np.generic]]"
 
 #: Which distribution logprobs describe: ``"raw"`` is ``log_softmax(processed_logits / T)`` over
 #: the whole vocabulary, before top-k / top-p / min-p (what OpenAI and vLLM report); greedy rows
@@ -398,8 +403,20 @@ class ParamKwargs(TypedDict, total=False):
     allowed_mask: npt.ArrayLike | None
 
 
-# Type checkers: 2-D rows give an int64 array, a 1-D row an int; an array whose shape the checker
-# does not know matches the first overload (rows).
+# Type checkers: an array of unknown shape gives ``int | I64`` (the first overload, see
+# UnknownShape), 2-D rows an int64 array, a 1-D row an int.
+@overload
+def sample(
+    logits: UnknownShape,
+    params: SamplingParams | None = None,
+    *,
+    n: int = ...,
+    return_logprobs: Literal[False] = ...,
+    top_logprobs: Literal[0] = ...,
+    logprobs: None = ...,
+    out: I64 | None = ...,
+    **kwargs: Unpack[ParamKwargs],
+) -> int | I64: ...
 @overload
 def sample(
     logits: Rows,
