@@ -3,9 +3,9 @@
 Design notes
 ------------
 * Input: float32 logits ``N(0, 1) * 3`` (fixed seed), C-contiguous, one array per shape.
-* Operations: softmax and log_softmax (T = 1); temperature 0.7 + sample (no filter);
-  temperature 0.7 + top-k 50 + sample; temperature 0.7 + top-p 0.9 + sample; min-p 0.05 + sample
-  (T = 1); greedy (argmax).
+* Operations: softmax (T = 1); temperature 0.7 + top-k 50 + sample; temperature 0.7 + top-p 0.9 +
+  sample; min-p 0.05 + sample (T = 1); greedy (argmax); log_softmax (T = 1); temperature 0.7 +
+  sample (no filter).
 * The floor of every row is one read pass over the same array, ``np.max(x, axis=1)``: no
   sampler can beat reading the logits once, so ``ratio`` = row time / floor time is the figure
   that survives a change of machine. Anything that writes a full output (softmax, log_softmax)
@@ -82,12 +82,12 @@ class Op:
 
 OPS = (
     Op("softmax"),
-    Op("log_softmax"),
-    Op("temperature + sample", temperature=0.7),
     Op("temperature + top-k 50 + sample", temperature=0.7, top_k=50),
     Op("temperature + top-p 0.9 + sample", temperature=0.7, top_p=0.9),
     Op("min-p 0.05 + sample", min_p=0.05),
     Op("greedy", temperature=0.0),
+    Op("log_softmax"),
+    Op("temperature + sample", temperature=0.7),
 )
 
 
