@@ -12,7 +12,9 @@ Design notes
   also has the copy floor, ``np.copyto`` into a preallocated array, as a second reference
   (``extra["× copy"]``). Each operation's calls (tokenmill, the peers and both floors) are timed
   in shared rounds (``measure_interleaved``), and the ratios use the floors of those same rounds,
-  so drift of a shared machine cancels out of them.
+  so drift of a shared machine cancels out of them. With one thread the clock is the calling
+  thread's CPU time (``time.thread_time``: every library runs on that thread, and time spent
+  waiting for a core of a shared machine is left out); with more, wall time.
 * Every instruction set the CPU runs: tokenmill's rows come from this process (the widest set,
   or the one ``TOKENMILL_SIMD`` forces; library ``tokenmill``) and from one child process per
   other usable set, forced with ``TOKENMILL_SIMD`` (library ``tokenmill [avx2]`` etc.), each
@@ -40,6 +42,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -406,6 +409,7 @@ def _shape_rows(
                 min_reps=config.min_reps,
                 max_reps=config.max_reps,
                 budget_s=config.row_budget_s,
+                clock=_clock(config),
             )
             rows.append(
                 _row(
@@ -465,6 +469,7 @@ def _shape_rows(
                 min_reps=config.min_reps,
                 max_reps=config.max_reps,
                 budget_s=config.row_budget_s,
+                clock=_clock(config),
             )
             for (library, _, verdict), timing in zip(checked, timings[2:], strict=True):
                 rows.append(
@@ -482,6 +487,12 @@ def _shape_rows(
                 )
             del ref
     return rows, skips, missing
+
+
+def _clock(config: BenchConfig) -> Callable[[], float]:
+    """Thread CPU time with one thread (every library then runs on the calling thread, and on a
+    shared machine this leaves out waiting for a core); wall time with more."""
+    return time.thread_time if config.threads == 1 else time.perf_counter
 
 
 def _other_isas() -> list[str]:

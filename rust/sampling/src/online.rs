@@ -9,7 +9,10 @@
 //! (`ExpArgs::unscale`, see `simd/mod.rs`); when the running max rises, later blocks use the new
 //! one and the caller rescales earlier sums by `exp((ref - max) / T)` in f64. The running
 //! max only rises a few times per row (O(log chunks) for exchangeable logits), so the extra
-//! `ExpArgs` set-ups are negligible.
+//! `ExpArgs` set-ups are negligible. While a piece is in L1 the pass can also write the output
+//! (softmax: the exp values; log-softmax: `(x - ref) / T`), with write prefetches of the next
+//! chunk's output lines, and gather candidates above a threshold that follows the running max
+//! (top-p's first rung, see [`Collect`]): the row is read from memory once whatever the mode.
 //!
 //! Cost: one read of the row plus one exp per logit; O(len / CHUNK) bookkeeping. Invariants: the
 //! chunking is fixed (independent of thread count and batch layout), so a row's results are
@@ -140,7 +143,9 @@ pub(crate) fn pass(
                 let thr = collect
                     .as_ref()
                     .map_or(f32::INFINITY, |c| (f64::from(m) - c.below) as f32);
-                let affine = Affine::new(inv_t, f64::from(m) * inv_t);
+                // log-softmax's `(x - ref) / T` (set up only in that mode).
+                let affine = matches!(mode, Mode::LogWrite(_))
+                    .then(|| Affine::new(inv_t, f64::from(m) * inv_t));
                 for (q, piece) in b.chunks(PIECE).enumerate() {
                     // Spread the next chunk's prefetches over this chunk's exp pieces, a few lines
                     // at a time: a burst of 128 queues behind the miss buffers and stalls (measured
@@ -160,7 +165,9 @@ pub(crate) fn pass(
                             k.exp_write_row(piece, &a, &mut out[at..at + piece.len()])
                         }
                         Mode::LogWrite(out) => {
-                            (k.affine_write)(piece, &affine, &mut out[at..at + piece.len()]);
+                            if let Some(af) = &affine {
+                                (k.affine_write)(piece, af, &mut out[at..at + piece.len()]);
+                            }
                             k.exp_sum_row(piece, &a)
                         }
                         Mode::Sum => k.exp_sum_row(piece, &a),
