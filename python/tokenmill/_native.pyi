@@ -36,7 +36,7 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def set_piece_cache(enabled: bool) -> None: ...
 
-# --- sampling (wrapped by tokenmill.sampling; `params` is its _RowArgs, `procs` its CSR tuple) ---
+# --- sampling (wrapped by tokenmill.sampling; `params`: _sampling_args.RowArgs; `procs`: CSR) ---
 def softmax_into(
     logits: npt.NDArray[np.float32],
     temperatures: npt.NDArray[np.float64],
@@ -63,6 +63,7 @@ def rejection_sample_into(
     params: Any,
     draft_ids: npt.NDArray[np.int64],
     draft_probs: npt.NDArray[np.float32] | None,
+    counts: npt.NDArray[np.int64] | None,
     tokens: npt.NDArray[np.int64],
     accepted: npt.NDArray[np.int64],
 ) -> None: ...
@@ -125,6 +126,9 @@ class Encoding:
     def encode(
         self, text: str, allowed: list[str] | None, disallowed: list[str] | None
     ) -> list[int]: ...
+    def encode_with_unstable(
+        self, text: str, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> tuple[list[int], list[list[int]]]: ...
     def encode_batch(
         self, texts: list[str], allowed: list[str] | None, disallowed: list[str] | None
     ) -> list[list[int]]: ...
