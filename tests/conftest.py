@@ -43,33 +43,30 @@ def fill_tiktoken_cache(cache: Path) -> None:
         (cache / key).write_bytes(legacy_rank_file(name))
 
 
+# Environment variable -> temporary directory it points at during the session.
+_DIRS = {"TIKTOKEN_CACHE_DIR": "tokenmill-tiktoken-", "TOKENMILL_CACHE_DIR": "tokenmill-tables-"}
+_OLD: dict[str, str | None] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    cache = Path(tempfile.mkdtemp(prefix="tokenmill-tiktoken-"))
-    fill_tiktoken_cache(cache)
-    _STATE["dir"] = str(cache)
-    _STATE["old"] = os.environ.get("TIKTOKEN_CACHE_DIR")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-    tables = Path(tempfile.mkdtemp(prefix="tokenmill-tables-"))
-    _STATE["tables"] = str(tables)
-    _STATE["old_tables"] = os.environ.get("TOKENMILL_CACHE_DIR")
-    os.environ["TOKENMILL_CACHE_DIR"] = str(tables)
+    for var, prefix in _DIRS.items():
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        _STATE[var] = str(path)
+        _OLD[var] = os.environ.get(var)
+        os.environ[var] = str(path)
+    fill_tiktoken_cache(Path(os.environ["TIKTOKEN_CACHE_DIR"]))
+    _STATE["dir"] = _STATE["TIKTOKEN_CACHE_DIR"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    old = _STATE.get("old")
-    if old is None:
-        os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-    else:
-        os.environ["TIKTOKEN_CACHE_DIR"] = old
-    if _STATE.get("dir"):
-        shutil.rmtree(str(_STATE["dir"]), ignore_errors=True)
-    old_tables = _STATE.get("old_tables")
-    if old_tables is None:
-        os.environ.pop("TOKENMILL_CACHE_DIR", None)
-    else:
-        os.environ["TOKENMILL_CACHE_DIR"] = old_tables
-    if _STATE.get("tables"):
-        shutil.rmtree(str(_STATE["tables"]), ignore_errors=True)
+    for var in _DIRS:
+        old = _OLD.get(var)
+        if old is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = old
+        if _STATE.get(var):
+            shutil.rmtree(str(_STATE[var]), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
