@@ -112,6 +112,7 @@ SAMPLING_COLUMNS: tuple[Column, ...] = (
     ("rows/s", lambda r, _: _num(r.throughput, 0)),
     ("GB/s", _extra("GB/s", 2)),
     ("× floor", lambda r, _: _num(r.ratio)),
+    ("× copy", _extra("× copy", 2)),
     _EXACT,
 )
 TOKENIZATION_COLUMNS: tuple[Column, ...] = (
@@ -133,6 +134,16 @@ FIRSTPASS_COLUMNS: tuple[Column, ...] = (
     ("first pass MB/s", lambda r, _: _num(r.throughput, 1)),
     ("× quicktok-v1", lambda r, _: _num(r.ratio)),
     ("warm cache MB/s", _extra("warm_MB/s", 1)),
+    _EXACT,
+)
+SCALING_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    ("corpus", lambda r, _: f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)"),
+    ("threads", lambda r, _: str(r.threads)),
+    ("MB/s (wall)", lambda r, _: _num(r.throughput, 1)),
+    ("× 1 thread", lambda r, _: _num(r.ratio)),
+    ("best run × 1 thread", _extra("best_ratio", 2)),
+    ("CPU s", _extra("cpu_s", 2)),
     _EXACT,
 )
 LOAD_COLUMNS: tuple[Column, ...] = (
@@ -163,6 +174,10 @@ def tokenization_table(rows: Sequence[Row], markdown: bool) -> str:
 
 def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
     return columns_table(rows, markdown, FIRSTPASS_COLUMNS)
+
+
+def scaling_table(rows: Sequence[Row], markdown: bool) -> str:
+    return columns_table(rows, markdown, SCALING_COLUMNS)
 
 
 def load_table(rows: Sequence[Row], markdown: bool) -> str:
@@ -245,12 +260,20 @@ def _cell(r: Row | None, value: float | None, digits: int = 1) -> str:
 
 
 def sampling_summary(rows: Sequence[Row], markdown: bool) -> str:
-    """One line per (shape, operation): each library's time as a multiple of one read pass."""
-    libs = [lib for lib in ("tokenmill", "numpy", "torch") if any(r.library == lib for r in rows)]
+    """One line per (shape, operation): each library's time as a multiple of one read pass
+    (tokenmill per instruction set), and the copy floor's."""
+    isas = sorted({r.library for r in rows if r.library.startswith("tokenmill [")})
+    libs = [
+        lib for lib in ("tokenmill", *isas, "numpy", "torch") if any(r.library == lib for r in rows)
+    ]
     threads = sorted({r.threads for r in rows})
     index = {(r.workload, r.operation, r.library, r.threads): r for r in rows}
     keys = list(
-        dict.fromkeys((r.workload, r.operation) for r in rows if r.library != "np.max (floor)")
+        dict.fromkeys(
+            (r.workload, r.operation)
+            for r in rows
+            if r.library not in ("np.max (floor)", "np.copyto (floor)")
+        )
     )
     headers = ["shape", "operation", "floor ms"]
     cols: list[tuple[str, int]] = []
@@ -298,8 +321,11 @@ def tokenization_summary(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
-#: The summary's sections: suite, title, table.
-SUMMARY: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
+#: A section of the report: which rows (a suite's name, or a test of the row), title, table.
+Section = tuple[str | Callable[[Row], bool], str, Callable[[Sequence[Row], bool], str]]
+
+#: The summary's sections.
+SUMMARY: tuple[Section, ...] = (
     ("sampling", "Sampling: time ÷ one read pass (lower is better)", sampling_summary),
     (
         "tokenization",
@@ -309,8 +335,8 @@ SUMMARY: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
     ("load", "Load time", load_table),
 )
 
-#: The full report's sections after the summary, in order: suite, title, table.
-SECTIONS: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
+#: The full report's sections after the summary, in order.
+SECTIONS: tuple[Section, ...] = (
     (
         "sampling",
         "Sampling — float32 logits N(0,1)·3; × floor = time / one read pass "
@@ -331,12 +357,19 @@ SECTIONS: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
         tokenization_table,
     ),
     (
-        "firstpass",
+        lambda r: r.suite == "firstpass" and r.operation != "count_batch",
         "First pass — one pass over text the process has not seen: a fresh process per "
         "library, encoding and corpus, one thread, CPU time; × quicktok-v1 = its first-pass "
         "time / this one's (same operation); warm cache = a second pass over the same "
         "documents in the same process",
         firstpass_table,
+    ),
+    (
+        lambda r: r.suite == "firstpass" and r.operation == "count_batch",
+        "Thread scaling — tokenmill count_batch, first pass in a fresh process per run, "
+        "wall time (median of runs); × 1 thread = the 1-thread time / this one; CPU s = all "
+        "threads' CPU time",
+        scaling_table,
     ),
     (
         "streaming",
@@ -356,16 +389,14 @@ SECTIONS: tuple[tuple[str, str, Callable[[Sequence[Row], bool], str]], ...] = (
 )
 
 
-def _sections(
-    results: Results,
-    sections: Sequence[tuple[str, str, Callable[[Sequence[Row], bool], str]]],
-    markdown: bool,
-    h: str,
-) -> list[str]:
+def _sections(results: Results, sections: Sequence[Section], markdown: bool, h: str) -> list[str]:
     """Each section that has rows: its title, a blank line, its table, a blank line."""
     out: list[str] = []
-    for suite, title, make in sections:
-        rows = [r for r in results.rows if r.suite == suite]
+    for which, title, make in sections:
+        if isinstance(which, str):
+            rows = [r for r in results.rows if r.suite == which]
+        else:
+            rows = [r for r in results.rows if which(r)]
         if rows:
             out += [f"{h}{title}", "", make(rows, markdown), ""]
     return out
