@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native
-from tokenmill._arrays import as_numpy, like
+from tokenmill._arrays import as_numpy, bf16_to_f32, is_bf16, like
 from tokenmill._sampling_args import FILTER_FIELDS, I64, FilterKwargs, params_from, row_args
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ __all__ = ["rejection_sample"]
 
 def _float3(name: str, x: object) -> npt.NDArray[np.float32]:
     a = as_numpy(x)
-    if a.dtype.name == "bfloat16":
-        a = a.astype(np.float32)
+    if is_bf16(a.dtype):  # widened here: the verification kernels read float32
+        a = bf16_to_f32(a.view(np.uint16))
     if a.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {a.dtype}")
     if a.ndim != 3:
