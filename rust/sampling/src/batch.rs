@@ -446,17 +446,21 @@ mod tests {
         x[2 * vocab + 3] = f32::NAN;
         let params = vec![RowParams::default(); 3];
         let mut t = vec![0i64; 3];
-        let out = BatchOut {
+        let e = sample_batch(&x, vocab, &params, &Processors::default(), one_draw(&mut t));
+        assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));
+    }
+
+    /// One draw per row into `t`, no logprobs.
+    fn one_draw(t: &mut [i64]) -> BatchOut<'_> {
+        BatchOut {
             n: 1,
-            tokens: &mut t,
+            tokens: t,
             logprobs: None,
             n_top: 0,
             top_ids: None,
             top_logprobs: None,
             mode: LogprobMode::Processed,
-        };
-        let e = sample_batch(&x, vocab, &params, &Processors::default(), out);
-        assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));
+        }
     }
 
     /// bfloat16 rows (as bits) give exactly what their widened f32 rows give: tokens, logprobs
@@ -539,16 +543,13 @@ mod tests {
         let mut bad = bits.clone();
         bad[2 * vocab + 11] = 0x7fc0;
         let mut t = vec![0i64; batch];
-        let out = BatchOut {
-            n: 1,
-            tokens: &mut t,
-            logprobs: None,
-            n_top: 0,
-            top_ids: None,
-            top_logprobs: None,
-            mode: LogprobMode::Processed,
-        };
-        let e = sample_batch(&bad, vocab, &params, &Processors::default(), out);
+        let e = sample_batch(
+            &bad,
+            vocab,
+            &params,
+            &Processors::default(),
+            one_draw(&mut t),
+        );
         assert_eq!(e, Err(SamplingError::NaN { row: 2, token: 11 }));
     }
 }
