@@ -62,7 +62,7 @@ def sample_into(
     outs: Any,
 ) -> None: ...
 def rejection_sample_into(
-    target: npt.NDArray[np.float32],
+    target: npt.NDArray[np.float32] | npt.NDArray[np.uint16],
     params: Any,
     draft_ids: npt.NDArray[np.int64],
     draft_probs: npt.NDArray[np.float32] | None,

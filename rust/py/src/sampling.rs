@@ -55,8 +55,24 @@ enum Row<'py> {
     Bf16(PyReadonlyArray1<'py, u16>),
 }
 
-/// Run `$body` with `$x` bound to the contiguous slice of `$rows` (a [`Rows`], or a [`Row`]
-/// with `Row` as first argument), whichever its element type: the one place the two types
+/// `[batch, k + 1, vocab]` target logits of `rejection_sample`, float32 or bfloat16 bits.
+#[derive(FromPyObject)]
+enum Rows3<'py> {
+    F32(PyReadonlyArray3<'py, f32>),
+    Bf16(PyReadonlyArray3<'py, u16>),
+}
+
+impl Rows3<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            Rows3::F32(a) => a.shape(),
+            Rows3::Bf16(a) => a.shape(),
+        }
+    }
+}
+
+/// Run `$body` with `$x` bound to the contiguous slice of `$rows` (a [`Rows`], or a [`Row`] /
+/// [`Rows3`] with that type's name as first argument), whichever its element type: the one place the two types
 /// meet, so every binding reads both.
 macro_rules! with_rows {
     ($rows:expr, $name:expr, |$x:ident| $body:expr) => {
@@ -352,7 +368,7 @@ fn sample_one(
 #[allow(clippy::too_many_arguments)] // inputs and outputs as Python passes them
 fn rejection_sample_into(
     py: Python<'_>,
-    target: PyReadonlyArray3<'_, f32>,
+    target: Rows3<'_>,
     params: Params<'_>,
     draft_ids: PyReadonlyArray2<'_, i64>,
     draft_probs: Option<PyReadonlyArray3<'_, f32>>,
@@ -374,16 +390,17 @@ fn rejection_sample_into(
             None => None,
         },
     };
-    let x = contiguous(target.as_slice(), "target_logits")?;
     let out = Verdicts {
         tokens: contiguous_mut(tokens.as_slice_mut(), "token_ids")?,
         accepted: contiguous_mut(accepted.as_slice_mut(), "num_accepted")?,
     };
     let inline = tokenmill_sampling::runs_inline(batch, vocab * (drafts.k + 1));
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
-    })?
-    .into_py()
+    with_rows!(Rows3, &target, "target_logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
+    )?
+    .into_py())
 }
 
 /// Add this module's classes and functions to `tokenmill._native`.
