@@ -87,6 +87,7 @@ def sampling_table(rows: Sequence[Row], markdown: bool) -> str:
         "rows/s",
         "GB/s",
         "× floor",
+        "× copy",
         "exact",
     ]
     body = [
@@ -99,6 +100,7 @@ def sampling_table(rows: Sequence[Row], markdown: bool) -> str:
             _num(r.throughput, 0),
             _num(r.extra.get("GB/s")),
             _num(r.ratio),
+            _num(r.extra.get("× copy")),
             r.exact,
         ]
         for r in rows
@@ -290,12 +292,20 @@ def _cell(r: Row | None, value: float | None, digits: int = 1) -> str:
 
 
 def sampling_summary(rows: Sequence[Row], markdown: bool) -> str:
-    """One line per (shape, operation): each library's time as a multiple of one read pass."""
-    libs = [lib for lib in ("tokenmill", "numpy", "torch") if any(r.library == lib for r in rows)]
+    """One line per (shape, operation): each library's time as a multiple of one read pass
+    (tokenmill per instruction set), and the copy floor's."""
+    isas = sorted({r.library for r in rows if r.library.startswith("tokenmill [")})
+    libs = [
+        lib for lib in ("tokenmill", *isas, "numpy", "torch") if any(r.library == lib for r in rows)
+    ]
     threads = sorted({r.threads for r in rows})
     index = {(r.workload, r.operation, r.library, r.threads): r for r in rows}
     keys = list(
-        dict.fromkeys((r.workload, r.operation) for r in rows if r.library != "np.max (floor)")
+        dict.fromkeys(
+            (r.workload, r.operation)
+            for r in rows
+            if r.library not in ("np.max (floor)", "np.copyto (floor)")
+        )
     )
     headers = ["shape", "operation", "floor ms"]
     cols: list[tuple[str, int]] = []
