@@ -165,7 +165,7 @@ def test_rejection_sample_with_torch() -> None:
 def _bf16_bits(x: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
     """Round-to-nearest-even bfloat16 bit patterns of ``x`` (finite values), computed here."""
     u = x.view(np.uint32).astype(np.uint64)
-    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)  # type: ignore[no-any-return]
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
 
 
 def test_bfloat16_rows_give_what_their_float32_values_give() -> None:
@@ -203,10 +203,11 @@ def test_bfloat16_rows_give_what_their_float32_values_give() -> None:
         want_kept = tm.kept_mask(widened, **{k: v for k, v in kw.items() if k != "seed"}, **extra)
         np.testing.assert_array_equal(tm.kept_mask(bits, **kw, **extra), want_kept)
     for r in range(batch):  # one row: the single-row call, 1-D and [1, vocab]
-        one = {"seed": 7, "temperature": 0.9, "top_k": 30, "top_p": 0.95}
+        one: dict[str, Any] = {"seed": 7, "temperature": 0.9, "top_k": 30, "top_p": 0.95}
         assert tm.sample(bits[r], **one) == tm.sample(widened[r], **one)
         np.testing.assert_array_equal(
-            tm.sample(bits[r : r + 1], **one), tm.sample(widened[r : r + 1], **one)
+            np.asarray(tm.sample(bits[r : r + 1], **one)),
+            np.asarray(tm.sample(widened[r : r + 1], **one)),
         )
     for t in (0.6, 1.0):
         np.testing.assert_array_equal(tm.softmax(bits, t), tm.softmax(widened, t))
