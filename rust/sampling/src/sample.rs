@@ -323,7 +323,7 @@ mod tests {
                 acc += w;
                 cum.push(acc);
             }
-            let (mut same, n) = (0, 300u64);
+            let (mut same, n) = (0, 100u64);
             for seed in 0..n {
                 let p = RowParams {
                     temperature: t,

@@ -34,9 +34,10 @@
 //!   `n >= -160` after the clamp).
 //!
 //! AVX-512 (`avx512.rs`) runs the same exp on 16 lanes (always the split form). NEON
-//! (`neon.rs`; tested only on a CPU that has it) keeps the longer form: `n = round(a log2 e)` by
-//! a rounding instruction, the exact reduction above with `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)`
-//! as two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /
+//! (`neon.rs`; tested on aarch64, or on x86-64 under qemu-aarch64 by `scripts/dev neon`) keeps the
+//! longer form: `n = round(a log2 e)` by a rounding instruction, the exact reduction above with
+//! `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)` as
+//! two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /
 //! (2^64 unscale)`) to carry the common scale.
 //!
 //! Relative error against the float64 reference (`exp(a) / unscale` computed in f64, rounded
