@@ -328,11 +328,18 @@ def test_firstpass_rows_are_exact_and_labelled() -> None:
     rows, _, sources = firstpass.run(config, encodings=["cl100k_base"])
     assert set(sources) == {f"first pass: {n}" for n in ("english", "code", "many-language")}
     ours = [r for r in rows if r.library == "tokenmill"]
-    assert ours and {r.operation for r in ours} == {"encode", "count"}
+    assert ours and {r.operation for r in ours} == {"encode", "count", "count_batch"}
     assert {r.exact for r in ours} == {"ok"}
-    assert all(r.throughput and r.extra["warm_MB/s"] > 0 for r in ours)
+    passes = [r for r in ours if r.operation != "count_batch"]
+    assert all(r.throughput and r.extra["warm_MB/s"] > 0 for r in passes)
+    # count_batch on 1 and 2 threads: the same total as tiktoken's (exact "ok" above)
+    scaling = [r for r in ours if r.operation == "count_batch"]
+    assert sorted(r.threads for r in scaling) == [1, 2]
+    assert {r.workload for r in scaling} == {"many-language"}
+    assert all(r.ratio_to == "1 thread" and r.ratio and r.throughput for r in scaling)
     assert firstpass.run(bench.BenchConfig(quick=True, threads=2)) == ([], [], {})
-    assert "First pass" in render.render(bench.Results({}, {"threads": [1]}, tuple(rows), ()))
+    text = render.render(bench.Results({}, {"threads": [1]}, tuple(rows), ()))
+    assert "First pass" in text and "Thread scaling" in text
 
 
 def test_split_docs_keeps_every_line() -> None:

@@ -166,6 +166,33 @@ def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
     return table(headers, body, markdown)
 
 
+def scaling_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = [
+        "encoding",
+        "corpus",
+        "threads",
+        "MB/s (wall)",
+        "× 1 thread",
+        "best run × 1 thread",
+        "CPU s",
+        "exact",
+    ]
+    body = [
+        [
+            r.encoding,
+            f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)",
+            str(r.threads),
+            _num(r.throughput, 1),
+            _num(r.ratio),
+            _num(r.extra.get("best_ratio")),
+            _num(r.extra.get("cpu_s")),
+            r.exact,
+        ]
+        for r in rows
+    ]
+    return table(headers, body, markdown)
+
+
 def load_table(rows: Sequence[Row], markdown: bool) -> str:
     headers = [
         "encoding",
@@ -422,7 +449,7 @@ def render(results: Results, markdown: bool = False) -> str:
             tokenization_table(formats, markdown),
             "",
         ]
-    first = [r for r in results.rows if r.suite == "firstpass"]
+    first = [r for r in results.rows if r.suite == "firstpass" and r.operation != "count_batch"]
     if first:
         out += [
             f"{h}First pass — one pass over text the process has not seen: a fresh process per "
@@ -431,6 +458,16 @@ def render(results: Results, markdown: bool = False) -> str:
             "documents in the same process",
             "",
             firstpass_table(first, markdown),
+            "",
+        ]
+    scaling = [r for r in results.rows if r.suite == "firstpass" and r.operation == "count_batch"]
+    if scaling:
+        out += [
+            f"{h}Thread scaling — tokenmill count_batch, first pass in a fresh process per run, "
+            "wall time (median of runs); × 1 thread = the 1-thread time / this one; CPU s = all "
+            "threads' CPU time",
+            "",
+            scaling_table(scaling, markdown),
             "",
         ]
     stream = [r for r in results.rows if r.suite == "streaming"]
