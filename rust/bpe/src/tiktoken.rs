@@ -46,9 +46,16 @@ fn base64_encode(b: &[u8], out: &mut Vec<u8>) {
 /// rank, in rank order, each ending in `\n`; the layout of the published files.
 #[must_use]
 pub fn write_tiktoken<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    write_tiktoken_ranked(tokens.enumerate())
+}
+
+/// [`write_tiktoken`] with explicit ranks (a published file may skip a rank: `p50k_base` has
+/// no line for 50256, the id of `<|endoftext|>`).
+#[must_use]
+pub fn write_tiktoken_ranked<'a>(tokens: impl Iterator<Item = (usize, &'a [u8])>) -> Vec<u8> {
     use std::io::Write as _;
     let mut out = Vec::new();
-    for (rank, token) in tokens.enumerate() {
+    for (rank, token) in tokens {
         base64_encode(token, &mut out);
         // Writing to a Vec cannot fail.
         let _ = writeln!(out, " {rank}");

@@ -561,7 +561,7 @@ fn openai_encodings() -> Vec<&'static str> {
 /// The bundled rank files: name -> sha256 of the `.tiktoken` file as tiktoken publishes it.
 #[pyfunction]
 fn openai_rank_files() -> Vec<(&'static str, &'static str)> {
-    tokenmill_bpe::registry::rank_files().to_vec()
+    tokenmill_bpe::registry::rank_files()
 }
 
 /// The `.tiktoken` text of a bundled rank file (`cl100k_base`, `o200k_base`), regenerated from
