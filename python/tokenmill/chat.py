@@ -36,9 +36,9 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["SPECIAL_TOKEN_KEYS", "ChatTemplateError", "render", "render_chat"]
+__all__ = ["SPECIAL_TOKEN_KEYS", "ChatTemplateError", "Rendered", "render"]
 
 # tokenizer_config.json fields passed to templates as strings (transformers' special_tokens_map).
 SPECIAL_TOKEN_KEYS = (
@@ -214,35 +214,6 @@ def _messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def render(
-    template: str,
-    messages: Sequence[Mapping[str, Any]],
-    *,
-    where: str = "chat template",
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    documents: Sequence[Mapping[str, Any]] | None = None,
-    add_generation_prompt: bool = False,
-    special_tokens: Mapping[str, str] | None = None,
-    **kwargs: Any,
-) -> str:
-    """The text of ``template`` rendered for ``messages`` (see the module notes).
-
-    ``where`` names the template's source in errors. A template that raises (its
-    ``raise_exception``) or fails raises ``ChatTemplateError`` with its message.
-    """
-    text, _ = render_chat(
-        template,
-        messages,
-        where=where,
-        tools=tools,
-        documents=documents,
-        add_generation_prompt=add_generation_prompt,
-        special_tokens=special_tokens,
-        **kwargs,
-    )
-    return text
-
-
 def _continue_fields(
     template: str, message: dict[str, Any], field: str
 ) -> tuple[str, list[str], dict[str, Any]]:
@@ -273,7 +244,15 @@ def _continue_fields(
     return str(final), fields, message
 
 
-def render_chat(
+class Rendered(NamedTuple):
+    """A rendered chat: its text, and the character spans ``[start, end)`` of the template's
+    ``{% generation %}`` blocks (empty unless the render tracked them)."""
+
+    text: str
+    generation: list[tuple[int, int]]
+
+
+def render(
     template: str,
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -285,11 +264,15 @@ def render_chat(
     track_generation: bool = False,
     special_tokens: Mapping[str, str] | None = None,
     **kwargs: Any,
-) -> tuple[str, list[tuple[int, int]]]:
-    """``render`` with transformers' extras: the text, and the character spans of the
-    ``{% generation %}`` blocks when ``track_generation`` (else ``[]``). ``continue_final_message``
-    (``True`` for ``content``, or a field name) leaves the last message open (see the module
-    notes); it cannot be combined with ``add_generation_prompt``."""
+) -> Rendered:
+    """``template`` rendered for ``messages`` (see the module notes), with the spans of its
+    ``{% generation %}`` blocks when ``track_generation``. ``continue_final_message`` (``True``
+    for ``content``, or a field name) leaves the last message open; it cannot be combined with
+    ``add_generation_prompt``.
+
+    ``where`` names the template's source in errors. A template that raises (its
+    ``raise_exception``) or fails raises ``ChatTemplateError`` with its message.
+    """
     jinja2 = _jinja()
     compiled = _compile(template, where)
     if tools is not None:
@@ -345,4 +328,4 @@ def render_chat(
         at = text.rindex(tag)
         kept_space = text[at : at + len(_CONTINUE_TAG)] == _CONTINUE_TAG
         text = text[:at] if kept_space else text[:at].rstrip()
-    return text, spans
+    return Rendered(text, spans)

@@ -474,7 +474,7 @@ class Encoding:
         where = str(self._config.get("_chat_template_source", "chat template"))
         outputs: list[Any] = []
         for conversation in conversations:
-            text, spans = chat.render_chat(
+            text, spans = chat.render(
                 source,
                 conversation,  # type: ignore[arg-type]
                 where=where,
