@@ -256,6 +256,8 @@ pub fn openai_encoding(name: &str, data: &[u8]) -> Result<Encoding, VocabError> 
 }
 
 /// Load a `.tiktoken` rank file (plain or gzip bytes) with a split pattern and special tokens.
+/// A rank the file skips is accepted when a special token has that id (as `p50k_base` skips
+/// `<|endoftext|>`'s 50256): the special token's bytes fill it (see the notes).
 ///
 /// # Errors
 /// A malformed file (with its line), a bad pattern, or inconsistent special tokens.
@@ -265,7 +267,13 @@ pub fn from_tiktoken(
     pattern: &str,
     specials: Vec<(String, Rank)>,
 ) -> Result<Encoding, VocabError> {
-    let tokens = crate::tiktoken::parse_tiktoken(data)?;
+    let fill = |rank: usize| {
+        specials
+            .iter()
+            .find(|&&(_, id)| id as usize == rank)
+            .map(|(s, _)| s.as_bytes().to_vec())
+    };
+    let tokens = crate::tiktoken::parse_tiktoken_filling(data, &fill)?;
     let model = BpeModel::from_ranks(tokens)?;
     Encoding::new(name, model, pretokenizer_for(pattern)?, None, specials)
 }
@@ -362,5 +370,12 @@ mod tests {
         assert_eq!(p50k.n_vocab(), 50_284);
         assert_eq!(p50k.token_bytes(50_280), Some(" ".repeat(25).as_bytes()));
         assert!(p50k.is_special_id(50_256));
+        // the published p50k_base file (no line for 50256) loads with its special token
+        let file = openai_encoding("p50k_edit", &rank_file("p50k_base").unwrap()).unwrap();
+        for id in 0..50_284 {
+            assert_eq!(file.token_bytes(id), p50k.token_bytes(id), "id {id}");
+        }
+        let gap = from_tiktoken("x", &rank_file("p50k_base").unwrap(), R50K_PATTERN, vec![]);
+        assert!(gap.unwrap_err().to_string().contains("gap in ranks"));
     }
 }

@@ -131,6 +131,19 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
 /// # Errors
 /// [`VocabError::BadRankLine`] naming the line, or a corrupt gzip stream.
 pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
+    parse_tiktoken_filling(data, &|_| None)
+}
+
+/// [`parse_tiktoken`], where a missing rank `r` is no error when `fill(r)` gives bytes for it:
+/// they take the rank (`p50k_base` has no line for 50256, the id of `<|endoftext|>`; loaders
+/// fill such a gap with the special token's own bytes, see `registry.rs`).
+///
+/// # Errors
+/// As [`parse_tiktoken`].
+pub fn parse_tiktoken_filling(
+    data: &[u8],
+    fill: &dyn Fn(usize) -> Option<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, VocabError> {
     let data =
         maybe_gunzip(data).map_err(|message| VocabError::BadRankLine { line: 0, message })?;
     let mut tokens: Vec<Vec<u8>> = Vec::with_capacity(data.len() / 12);
@@ -158,6 +171,13 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
                     String::from_utf8_lossy(rank)
                 ))
             })?;
+        while rank > tokens.len() {
+            let Some(filler) = fill(tokens.len()) else {
+                break;
+            };
+            tokens.push(filler);
+            lines.push(line);
+        }
         let expected = tokens.len();
         if rank < expected {
             return Err(bad(format!(
