@@ -223,7 +223,7 @@ def test_encodings_travel_to_ray_tasks(tmp_path: Path) -> None:
         path.write_bytes(zf.read("tokenizer.json"))
     texts = ["Ray tasks get the encoding as an argument.", "北京 😀 naïve", "x = [1, 2]\n"]
 
-    @ray.remote
+    @ray.remote  # type: ignore[untyped-decorator]
     def encode(enc: Any, texts: list[str]) -> tuple[int, list[list[int]]]:
         return os.getpid(), [enc.encode_ordinary(t) for t in texts]
 
