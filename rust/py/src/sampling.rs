@@ -23,6 +23,68 @@ pub(crate) fn contiguous<S>(a: Result<S, numpy::AsSliceError>, name: &str) -> Py
     a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
 
+/// `[batch, vocab]` logits as `tokenmill.sampling` passes them: float32, or bfloat16 as its uint16 bit
+/// patterns (widened one row at a time inside the core, see `tokenmill_sampling::Logit`).
+#[derive(FromPyObject)]
+pub(crate) enum Rows<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    Bf16(PyReadonlyArray2<'py, u16>),
+}
+
+impl Rows<'_> {
+    pub(crate) fn shape(&self) -> &[usize] {
+        match self {
+            Rows::F32(a) => a.shape(),
+            Rows::Bf16(a) => a.shape(),
+        }
+    }
+}
+
+/// One `[vocab]` row of logits, float32 or bfloat16 bits (the single-row call, `sample_one`).
+#[derive(FromPyObject)]
+enum Row<'py> {
+    F32(PyReadonlyArray1<'py, f32>),
+    Bf16(PyReadonlyArray1<'py, u16>),
+}
+
+/// `[batch, k + 1, vocab]` target logits of `rejection_sample`, float32 or bfloat16 bits.
+#[derive(FromPyObject)]
+enum Rows3<'py> {
+    F32(PyReadonlyArray3<'py, f32>),
+    Bf16(PyReadonlyArray3<'py, u16>),
+}
+
+impl Rows3<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            Rows3::F32(a) => a.shape(),
+            Rows3::Bf16(a) => a.shape(),
+        }
+    }
+}
+
+/// Run `$body` with `$x` bound to the contiguous slice of `$rows` (a [`Rows`], or a [`Row`] /
+/// [`Rows3`] with that type's name as first argument), whichever its element type: the one place the two types
+/// meet, so every binding reads both.
+macro_rules! with_rows {
+    ($rows:expr, $name:expr, |$x:ident| $body:expr) => {
+        with_rows!(Rows, $rows, $name, |$x| $body)
+    };
+    ($kind:ident, $rows:expr, $name:expr, |$x:ident| $body:expr) => {
+        match $rows {
+            $crate::sampling::$kind::F32(a) => {
+                let $x = $crate::sampling::contiguous(a.as_slice(), $name)?;
+                $body
+            }
+            $crate::sampling::$kind::Bf16(a) => {
+                let $x = $crate::sampling::contiguous(a.as_slice(), $name)?;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_rows;
+
 /// One parameter for every row (a Python number) or one value per row (a 1-D array).
 #[derive(FromPyObject)]
 enum Col<'py, T: numpy::Element> {
@@ -116,20 +178,21 @@ fn to_top_k(k: i64, row: usize) -> Result<usize, SamplingError> {
 #[pyfunction]
 fn softmax_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     temperatures: PyReadonlyArray1<'_, f64>,
     log: bool,
     mut out: PyReadwriteArray2<'_, f32>,
 ) -> PyResult<()> {
     let vocab = logits.shape()[1];
-    let x = contiguous(logits.as_slice(), "logits")?;
     let t = contiguous(temperatures.as_slice(), "temperatures")?;
     let o = contiguous(out.as_slice_mut(), "out")?;
     let inline = tokenmill_sampling::runs_inline(t.len(), vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::softmax_batch(x, vocab, t, log, o)
-    })?
-    .into_py()
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::softmax_batch(x, vocab, t, log, o) }
+    )?
+    .into_py())
 }
 
 /// The processors' arrays, borrowed from Python (CSR layout, see `Processors`).
@@ -206,66 +269,48 @@ impl Outs<'_> {
     }
 }
 
-/// What `sample_into` and `kept_mask_into` read: the logits rows, the vocabulary size, each
-/// row's checked parameters, the processors, and whether the batch is small enough to run on the
-/// calling thread.
-struct RowsIn<'a> {
-    x: &'a [f32],
-    vocab: usize,
-    rows: Vec<RowParams>,
-    procs: Processors<'a>,
-    inline: bool,
-}
-
-impl<'a> RowsIn<'a> {
-    fn new(
-        logits: &'a PyReadonlyArray2<'_, f32>,
-        params: &Params<'_>,
-        procs: &'a Procs<'_>,
-    ) -> PyResult<Self> {
-        let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-        Ok(Self {
-            x: contiguous(logits.as_slice(), "logits")?,
-            vocab,
-            rows: params.rows(batch).into_py()?,
-            procs: procs.view()?,
-            inline: tokenmill_sampling::runs_inline(batch, vocab),
-        })
-    }
-}
-
 /// Sample every row into the output arrays.
 #[pyfunction]
 fn sample_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     params: Params<'_>,
     procs: Procs<'_>,
     mut outs: Outs<'_>,
 ) -> PyResult<()> {
-    let r = RowsIn::new(&logits, &params, &procs)?;
+    let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
+    let rows = params.rows(batch).into_py()?;
+    let pr = procs.view()?;
     let out = outs.view()?;
-    pool::run_inline_if(py, r.inline, || {
-        tokenmill_sampling::sample_batch(r.x, r.vocab, &r.rows, &r.procs, out)
-    })?
-    .into_py()
+    let inline = tokenmill_sampling::runs_inline(batch, vocab);
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out) }
+    )?
+    .into_py())
 }
 
 /// The kept set after processors and filters, written into the boolean `out` (`[batch, vocab]`).
 #[pyfunction]
 fn kept_mask_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     params: Params<'_>,
     procs: Procs<'_>,
     mut out: PyReadwriteArray2<'_, bool>,
 ) -> PyResult<()> {
-    let r = RowsIn::new(&logits, &params, &procs)?;
+    let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
+    let rows = params.rows(batch).into_py()?;
+    let pr = procs.view()?;
     let o = contiguous(out.as_slice_mut(), "out")?;
-    pool::run_inline_if(py, r.inline, || {
-        tokenmill_sampling::kept_batch(r.x, r.vocab, &r.rows, &r.procs, o)
-    })?
-    .into_py()
+    let inline = tokenmill_sampling::runs_inline(batch, vocab);
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::kept_batch(x, vocab, &rows, &pr, o) }
+    )?
+    .into_py())
 }
 
 /// One row, scalar parameters, no processors, one draw: the token id. The single-sequence decode
@@ -275,7 +320,7 @@ fn kept_mask_into(
 #[allow(clippy::too_many_arguments)] // one argument per sampling parameter, as Python passes them
 fn sample_one(
     py: Python<'_>,
-    logits: PyReadonlyArray1<'_, f32>,
+    logits: Row<'_>,
     temperature: f64,
     top_k: i64,
     top_p: f64,
@@ -283,7 +328,6 @@ fn sample_one(
     seed: u64,
     step: u64,
 ) -> PyResult<i64> {
-    let x = contiguous(logits.as_slice(), "logits")?;
     let p = RowParams {
         temperature,
         top_k: to_top_k(top_k, 0).into_py()?,
@@ -306,10 +350,10 @@ fn sample_one(
         mode: LogprobMode::Processed,
     };
     let procs = Processors::default();
-    pool::here(py, || {
+    with_rows!(Row, &logits, "logits", |x| pool::here(py, || {
         tokenmill_sampling::sample_batch(x, x.len(), &row, &procs, out)
     })?
-    .into_py()?;
+    .into_py())?;
     Ok(token[0])
 }
 
@@ -320,7 +364,7 @@ fn sample_one(
 #[allow(clippy::too_many_arguments)] // inputs and outputs as Python passes them
 fn rejection_sample_into(
     py: Python<'_>,
-    target: PyReadonlyArray3<'_, f32>,
+    target: Rows3<'_>,
     params: Params<'_>,
     draft_ids: PyReadonlyArray2<'_, i64>,
     draft_probs: Option<PyReadonlyArray3<'_, f32>>,
@@ -342,16 +386,17 @@ fn rejection_sample_into(
             .map(|c| contiguous(c.as_slice(), "num_draft_tokens"))
             .transpose()?,
     };
-    let x = contiguous(target.as_slice(), "target_logits")?;
     let out = Verdicts {
         tokens: contiguous(tokens.as_slice_mut(), "token_ids")?,
         accepted: contiguous(accepted.as_slice_mut(), "num_accepted")?,
     };
     let inline = tokenmill_sampling::runs_inline(batch, vocab * (drafts.k + 1));
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
-    })?
-    .into_py()
+    with_rows!(Rows3, &target, "target_logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
+    )?
+    .into_py())
 }
 
 /// Add this module's classes and functions to `tokenmill._native`.
