@@ -482,3 +482,55 @@ def test_encodings_from_every_format_pickle() -> None:
         again = pickle.loads(pickle.dumps(enc))
         text = "Pickled ▁ tokenizers, 数据"
         assert again.encode(text, disallowed_special=()) == enc.encode(text, disallowed_special=())
+
+
+# --- long single inputs: path scores deep into the text --------------------------------------
+
+
+def _long_texts() -> list[str]:
+    """Single inputs of 64-140 KB mixing many scripts: path scores reach 1e5 and beyond, where
+    sentencepiece's ``float`` sums round (and are reset) and near-ties fall by that rounding."""
+    rows = corpus()
+    out = []
+    for k, sep in enumerate([" ", "\n", "  "]):
+        joined = sep.join(rows[k::2] + rows[: k + 1])
+        out.append((joined * 3)[: 60_000 + 25_000 * k])
+    assert all(len(t.encode()) >= 64 * 1024 for t in out)
+    return out
+
+
+@pytest.mark.parametrize("byte_fallback", [True, False])
+def test_long_inputs_unigram_model_matches_sentencepiece(tmp_path: Path, byte_fallback: bool) -> None:
+    data = _trained("unigram", byte_fallback, True)
+    path = tmp_path / "m.model"
+    path.write_bytes(data)
+    enc = tokenmill.load_tokenizer(path)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = _long_texts()
+    want = [list(x) for x in sp.encode(texts)]
+    for _ in range(2):  # the second pass reuses memoised pieces at other path scores
+        got = enc.encode_batch(texts, disallowed_special=())
+        for g, w in zip(got, want, strict=True):
+            diff = sum(a != b for a, b in zip(g, w, strict=False)) + abs(len(g) - len(w))
+            assert diff == 0, f"{diff} of {len(w)} tokens differ"
+        assert [enc.count(t, disallowed_special=()) for t in texts] == [len(w) for w in want]
+    assert enc.count_till_limit(texts[0], len(want[0]) - 1, disallowed_special=()) is None
+    if byte_fallback:  # without it the reference decodes the unknown token as " ⁇ "
+        assert enc.decode(want[1]) == sp.decode(want[1])
+
+
+@pytest.mark.parametrize("form", ["metaspace", "prepend-replace"])
+def test_long_inputs_unigram_json_matches_hf(tmp_path: Path, form: str) -> None:
+    doc = _hf_json(_trained("unigram", True, True), form, True)
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = _long_texts()
+    want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
+    for _ in range(2):
+        got = enc.encode_batch(texts, allowed_special="all")
+        for g, w in zip(got, want, strict=True):
+            diff = sum(a != b for a, b in zip(g, w, strict=False)) + abs(len(g) - len(w))
+            assert diff == 0, f"{diff} of {len(w)} tokens differ"
+    assert [int(c) for c in enc.count_batch(texts, allowed_special="all")] == [len(w) for w in want]

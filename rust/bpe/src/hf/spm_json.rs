@@ -365,12 +365,19 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
             m.bool_or("ignore_merges", false)?,
         )
     };
-    // Unigram path scores are sums of floats: only Hugging Face's own cuts keep them exact.
+    // A Unigram piece continues the path score of the one before it unless Hugging Face splits
+    // the text into words there (then every word starts at 0).
     let cut = match &meta {
         Some(Meta { split: true, .. }) => Cut::EverySpace,
-        _ if algo_of == "Unigram" => Cut::Whole,
         _ if space_inside(pieces.iter().map(|(p, _)| p.as_str())) => Cut::Whole,
         _ => Cut::SpaceRuns,
+    };
+    let algo = match algo {
+        Algo::Unigram(mut u) => {
+            u.set_carry(cut != Cut::EverySpace);
+            Algo::Unigram(u)
+        }
+        other => other,
     };
     let normalizer = SpNormalizer {
         inner: (!identity).then(|| Box::new(hf_norm) as Box<dyn crate::Normalizer>),

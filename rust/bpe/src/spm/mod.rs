@@ -25,9 +25,10 @@
 //! O(n log n) in the piece's characters.
 //!
 //! Unigram ([`unigram`]): the Viterbi best path over the pieces that match at each character,
-//! with an unknown node of one character where no one-character piece matches; scores and
-//! tie-breaking follow each reference exactly (SentencePiece sums `float` scores in `double` and
-//! stores `float`; Hugging Face uses `f64`).
+//! with an unknown node of one character where no one-character piece matches; scores,
+//! rounding and tie-breaking follow each reference exactly (sentencepiece stores path scores as
+//! `float` over its whole input, Hugging Face as `f64`): each piece's lattice starts from the
+//! score the previous piece ended with ([`unigram::Carry`]), so cutting changes nothing.
 //!
 //! Results of long-enough pieces are memoised in a per-thread cache ([`cache`]), so repeated
 //! words cost one hash lookup.
@@ -51,7 +52,7 @@ use crate::cache::PieceCache;
 use crate::pretok::{Normalizer, PreTokenizer};
 use crate::{Encoding, Rank, VocabError};
 use proto::{ModelProto, ModelType, PieceType};
-use unigram::Unigram;
+use unigram::{Carry, Margin, Unigram};
 
 /// The space marker of SentencePiece vocabularies.
 pub const SPACE: char = '\u{2581}';
@@ -61,25 +62,23 @@ const NONE: Rank = Rank::MAX;
 /// A model that maps a pre-tokenized piece to token ids; what `Encoding` needs of a vocabulary
 /// that is not byte-level BPE.
 pub(crate) trait PieceModel: Send + Sync {
-    /// Append the ids of `piece` (bytes of valid UTF-8) to `out`.
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>);
-    /// The number of ids `encode_piece` appends.
-    fn count_piece(&self, piece: &[u8]) -> usize;
-    /// `encode_piece` of each piece of a batch, in order.
+    /// Append the ids of each piece (bytes of valid UTF-8) of a batch to `out`, in order.
+    /// `carry` is what the model passes from one piece to the next within one text segment
+    /// (the Unigram path score; 0 at the start of a segment).
     fn encode_pieces(
         &self,
         pieces: &[&[u8]],
         out: &mut Vec<Rank>,
-        _cache: Option<&mut PieceCache>,
-    ) {
-        for p in pieces {
-            self.encode_piece(p, out);
-        }
-    }
-    /// The summed `count_piece` of a batch.
-    fn count_pieces(&self, pieces: &[&[u8]], _cache: Option<&mut PieceCache>) -> usize {
-        pieces.iter().map(|p| self.count_piece(p)).sum()
-    }
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    );
+    /// The number of ids `encode_pieces` appends.
+    fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) -> usize;
     /// The bytes `id` adds to decoded text, or `None` if the model has no such token.
     fn token_bytes(&self, id: Rank) -> Option<&[u8]>;
     /// One past the largest id.
@@ -257,15 +256,20 @@ impl SpModel {
         }
     }
 
-    fn segment(&self, piece: &[u8], out: &mut Vec<Rank>) {
+    /// Append the ids of `piece`; the margin at which a Unigram result may be reused at
+    /// another carry (`INFINITY` for the other algorithms, which carry nothing).
+    fn segment(&self, piece: &[u8], out: &mut Vec<Rank>, carry: &mut Carry) -> Margin {
         if let Some(&id) = self.frozen.get(piece) {
             out.push(id);
-            return;
+            if let Algo::Unigram(u) = &self.algo {
+                u.pass_node(id, carry);
+            }
+            return f64::INFINITY;
         }
         if self.whole_piece_lookup {
             if let Some(&id) = self.ids.get(piece) {
                 out.push(id);
-                return;
+                return f64::INFINITY;
             }
         }
         match &self.algo {
@@ -291,8 +295,9 @@ impl SpModel {
                 merge(piece, &mut syms, |_, _, l, r| pairs.get(&(l, r)).copied());
                 out.extend(alive(&syms).map(|s| s.id));
             }
-            Algo::Unigram(u) => u.encode(self, piece, out),
+            Algo::Unigram(u) => return u.encode(self, piece, carry, out),
         }
+        f64::INFINITY
     }
 
     /// Hugging Face BPE's initial symbols: known characters, byte tokens of unknown ones
@@ -328,34 +333,76 @@ impl SpModel {
 /// Pieces longer than this many bytes are looked up in / stored to the per-thread cache.
 const CACHE_MIN: usize = 4;
 
-impl PieceModel for SpModel {
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+impl SpModel {
+    /// Append the ids of one piece, through the per-thread memo.
+    fn encode_one(&self, piece: &[u8], out: &mut Vec<Rank>, carry: &mut Carry) {
         if piece.len() < CACHE_MIN {
-            self.segment(piece, out);
+            self.segment(piece, out, carry);
             return;
         }
         MEMO.with(|m| {
             let mut m = m.borrow_mut();
-            if let Some(ids) = m.get(self.uid, piece) {
+            if let Some(ids) = self.reuse(&m, piece, carry) {
                 out.extend_from_slice(ids);
                 return;
             }
             let start = out.len();
-            self.segment(piece, out);
-            m.put(self.uid, piece, &out[start..]);
+            let margin = self.segment(piece, out, carry);
+            m.put(self.uid, piece, &out[start..], margin);
         });
     }
 
-    fn count_piece(&self, piece: &[u8]) -> usize {
+    /// The number of ids of one piece.
+    fn count_one(&self, piece: &[u8], scratch: &mut Vec<Rank>, carry: &mut Carry) -> usize {
         if piece.len() >= CACHE_MIN {
-            let hit = MEMO.with(|m| m.borrow().get(self.uid, piece).map(<[Rank]>::len));
+            let hit = MEMO.with(|m| self.reuse(&m.borrow(), piece, carry).map(<[Rank]>::len));
             if let Some(n) = hit {
                 return n;
             }
         }
-        let mut v = Vec::new();
-        self.encode_piece(piece, &mut v);
-        v.len()
+        scratch.clear();
+        self.encode_one(piece, scratch, carry);
+        scratch.len()
+    }
+
+    /// A memoised result for `piece` that holds at `carry`, with `carry` advanced over it.
+    fn reuse<'m>(&self, memo: &'m Memo, piece: &[u8], carry: &mut Carry) -> Option<&'m [Rank]> {
+        let (ids, margin) = memo.get(self.uid, piece)?;
+        if let Algo::Unigram(u) = &self.algo {
+            let chars = piece.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+            if !u.reusable(margin, *carry, chars) {
+                return None;
+            }
+            u.replay(ids, carry);
+        }
+        Some(ids)
+    }
+}
+
+impl PieceModel for SpModel {
+    fn encode_pieces(
+        &self,
+        pieces: &[&[u8]],
+        out: &mut Vec<Rank>,
+        _cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) {
+        for p in pieces {
+            self.encode_one(p, out, carry);
+        }
+    }
+
+    fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        _cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) -> usize {
+        let mut scratch = Vec::new();
+        pieces
+            .iter()
+            .map(|p| self.count_one(p, &mut scratch, carry))
+            .sum()
     }
 
     fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
@@ -409,8 +456,8 @@ struct Memo {
     bytes: usize,
 }
 
-/// (model uid, piece, ids).
-type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>);
+/// (model uid, piece, ids, margin: see [`unigram`]).
+type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>, Margin);
 
 /// Memo budget per thread (keys plus ids).
 const MEMO_BYTES: usize = 8 << 20;
@@ -424,18 +471,19 @@ fn memo_key(uid: u32, piece: &[u8]) -> u64 {
 }
 
 impl Memo {
-    fn get(&self, uid: u32, piece: &[u8]) -> Option<&[Rank]> {
+    fn get(&self, uid: u32, piece: &[u8]) -> Option<(&[Rank], Margin)> {
         if !crate::cache::enabled() {
             return None;
         }
         match self.map.get(&memo_key(uid, piece)) {
-            Some((u, p, ids)) if *u == uid && **p == *piece => Some(ids),
+            Some((u, p, ids, margin)) if *u == uid && **p == *piece => Some((ids, *margin)),
             _ => None,
         }
     }
 
-    fn put(&mut self, uid: u32, piece: &[u8], ids: &[Rank]) {
-        if !crate::cache::enabled() || piece.len() > 256 {
+    /// Remember `ids` for `piece` (a result no carry can reuse is not kept).
+    fn put(&mut self, uid: u32, piece: &[u8], ids: &[Rank], margin: Margin) {
+        if !crate::cache::enabled() || piece.len() > 256 || margin.is_nan() || margin <= 0.0 {
             return;
         }
         let cost = piece.len() + 4 * ids.len() + 64;
@@ -444,8 +492,10 @@ impl Memo {
             self.bytes = 0;
         }
         self.bytes += cost;
-        self.map
-            .insert(memo_key(uid, piece), (uid, piece.into(), ids.into()));
+        self.map.insert(
+            memo_key(uid, piece),
+            (uid, piece.into(), ids.into(), margin),
+        );
     }
 }
 
@@ -898,11 +948,8 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
         });
     }
     specials.retain(|(s, _)| !s.is_empty());
-    // BPE decides by integer priorities, so a cut where no piece spans is exact. Unigram
-    // compares sums of scores: sentencepiece runs one lattice over the whole text and keeps path
-    // scores as `float`, so on a very long input (tens of KB in one call, sums near 1e5 where a
-    // `float` step is 0.01) its near-ties can fall otherwise than in the per-piece lattices
-    // here, which sum in `f64`; texts of paragraph size agree (see the tests).
+    // BPE decides by integer priorities, so a cut where no piece spans is exact; Unigram
+    // carries the path score across the cut (see `unigram`).
     let cut = if space_inside(m.pieces.iter().map(|p| p.piece.as_str())) {
         Cut::Whole
     } else {
