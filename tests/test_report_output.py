@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -320,3 +321,39 @@ def test_cli_plumbing_in_process(
     assert "xx-QQ: 1 id(s) have no eng_Latn counterpart" in (out / "report.txt").read_text(
         encoding="utf-8"
     )
+
+
+def test_cli_draws_each_figure_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--plot, --out (SVG, PNG and the HTML page) and --format html share one drawing of each
+    figure, and the inline SVGs of stdout's page are the ones written to report.html."""
+    pytest.importorskip("matplotlib")
+    import tokenmill.report.model as model
+    import tokenmill.report.plot as plot
+    from tokenmill.cli import main
+
+    monkeypatch.setattr(
+        model, "resolve_tokenizer", lambda spec: WordCounter() if spec == "w" else DoubleCounter()
+    )
+    calls: dict[str, int] = {}
+    for name in ("_dot_figure", "_scripts_figure", "_scatter_figure"):
+        real = getattr(plot, name)
+
+        def counted(*args: object, _real: Any = real, _name: str = name) -> Any:
+            calls[_name] = calls.get(_name, 0) + 1
+            return _real(*args)
+
+        monkeypatch.setattr(plot, name, counted)
+    out = tmp_path / "out"
+    args = ["report", "--corpus", str(FIX / "massive"), "--split", "dev", "--no-progress"]
+    args += ["--tokenizer", "w", "--tokenizer", "d", "--format", "html", "--out", str(out)]
+    code = main([*args, "--plot", str(tmp_path / "p.svg")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert calls == {"_dot_figure": 1, "_scripts_figure": 1, "_scatter_figure": 1}
+    assert captured.out == (out / "report.html").read_text(encoding="utf-8")
+    assert captured.out.count("<svg") == 3
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUT_FILES_TWO_TOKENIZERS)
+    for part in ("", "-scripts", "-scatter"):
+        assert (tmp_path / f"p{part}.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")

@@ -23,6 +23,7 @@ pytest.importorskip("mypy")
 
 USER_SCRIPT = """
 import numpy as np
+import numpy.typing as npt
 import tokenmill as tm
 
 enc = tm.get_encoding("o200k_base")
@@ -37,6 +38,11 @@ rows = np.zeros((2, 8), dtype=np.float32)
 reveal_type(tm.sample(row, temperature=0.7, seed=1))
 reveal_type(tm.sample(rows, top_k=5, seed=1))
 reveal_type(tm.sample(rows, seed=1, return_logprobs=True).tokens)
+def unknown(x: npt.NDArray[np.float32]) -> None:
+    reveal_type(tm.sample(x, seed=1))
+reveal_type(tm.sample(rows.reshape(-1), seed=1))
+reveal_type(tm.sample([0.5, 1.5], seed=1))
+reveal_type(tm.sample(rows, seed=1, logprobs="raw"))
 reveal_type(tm.Usage.from_openai(10, 2))
 reveal_type(tm.compute_optimal(1e23).n_params)
 """
@@ -70,8 +76,9 @@ def _revealed(tmp_path: Path) -> list[str]:
 
 def test_mypy_strict_sees_concrete_types(tmp_path: Path) -> None:
     revealed = _revealed(tmp_path)
-    assert len(revealed) == 10, revealed
-    enc, count, counts, est, total, one, batch, tokens, usage, n_params = revealed
+    assert len(revealed) == 14, revealed
+    enc, count, counts, est, total, one, batch, tokens = revealed[:8]
+    unknown, flat, listed, result, usage, n_params = revealed[8:]
     assert enc == "tokenmill.tokenizer.Encoding"
     assert count == "int"
     assert counts.startswith("numpy.ndarray[") and re.search(r"int64|_64Bit", counts), counts
@@ -80,9 +87,19 @@ def test_mypy_strict_sees_concrete_types(tmp_path: Path) -> None:
     assert one == "int"  # one row of logits: one token id
     for arr in (batch, tokens):  # a batch: an int64 array
         assert arr.startswith("numpy.ndarray[") and re.search(r"int64|_64Bit", arr), arr
+    # An array whose shape the checker does not know may be one row or a batch: either result.
+    for either in (unknown, listed):
+        assert either.startswith("int | numpy.ndarray[") and "int64" in _int64(either), either
+    assert flat == "int"  # reshape(-1) is 1-D for numpy's shape typing
+    assert result.endswith("fallback=tokenmill.sampling.SampleResult]"), result
     assert usage == "tokenmill.cost.usage.Usage"
     assert n_params == "float"
     assert not [r for r in revealed if r == "Any"], revealed
+
+
+def _int64(t: str) -> str:
+    """``t`` with mypy's spelling of numpy's 64-bit integer type normalised to ``int64``."""
+    return re.sub(r"numpy\.signedinteger\[numpy\._typing\._nbit_base\._64Bit\]", "int64", t)
 
 
 def _type_checking_names() -> dict[str, str]:

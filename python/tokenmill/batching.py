@@ -28,18 +28,18 @@ import numpy.typing as npt
 
 from tokenmill import _native, _processors
 from tokenmill._arrays import like, logits_2d, out_numpy
-from tokenmill.sampling import (
+from tokenmill._sampling_args import (
     I64,
     LogprobMode,
-    SampleResult,
     SamplingParams,
-    _check_counts,
-    _check_out,
-    _logprob_mode,
-    _outs,
-    _result,
-    _row_args,
+    check_counts,
+    check_out,
+    logprob_mode,
+    out_buffers,
+    row_args,
+    shape_result,
 )
+from tokenmill.sampling import SampleResult
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -101,7 +101,7 @@ class BatchSampler:
         ``{token_id: bias}`` dict. Raises ``ValueError`` if the id is already present."""
         p = params if params is not None else SamplingParams()
         _scalar_params(p)
-        args = _row_args(p, 1, seed=p.seed, step=p.step)
+        args = row_args(p, 1, seed=p.seed, step=p.step)
         args = args._replace(seed=int(np.asarray(args.seed).reshape(-1)[0]))
         h = np.zeros(0, dtype=np.int64) if history is None else np.asarray(history)
         if h.size and (h.dtype.kind not in "iu" or h.ndim != 1):
@@ -192,15 +192,15 @@ class BatchSampler:
         ids = _ids(request_ids)
         if ids.shape[0] != batch:
             raise ValueError(f"{ids.shape[0]} request ids for {batch} logits rows")
-        _, n_top = _check_counts(1, top_logprobs)
-        mode = _logprob_mode(logprobs, False, n_top)
+        _, n_top = check_counts(1, top_logprobs)
+        mode = logprob_mode(logprobs, False, n_top)
         if out is not None:
-            _check_out(out, (batch,), np.int64)
-        outs = _outs(batch, 1, n_top, mode, None if out is None else out.reshape(batch, 1))
+            check_out(out, (batch,), np.int64)
+        outs = out_buffers(batch, 1, n_top, mode, None if out is None else out.reshape(batch, 1))
         mask = _processors.mask(allowed_mask, batch, vocab, False)
         self._core.sample(x, ids, mask, outs, True)
         if out is not None and mode is None:
             return out
-        res = _result(outs, False, 1)
+        res = shape_result(outs, False, 1, SampleResult)
         assert not isinstance(res, int)
         return like(logits, res)

@@ -12,12 +12,17 @@ model says, whatever the draft. Draws use the same counter-based generator as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native
 from tokenmill._arrays import as_numpy, like
-from tokenmill.sampling import I64, PerRow, SamplingParams, Seed, _row_args
+from tokenmill._sampling_args import FILTER_FIELDS, I64, FilterKwargs, params_from, row_args
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["rejection_sample"]
 
@@ -37,22 +42,16 @@ def rejection_sample(
     target_logits: npt.ArrayLike,
     draft_token_ids: npt.ArrayLike,
     draft_probs: npt.ArrayLike | None,
-    *,
-    temperature: PerRow = 1.0,
-    top_k: PerRow = 0,
-    top_p: PerRow = 1.0,
-    min_p: PerRow = 0.0,
-    typical_p: PerRow = 1.0,
-    seed: Seed = None,
-    step: PerRow = 0,
+    **kwargs: Unpack[FilterKwargs],
 ) -> tuple[I64, I64]:
     """Verify ``draft_token_ids`` (``[batch, k]`` ints) against ``target_logits``
     (``[batch, k + 1, vocab]``: the ``k`` draft positions and the bonus position).
 
     ``draft_probs`` is the draft model's ``[batch, k, vocab]`` distributions (float, each row
     summing to 1), or ``None`` for a deterministic draft (n-gram lookup, prompt lookup) where the
-    draft is one-hot. Sampling parameters are scalars or one per batch row, as in
-    :func:`tokenmill.sample`.
+    draft is one-hot. The keyword arguments are the filter and draw parameters of
+    :func:`tokenmill.sample` (``temperature``, ``top_k``, ``top_p``, ``min_p``, ``typical_p``,
+    ``seed``, ``step``), each a scalar or one per batch row.
 
     Returns ``(token_ids, num_accepted)``: ``token_ids`` is ``[batch, k + 1]`` int64, the accepted
     draft tokens followed by the resampled or bonus token, then ``-1``; ``num_accepted`` is
@@ -76,10 +75,8 @@ def rejection_sample(
             raise ValueError(
                 f"draft_probs has shape {q.shape}, expected ({batch}, {k1 - 1}, {vocab})"
             )
-    p = SamplingParams(
-        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p
-    )
-    args = _row_args(p, batch, seed=seed, step=step)
+    p = params_from(None, dict(kwargs), FILTER_FIELDS)
+    args = row_args(p, batch, seed=p.seed, step=p.step)
     tokens = np.empty((batch, k1), dtype=np.int64)
     accepted = np.empty(batch, dtype=np.int64)
     _native.rejection_sample_into(

@@ -6,11 +6,17 @@ Parses arguments, calls :func:`tokenmill.report.token_length_report`, prints or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tokenmill.commands._engine import add_engine_arguments
+
+if TYPE_CHECKING:
+    from tokenmill.report.model import Report
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
 _SUFFIX = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "html": "html"}
@@ -96,39 +102,65 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine,
             address=args.address,
         )
-        if args.plot:
-            from tokenmill.report.plot import write_plots
+        with contextlib.ExitStack() as stack:
+            # Each figure is drawn once and saved in every format asked for.
+            figures = None
+            wants_figures = args.plot or args.out or args.format == "html"
+            if wants_figures and importlib.util.find_spec("matplotlib") is not None:
+                from tokenmill.report.plot import drawn
 
-            write_plots(report, args.plot)
-        if args.out:
-            from tokenmill._files import write_together
+                figures = stack.enter_context(drawn(report))
+            svgs = None
+            if figures is not None and (args.out or args.format == "html"):
+                from tokenmill.report.plot import svg_figures
 
-            def plots(staging: Path) -> list[Path]:
-                try:
-                    from tokenmill.report.plot import write_plots
-                except ImportError as exc:
-                    print(f"tokenmill report: plots skipped: {exc}", file=sys.stderr)
-                    return []
-                return [
-                    p
-                    for suffix in (".svg", ".png")
-                    for p in write_plots(report, staging / f"report{suffix}")
-                ]
+                svgs = svg_figures(report, figures)
+            if args.plot:
+                from tokenmill.report.plot import write_plots
 
-            def tables(staging: Path) -> list[Path]:
-                paths = []
-                for fmt in FORMATS:
-                    path = staging / f"report.{_SUFFIX[fmt]}"
-                    text = render_html(report) if fmt == "html" else render(report, fmt)
-                    path.write_text(text, encoding="utf-8")
-                    paths.append(path)
-                return paths
-
-            # All files or none: written aside, moved into place once every one succeeded.
-            written = write_together(Path(args.out), [plots, tables])
-            print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+                write_plots(report, args.plot, figures=figures)
+            if args.out:
+                _write_out(report, Path(args.out), figures, svgs)
+            text = render_html(report, svgs) if args.format == "html" else None
     except ImportError as exc:
         print(f"tokenmill report: error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(render(report, args.format))
+    sys.stdout.write(text if text is not None else render(report, args.format))
     return 0
+
+
+def _write_out(
+    report: Report, out: Path, figures: Mapping[str, Any] | None, svgs: Mapping[str, str] | None
+) -> None:
+    """Every output file in ``out``, all or none (written aside, moved into place once every one
+    succeeded)."""
+    from tokenmill._files import write_together
+    from tokenmill.report.render import render, render_html
+
+    def plots(staging: Path) -> list[Path]:
+        if figures is None:
+            print(
+                "tokenmill report: plots skipped: they need matplotlib: "
+                "pip install 'tokenmill[report]'",
+                file=sys.stderr,
+            )
+            return []
+        from tokenmill.report.plot import write_plots
+
+        return [
+            p
+            for suffix in (".svg", ".png")
+            for p in write_plots(report, staging / f"report{suffix}", figures=figures)
+        ]
+
+    def tables(staging: Path) -> list[Path]:
+        paths = []
+        for fmt in FORMATS:
+            path = staging / f"report.{_SUFFIX[fmt]}"
+            text = render_html(report, svgs) if fmt == "html" else render(report, fmt)
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        return paths
+
+    written = write_together(out, [plots, tables])
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)

@@ -34,7 +34,7 @@ import io
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +46,12 @@ __all__ = [
     "A4_PORTRAIT_IN",
     "DotLayout",
     "dot_layout",
+    "drawn",
     "figure_svg",
     "plot_premium",
     "plot_scatter",
     "plot_scripts",
+    "svg_figures",
     "write_plots",
 ]
 
@@ -397,7 +399,6 @@ def _dot_figure(report: Report) -> Any:
 
 
 def _save(fig: Any, path: str | Path, dpi: int) -> Path:
-    plt = _pyplot()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {}
@@ -409,7 +410,6 @@ def _save(fig: Any, path: str | Path, dpi: int) -> Path:
     elif suffix == ".png":
         meta = {"Software": None}
     fig.savefig(out, dpi=dpi, metadata=meta or None)
-    plt.close(fig)
     return out
 
 
@@ -424,10 +424,8 @@ _SVG_DROP = (
 def figure_svg(fig: Any) -> str:
     """``fig`` as an ``<svg>`` element for inline use in HTML (no XML prolog, DOCTYPE, metadata
     or namespace URLs: the HTML parser puts ``<svg>`` in the SVG namespace by itself)."""
-    plt = _pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None})
-    plt.close(fig)
     text = buf.getvalue()
     for pattern in _SVG_DROP:
         text = pattern.sub("", text)
@@ -436,8 +434,12 @@ def figure_svg(fig: Any) -> str:
 
 def plot_premium(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
     """Write the dot plot to ``path`` (PNG, SVG or PDF, by the suffix)."""
-    with _style():
-        return _save(_dot_figure(report), path, dpi)
+    with _style() as plt:
+        fig = _dot_figure(report)
+        try:
+            return _save(fig, path, dpi)
+        finally:
+            plt.close(fig)
 
 
 def _scatter_figure(report: Report, x_tok: str, y_tok: str) -> Any:
@@ -540,8 +542,12 @@ def plot_scatter(
     """Each language's premium under ``y_tokenizer`` against ``x_tokenizer`` (default: the
     report's second tokenizer against its first). Needs two tokenizers."""
     x_tok, y_tok = _pair(report, x_tokenizer, y_tokenizer)
-    with _style():
-        return _save(_scatter_figure(report, x_tok, y_tok), path, dpi)
+    with _style() as plt:
+        fig = _scatter_figure(report, x_tok, y_tok)
+        try:
+            return _save(fig, path, dpi)
+        finally:
+            plt.close(fig)
 
 
 def _pair(report: Report, x_tok: str | None, y_tok: str | None) -> tuple[str, str]:
@@ -613,32 +619,60 @@ def _scripts_figure(report: Report) -> Any:
 
 def plot_scripts(report: Report, path: str | Path, *, dpi: int = 150) -> Path:
     """Write the per-script summary to ``path`` (PNG, SVG or PDF, by the suffix)."""
-    with _style():
-        return _save(_scripts_figure(report), path, dpi)
+    with _style() as plt:
+        fig = _scripts_figure(report)
+        try:
+            return _save(fig, path, dpi)
+        finally:
+            plt.close(fig)
 
 
-def svg_figures(report: Report) -> dict[str, str]:
+@contextmanager
+def drawn(report: Report) -> Iterator[dict[str, Any]]:
+    """Each of the report's figures drawn once, by name (``premium``, ``scripts`` and, with two
+    or more tokenizers, ``scatter``), for :func:`write_plots` and :func:`svg_figures` to save in
+    as many formats as wanted; the figures are closed on exit."""
+    with _style() as plt:
+        figures = {"premium": _dot_figure(report), "scripts": _scripts_figure(report)}
+        try:
+            if len(report.tokenizers) >= 2:
+                x, y = _pair(report, None, None)
+                figures["scatter"] = _scatter_figure(report, x, y)
+            yield figures
+        finally:
+            for fig in figures.values():
+                plt.close(fig)
+
+
+def svg_figures(report: Report, figures: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The plots as inline ``<svg>`` strings: ``premium``, ``scripts`` and (two or more
-    tokenizers) ``scatter``."""
+    tokenizers) ``scatter``; ``figures`` from :func:`drawn`, else drawn here."""
+    if figures is None:
+        with drawn(report) as figs:
+            return svg_figures(report, figs)
     with _style():
-        out = {"premium": figure_svg(_dot_figure(report))}
-        out["scripts"] = figure_svg(_scripts_figure(report))
-        if len(report.tokenizers) >= 2:
-            x, y = _pair(report, None, None)
-            out["scatter"] = figure_svg(_scatter_figure(report, x, y))
-    return out
+        return {name: figure_svg(fig) for name, fig in figures.items()}
 
 
-def write_plots(report: Report, path: str | Path, *, dpi: int = 150) -> list[Path]:
+def write_plots(
+    report: Report,
+    path: str | Path,
+    *,
+    dpi: int = 150,
+    figures: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """The dot plot at ``path``, the per-script summary at ``<stem>-scripts<suffix>`` and, with
-    two or more tokenizers, the scatter at ``<stem>-scatter<suffix>``, beside it."""
+    two or more tokenizers, the scatter at ``<stem>-scatter<suffix>``, beside it; ``figures``
+    from :func:`drawn`, else drawn here."""
+    if figures is None:
+        with drawn(report) as figs:
+            return write_plots(report, path, dpi=dpi, figures=figs)
     main = Path(path)
-    written = [plot_premium(report, main, dpi=dpi)]
-    written.append(
-        plot_scripts(report, main.with_name(f"{main.stem}-scripts{main.suffix}"), dpi=dpi)
-    )
-    if len(report.tokenizers) >= 2:
-        written.append(
-            plot_scatter(report, main.with_name(f"{main.stem}-scatter{main.suffix}"), dpi=dpi)
-        )
-    return written
+    names = {"premium": main.name, "scripts": f"{main.stem}-scripts{main.suffix}"}
+    names["scatter"] = f"{main.stem}-scatter{main.suffix}"
+    with _style():
+        return [
+            _save(figures[key], main.with_name(name), dpi)
+            for key, name in names.items()
+            if key in figures
+        ]
