@@ -500,7 +500,9 @@ def _long_texts() -> list[str]:
 
 
 @pytest.mark.parametrize("byte_fallback", [True, False])
-def test_long_inputs_unigram_model_matches_sentencepiece(tmp_path: Path, byte_fallback: bool) -> None:
+def test_long_inputs_unigram_model_matches_sentencepiece(
+    tmp_path: Path, byte_fallback: bool
+) -> None:
     data = _trained("unigram", byte_fallback, True)
     path = tmp_path / "m.model"
     path.write_bytes(data)
