@@ -536,3 +536,137 @@ def test_long_inputs_unigram_json_matches_hf(tmp_path: Path, form: str) -> None:
             diff = sum(a != b for a, b in zip(g, w, strict=False)) + abs(len(g) - len(w))
             assert diff == 0, f"{diff} of {len(w)} tokens differ"
     assert [int(c) for c in enc.count_batch(texts, allowed_special="all")] == [len(w) for w in want]
+
+
+# --- normalization rules: nmt_nfkc / nmt_nfkc_cf character maps --------------------------------
+
+# Characters NFKC (and SentencePiece's NMT rules) change: full-width forms, ligatures,
+# compatibility characters, spaces of many kinds, controls, case folding, combining marks.
+_NFKC_TRAPS = [
+    "ｆｕｌｌ ｗｉｄｔｈ １２３！",
+    "ﬁ ﬂ ﬀ ﬃ ﬄ",
+    "㍿ ㌔ ℡ ™ ㎏ ㏄",
+    "①②⑳ ⑴ ⒈",
+    "Ⅻ ⅻ ½ ¼ x² H₂O",
+    "ｶﾞｷﾞ ﾊﾟ ｶ\u3099 ﾞ",
+    "\u00a0nbsp\u00a0 \u3000ideo\u3000 \u2009thin\u2003em",
+    "e\u0301 A\u030a Å ǅ Ǆ",
+    "zero\u200bwidth \ufeffbom \u00adsoft",
+    "\t tab\n\nnl a\r\nb \x00nul\x01 \x7f",
+    "Straße İstanbul ΣΑΣ ǰ ŉ",
+    "ﷺ ﷻ ﴾",
+    "  lead  and  trail  ",
+    "¨x ´y",
+    "𝐀𝐁𝐂 Ⓐⓑ ｰ … “quotes” ‐–—",
+    "\u1100\u1161\u11a8 \uac00",
+]
+_NFKC_CHARS = st.sampled_from(sorted({c for t in _NFKC_TRAPS for c in t} | set("ab ")))
+_NFKC_TEXT = st.one_of(_TEXT, st.lists(_NFKC_CHARS, max_size=40).map("".join))
+
+
+@cache
+def _trained_rule(rule: str, model_type: str, user: bool) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus() + _NFKC_TRAPS),
+        model_writer=buf,
+        model_type=model_type,
+        vocab_size=4000,
+        character_coverage=0.98,
+        byte_fallback=True,
+        normalization_rule_name=rule,
+        user_defined_symbols=_USER if user else [],
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf"])
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_normalization_rules_match_sentencepiece(
+    tmp_path: Path, rule: str, model_type: str
+) -> None:
+    data = _trained_rule(rule, model_type, True)
+    path = tmp_path / "m.model"
+    path.write_bytes(data)
+    enc = tokenmill.load_tokenizer(path)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = [*corpus(), *_NFKC_TRAPS, "[REF]ｘ[REF] <x>ｙ"]
+    want = [list(x) for x in sp.encode(texts)]
+    got = enc.encode_batch(texts, disallowed_special=())
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+    assert [int(c) for c in enc.count_batch(texts, disallowed_special=())] == [len(w) for w in want]
+    for ids in want[::9]:
+        assert enc.decode(ids) == sp.decode(ids)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_NFKC_TEXT)
+    def run(text: str) -> None:
+        assert enc.encode(text, disallowed_special=()) == list(sp.encode(text))
+
+    run()
+
+
+def _converted(data: bytes, model_type: str, form: str, tmp_path: Path) -> Path:
+    """The model as ``tokenizer.json``, converted by transformers' SentencePiece converter:
+    ``classic`` is the T5 / XLM-R / ALBERT form (``Precompiled``, ``Strip``, ``Replace`` and a
+    splitting ``Metaspace``); ``follow`` the form that follows the model's own settings."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("google.protobuf")
+    conv = pytest.importorskip("transformers.convert_slow_tokenizer")
+    model = tmp_path / "m.model"
+    model.write_bytes(data)
+    if form == "classic":
+        slow = SimpleNamespace(vocab_file=str(model), add_prefix_space=True, legacy=True)
+        tok = conv.SpmConverter(slow).converted()
+    else:
+        proto = conv.import_protobuf().ModelProto()
+        proto.ParseFromString(data)
+        vocab: Any
+        if model_type == "bpe":
+            vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
+        else:
+            vocab = [(p.piece, p.score) for p in proto.pieces]
+        tok = conv.SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert "Precompiled" in json.dumps(doc["normalizer"])
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    ("rule", "model_type", "form"),
+    [
+        ("nmt_nfkc", "unigram", "classic"),
+        ("nmt_nfkc_cf", "unigram", "classic"),
+        ("nmt_nfkc", "unigram", "follow"),
+        ("nmt_nfkc_cf", "bpe", "follow"),
+    ],
+)
+def test_normalization_rules_in_tokenizer_json_match_hf(
+    tmp_path: Path, rule: str, model_type: str, form: str
+) -> None:
+    path = _converted(_trained_rule(rule, model_type, False), model_type, form, tmp_path)
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = [*corpus(), *_NFKC_TRAPS]
+    want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
+    got = enc.encode_batch(texts, allowed_special="all")
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_NFKC_TEXT)
+    def run(text: str) -> None:
+        assert (
+            enc.encode(text, allowed_special="all") == hf.encode(text, add_special_tokens=False).ids
+        )
+
+    run()

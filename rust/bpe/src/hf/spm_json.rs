@@ -4,7 +4,8 @@
 //! # Design notes
 //! Recognised when neither the pre-tokenizer nor the decoder has a `ByteLevel` step. Supported,
 //! each as Hugging Face applies it:
-//! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, NFKC, ...);
+//! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, `Strip`,
+//!   `Precompiled` character maps, NFKC, ...);
 //! - `pre_tokenizer`: null, or `Metaspace` (`replacement` `▁`; `prepend_scheme` `always` /
 //!   `first` / `never` or the older `add_prefix_space`; `split`);
 //! - `model`: `BPE` (merge list over characters, `byte_fallback`, `unk_token`, `fuse_unk`,
@@ -12,8 +13,8 @@
 //! - `decoder`: `Metaspace`, or a `Sequence` of `Replace` (`▁` to a space), `ByteFallback`,
 //!   `Fuse` and `Strip` (one leading space); null.
 //!
-//! Refused with the field named: `WordPiece` and `WordLevel` models, `Precompiled` normalizers
-//! (character maps), other pre-tokenizers and decoders.
+//! Refused with the field named: `WordPiece` and `WordLevel` models, other pre-tokenizers and
+//! decoders.
 
 use serde_json::Value;
 
@@ -385,6 +386,7 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
         escape: meta.is_some(),
         prepend: meta.as_ref().map_or(Prepend::Never, |m| m.prepend),
         prepend_unless_space: true,
+        rules: None,
     };
     let mut model = SpModel::new(entries, Vec::new(), algo, unknown, dec.strip)?;
     model.set_whole_piece_lookup(whole);

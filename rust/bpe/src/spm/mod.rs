@@ -5,7 +5,8 @@
 //! # Design notes
 //! These models do not start from bytes: the symbols are the characters of the normalized text,
 //! in which spaces are written `▁` (U+2581). The pipeline in tokenmill's terms:
-//! - normalizer ([`SpNormalizer`]): the model's text rules (identity, or Hugging Face steps),
+//! - normalizer ([`SpNormalizer`]): the model's text rules (identity, a precompiled character
+//!   map read prefix by prefix as sentencepiece does ([`charsmap`]), or Hugging Face steps),
 //!   then spaces to `▁` and the dummy prefix `▁` at the start of the text (SentencePiece's
 //!   `add_dummy_prefix`, Hugging Face's `Metaspace` `prepend_scheme`);
 //! - pre-tokenizer ([`SpSplit`]): user-defined symbols are cut out (leftmost-longest, as
@@ -37,6 +38,7 @@
 //! byte); the leading space that the dummy prefix added is dropped from the first token, as the
 //! references' decoders do.
 
+pub mod charsmap;
 pub mod proto;
 pub mod unigram;
 
@@ -51,6 +53,7 @@ use rustc_hash::FxHashMap;
 use crate::cache::PieceCache;
 use crate::pretok::{Normalizer, PreTokenizer};
 use crate::{Encoding, Rank, VocabError};
+use charsmap::CharsMap;
 use proto::{ModelProto, ModelType, PieceType};
 use unigram::{Carry, Margin, Unigram};
 
@@ -640,10 +643,123 @@ pub struct SpNormalizer {
     /// `Metaspace` prepends only to text that does not already start with `▁`; SentencePiece
     /// always does.
     pub prepend_unless_space: bool,
+    /// SentencePiece's rules read prefix by prefix (a precompiled character map), applied in
+    /// its own loop with the whitespace rules above.
+    pub rules: Option<SpRules>,
+}
+
+/// SentencePiece's prefix rules: user-defined symbols pass unchanged (longest first), else the
+/// longest rule of the character map, else one character.
+pub struct SpRules {
+    pub map: CharsMap,
+    /// User-defined symbols, matched anchored at a position (longest).
+    pub user: Option<AhoCorasick>,
+}
+
+impl SpRules {
+    /// # Errors
+    /// User-defined symbols the matcher cannot hold.
+    pub fn new(map: CharsMap, user: &[String]) -> Result<Self, VocabError> {
+        let user = if user.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .start_kind(aho_corasick::StartKind::Anchored)
+                    .build(user)
+                    .map_err(|e| VocabError::InvalidVocab(format!("user-defined symbols: {e}")))?,
+            )
+        };
+        Ok(Self { map, user })
+    }
+
+    /// sentencepiece's `NormalizePrefix`: (the normalized prefix of `input`, bytes consumed).
+    #[inline]
+    fn prefix<'a>(&'a self, input: &'a [u8]) -> (&'a [u8], usize) {
+        let b0 = input[0];
+        if let Some(ac) = &self.user {
+            let m = ac.find(aho_corasick::Input::new(input).anchored(aho_corasick::Anchored::Yes));
+            if let Some(m) = m {
+                return (&input[..m.end()], m.end());
+            }
+        }
+        if self.map.may_start(b0) {
+            if let Some((len, rep)) = self.map.longest(input) {
+                return (rep.as_bytes(), len);
+            }
+        }
+        let n = char_len(b0);
+        if b0 & 0xC0 == 0x80 || n > input.len() {
+            // Inside a character (a rule ended there): sentencepiece's replacement character.
+            return ("\u{FFFD}".as_bytes(), 1);
+        }
+        (&input[..n], n)
+    }
 }
 
 impl SpNormalizer {
+    /// sentencepiece's `Normalizer::Normalize` with prefix rules: each normalized prefix loses
+    /// its leading spaces after a space (`remove_extra_whitespaces`), its spaces become `▁`.
+    fn apply_rules(&self, rules: &SpRules, text: &str, at_start: bool) -> String {
+        let space = if self.escape { SPACE_STR } else { " " };
+        let mut input = text.as_bytes();
+        if self.remove_extra_whitespaces {
+            while !input.is_empty() {
+                let (p, used) = rules.prefix(input);
+                if p != b" " {
+                    break;
+                }
+                input = &input[used..];
+            }
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(input.len() + input.len() / 2 + 3);
+        if input.is_empty() {
+            return String::new();
+        }
+        let prepend = match self.prepend {
+            Prepend::Never => false,
+            Prepend::First => at_start,
+            Prepend::Always => true,
+        };
+        if prepend {
+            out.extend_from_slice(space.as_bytes());
+        }
+        let mut prev_space = self.remove_extra_whitespaces;
+        while !input.is_empty() {
+            let (mut p, used) = rules.prefix(input);
+            while prev_space && p.first() == Some(&b' ') {
+                p = &p[1..];
+            }
+            if !p.is_empty() {
+                for &b in p {
+                    if b == b' ' {
+                        out.extend_from_slice(space.as_bytes());
+                    } else {
+                        out.push(b);
+                    }
+                }
+                prev_space = p.last() == Some(&b' ');
+            }
+            input = &input[used..];
+            if !self.remove_extra_whitespaces {
+                prev_space = false;
+            }
+        }
+        if self.remove_extra_whitespaces {
+            while out.ends_with(space.as_bytes()) {
+                out.truncate(out.len() - space.len());
+            }
+        }
+        // Every prefix is whole characters: text, rules' UTF-8 strings, or U+FFFD.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
     fn apply(&self, text: &str, at_start: bool) -> String {
+        if let Some(rules) = &self.rules {
+            return self.apply_rules(rules, text, at_start);
+        }
         let mut out = String::with_capacity(text.len() + text.len() / 2 + 3);
         let mut s = text;
         if self.remove_extra_whitespaces {
@@ -853,13 +969,12 @@ pub fn byte_table(
 /// does); user-defined pieces are always matched in text, as SentencePiece does.
 ///
 /// # Errors
-/// A malformed file (with the byte offset), or a feature this loader does not reproduce
-/// exactly (named): a normalization rule other than `identity`, `treat_whitespace_as_suffix`,
-/// unused pieces in a BPE model, WORD / CHAR models.
+/// A malformed file (with the byte offset) or character map, or a feature this loader does
+/// not reproduce exactly (named): `treat_whitespace_as_suffix`, unused pieces in a BPE model,
+/// WORD / CHAR models.
 pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabError> {
     let m = proto::parse(data)?;
     let n = m.pieces.len();
-    let normalizer = spm_normalizer(&m)?;
     let unk = usize::try_from(m.unk_id)
         .ok()
         .filter(|&u| u < n && m.pieces[u].kind == PieceType::Unknown)
@@ -955,10 +1070,9 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     } else {
         Cut::SpaceRuns
     };
-    let split = SpSplit::new(
-        &user.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
-        cut,
-    )?;
+    let user_strings: Vec<String> = user.iter().map(|(s, _)| s.clone()).collect();
+    let normalizer = spm_normalizer(&m, &user_strings)?;
+    let split = SpSplit::new(&user_strings, cut)?;
     let unknown = Unknown {
         bytes,
         unk: Some(unk),
@@ -982,19 +1096,17 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     )
 }
 
-fn spm_normalizer(m: &ModelProto) -> Result<SpNormalizer, VocabError> {
-    if m.has_rule_tsv {
-        return Err(spm_err(
-            "normalization_rule_tsv (custom rules) is unsupported",
-        ));
-    }
-    if !m.precompiled_charsmap.is_empty() || m.normalizer_name != "identity" {
-        return Err(spm_err(format!(
-            "normalization rule {:?} (a precompiled character map) is unsupported; \
-             models normalized with \"identity\" are",
-            m.normalizer_name
-        )));
-    }
+/// The model's text rules: sentencepiece reads only `precompiled_charsmap` at run time (the
+/// rule's name and a custom rule file's path are records of how it was built), so an empty map
+/// is the identity whatever the name says.
+fn spm_normalizer(m: &ModelProto, user: &[String]) -> Result<SpNormalizer, VocabError> {
+    let rules = if m.precompiled_charsmap.is_empty() {
+        None
+    } else {
+        let map = CharsMap::parse(&m.precompiled_charsmap)
+            .map_err(|e| spm_err(format!("normalizer_spec {:?}: {e}", m.normalizer_name)))?;
+        Some(SpRules::new(map, user)?)
+    };
     Ok(SpNormalizer {
         inner: None,
         remove_extra_whitespaces: m.remove_extra_whitespaces,
@@ -1005,6 +1117,7 @@ fn spm_normalizer(m: &ModelProto) -> Result<SpNormalizer, VocabError> {
             Prepend::Never
         },
         prepend_unless_space: false,
+        rules,
     })
 }
 
