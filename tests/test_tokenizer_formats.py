@@ -670,3 +670,75 @@ def test_normalization_rules_in_tokenizer_json_match_hf(
         )
 
     run()
+
+
+# --- add_special_tokens=True ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SPM_FILES)
+def test_add_special_tokens_is_sentencepiece_add_bos(name: str) -> None:
+    enc, sp = _spm_pair(name)
+    for text in ["Hello world", "", " 你好 ", *corpus()[:40]]:
+        want = list(sp.encode(text, add_bos=True))
+        assert enc.encode(text, disallowed_special=(), add_special_tokens=True) == want
+    assert enc.bos_token_id == sp.bos_id()
+
+
+def test_add_special_tokens_without_a_bos_piece(tmp_path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus()),
+        model_writer=buf,
+        vocab_size=3000,
+        character_coverage=0.98,
+        bos_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    path = tmp_path / "nobos.model"
+    path.write_bytes(buf.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    assert sp.bos_id() == -1
+    enc = tokenmill.load_tokenizer(path)
+    assert enc.encode("abc", add_special_tokens=True) == list(sp.encode("abc"))
+
+
+@pytest.mark.parametrize("name", TEKKEN_FILES)
+def test_add_special_tokens_is_mistral_common_bos(name: str) -> None:
+    enc, ref = _tekken_pair(name)
+    for text in ["Hello world", "", *corpus()[:20]]:
+        want = ref.encode(text, bos=True, eos=False)
+        assert enc.encode(text, disallowed_special=(), add_special_tokens=True) == want
+
+
+@pytest.mark.parametrize("renamed", [False, True])
+def test_add_special_tokens_llama2_style_template_matches_hf(tmp_path: Path, renamed: bool) -> None:
+    doc = _hf_json(_trained("bpe", True, True), "prepend-replace", False)
+    doc["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+        ],
+        "pair": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "<s>", "type_id": 1}},
+            {"Sequence": {"id": "B", "type_id": 1}},
+        ],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
+    }
+    path = tmp_path / ("llama2.json" if renamed else "tokenizer.json")
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = ["Hello world", "", *corpus()[:40]]
+    for text in texts:
+        assert (
+            enc.encode(text, allowed_special="all", add_special_tokens=True) == hf.encode(text).ids
+        )
+    want = [e.ids for e in hf.encode_batch(texts)]
+    assert enc.encode_batch(texts, allowed_special="all", add_special_tokens=True) == want
+    assert enc.bos_token_id == 1

@@ -466,6 +466,14 @@ impl PyEncoding {
         Ok((t.prefix, t.suffix))
     }
 
+    /// The BOS and EOS ids of a SentencePiece `.model` (`None` when not a control piece).
+    #[staticmethod]
+    fn sentencepiece_bos_eos(py: Python<'_>, path: &str) -> PyResult<(Option<u32>, Option<u32>)> {
+        let data = read_file(path)?;
+        py.detach(|| tokenmill_bpe::spm::bos_eos(&data))
+            .map_err(|e| errors::vocab_error_at(path, &e))
+    }
+
     /// `decode_bytes` without the special tokens (Hugging Face's `skip_special_tokens=True`).
     fn decode_bytes_skipping_special<'py>(
         &self,

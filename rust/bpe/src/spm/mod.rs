@@ -1096,6 +1096,23 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     )
 }
 
+/// The ids of the model's BOS and EOS pieces (`trainer_spec.bos_piece` / `eos_piece`), each
+/// `None` unless it is a control piece: what sentencepiece's `add_bos` / `add_eos` insert.
+///
+/// # Errors
+/// A malformed file (with the byte offset).
+pub fn bos_eos(data: &[u8]) -> Result<(Option<Rank>, Option<Rank>), VocabError> {
+    let m = proto::parse(data)?;
+    let control = |name: &str| {
+        m.pieces
+            .iter()
+            .position(|p| p.piece == name)
+            .filter(|&i| m.pieces[i].kind == PieceType::Control)
+            .map(|i| i as Rank)
+    };
+    Ok((control(&m.bos_piece), control(&m.eos_piece)))
+}
+
 /// The model's text rules: sentencepiece reads only `precompiled_charsmap` at run time (the
 /// rule's name and a custom rule file's path are records of how it was built), so an empty map
 /// is the identity whatever the name says.
