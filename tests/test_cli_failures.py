@@ -6,11 +6,16 @@ and ``report --out`` writes all of its files or none.
 
 from __future__ import annotations
 
+import csv
+import decimal
+import io
 import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,20 +149,65 @@ def test_report_out_writes_all_files_or_none(tmp_path: Path) -> None:
     assert not [n for n in names if n.startswith(".tokenmill-")]
 
 
-def test_report_costs_print_as_exact_decimals() -> None:
-    from decimal import Decimal
+def _catalogue_prices(model: str) -> tuple[Decimal, Decimal]:
+    """The model's input and output prices read straight from the bundled file, not through the
+    catalogue code."""
+    from tokenmill._data import read_text
 
-    from tokenmill.cost.catalogue import load_catalogue
+    entry = json.loads(read_text("prices.json"))["models"][model]
+    return Decimal(entry["input"]), Decimal(entry["output"])
 
-    r = cli("report", "--model", "gpt-4.1-mini", "--format", "json", "--no-progress")
+
+def _expected_report_money(rows: list[dict[str, str]], model: str) -> dict[tuple[str, str], Any]:
+    """Every money cell of a report's rows, computed here with Fractions: input cost = tokens ×
+    price / 10⁶ (exact), per-1M-pivot cost = price × language tokens / pivot tokens rounded to the
+    50 digits of the money context. Only valid when every language shares all ids with the
+    pivot (the built-in corpus), so the premium's totals are the rows' total tokens."""
+    from fractions import Fraction
+
+    price_in, price_out = _catalogue_prices(model)
+    pivot = {r["tokenizer"]: int(r["total_tokens"]) for r in rows if r["language"] == "eng_Latn"}
+    ctx = decimal.Context(prec=50)
+
+    def rounded(q: Fraction) -> Decimal:
+        return ctx.divide(Decimal(q.numerator), Decimal(q.denominator))
+
+    out: dict[tuple[str, str], Any] = {}
+    for r in rows:
+        assert int(r["shared_ids"]) == int(r["sentences"]), r  # the premium is over every id
+        tokens = int(r["total_tokens"])
+        ratio = Fraction(tokens, pivot[r["tokenizer"]])
+        out[(r["language"], r["tokenizer"])] = (
+            Decimal(tokens) * price_in / Decimal(1_000_000),
+            rounded(ratio * Fraction(price_in)),
+            rounded(ratio * Fraction(price_out)),
+        )
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_report_money_is_exact_decimal(fmt: str) -> None:
+    model = "gpt-4.1-mini"
+    r = cli("report", "--model", model, "--format", fmt, "--no-progress")
     assert r.returncode == 0, r.stderr
-    price = load_catalogue().get("gpt-4.1-mini").input
-    assert price is not None
-    rows = json.loads(r.stdout)["rows"]
-    assert rows
+    if fmt == "json":
+        doc = json.loads(r.stdout)
+        rows = doc["rows"]
+        price_in, price_out = _catalogue_prices(model)
+        assert doc["metadata"]["pricing"]["input_per_1m"] == str(price_in)
+        assert doc["metadata"]["pricing"]["output_per_1m"] == str(price_out)
+    else:
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) > 60
+    expected = _expected_report_money(rows, model)
+    money = ("input_cost_usd", "input_cost_per_1m_pivot_usd", "output_cost_per_1m_pivot_usd")
     for row in rows:
-        exact = Decimal(row["total_tokens"]) * price / Decimal(1_000_000)
-        assert Decimal(repr(row["input_cost_usd"])) == exact, row
+        for cell in money:
+            # a decimal string: no float was ever involved (floats would print 0.0018008000000000002
+            # for 4502 tokens, or fall short of 50 digits for the per-1M-pivot costs)
+            assert isinstance(row[cell], str) and "e" not in row[cell].lower(), row
+        got = tuple(Decimal(row[cell]) for cell in money)
+        assert got == expected[(row["language"], row["tokenizer"])], row
 
 
 def test_cost_totals_are_summed_in_the_money_context() -> None:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_table_is_sorted_by_premium_and_names_languages() -> None:
 
 
 def test_markdown_has_summary_and_a_table_per_tokenizer() -> None:
-    md = render(small_report(ModelPricing("m", 1.0, 4.0)), "markdown")
+    md = render(small_report(ModelPricing("m", Decimal(1), Decimal(4))), "markdown")
     assert md.startswith("# Token-length report")
     assert "## Summary" in md and "## words" in md and "## double" in md
     assert "a\\|b" not in md  # texts are not printed; only numbers and names
@@ -90,12 +91,18 @@ def test_csv_round_trips_every_row() -> None:
 
 
 def test_json_carries_metadata_and_rows() -> None:
-    rep = small_report(ModelPricing("m", 1.0))
+    rep = small_report(ModelPricing("m", Decimal("1.0")))
     doc = json.loads(render(rep, "json"))
     assert doc["metadata"]["pivot"] == "eng_Latn"
     assert doc["metadata"]["tokenizers"] == ["words", "double"]
-    assert doc["metadata"]["pricing"]["input_per_1m"] == 1.0
-    assert doc["rows"] == json.loads(json.dumps(rep.to_dicts()))
+    assert doc["metadata"]["pricing"]["input_per_1m"] == "1.0"  # money as an exact string
+    money = {"input_cost_usd", "input_cost_per_1m_pivot_usd", "output_cost_per_1m_pivot_usd"}
+    for row, want in zip(doc["rows"], rep.to_dicts(), strict=True):
+        assert {k: v for k, v in row.items() if k not in money} == {
+            k: v for k, v in want.items() if k not in money
+        }
+        for k in money:
+            assert (None if row[k] is None else Decimal(row[k])) == want[k]
     assert any("empty" in w for w in doc["metadata"]["warnings"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -86,12 +87,14 @@ def test_warnings_count_empty_and_missing() -> None:
 
 
 def test_cost_columns_from_pricing() -> None:
-    pricing = ModelPricing(model="m", input_per_1m=2.0, output_per_1m=8.0)
+    # floats are accepted at run time and read by their shortest decimal form
+    pricing = ModelPricing(model="m", input_per_1m=2.0, output_per_1m=8.0)  # type: ignore[arg-type]
+    assert pricing.input_per_1m == Decimal("2.0") and pricing.output_per_1m == Decimal("8.0")
     rep = token_length_report(tiny(), tokenizers=[WordCounter()], model=pricing, info={})
     x = _row(rep, "xyz_Test")
-    assert x.input_cost_usd == pytest.approx(15 * 2.0 / 1e6)
-    assert x.input_cost_per_1m_pivot_usd == pytest.approx(4.0)
-    assert x.output_cost_per_1m_pivot_usd == pytest.approx(16.0)
+    assert x.input_cost_usd == Decimal("0.00003")  # 15 tokens at $2 per 1M
+    assert x.input_cost_per_1m_pivot_usd == Decimal(4)
+    assert x.output_cost_per_1m_pivot_usd == Decimal(16)
     no_price = token_length_report(tiny(), tokenizers=[WordCounter()], info={})
     assert _row(no_price, "xyz_Test").input_cost_usd is None
 
@@ -102,9 +105,16 @@ def test_cost_through_catalogue() -> None:
     price = load_catalogue().get("gpt-4o")
     rep = token_length_report(tiny(), tokenizers=[WordCounter()], model="gpt-4o", info={})
     assert rep.pricing is not None
-    assert rep.pricing.input_per_1m == float(price.input)
+    assert rep.pricing.input_per_1m == price.input
     x = _row(rep, "xyz_Test")
-    assert x.input_cost_per_1m_pivot_usd == pytest.approx(2.0 * float(price.input))
+    assert price.input is not None
+    assert x.input_cost_per_1m_pivot_usd == 2 * price.input
+
+
+@pytest.mark.parametrize("bad", [float("inf"), -1.0, "1e400000000", [1]])
+def test_model_pricing_refuses_what_the_catalogue_refuses(bad: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="price"):
+        ModelPricing("m", bad)  # type: ignore[arg-type]
 
 
 def test_unknown_model_is_an_error() -> None:

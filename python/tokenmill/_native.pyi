@@ -125,6 +125,9 @@ class Encoding:
     def encode(
         self, text: str, allowed: list[str] | None, disallowed: list[str] | None
     ) -> list[int]: ...
+    def encode_with_unstable(
+        self, text: str, allowed: list[str] | None, disallowed: list[str] | None
+    ) -> tuple[list[int], list[list[int]]]: ...
     def encode_batch(
         self, texts: list[str], allowed: list[str] | None, disallowed: list[str] | None
     ) -> list[list[int]]: ...

@@ -525,6 +525,32 @@ class Encoding:
         """Token ids of ``text``, treating special tokens as ordinary text."""
         return self._core.encode_ordinary(text)
 
+    def encode_with_unstable(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialArg = frozenset(),
+        disallowed_special: SpecialArg = "all",
+    ) -> tuple[list[int], list[list[int]]]:
+        """The tokens of ``text`` that appending text cannot change, and every token sequence
+        the rest (its unstable tail: the last pre-tokenizer piece, widened over the whitespace
+        tokens before it) could become once more text is appended: tiktoken's
+        ``encode_with_unstable``, the same completions as a set (here sorted).
+
+        ``decode_bytes(stable)`` is a prefix of ``text``'s UTF-8 bytes, and
+        ``decode_bytes(stable + c)`` starts with them for every completion ``c``. Special
+        tokens follow ``encode``'s rules; a text ending in an allowed special token has no
+        unstable tail. Byte-level BPE encodings only (the bundled ones, ``.tiktoken`` files,
+        byte-level ``tokenizer.json``); others raise ``ValueError``. The search is brute force
+        over the vocabulary, as tiktoken's: milliseconds for a word, more for a long run of
+        whitespace at the end.
+        """
+        return self._core.encode_with_unstable(
+            text,
+            _resolve(allowed_special, "allowed_special"),
+            _resolve(disallowed_special, "disallowed_special"),
+        )
+
     def encode_to_numpy(
         self,
         text: str,

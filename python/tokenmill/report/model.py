@@ -23,6 +23,7 @@ import importlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +44,7 @@ from tokenmill.report.stats import (
     exceed_share,
     measure_texts,
     premium,
+    premium_totals,
     safe_ratio,
     script_aggregates,
     summarize_tokens,
@@ -56,13 +58,27 @@ DEFAULT_TOKENIZERS = ("cl100k_base", "o200k_base")
 
 @dataclass(frozen=True)
 class ModelPricing:
-    """A model's list prices in USD per 1M tokens, as the cost module gives them."""
+    """A model's list prices in USD per 1M tokens, exact ``Decimal`` as the cost module gives them.
+
+    A float or int given here is read as its shortest decimal form (``0.15`` is ``Decimal("0.15")``,
+    not the binary value), and every price is checked as the catalogue checks it (finite, >= 0,
+    plausible): :func:`tokenmill.cost.catalogue.parse_price`."""
 
     model: str
-    input_per_1m: float
-    output_per_1m: float | None = None
+    input_per_1m: Decimal
+    output_per_1m: Decimal | None = None
     source: str = ""
     as_of: str | None = None
+
+    def __post_init__(self) -> None:
+        from tokenmill.cost.catalogue import parse_price
+
+        price_in = parse_price(self.input_per_1m, f"{self.model}: input price")
+        if price_in is None:
+            raise ValueError(f"{self.model}: the input price is needed")
+        object.__setattr__(self, "input_per_1m", price_in)
+        out = parse_price(self.output_per_1m, f"{self.model}: output price")
+        object.__setattr__(self, "output_per_1m", out)
 
 
 def resolve_pricing(model: str) -> ModelPricing:
@@ -70,25 +86,35 @@ def resolve_pricing(model: str) -> ModelPricing:
     from tokenmill.cost.catalogue import load_catalogue
 
     price = load_catalogue().get(model)
+    if price.input is None:
+        raise ValueError(f"{price.name}: the catalogue has no input price")
     return ModelPricing(
         model=price.name,
-        input_per_1m=float(price.input),
-        output_per_1m=None if price.output is None else float(price.output),
+        input_per_1m=price.input,
+        output_per_1m=price.output,
         source=price.source,
         as_of=price.as_of,
     )
 
 
-def _exact_cost(tokens: int, price_per_1m: float) -> float:
-    """``tokens`` at ``price_per_1m`` computed in :data:`~tokenmill.cost.catalogue.MONEY` from the
-    price's decimal form, then the nearest float: it prints as the exact decimal (``0.0018008``,
-    not the float product's ``0.0018008000000000002``)."""
-    from decimal import Decimal
-
+def _cost(tokens: int, price_per_1m: Decimal) -> Decimal:
+    """``tokens`` at ``price_per_1m``, in :data:`~tokenmill.cost.catalogue.MONEY` (exact: the
+    product of an integer and a price has far fewer than 50 digits)."""
     from tokenmill.cost.catalogue import MILLION, MONEY
 
-    exact = MONEY.divide(MONEY.multiply(Decimal(tokens), Decimal(repr(price_per_1m))), MILLION)
-    return float(exact)
+    return MONEY.divide(MONEY.multiply(Decimal(tokens), price_per_1m), MILLION)
+
+
+def _pivot_cost(totals: tuple[int, int] | None, price_per_1m: Decimal | None) -> Decimal | None:
+    """What content that takes 1M pivot tokens costs in this language: the price times the premium
+    ``num / den``, divided in :data:`~tokenmill.cost.catalogue.MONEY` (50 significant digits; the
+    premium itself is a ratio of integers, so no float enters)."""
+    if totals is None or price_per_1m is None:
+        return None
+    from tokenmill.cost.catalogue import MONEY
+
+    num, den = totals
+    return MONEY.divide(MONEY.multiply(price_per_1m, Decimal(num)), Decimal(den))
 
 
 @dataclass(frozen=True)
@@ -123,9 +149,9 @@ class ReportRow:
     share_over_2x: float | None  # fraction of shared ids with >= 2x the pivot's tokens
     share_over_4x: float | None
     relative_time: float | None
-    input_cost_usd: float | None
-    input_cost_per_1m_pivot_usd: float | None
-    output_cost_per_1m_pivot_usd: float | None
+    input_cost_usd: Decimal | None  # money is exact Decimal (MONEY context), never a float
+    input_cost_per_1m_pivot_usd: Decimal | None
+    output_cost_per_1m_pivot_usd: Decimal | None
     common_crawl_pct: float | None
     population_pct: float | None
     crawl_to_population: float | None
@@ -366,6 +392,7 @@ def _row(
     tokens = counts[lang]
     st = summarize_tokens(tokens)
     prem = premium(tokens, counts[pivot], alignment)
+    totals = premium_totals(tokens, counts[pivot], alignment)
     total = st.total_tokens
     price_in = None if pricing is None else pricing.input_per_1m
     price_out = None if pricing is None else pricing.output_per_1m
@@ -393,11 +420,9 @@ def _row(
         share_over_2x=exceed_share(tokens, pivot_tokens, alignment, 2.0),
         share_over_4x=exceed_share(tokens, pivot_tokens, alignment, 4.0),
         relative_time=prem,
-        input_cost_usd=None if price_in is None else _exact_cost(total, price_in),
-        input_cost_per_1m_pivot_usd=None if price_in is None or prem is None else prem * price_in,
-        output_cost_per_1m_pivot_usd=(
-            None if price_out is None or prem is None else prem * price_out
-        ),
+        input_cost_usd=None if price_in is None else _cost(total, price_in),
+        input_cost_per_1m_pivot_usd=_pivot_cost(totals, price_in),
+        output_cost_per_1m_pivot_usd=_pivot_cost(totals, price_out),
         common_crawl_pct=li.common_crawl_pct,
         population_pct=li.population_pct,
         crawl_to_population=li.crawl_to_population,

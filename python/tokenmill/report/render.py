@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tokenmill.report.model import COLUMNS, Report, ReportRow
@@ -70,7 +71,7 @@ def _num(x: float | None, digits: int = 2, suffix: str = "") -> str:
     return f"{x:,.{digits}f}{suffix}"
 
 
-def _money(x: float | None) -> str:
+def _money(x: Decimal | None) -> str:
     if x is None:
         return "–"
     return f"${x:,.2f}" if x >= 0.1 else f"${x:.4f}"
@@ -350,20 +351,36 @@ def render_csv(report: Report) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in report.rows():
-        writer.writerow(
-            ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in row]
-        )
+        writer.writerow([_exact_text(v) for v in row])
     return buf.getvalue()
 
 
+def _exact_text(v: Any) -> Any:
+    """A CSV cell: floats by their shortest round-trip form, money as its exact decimal digits
+    (never an exponent), nothing as the empty string."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return v
+
+
 def _json_safe(v: Any) -> Any:
+    """Non-finite floats become null; money becomes a decimal string (exact, as ``cost --json``
+    writes it)."""
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
     return v
 
 
 def render_json(report: Report) -> str:
-    meta = report.metadata()
+    meta = _json_safe(report.metadata())
     if report.corpus_is_sample:
         meta["note"] = sample_note(report)
     doc = {
@@ -449,7 +466,7 @@ def _rows_table(report: Report) -> str:
             v = getattr(r, attr)
             text = _money(v) if attr.endswith("_usd") else _cell(r, attr)
             if num:
-                raw = "" if v is None else repr(float(v))
+                raw = "" if v is None else (format(v, "f") if isinstance(v, Decimal) else repr(v))
                 cells.append(f'<td class="num" data-v="{raw}">{html.escape(text)}</td>')
             else:
                 cells.append(f"<td>{html.escape(text)}</td>")

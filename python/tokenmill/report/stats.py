@@ -143,13 +143,22 @@ def summarize_tokens(tokens: IntArray) -> TokenStats:
     )
 
 
-def premium(tokens: IntArray, pivot_tokens: IntArray, alignment: Alignment) -> float | None:
-    """Petrov et al. 2023 premium: total tokens over the shared ids, language / pivot."""
+def premium_totals(
+    tokens: IntArray, pivot_tokens: IntArray, alignment: Alignment
+) -> tuple[int, int] | None:
+    """The premium as the integers it is the ratio of: total tokens over the shared ids in the
+    language and in the pivot (``None`` when no id is shared or the pivot has no tokens)."""
     if alignment.lang_index.size == 0:
         return None
     num = int(tokens[alignment.lang_index].sum())
     den = int(pivot_tokens[alignment.pivot_index].sum())
-    return safe_ratio(num, den)
+    return None if den == 0 else (num, den)
+
+
+def premium(tokens: IntArray, pivot_tokens: IntArray, alignment: Alignment) -> float | None:
+    """Petrov et al. 2023 premium: total tokens over the shared ids, language / pivot."""
+    totals = premium_totals(tokens, pivot_tokens, alignment)
+    return None if totals is None else totals[0] / totals[1]
 
 
 def safe_ratio(num: float | None, den: float | None) -> float | None:

@@ -35,6 +35,8 @@ use crate::spm::unigram::Carry;
 use crate::spm::PieceModel;
 use crate::VocabError;
 
+mod unstable;
+
 /// The stop flag of calls that cannot be stopped.
 static NEVER: AtomicBool = AtomicBool::new(false);
 
@@ -126,6 +128,8 @@ pub struct Encoding {
     n_vocab: usize,
     /// Per special token: recognised under every policy (Hugging Face non-special added tokens).
     always: Vec<bool>,
+    /// The regular token ids sorted by their bytes, built on first use (`unstable.rs`).
+    sorted_ids: std::sync::OnceLock<Vec<Rank>>,
 }
 
 impl std::fmt::Debug for Encoding {
@@ -226,6 +230,7 @@ impl Encoding {
             special_starts,
             n_vocab,
             always: Vec::new(),
+            sorted_ids: std::sync::OnceLock::new(),
         })
     }
 

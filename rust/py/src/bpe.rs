@@ -135,9 +135,10 @@ impl PyEncoding {
         name: &str,
     ) -> PyResult<Self> {
         let data = read_file(path)?;
-        let enc = py
-            .detach(|| tokenmill_bpe::registry::from_tiktoken(name, &data, pattern, special_tokens))
-            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        let enc = pool::here(py, || {
+            tokenmill_bpe::registry::from_tiktoken(name, &data, pattern, special_tokens)
+        })?
+        .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self::wrap(enc))
     }
 
@@ -145,8 +146,7 @@ impl PyEncoding {
     #[staticmethod]
     fn from_tokenizer_json(py: Python<'_>, path: &str, name: &str) -> PyResult<Self> {
         let data = read_file(path)?;
-        let enc = py
-            .detach(|| tokenmill_bpe::hf::encoding_from_json(name, &data))
+        let enc = pool::here(py, || tokenmill_bpe::hf::encoding_from_json(name, &data))?
             .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok(Self::wrap(enc))
     }
@@ -157,9 +157,9 @@ impl PyEncoding {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: &str, name: &str) -> PyResult<(Self, &'static str)> {
         let data = read_file(path)?;
-        let (format, enc) = py
-            .detach(|| tokenmill_bpe::load::encoding_from_bytes(name, &data))
-            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        let (format, enc) =
+            pool::here(py, || tokenmill_bpe::load::encoding_from_bytes(name, &data))?
+                .map_err(|e| errors::vocab_error_at(path, &e))?;
         let format = match format {
             tokenmill_bpe::load::Format::TokenizerJson => "tokenizer.json",
             tokenmill_bpe::load::Format::Tekken => "tekken.json",
@@ -172,9 +172,7 @@ impl PyEncoding {
     /// vocabulary embedded at build time.
     #[staticmethod]
     fn openai(py: Python<'_>, name: &str) -> PyResult<Self> {
-        let enc = py
-            .detach(|| tokenmill_bpe::registry::bundled_encoding(name))
-            .into_py()?;
+        let enc = pool::here(py, || tokenmill_bpe::registry::bundled_encoding(name))?.into_py()?;
         Ok(Self::wrap(enc))
     }
 
@@ -227,6 +225,26 @@ impl PyEncoding {
         let enc = &self.inner;
         pool::text_work(py, t.len(), |stop| {
             enc.encode_interruptible(t, &policy, stop)
+        })?
+        .into_py()
+    }
+
+    /// The stable tokens of `text` and the completions of its unstable tail (tiktoken's
+    /// `encode_with_unstable`; completions sorted).
+    #[pyo3(signature = (text, allowed, disallowed))]
+    fn encode_with_unstable(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> PyResult<(Vec<u32>, Vec<Vec<u32>>)> {
+        let t = text_of(text)?;
+        let t = t.as_str()?;
+        let policy = self.policy(allowed, disallowed);
+        let enc = &self.inner;
+        pool::text_work(py, usize::MAX, |stop| {
+            enc.encode_with_unstable_interruptible(t, &policy, stop)
         })?
         .into_py()
     }
@@ -354,7 +372,7 @@ impl PyEncoding {
         tokens: Vec<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let enc = &self.inner;
-        let bytes = pool::here(py, || enc.decode_bytes(&tokens)).into_py()?;
+        let bytes = pool::here(py, || enc.decode_bytes(&tokens))?.into_py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -450,9 +468,10 @@ impl PyEncoding {
         special_tokens: Vec<(String, u32)>,
         name: &str,
     ) -> PyResult<Self> {
-        let enc = py
-            .detach(|| tokenmill_bpe::registry::from_tiktoken(name, data, pattern, special_tokens))
-            .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
+        let enc = pool::here(py, || {
+            tokenmill_bpe::registry::from_tiktoken(name, data, pattern, special_tokens)
+        })?
+        .map_err(|e| errors::vocab_error_at("mergeable_ranks", &e))?;
         Ok(Self::wrap(enc))
     }
 
@@ -460,8 +479,7 @@ impl PyEncoding {
     #[staticmethod]
     fn hf_post_template(py: Python<'_>, path: &str) -> PyResult<(Vec<u32>, Vec<u32>)> {
         let data = read_file(path)?;
-        let t = py
-            .detach(|| tokenmill_bpe::hf::post::from_json(&data))
+        let t = pool::here(py, || tokenmill_bpe::hf::post::from_json(&data))?
             .map_err(|e| errors::vocab_error_at(path, &e))?;
         Ok((t.prefix, t.suffix))
     }
@@ -485,7 +503,7 @@ impl PyEncoding {
             .into_iter()
             .filter(|&t| !u32::try_from(t).is_ok_and(|id| enc.is_special_id(id)))
             .collect();
-        let bytes = pool::here(py, || enc.decode_bytes(&kept)).into_py()?;
+        let bytes = pool::here(py, || enc.decode_bytes(&kept))?.into_py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -556,9 +574,7 @@ fn openai_rank_files() -> Vec<(&'static str, &'static str)> {
 /// the copy embedded in the extension (byte-identical to the published file).
 #[pyfunction]
 fn openai_rank_file<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let text = py
-        .detach(|| tokenmill_bpe::registry::rank_file(name))
-        .into_py()?;
+    let text = pool::here(py, || tokenmill_bpe::registry::rank_file(name))?.into_py()?;
     Ok(PyBytes::new(py, &text))
 }
 

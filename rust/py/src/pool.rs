@@ -131,8 +131,9 @@ fn poisoned<T>(_: T) -> PyErr {
     PyRuntimeError::new_err("tokenmill thread pool lock poisoned")
 }
 
-/// Run `f`, turning a panic into a Python exception.
-fn guarded<T>(f: impl FnOnce() -> T) -> PyResult<T> {
+/// Run `f`, turning a panic into a Python exception (`errors::panic_error`). Every native call
+/// that runs core code reaches it through here, directly or through the helpers below.
+pub fn guarded<T>(f: impl FnOnce() -> T) -> PyResult<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(errors::panic_error)
 }
 
@@ -211,9 +212,9 @@ pub fn text_work<T: Send>(
 /// Release the GIL and run `f` on the calling thread. For single-text work: no worker wake-up
 /// or hand-off (tens of microseconds, plus the spinning of idle workers), and the per-thread
 /// state the core keeps (the BPE piece cache) stays with the caller's thread from call to call.
-/// `f` must not need the pool (no rayon parallel iterators).
-pub fn here<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
-    py.detach(f)
+/// `f` must not need the pool (no rayon parallel iterators). Panics become Python exceptions.
+pub fn here<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| guarded(f))
 }
 
 /// Bytes of text below which a single-text call keeps the GIL: releasing and re-taking it
@@ -222,7 +223,7 @@ pub fn here<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
 pub const DETACH_BYTES: usize = 4096;
 
 /// [`here`] for work on `n_bytes` of text: short texts run without releasing the GIL.
-pub fn here_for<T: Send>(py: Python<'_>, n_bytes: usize, f: impl FnOnce() -> T + Send) -> T {
+fn here_for<T: Send>(py: Python<'_>, n_bytes: usize, f: impl FnOnce() -> T + Send) -> T {
     if n_bytes < DETACH_BYTES {
         f()
     } else {

@@ -3,7 +3,9 @@
 //!
 //! Thread safety: the table sits behind a mutex, taken only with the GIL released (inside
 //! `py.detach`) and dropped before the GIL is taken back, so threads sharing one sampler
-//! serialise their calls and can never deadlock against the GIL.
+//! serialise their calls and can never deadlock against the GIL. Every call runs through the
+//! `pool` helpers, so a panic becomes `RuntimeError` (and leaves the mutex poisoned: later calls
+//! say the sampler is unusable) rather than `PanicException`.
 
 use std::sync::Mutex;
 
@@ -23,18 +25,23 @@ pub struct PyRequests {
 }
 
 impl PyRequests {
-    /// Run `f` on the table with the GIL released.
+    /// Run `f` on the table with the GIL released, on the calling thread.
     fn with<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut Requests) -> T + Send,
     ) -> PyResult<T> {
-        py.detach(|| match self.inner.lock() {
+        pool::here(py, || self.locked(f))?
+    }
+
+    /// Run `f` on the locked table (the caller has released the GIL).
+    fn locked<T>(&self, f: impl FnOnce(&mut Requests) -> T) -> PyResult<T> {
+        match self.inner.lock() {
             Ok(mut g) => Ok(f(&mut g)),
             Err(_) => Err(PyRuntimeError::new_err(
                 "a BatchSampler call panicked earlier; this sampler is unusable",
             )),
-        })
+        }
     }
 }
 
@@ -108,15 +115,9 @@ impl PyRequests {
         };
         let out = outs.view()?;
         let inline = tokenmill_sampling::runs_inline(ids.len(), vocab);
-        let p = pool::pool()?;
-        let single = inline || p.current_num_threads() == 1;
-        self.with(py, |r| {
-            if single {
-                r.sample(x, vocab, ids, m, out, advance)
-            } else {
-                p.install(|| r.sample(x, vocab, ids, m, out, advance))
-            }
-        })?
+        pool::run_inline_if(py, inline, || {
+            self.locked(|r| r.sample(x, vocab, ids, m, out, advance))
+        })??
         .into_py()
     }
 }

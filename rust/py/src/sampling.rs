@@ -292,7 +292,7 @@ fn sample_one(
     let procs = Processors::default();
     pool::here(py, || {
         tokenmill_sampling::sample_batch(x, x.len(), &row, &procs, out)
-    })
+    })?
     .into_py()?;
     Ok(token[0])
 }

@@ -15,6 +15,7 @@ use tokenmill_bpe::{Encoding as CoreEncoding, Rank};
 
 use crate::bpe::PyEncoding;
 use crate::errors::IntoPyResult;
+use crate::pool;
 
 /// The core encoding behind a `tokenmill.Encoding` (or a `_native.Encoding`).
 fn core_of(encoding: &Bound<'_, PyAny>) -> PyResult<Arc<CoreEncoding>> {
@@ -177,9 +178,11 @@ impl PyDecodeStream {
     /// Feed one generated token id; the text it completes, or `None`.
     fn step<'py>(&mut self, py: Python<'py>, token_id: i64) -> PyResult<Bound<'py, PyAny>> {
         self.out.clear();
-        self.state
-            .step(&self.enc, &self.cfg, token_id, &mut self.out)
-            .into_py()?;
+        pool::guarded(|| {
+            self.state
+                .step(&self.enc, &self.cfg, token_id, &mut self.out)
+        })?
+        .into_py()?;
         Ok(text_or_none(py, &self.out))
     }
 
@@ -322,7 +325,7 @@ impl PyDecodeStreams {
         let list = PyList::empty(py);
         for (&id, s) in ids.iter().zip(&mut self.states) {
             self.out.clear();
-            s.step(&self.enc, &self.cfg, id, &mut self.out).into_py()?;
+            pool::guarded(|| s.step(&self.enc, &self.cfg, id, &mut self.out))?.into_py()?;
             list.append(text_or_none(py, &self.out))?;
         }
         Ok(list)

@@ -185,6 +185,16 @@ impl BpeModel {
         }
     }
 
+    /// Encode `piece` by merging from single bytes only: no whole-piece lookup, so a piece that
+    /// is itself a token may still come out as several (tiktoken's `byte_pair_encode`).
+    pub fn merge_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        let kept = self.without_missing_bytes(piece);
+        let piece = kept.as_deref().unwrap_or(piece);
+        if !piece.is_empty() {
+            self.merge_parts_of(piece, |id| out.push(id));
+        }
+    }
+
     /// The backtracking encoder for a piece of `len` bytes (see `BACKTRACK_BUILD` and
     /// `BACKTRACK_USE`); `None` for vocabularies that do not meet its precondition.
     #[inline]

@@ -983,6 +983,26 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     if m.treat_whitespace_as_suffix {
         return Err(spm_err("treat_whitespace_as_suffix is unsupported"));
     }
+    // As sentencepiece's loader: byte pieces exist only for byte fallback, and each spells one
+    // byte (a byte piece named otherwise would encode to an id that decodes to nothing).
+    if let Some(p) = m.pieces.iter().find(|p| p.kind == PieceType::Byte) {
+        if !m.byte_fallback {
+            return Err(spm_err(format!(
+                "byte piece {:?} is found although byte_fallback is false",
+                p.piece
+            )));
+        }
+    }
+    if let Some(p) = m
+        .pieces
+        .iter()
+        .find(|p| p.kind == PieceType::Byte && byte_piece(&p.piece).is_none())
+    {
+        return Err(spm_err(format!(
+            "byte piece {:?} is invalid (not <0xHH>)",
+            p.piece
+        )));
+    }
     let bytes = if m.byte_fallback {
         let mut by_byte = [NONE; 256];
         for (id, p) in m.pieces.iter().enumerate() {

@@ -126,3 +126,28 @@ fn cuts_before_space_runs_only() {
     assert!(space_inside(["▁▁", "a▁b"]));
     assert!(!space_inside(["▁▁", "▁ab", "x"]));
 }
+
+#[test]
+fn byte_pieces_only_with_byte_fallback_and_only_as_bytes() {
+    // sentencepiece refuses both files ("byte piece ... is found although `byte_fallback` is
+    // false", "byte piece ... is invalid"); a misnamed byte piece once loaded here and encoded
+    // "1" to an id that decode_bytes called unknown.
+    let mut pieces = vec![("<unk>", 0.0, 2)];
+    let bytes: Vec<String> = (0..=255u8).map(|b| format!("<0x{b:02X}>")).collect();
+    pieces.extend(bytes.iter().map(|b| (b.as_str(), 0.0, 6)));
+    pieces.push(("\u{2581}", 0.0, 6));
+    let e = encoding_from_model("t", &model_bytes(&pieces, 2, true)).err();
+    assert!(e.is_some_and(|e| e.to_string().contains("byte piece \"\u{2581}\" is invalid")));
+    pieces.pop();
+    let e = encoding_from_model("t", &model_bytes(&pieces, 2, false)).err();
+    assert!(e.is_some_and(|e| e.to_string().contains("byte_fallback is false")));
+    let enc = encoding_from_model("t", &model_bytes(&pieces, 2, true)).expect("loads");
+    let ids = ids(&enc, "1");
+    let raw: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+    // the dummy prefix has no piece: its UTF-8 bytes come through byte fallback
+    assert_eq!(ids.len(), 4);
+    assert_eq!(
+        enc.decode_bytes(&raw).expect("decodes"),
+        "\u{2581}1".as_bytes()
+    );
+}
