@@ -126,11 +126,17 @@ enum Scores {
     Double(Vec<f64>, f64),
 }
 
-/// A byte trie: the child of node `n` by byte `b` is `edges[n << 8 | b]`, with the id of the
-/// piece ending there (`NONE` if none). Node 0 is the root; its 256 children are an array.
+/// A byte trie. Built with a hash map of edges, then frozen: node 0 (the root) has an array of
+/// 256 children; every other node's children are a run of `labels` / `kids` sorted by byte
+/// (`start[n]..start[n + 1]`), searched linearly (most nodes have a few children) or by
+/// bisection. Each child is (its node, the id of the piece ending there or `NONE`).
 #[derive(Default)]
 struct Trie {
     root: Vec<(u32, Rank)>,
+    start: Vec<u32>,
+    labels: Vec<u8>,
+    kids: Vec<(u32, Rank)>,
+    /// Edges while building: `(node << 8 | byte) -> child`.
     edges: FxHashMap<u64, (u32, Rank)>,
     nodes: u32,
 }
@@ -139,8 +145,8 @@ impl Trie {
     fn new() -> Self {
         Self {
             root: vec![(NONE, NONE); 256],
-            edges: FxHashMap::default(),
             nodes: 1,
+            ..Self::default()
         }
     }
 
@@ -167,17 +173,39 @@ impl Trie {
         }
     }
 
+    /// Lay the edges out as sorted child runs (after the last `insert`).
+    fn freeze(mut self) -> Self {
+        let mut edges: Vec<(u64, (u32, Rank))> = self.edges.drain().collect();
+        edges.sort_unstable_by_key(|e| e.0);
+        self.start = vec![0; self.nodes as usize + 1];
+        for &(key, _) in &edges {
+            self.start[(key >> 8) as usize + 1] += 1;
+        }
+        for n in 1..self.start.len() {
+            self.start[n] += self.start[n - 1];
+        }
+        self.labels = edges.iter().map(|e| e.0 as u8).collect();
+        self.kids = edges.iter().map(|e| e.1).collect();
+        self.edges = FxHashMap::default();
+        self
+    }
+
     /// The (child, id) of `node` by byte `b`.
     #[inline]
     fn step(&self, node: u32, b: u8) -> Option<(u32, Rank)> {
         if node == 0 {
             let e = self.root[usize::from(b)];
-            (e.0 != NONE).then_some(e)
-        } else {
-            self.edges
-                .get(&(u64::from(node) << 8 | u64::from(b)))
-                .copied()
+            return (e.0 != NONE).then_some(e);
         }
+        let lo = *self.start.get(node as usize)? as usize;
+        let hi = *self.start.get(node as usize + 1)? as usize;
+        let labels = &self.labels[lo..hi];
+        let k = if labels.len() <= 8 {
+            labels.iter().position(|&l| l == b)?
+        } else {
+            labels.binary_search(&b).ok()?
+        };
+        Some(self.kids[lo + k])
     }
 }
 
@@ -223,7 +251,7 @@ impl Unigram {
             .fold(0.0, f64::max);
         let unk_score = min - 10.0;
         Ok(Self {
-            trie,
+            trie: trie.freeze(),
             smax: smax.max(f64::from(unk_score.abs())),
             scores: Scores::Float(scores, unk_score),
             unk,
@@ -256,7 +284,7 @@ impl Unigram {
             .map(|s| s.abs())
             .fold(unk_score.abs(), f64::max);
         Ok(Self {
-            trie,
+            trie: trie.freeze(),
             smax,
             scores: Scores::Double(scores, unk_score),
             unk,
