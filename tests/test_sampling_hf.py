@@ -19,7 +19,7 @@ transformers = pytest.importorskip("transformers")
 
 import tokenmill as tm  # noqa: E402
 from tokenmill.counting import find_tokenizer_json, unpack_tokenizer_json  # noqa: E402
-from tokenmill.hf import generate, tokenmill_decoding  # noqa: E402
+from tokenmill.hf import TokenmillStep, generate, tokenmill_decoding  # noqa: E402
 
 VOCAB = 128_256
 
@@ -225,6 +225,34 @@ def test_tokenizer_is_the_llama3_vocabulary(tokenizer: Any) -> None:
     assert ids == [9906, 1917]  # Llama-3 / cl100k-style ids of "Hello", " world"
 
 
+def test_step_reads_a_reused_logits_buffer_afresh_each_call() -> None:
+    """The step keeps the numpy view of the last logits tensor: a buffer rewritten in place each
+    step gives the tokens fresh tensors give, and a buffer resized in place is read at its new
+    shape."""
+    rng = np.random.default_rng(4)
+    rows = [torch.from_numpy(rng.standard_normal((2, 300), dtype=np.float32) * 3) for _ in range(6)]
+    ids = torch.zeros((2, 3), dtype=torch.long)
+    procs = transformers.LogitsProcessorList([transformers.TopKLogitsWarper(5)])
+    fresh = TokenmillStep(ids, procs, True, [1, 2])
+    reused = TokenmillStep(ids, procs, True, [1, 2])
+    buf = torch.empty((2, 300))
+    drawn = []
+    for r in rows:
+        want = fresh(ids, r.clone())[0]
+        buf.copy_(r)
+        got = reused(ids, buf)[0]
+        assert torch.equal(got, want)
+        drawn.append(got)
+    assert len({tuple(d.tolist()) for d in drawn}) > 1  # the rows differ, so do the tokens
+    ptr = buf.data_ptr()
+    buf.resize_((2, 200))  # same tensor, same memory, new shape
+    assert buf.data_ptr() == ptr
+    buf.copy_(rows[0][:, :200])
+    got = reused(ids, buf)[0]
+    top5 = torch.topk(rows[0][:, :200], 5).indices
+    assert all(int(got[b]) in top5[b].tolist() for b in range(2))
+
+
 def test_decode_bench_rows_draw_inside_hf_kept_sets() -> None:
     from tokenmill.bench import BenchConfig
     from tokenmill.bench.decode import run
@@ -248,7 +276,7 @@ def test_sampling_doc_examples_run() -> None:
     end = readme.find("\n## ", readme.index("## Serving\n"))
     end = len(readme) if end < 0 else end
     blocks = re.findall(r"```python\n(.*?)```", readme[start:end], flags=re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     ns: dict[str, Any] = {}
     for code in blocks:
         exec(compile(code.replace("print(", "str("), "docs/sampling.md", "exec"), ns)

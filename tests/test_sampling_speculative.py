@@ -165,6 +165,104 @@ def test_rejection_sample_is_reproducible_per_row_and_checks_inputs() -> None:
         tm.rejection_sample(target, drafts, q[:, :, :10])
 
 
+@pytest.mark.parametrize("layout", ["padding", "num_draft_tokens"])
+def test_rows_with_different_draft_counts_follow_the_target(layout: str) -> None:
+    """One batch of width K = 3 whose rows hold 0, 1, 2 or 3 draft tokens: every emitted position
+    of every row follows the target distribution of that position. Entries past a row's count are
+    garbage the sampler must not read: with ``num_draft_tokens`` the ids are arbitrary, the draft
+    distributions zero (they would fail the sum check) and the target rows NaN (they would fail
+    the NaN check)."""
+    per_k, width = 40_000, 3
+    ks = np.repeat(np.arange(width + 1), per_k)
+    trials = ks.size
+    tgt = np.array(
+        [
+            [2.0, 1.0, 0.5, 0.0, -1.0, -2.0],
+            [-1.0, 0.5, 2.0, 1.0, 0.0, 0.3],
+            [0.0, 0.0, 1.0, 2.0, -np.inf, 1.5],
+            [1.0, 2.0, -1.0, 0.0, 0.5, 0.0],
+        ],
+        np.float32,
+    )
+    drf = np.array(
+        [[-2.0, 2.0, 1.5, -1.0, 0.0, 2.5], [1.8, 1.2, 0.4, 0.1, -1.0, -1.5], [0.0] * 6], np.float64
+    )
+    q = np.exp(drf - drf.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    rng = np.random.default_rng(29)
+    drafts = np.stack([_draft(rng, q[i], trials) for i in range(width)], axis=1)
+    target = np.repeat(tgt[None], trials, axis=0)
+    probs = np.repeat(q.astype(np.float32)[None], trials, axis=0)
+    past = np.arange(width)[None, :] >= ks[:, None]  # entries past each row's count
+    extra: dict[str, Any] = {}
+    if layout == "padding":
+        drafts[past] = -1
+    else:
+        drafts[past] = 99  # not a token: must not be read
+        probs[past] = 0.0
+        target[np.arange(width + 1)[None, :] > ks[:, None]] = np.nan
+        extra["num_draft_tokens"] = ks
+    tokens, accepted = tm.rejection_sample(
+        target, drafts, probs, seed=np.arange(trials, dtype=np.uint64), temperature=0.8, **extra
+    )
+    assert tokens.shape == (trials, width + 1)
+    assert (accepted <= ks).all() and (accepted >= 0).all()
+    p = [target_probs(t, 0.8) for t in tgt]
+    for k in range(width + 1):
+        rows = ks == k
+        tk, ak = tokens[rows], accepted[rows]
+        assert (tk[:, k + 1 :] == -1).all(), f"k={k}: tokens past the bonus position"
+        for i in range(k + 1):
+            emitted = ak >= i
+            assert (tk[emitted, i] >= 0).all() and (tk[~emitted, i] == -1).all()
+            assert_follows(tk[emitted, i], p[i], f"k={k} position {i}")
+        for i in range(k):
+            ok = ak > i
+            np.testing.assert_array_equal(tk[ok, i], drafts[rows][ok, i])
+        if k:  # acceptance at position 0: sum_x min(p_0, q_0)
+            rate = float(np.minimum(p[0], q[0]).sum())
+            got = float((ak >= 1).mean())
+            assert abs(got - rate) < 5 * math.sqrt(rate * (1 - rate) / per_k)
+
+
+def test_a_row_with_fewer_drafts_gives_what_it_gives_alone() -> None:
+    rng = np.random.default_rng(8)
+    target = rng.standard_normal((3, 5, 40)).astype(np.float32)
+    q = rng.dirichlet(np.ones(40), size=(3, 4)).astype(np.float32)
+    drafts = rng.integers(0, 40, size=(3, 4))
+    counts = np.array([4, 1, 2])
+    padded = np.where(np.arange(4)[None, :] < counts[:, None], drafts, -1)
+    seeds = np.array([1, 2, 3], dtype=np.uint64)
+    both = [
+        tm.rejection_sample(target, padded, q, seed=seeds, top_k=20),
+        tm.rejection_sample(target, drafts, q, seed=seeds, top_k=20, num_draft_tokens=counts),
+    ]
+    for r, k in enumerate(counts):
+        row = slice(r, r + 1)
+        alone_t, alone_a = tm.rejection_sample(
+            target[row, : k + 1], drafts[row, :k], q[row, :k], seed=r + 1, top_k=20
+        )
+        for tokens, accepted in both:
+            np.testing.assert_array_equal(tokens[r, : k + 1], alone_t[0])
+            assert (tokens[r, k + 1 :] == -1).all()
+            assert accepted[r] == alone_a[0]
+
+
+def test_bad_draft_counts_name_row_and_position() -> None:
+    target = np.zeros((2, 4, 10), np.float32)
+    drafts = np.array([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match=r"row 1, position 0: num_draft_tokens is 4, outside"):
+        tm.rejection_sample(target, drafts, None, num_draft_tokens=[3, 4])
+    with pytest.raises(ValueError, match=r"draft row 0, position 1: .*padding \(-1\) inside"):
+        tm.rejection_sample(target, [[1, -1, 3], [4, 5, 6]], None, num_draft_tokens=[3, 3])
+    with pytest.raises(ValueError, match=r"draft row 1, position 2: draft token 6 follows padding"):
+        tm.rejection_sample(target, [[1, 2, 3], [4, -1, 6]], None)
+    with pytest.raises(ValueError, match=r"num_draft_tokens must be 2 ints"):
+        tm.rejection_sample(target, drafts, None, num_draft_tokens=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"num_draft_tokens must be 2 ints"):
+        tm.rejection_sample(target, drafts, None, num_draft_tokens=[1.0, 2.0])
+
+
 # ----------------------------------------------------------------------------- typical-p
 
 

@@ -63,6 +63,7 @@ def rejection_sample_into(
     params: Any,
     draft_ids: npt.NDArray[np.int64],
     draft_probs: npt.NDArray[np.float32] | None,
+    counts: npt.NDArray[np.int64] | None,
     tokens: npt.NDArray[np.int64],
     accepted: npt.NDArray[np.int64],
 ) -> None: ...

@@ -31,6 +31,7 @@ from tokenmill._arrays import like, logits_2d, out_numpy
 from tokenmill._sampling_args import (
     I64,
     LogprobMode,
+    Outs,
     SamplingParams,
     check_counts,
     check_out,
@@ -72,7 +73,13 @@ def _scalar_params(p: SamplingParams) -> None:
             )
 
 
+_U64 = np.dtype(np.uint64)
+
+
 def _ids(request_ids: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    a = request_ids
+    if type(a) is np.ndarray and a.dtype == _U64 and a.ndim == 1 and a.flags.c_contiguous:
+        return a  # the layout the core reads (a decode loop passes the same array every step)
     a = np.asarray(request_ids)
     if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
         raise TypeError(f"request_ids must be a 1-D sequence of ints, got {a.dtype} {a.shape}")
@@ -192,12 +199,17 @@ class BatchSampler:
         ids = _ids(request_ids)
         if ids.shape[0] != batch:
             raise ValueError(f"{ids.shape[0]} request ids for {batch} logits rows")
-        _, n_top = check_counts(1, top_logprobs)
-        mode = logprob_mode(logprobs, False, n_top)
         if out is not None:
             check_out(out, (batch,), np.int64)
+        mask = None if allowed_mask is None else _processors.mask(allowed_mask, batch, vocab, False)
+        if logprobs is None and type(top_logprobs) is int and top_logprobs == 0:
+            # Tokens only (the decode-loop call): one output array, no result shaping.
+            tokens = np.empty((batch, 1), dtype=np.int64) if out is None else out.reshape(batch, 1)
+            self._core.sample(x, ids, mask, Outs(tokens, None, None, None, False), True)
+            return out if out is not None else like(logits, tokens.reshape(batch))
+        _, n_top = check_counts(1, top_logprobs)
+        mode = logprob_mode(logprobs, False, n_top)
         outs = out_buffers(batch, 1, n_top, mode, None if out is None else out.reshape(batch, 1))
-        mask = _processors.mask(allowed_mask, batch, vocab, False)
         self._core.sample(x, ids, mask, outs, True)
         if out is not None and mode is None:
             return out

@@ -144,6 +144,8 @@ class TokenmillStep:
         do_sample: bool,
         seed: int | Sequence[int] | None,
     ) -> None:
+        import torch
+
         self.params, self.processors = sampling_params(logits_processor, do_sample)
         batch = int(input_ids.shape[0])
         self.sampler = BatchSampler()
@@ -151,16 +153,32 @@ class TokenmillStep:
         prompt = input_ids.cpu().numpy()
         for r, s in enumerate(_seeds(seed, batch)):
             self.sampler.add(r, SamplingParams(seed=s, **self.params), history=prompt[r])
+        # Looked up once: the per-step path below is one sampling call between two conversions.
+        self._from_numpy = torch.from_numpy
+        self._step = self.sampler.step
+        # The numpy view of the last logits tensor: a decode loop that writes every step's
+        # logits into one buffer (as tokenmill_decoding does) converts it once.
+        self._last: tuple[Any, int, Any, np.ndarray[Any, Any]] | None = None
 
     def __call__(self, input_ids: torch.Tensor, logits: torch.Tensor) -> tuple[Any, Any]:
-        """``(next_tokens, processed_scores)`` for float32 CPU ``logits`` ``[batch, vocab]``."""
-        import torch
-
+        """``(next_tokens, processed_scores)`` for float32 CPU ``logits`` ``[batch, vocab]``.
+        ``next_tokens`` is a new tensor each call."""
         processed = logits
         for proc in self.processors:
             processed = proc(input_ids, processed)
-        tokens = self.sampler.step(processed.detach().numpy(), self.ids)
-        return torch.from_numpy(tokens), processed
+        last = self._last
+        if (
+            last is not None
+            and processed is last[0]
+            and processed.data_ptr() == last[1]
+            and processed.shape == last[2]
+        ):
+            x = last[3]  # same tensor, same memory, same shape: the view is still exact
+        else:
+            # A view of the tensor's memory (detached first only when it tracks gradients).
+            x = (processed.detach() if processed.requires_grad else processed).numpy()
+            self._last = (processed, processed.data_ptr(), processed.shape, x)
+        return self._from_numpy(self._step(x, self.ids)), processed
 
 
 def tokenmill_decoding(
@@ -199,6 +217,7 @@ def tokenmill_decoding(
     scores: tuple[torch.Tensor, ...] = ()
     raw: tuple[torch.Tensor, ...] = ()
     first = True
+    logits: torch.Tensor | None = None
     while True:
         if first:
             inputs = model.prepare_inputs_for_generation(
@@ -214,13 +233,16 @@ def tokenmill_decoding(
         model_kwargs = model._update_model_kwargs_for_generation(
             outputs, model_kwargs, is_encoder_decoder=False
         )
-        logits = outputs.logits[:, -1].to(copy=True, dtype=torch.float32, device="cpu")
+        last = outputs.logits[:, -1]
+        if logits is None or logits.shape != last.shape:
+            logits = torch.empty(last.shape, dtype=torch.float32)
+        logits.copy_(last)  # one float32 CPU buffer for every step (the step reuses its view)
         next_tokens, processed = step(input_ids, logits)
         next_tokens = next_tokens.to(input_ids.device)
         if want_scores:
             scores += (_scores(processed.detach(), step.params, input_ids.cpu().numpy()),)
         if want_logits:
-            raw += (logits,)
+            raw += (logits.clone(),)
         if has_eos and pad is not None:
             next_tokens = next_tokens * unfinished + pad.to(input_ids.device) * (1 - unfinished)
         input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)

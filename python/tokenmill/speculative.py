@@ -8,6 +8,14 @@ after tokenmill's filters, exactly what :func:`tokenmill.sample` draws from for 
 and those parameters (greedy: the argmax). So every emitted token is distributed as the target
 model says, whatever the draft. Draws use the same counter-based generator as
 :func:`tokenmill.sample`, keyed by ``(seed, step)`` per row: reproducible whatever the batch.
+
+Rows may carry different numbers of draft tokens (one request drafted 4, another 2, a third none
+this step). The arrays are then as wide as the longest row, ``K``, and each row says how many of
+its entries are drafts, either by padding its ``draft_token_ids`` with ``-1`` after its last draft
+token or by ``num_draft_tokens`` (the padding is then not read). A row with ``k`` drafts reads its
+first ``k + 1`` target rows and first ``k`` draft distributions only, emits at most ``k + 1``
+tokens (its bonus token at position ``k``) and gives exactly what it gives alone in a batch of
+width ``k``.
 """
 
 from __future__ import annotations
@@ -42,21 +50,29 @@ def rejection_sample(
     target_logits: npt.ArrayLike,
     draft_token_ids: npt.ArrayLike,
     draft_probs: npt.ArrayLike | None,
+    *,
+    num_draft_tokens: npt.ArrayLike | None = None,
     **kwargs: Unpack[FilterKwargs],
 ) -> tuple[I64, I64]:
-    """Verify ``draft_token_ids`` (``[batch, k]`` ints) against ``target_logits``
-    (``[batch, k + 1, vocab]``: the ``k`` draft positions and the bonus position).
+    """Verify ``draft_token_ids`` (``[batch, K]`` ints) against ``target_logits``
+    (``[batch, K + 1, vocab]``: the ``K`` draft positions and the bonus position).
 
-    ``draft_probs`` is the draft model's ``[batch, k, vocab]`` distributions (float, each row
+    ``draft_probs`` is the draft model's ``[batch, K, vocab]`` distributions (float, each row
     summing to 1), or ``None`` for a deterministic draft (n-gram lookup, prompt lookup) where the
     draft is one-hot. The keyword arguments are the filter and draw parameters of
     :func:`tokenmill.sample` (``temperature``, ``top_k``, ``top_p``, ``min_p``, ``typical_p``,
     ``seed``, ``step``), each a scalar or one per batch row.
 
-    Returns ``(token_ids, num_accepted)``: ``token_ids`` is ``[batch, k + 1]`` int64, the accepted
+    Rows with fewer drafts than ``K`` (see the module notes): pad their ``draft_token_ids`` with
+    ``-1`` (a row's drafts are the ids before its first ``-1``; an id after it is an error), or
+    pass ``num_draft_tokens`` (``[batch]`` ints in ``[0, K]``; the ids, target rows and draft
+    distributions past a row's count are not read, and a ``-1`` inside it is an error).
+
+    Returns ``(token_ids, num_accepted)``: ``token_ids`` is ``[batch, K + 1]`` int64, the accepted
     draft tokens followed by the resampled or bonus token, then ``-1``; ``num_accepted`` is
     ``[batch]`` int64, the number of accepted draft tokens (``num_accepted + 1`` tokens are
-    emitted). The layout of vLLM's rejection sampler.
+    emitted, at most the row's draft count + 1). The layout of vLLM's rejection sampler.
+    Bad input raises ``ValueError`` naming the row and position.
     """
     x = _float3("target_logits", target_logits)
     batch, k1, vocab = x.shape
@@ -75,11 +91,20 @@ def rejection_sample(
             raise ValueError(
                 f"draft_probs has shape {q.shape}, expected ({batch}, {k1 - 1}, {vocab})"
             )
+    counts = None
+    if num_draft_tokens is not None:
+        counts = as_numpy(num_draft_tokens)
+        if counts.shape != (batch,) or (counts.size and counts.dtype.kind not in "iu"):
+            raise ValueError(
+                f"num_draft_tokens must be {batch} ints (one per row), got "
+                f"{counts.dtype} {counts.shape}"
+            )
+        counts = np.ascontiguousarray(counts, dtype=np.int64)
     p = params_from(None, dict(kwargs), FILTER_FIELDS)
     args = row_args(p, batch, seed=p.seed, step=p.step)
     tokens = np.empty((batch, k1), dtype=np.int64)
     accepted = np.empty(batch, dtype=np.int64)
     _native.rejection_sample_into(
-        x, args, np.ascontiguousarray(ids, dtype=np.int64), q, tokens, accepted
+        x, args, np.ascontiguousarray(ids, dtype=np.int64), q, counts, tokens, accepted
     )
     return like(target_logits, (tokens, accepted))

@@ -7,7 +7,10 @@ a torch CPU tensor, as ``generate`` holds them) and the ids so far, and returns 
   (temperature 0.7, top-k 50, top-p 0.9) as a ``LogitsProcessorList``, ``softmax``,
   ``torch.multinomial``;
 * ``tokenmill adapter``: ``tokenmill.hf.TokenmillStep``, the step the adapter runs inside
-  ``generate`` (the same settings, read from the same warpers; one request per row);
+  ``generate`` (the same settings, read from the same warpers; one request per row). Its loop
+  writes every step's logits into one float32 buffer, so the step converts that tensor to a
+  numpy view once and returns a new token tensor each step; here every call passes the same
+  tensor, as that loop does;
 * ``tokenmill call``: the sampling call inside that step alone (``BatchSampler.step`` on the numpy
   view), so ``adapter overhead`` = adapter time / call time - 1 is what the adapter adds.
 

@@ -297,15 +297,18 @@ fn sample_one(
     Ok(token[0])
 }
 
-/// Speculative decoding: verify `draft_ids` (`[batch, k]`) against `target` (`[batch, k + 1,
-/// vocab]`) into `tokens` (`[batch, k + 1]`) and `accepted` (`[batch]`).
+/// Speculative decoding: verify `draft_ids` (`[batch, k]`, `counts[r]` of row `r` or up to its
+/// first `-1`) against `target` (`[batch, k + 1, vocab]`) into `tokens` (`[batch, k + 1]`) and
+/// `accepted` (`[batch]`).
 #[pyfunction]
+#[allow(clippy::too_many_arguments)] // inputs and outputs as Python passes them
 fn rejection_sample_into(
     py: Python<'_>,
     target: PyReadonlyArray3<'_, f32>,
     params: Params<'_>,
     draft_ids: PyReadonlyArray2<'_, i64>,
     draft_probs: Option<PyReadonlyArray3<'_, f32>>,
+    counts: Option<PyReadonlyArray1<'_, i64>>,
     mut tokens: PyReadwriteArray2<'_, i64>,
     mut accepted: PyReadwriteArray1<'_, i64>,
 ) -> PyResult<()> {
@@ -316,6 +319,10 @@ fn rejection_sample_into(
         token_ids: contiguous(draft_ids.as_slice(), "draft_token_ids")?,
         probs: match &draft_probs {
             Some(q) => Some(contiguous(q.as_slice(), "draft_probs")?),
+            None => None,
+        },
+        counts: match &counts {
+            Some(c) => Some(contiguous(c.as_slice(), "num_draft_tokens")?),
             None => None,
         },
     };

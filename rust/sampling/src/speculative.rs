@@ -11,6 +11,12 @@
 //! `philox(seed, step, 2i)` for the test at position `i`, `2i + 1` for its residual draw and `2k`
 //! for the bonus, so a row's result depends only on its own inputs.
 //!
+//! Rows may hold different numbers of draft tokens (`k_r <= k`, the width of the arrays): a
+//! row's draft ids are its first `k_r` entries, then padding; only its first `k_r + 1` target
+//! rows and first `k_r` draft distributions are read, and its bonus token sits at position
+//! `k_r`. A row of `k_r` drafts in a wider batch gives exactly what it gives alone at width
+//! `k_r`.
+//!
 //! [`sample_row`]: crate::sample_row
 
 use crate::batch::{for_rows, shape};
@@ -25,12 +31,15 @@ use crate::simd::{kernels, ExpArgs};
 
 /// The inputs of [`rejection_sample`] for a batch of `params.len()` rows.
 pub struct Drafts<'a> {
-    /// Draft tokens per row (`k` per row).
+    /// The width of the draft arrays: the most draft tokens a row can hold.
     pub k: usize,
-    /// `[batch, k]` draft token ids.
+    /// `[batch, k]` draft token ids; `-1` pads a row's ids after its last draft token.
     pub token_ids: &'a [i64],
     /// `[batch, k, vocab]` draft probabilities, or `None` for a deterministic draft.
     pub probs: Option<&'a [f32]>,
+    /// `[batch]` draft tokens per row (each in `[0, k]`; the ids past them are not read), or
+    /// `None`: each row's count is the length of its ids before the first `-1`.
+    pub counts: Option<&'a [i64]>,
 }
 
 /// Where the results go: `tokens` `[batch, k + 1]` (`-1` after the first rejected position) and
@@ -48,45 +57,98 @@ fn draft_err(row: usize, position: usize, what: String) -> SamplingError {
     }
 }
 
-/// Check the draft tokens and distributions.
-fn check_drafts(d: &Drafts<'_>, batch: usize, vocab: usize) -> Result<(), SamplingError> {
-    for (j, &t) in d.token_ids.iter().enumerate() {
+/// The number of draft tokens of row `r` (ids `ids`, `[k]`), checking that every one of them is
+/// in the vocabulary and that padding (`-1`) only follows them.
+fn row_count(
+    r: usize,
+    ids: &[i64],
+    given: Option<i64>,
+    vocab: usize,
+) -> Result<usize, SamplingError> {
+    let k = ids.len();
+    let count = match given {
+        Some(c) => usize::try_from(c).ok().filter(|&c| c <= k).ok_or_else(|| {
+            draft_err(
+                r,
+                0,
+                format!("num_draft_tokens is {c}, outside [0, {k}] (the draft_token_ids width)"),
+            )
+        })?,
+        None => ids.iter().position(|&t| t == -1).unwrap_or(k),
+    };
+    for (i, &t) in ids[..count].iter().enumerate() {
+        if t == -1 && given.is_some() {
+            return Err(draft_err(
+                r,
+                i,
+                format!("draft token is padding (-1) inside the row's num_draft_tokens = {count}"),
+            ));
+        }
         if t < 0 || t as u64 >= vocab as u64 {
             return Err(draft_err(
-                j / d.k.max(1),
-                j % d.k.max(1),
+                r,
+                i,
                 format!("draft token {t} is outside the vocabulary [0, {vocab})"),
             ));
         }
     }
+    if given.is_none() {
+        if let Some(i) = ids[count..].iter().position(|&t| t != -1) {
+            return Err(draft_err(
+                r,
+                count + i,
+                format!(
+                    "draft token {} follows padding (-1) at position {count}: padding ends a row",
+                    ids[count + i]
+                ),
+            ));
+        }
+    }
+    Ok(count)
+}
+
+/// Check the draft tokens and distributions; the number of draft tokens of each row.
+fn check_drafts(d: &Drafts<'_>, batch: usize, vocab: usize) -> Result<Vec<usize>, SamplingError> {
+    if let Some(c) = d.counts {
+        shape("num_draft_tokens", c.len(), batch)?;
+    }
+    let counts = (0..batch)
+        .map(|r| {
+            let ids = &d.token_ids[r * d.k..(r + 1) * d.k];
+            row_count(r, ids, d.counts.map(|c| c[r]), vocab)
+        })
+        .collect::<Result<Vec<usize>, SamplingError>>()?;
     if let Some(q) = d.probs {
-        if q.len() != batch * d.k * vocab {
-            return Err(SamplingError::Shape {
-                name: "draft_probs",
-                got: q.len(),
-                expected: batch * d.k * vocab,
-            });
-        }
-        for (j, row) in q.chunks(vocab).enumerate() {
-            let mut sum = 0.0f64;
-            for &v in row {
-                if !(v >= 0.0 && v.is_finite()) {
-                    return Err(draft_err(
-                        j / d.k,
-                        j % d.k,
-                        format!("draft_probs holds {v} (must be finite and >= 0)"),
-                    ));
-                }
-                sum += f64::from(v);
-            }
-            if (sum - 1.0).abs() > 1e-3 {
-                return Err(draft_err(
-                    j / d.k,
-                    j % d.k,
-                    format!("draft_probs sums to {sum}, not 1"),
-                ));
+        shape("draft_probs", q.len(), batch * d.k * vocab)?;
+        for (r, &count) in counts.iter().enumerate() {
+            for i in 0..count {
+                let j = r * d.k + i;
+                check_probs(r, i, &q[j * vocab..(j + 1) * vocab])?;
             }
         }
+    }
+    Ok(counts)
+}
+
+/// A draft distribution must be finite, non-negative and sum to 1.
+fn check_probs(row: usize, position: usize, q: &[f32]) -> Result<(), SamplingError> {
+    let mut sum = 0.0f64;
+    for &v in q {
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(draft_err(
+                row,
+                position,
+                format!("draft_probs holds {v} (must be finite and >= 0)"),
+            ));
+        }
+        sum += f64::from(v);
+    }
+    if (sum - 1.0).abs() > 1e-3 {
+        return Err(draft_err(
+            row,
+            position,
+            format!("draft_probs sums to {sum}, not 1"),
+        ));
     }
     Ok(())
 }
@@ -110,7 +172,7 @@ pub fn rejection_sample(
     for (r, p) in params.iter().enumerate() {
         p.validate(r)?;
     }
-    check_drafts(drafts, batch, vocab)?;
+    let counts = check_drafts(drafts, batch, vocab)?;
     let rows: Vec<_> = out
         .tokens
         .chunks_mut(k + 1)
@@ -119,8 +181,9 @@ pub fn rejection_sample(
         .collect();
     let inline = crate::runs_inline(batch, vocab * (k + 1));
     for_rows(rows, inline, |r, ((tokens, accepted), x)| {
-        let ids = &drafts.token_ids[r * k..(r + 1) * k];
-        let q = drafts.probs.map(|q| &q[r * k * vocab..(r + 1) * k * vocab]);
+        let c = counts[r];
+        let ids = &drafts.token_ids[r * k..r * k + c];
+        let q = drafts.probs.map(|q| &q[r * k * vocab..(r * k + c) * vocab]);
         with_scratch(|s| {
             verify_row(
                 r,
@@ -150,7 +213,7 @@ fn verify_row(
     accepted: &mut i64,
     w: &mut Work,
 ) -> Result<(), SamplingError> {
-    let k = ids.len();
+    let k = ids.len(); // this row's draft tokens (`tokens` may be wider)
     tokens.fill(-1);
     for (i, &d) in ids.iter().enumerate() {
         let l = &x[i * vocab..(i + 1) * vocab];
@@ -307,6 +370,7 @@ mod tests {
                 k: 3,
                 token_ids: &ids,
                 probs: None,
+                counts: None,
             };
             let (t, a) = run(&target, vocab, &[greedy], &d);
             assert_eq!((t, a[0]), (want, acc), "draft {ids:?}");
@@ -321,6 +385,7 @@ mod tests {
             k: 1,
             token_ids: &[0, 3],
             probs: None,
+            counts: None,
         };
         let mut t = vec![0i64; 4];
         let mut a = vec![0i64; 2];
@@ -342,5 +407,115 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn logits(seed: u64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (rng::uniform(seed, i as u64, 3) * 6.0 - 3.0) as f32)
+            .collect()
+    }
+
+    /// Rows with 0, 1 and 3 draft tokens in one batch of width 3 (padded with -1, and with
+    /// explicit counts over arbitrary padding) give, row by row, what each row gives alone at
+    /// its own width.
+    #[test]
+    fn per_row_k_matches_each_row_alone() {
+        let (vocab, width) = (7, 3);
+        let ks = [0usize, 1, 3];
+        let p: Vec<RowParams> = (0..3)
+            .map(|r| RowParams {
+                temperature: 0.9,
+                seed: 40 + r as u64,
+                step: 2,
+                ..RowParams::default()
+            })
+            .collect();
+        let target: Vec<Vec<f32>> = (0..3).map(|r| logits(r, (width + 1) * vocab)).collect();
+        let draft_ids: Vec<Vec<i64>> = vec![vec![], vec![4], vec![1, 6, 2]];
+        // Uniform draft distributions.
+        let probs: Vec<Vec<f32>> = vec![vec![1.0 / vocab as f32; width * vocab]; 3];
+        let mut padded = vec![-1i64; 3 * width];
+        let mut garbage = vec![0i64; 3 * width]; // padding not read when counts are given
+        for r in 0..3 {
+            padded[r * width..r * width + ks[r]].copy_from_slice(&draft_ids[r]);
+            garbage[r * width..r * width + ks[r]].copy_from_slice(&draft_ids[r]);
+        }
+        let flat_target: Vec<f32> = target.concat();
+        let flat_probs: Vec<f32> = probs.concat();
+        let counts: Vec<i64> = ks.iter().map(|&k| k as i64).collect();
+        for q in [None, Some(&flat_probs[..])] {
+            for (ids, c) in [(&padded, None), (&garbage, Some(&counts[..]))] {
+                let d = Drafts {
+                    k: width,
+                    token_ids: ids,
+                    probs: q,
+                    counts: c,
+                };
+                let (t, a) = run(&flat_target, vocab, &p, &d);
+                for r in 0..3 {
+                    let k = ks[r];
+                    let alone = Drafts {
+                        k,
+                        token_ids: &draft_ids[r],
+                        probs: q.map(|_| &probs[r][..k * vocab]),
+                        counts: None,
+                    };
+                    let x = &target[r][..(k + 1) * vocab];
+                    let (t1, a1) = run(x, vocab, &p[r..=r], &alone);
+                    let mut want = t1.clone();
+                    want.resize(width + 1, -1);
+                    assert_eq!(
+                        t[r * (width + 1)..(r + 1) * (width + 1)],
+                        want[..],
+                        "row {r}"
+                    );
+                    assert_eq!(a[r], a1[0], "row {r}");
+                    assert!(a[r] <= k as i64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_counts_and_padding_name_row_and_position() {
+        let (vocab, width) = (5, 2);
+        let target = vec![0.0f32; 2 * (width + 1) * vocab];
+        let p = [RowParams::default(); 2];
+        let err = |ids: &[i64], counts: Option<&[i64]>| {
+            let d = Drafts {
+                k: width,
+                token_ids: ids,
+                probs: None,
+                counts,
+            };
+            let mut t = vec![0i64; 2 * (width + 1)];
+            let mut a = vec![0i64; 2];
+            let out = Verdicts {
+                tokens: &mut t,
+                accepted: &mut a,
+            };
+            match rejection_sample(&target, vocab, &p, &d, out) {
+                Err(SamplingError::Draft {
+                    row,
+                    position,
+                    what,
+                }) => (row, position, what),
+                other => panic!("expected a draft error, got {other:?}"),
+            }
+        };
+        let (r, i, what) = err(&[1, 2, 3, 4], Some(&[2, 3]));
+        assert_eq!((r, i), (1, 0));
+        assert!(what.contains("num_draft_tokens is 3"), "{what}");
+        let (r, i, what) = err(&[1, 2, 3, -1], Some(&[2, 2]));
+        assert_eq!((r, i), (1, 1));
+        assert!(what.contains("padding"), "{what}");
+        let (r, i, what) = err(&[1, -1, -1, 4], None);
+        assert_eq!((r, i), (1, 1));
+        assert!(what.contains("follows padding"), "{what}");
+        let (r, i, _) = err(&[1, -2, 3, 4], None);
+        assert_eq!((r, i), (0, 1));
+        assert!(err(&[1, 2, 3, 4], Some(&[-1, 0]))
+            .2
+            .contains("outside [0, 2]"));
     }
 }
