@@ -23,12 +23,14 @@
 //!
 //! Reusing a piece's result at another carried score: the segmentation depends on the carry only
 //! through rounding. While computing a piece, [`Unigram::encode`] records the smallest gap `g`
-//! between two candidates it compared. With `n` characters, every stored value is within
-//! `(n + 1) u / 2` of its exact value (one rounding per node, `u` the unit of the stored type at
-//! the magnitudes involved, at most `(|carry| + n * smax + 1) * eps`), so a comparison's outcome
-//! is the exact one whenever the exact gap exceeds `(n + 2) u`. The gap measured at carry `F`
-//! is within `(n + 1) u_F` of exact; the result is therefore reused at a carry `F'` only while
-//! `g - (n + 1) u_F > 2 (n + 2) u_F'` (twice the bound, for the `f64` sums themselves), solved
+//! between two candidates it compared and `d`, the most nodes on a best path into any position.
+//! Every stored value is within `(d + 1) u / 2` of its exact value (one rounding per node and
+//! one for the candidate, `u` the unit of the stored type at the magnitudes involved, at most
+//! `(|carry| + n * smax + 1) * eps` for `n` characters), so a comparison's outcome is the exact
+//! one whenever the exact gap exceeds `(d + 2) u` (the paths, and so `d`, are then the same at
+//! every carry). The gap measured at carry `F` is within `(d + 1) u_F` of exact; the result is
+//! therefore reused at a carry `F'` only while `g - (d + 1) u_F > 2 (d + 2) u_F'` (twice the
+//! bound, for the `f64` sums themselves), solved
 //! once for the largest `|F'|` ([`Margin`]). A reused result then advances the carry by replaying
 //! its pieces' scores with the reference's rounding, which is only done where no reset can fall
 //! inside the piece (`|F'| + n * smax` below the threshold). Results with unknown nodes are not
@@ -36,6 +38,8 @@
 //!
 //! Unknown runs: consecutive unknown nodes become one unknown token (then byte tokens with
 //! `byte_fallback`), as both references do.
+
+use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
@@ -58,14 +62,24 @@ const RESET: f32 = 100_000.0;
 /// A path score type: `f32` (sentencepiece) or `f64` (Hugging Face).
 trait Score: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> {
     const ZERO: Self;
+    /// Run `f` with this thread's lattice buffer for this score type (reused across pieces).
+    fn with_cells<R>(f: impl FnOnce(&mut Vec<Cell<Self>>) -> R) -> R;
     /// Whether sentencepiece's reset applies to this score.
     fn past_reset(self) -> bool;
     fn widen(self) -> f64;
     fn narrow(x: f64) -> Self;
 }
 
+thread_local! {
+    static CELLS32: RefCell<Vec<Cell<f32>>> = const { RefCell::new(Vec::new()) };
+    static CELLS64: RefCell<Vec<Cell<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Score for f32 {
     const ZERO: Self = 0.0;
+    fn with_cells<R>(f: impl FnOnce(&mut Vec<Cell<Self>>) -> R) -> R {
+        CELLS32.with(|c| f(&mut c.borrow_mut()))
+    }
     #[inline]
     fn past_reset(self) -> bool {
         self.abs() > RESET
@@ -82,6 +96,9 @@ impl Score for f32 {
 
 impl Score for f64 {
     const ZERO: Self = 0.0;
+    fn with_cells<R>(f: impl FnOnce(&mut Vec<Cell<Self>>) -> R) -> R {
+        CELLS64.with(|c| f(&mut c.borrow_mut()))
+    }
     #[inline]
     fn past_reset(self) -> bool {
         false
@@ -209,8 +226,8 @@ impl Trie {
     }
 }
 
-/// Per position: (best path score, start, id); start `NONE` = not reached.
-type Cell<T> = (T, u32, Rank);
+/// Per position: (best path score, start, id, nodes on that path); start `NONE` = not reached.
+type Cell<T> = (T, u32, Rank, u32);
 
 impl Unigram {
     /// From a SentencePiece model: normal and user-defined pieces are matched; the unknown
@@ -355,7 +372,7 @@ impl Unigram {
             return f64::INFINITY;
         }
         let from = self.start(*carry);
-        let (gap, chars, unknown) = match &self.scores {
+        let (gap, chars, depth, unknown) = match &self.scores {
             Scores::Float(v, unk) => self.lattice(model, s, v, *unk, from, carry, out),
             Scores::Double(v, unk) => self.lattice(model, s, v, *unk, from, carry, out),
         };
@@ -370,15 +387,15 @@ impl Unigram {
             Scores::Float(..) => f64::from(f32::EPSILON),
             Scores::Double(..) => f64::EPSILON,
         };
-        let n = chars as f64;
-        let base = n * self.smax + 1.0;
-        let slack = gap - (n + 1.0) * (from.abs() + base) * eps;
-        slack / (2.0 * (n + 2.0) * eps) - base
+        let d = f64::from(depth);
+        let base = chars as f64 * self.smax + 1.0;
+        let slack = gap - (d + 1.0) * (from.abs() + base) * eps;
+        slack / (2.0 * (d + 2.0) * eps) - base
     }
 
     /// The lattice of `s` in the score type `T`, from `from`: appends the ids, sets `carry` to
-    /// the end's score; returns (smallest gap between compared candidates, characters, whether
-    /// the best path has unknown nodes).
+    /// the end's score; returns (smallest gap between compared candidates, characters, the most
+    /// nodes on a best path into any position, whether the best path has unknown nodes).
     #[allow(clippy::too_many_arguments)]
     fn lattice<T: Score>(
         &self,
@@ -389,20 +406,39 @@ impl Unigram {
         from: f64,
         carry: &mut Carry,
         out: &mut Vec<Rank>,
-    ) -> (f64, usize, bool) {
+    ) -> (f64, usize, u32, bool) {
+        T::with_cells(|best| self.lattice_in(model, s, scores, unk_score, from, carry, out, best))
+    }
+
+    /// [`lattice`](Self::lattice) in the buffer `best`.
+    #[allow(clippy::too_many_arguments)]
+    fn lattice_in<T: Score>(
+        &self,
+        model: &SpModel,
+        s: &[u8],
+        scores: &[T],
+        unk_score: T,
+        from: f64,
+        carry: &mut Carry,
+        out: &mut Vec<Rank>,
+        best: &mut Vec<Cell<T>>,
+    ) -> (f64, usize, u32, bool) {
         let n = s.len();
-        let mut best: Vec<Cell<T>> = vec![(T::ZERO, NONE, NONE); n + 1];
-        best[0] = (T::narrow(from), 0, NONE);
+        best.clear();
+        best.resize(n + 1, (T::ZERO, NONE, NONE, 0));
+        best[0] = (T::narrow(from), 0, NONE, 0);
         let mut gap = f64::INFINITY;
-        let mut offer = |t: &mut Cell<T>, cand: T, start: usize, id: Rank| {
+        let mut deepest = 0;
+        let mut offer = |t: &mut Cell<T>, cand: T, start: usize, id: Rank, depth: u32| {
             if t.1 == NONE {
-                *t = (cand, start as u32, id);
+                *t = (cand, start as u32, id, depth);
             } else {
                 gap = gap.min((cand.widen() - t.0.widen()).abs());
                 if cand > t.0 {
-                    *t = (cand, start as u32, id);
+                    *t = (cand, start as u32, id, depth);
                 }
             }
+            deepest = deepest.max(t.3);
         };
         // The furthest position any node has reached (sentencepiece's `max_frontier`).
         let mut frontier = 0;
@@ -410,6 +446,7 @@ impl Unigram {
         let mut start = 0;
         while start < n {
             let mut till = best[start].0;
+            let depth = best[start].3 + 1;
             if till.past_reset() {
                 for t in &mut best[start..=frontier.max(start)] {
                     if t.1 != NONE {
@@ -430,31 +467,35 @@ impl Unigram {
                 if id != NONE {
                     let end = start + k + 1;
                     frontier = frontier.max(end);
-                    offer(&mut best[end], scores[id as usize] + till, start, id);
+                    offer(&mut best[end], scores[id as usize] + till, start, id, depth);
                     has_single |= end - start == mblen;
                 }
             }
             if !has_single {
                 frontier = frontier.max(start + mblen);
-                offer(&mut best[start + mblen], unk_score + till, start, self.unk);
+                offer(
+                    &mut best[start + mblen],
+                    unk_score + till,
+                    start,
+                    self.unk,
+                    depth,
+                );
             }
             start += mblen;
             chars += 1;
         }
         *carry = best[n].0.widen();
-        let path: Vec<(u32, u32, Rank)> = {
-            let mut path = Vec::new();
-            let mut end = n;
-            while end > 0 {
-                let (_, st, id) = best[end];
-                path.push((st, end as u32, id));
-                end = st as usize;
-            }
-            path.reverse();
-            path
-        };
+        // The best path as (start, end, id), walked back from the end.
+        let mut path: Vec<(u32, u32, Rank)> = Vec::with_capacity(n / 2 + 1);
+        let mut end = n;
+        while end > 0 {
+            let (_, st, id, _) = best[end];
+            path.push((st, end as u32, id));
+            end = st as usize;
+        }
+        path.reverse();
         let unknown = self.emit(model, s, &path, out);
-        (gap, chars, unknown)
+        (gap, chars, deepest, unknown)
     }
 
     /// Append the ids of the best path `(start, end, id)` of `s`; whether it has unknown nodes.
