@@ -488,7 +488,7 @@ impl PyEncoding {
     #[staticmethod]
     fn sentencepiece_bos_eos(py: Python<'_>, path: &str) -> PyResult<(Option<u32>, Option<u32>)> {
         let data = read_file(path)?;
-        py.detach(|| tokenmill_bpe::spm::bos_eos(&data))
+        pool::here(py, || tokenmill_bpe::spm::bos_eos(&data))?
             .map_err(|e| errors::vocab_error_at(path, &e))
     }
 
