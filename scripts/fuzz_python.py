@@ -14,11 +14,12 @@ Targets:
   ``KeyError`` or ``OSError`` naming the problem, or an encoding that keeps
   ``count == len(encode)``; never ``RuntimeError`` (a Rust panic) or a crash.
 
-Input layout (so the seeds of ``scripts/fuzz_seeds.py`` fit): ``tiktoken``: one byte picks the
-encoding, the rest is the text as UTF-8 (invalid bytes replaced); ``hf``: the text; ``loaders``:
-one byte picks ``.tiktoken`` (even) or any other file (odd), one byte the text's length (mod
-65), the text, then the file. ``scripts/fuzz python SECONDS`` writes such seeds from the real
-files and runs every target. Coverage feedback comes from the Python layer (``tokenmill``'s wrappers,
+Input layout: ``tiktoken``: one byte picks the encoding, the rest builds the text
+(:func:`make_text`: fragments, random code points, repeats); ``hf``: the text, built the same
+way; ``loaders``: one byte picks ``.tiktoken`` (even) or any other file (odd), one byte the
+text's length (mod 65), the text as UTF-8, then the file, so the real files of
+``scripts/fuzz_seeds.py`` are its seeds. ``scripts/fuzz python SECONDS`` writes those seeds and
+runs every target. Coverage feedback comes from the Python layer (``tokenmill``'s wrappers,
 atheris-instrumented); the Rust core is not instrumented here (the libFuzzer targets under
 ``fuzz/`` cover it), so this finds disagreements with the references rather than deep paths.
 A failure prints the input and exits 1 (atheris writes it as ``crash-*`` in the current
@@ -42,6 +43,77 @@ with atheris.instrument_imports():
 OPENAI = ("cl100k_base", "o200k_base")
 LOADER_ERRORS = (ValueError, KeyError, OSError)
 
+#: Pieces the text targets build texts from: what split patterns and merges treat specially
+#: (contractions, digit runs, space runs before words, newlines, punctuation runs), scripts
+#: without spaces, combining marks, emoji sequences, look-alikes of special tokens.
+FRAGMENTS = (
+    " ",
+    "  ",
+    "\n",
+    "\r\n",
+    "\t",
+    "\u00a0",
+    "\u3000",
+    "'s",
+    "'T",
+    "’re",
+    "1",
+    "123",
+    "1234567",
+    "Hello",
+    " world",
+    "ﬁ",
+    "ǅ",
+    "İ",
+    "ß",
+    "é",
+    "e\u0301",
+    "Ω",
+    "Привет",
+    "日本語",
+    "中文",
+    "한국어",
+    "ภาษาไทย",
+    "हिन्दी",
+    "العربية",
+    "👩\u200d👩\u200d👧",
+    "🇫🇷",
+    "!!!",
+    "...",
+    "—",
+    "«»",
+    "<|endoftext|>",
+    "<|fim_prefix|>",
+    "<s>",
+    "[INST]",
+    "\x00",
+    "\ufeff",
+    "\U0010fffd",
+)
+
+
+def make_text(data: bytes) -> str:
+    """A text from fuzz input bytes: a sequence of operations (a fragment, a few random code
+    points, a repeat of the last part), so that random bytes give realistic texts whether or not
+    coverage guides the fuzzer (the Rust core is not instrumented here)."""
+    fdp = atheris.FuzzedDataProvider(data)
+    parts: list[str] = []
+    size = 0
+    while fdp.remaining_bytes() > 0 and size < 4096:
+        op = fdp.ConsumeIntInRange(0, 3)
+        if op == 0:
+            parts.append(FRAGMENTS[fdp.ConsumeIntInRange(0, len(FRAGMENTS) - 1)])
+        elif op == 1:
+            parts.append(fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(1, 6)))
+        elif op == 2:
+            # mostly the Basic Multilingual Plane, where the scripts are
+            cp = fdp.ConsumeIntInRange(0, 0xFFFF if fdp.ConsumeBool() else 0x10FFFF)
+            parts.append(chr(cp) if not 0xD800 <= cp < 0xE000 else "\ufffd")
+        elif parts:
+            parts.append(parts[-1] * fdp.ConsumeIntInRange(1, 64))
+        size += len(parts[-1]) if parts else 0
+    return "".join(parts)
+
 
 def _check_roundtrip(enc: tokenmill.Encoding, text: str, ids: list[int]) -> None:
     if enc.count(text, disallowed_special=()) != len(ids):
@@ -57,7 +129,7 @@ def tiktoken_target() -> Callable[[bytes], None]:
         if not data:
             return
         ours, theirs = pairs[data[0] % len(pairs)]
-        text = data[1:].decode("utf-8", "replace")
+        text = make_text(data[1:])
         ids = ours.encode(text, disallowed_special=())
         want = theirs.encode(text, disallowed_special=())
         if ids != want:
@@ -77,7 +149,7 @@ def hf_target() -> Callable[[bytes], None]:
     theirs = Tokenizer.from_file(str(path))
 
     def one(data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
+        text = make_text(data)
         ids = ours.encode(text, disallowed_special=())
         want = theirs.encode(text, add_special_tokens=False).ids
         if ids != want:

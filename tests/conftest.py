@@ -5,6 +5,10 @@ encoding at import time) a temporary ``TIKTOKEN_CACHE_DIR`` is filled with the r
 embedded in tokenmill's extension, so ``tiktoken.get_encoding(...)`` works without network.
 tiktoken names a cached file by the sha1 hex of its download URL. The ``tiktoken_cache`` fixture
 returns that directory.
+
+``TOKENMILL_CACHE_DIR`` points at another temporary directory for the session, so loads of the
+same ``tokenizer.json`` after the first come through the table cache (and the user's cache
+directory is left alone).
 """
 
 from __future__ import annotations
@@ -39,22 +43,30 @@ def fill_tiktoken_cache(cache: Path) -> None:
         (cache / key).write_bytes(legacy_rank_file(name))
 
 
+# Environment variable -> temporary directory it points at during the session.
+_DIRS = {"TIKTOKEN_CACHE_DIR": "tokenmill-tiktoken-", "TOKENMILL_CACHE_DIR": "tokenmill-tables-"}
+_OLD: dict[str, str | None] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    cache = Path(tempfile.mkdtemp(prefix="tokenmill-tiktoken-"))
-    fill_tiktoken_cache(cache)
-    _STATE["dir"] = str(cache)
-    _STATE["old"] = os.environ.get("TIKTOKEN_CACHE_DIR")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    for var, prefix in _DIRS.items():
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        _STATE[var] = str(path)
+        _OLD[var] = os.environ.get(var)
+        os.environ[var] = str(path)
+    fill_tiktoken_cache(Path(os.environ["TIKTOKEN_CACHE_DIR"]))
+    _STATE["dir"] = _STATE["TIKTOKEN_CACHE_DIR"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    old = _STATE.get("old")
-    if old is None:
-        os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-    else:
-        os.environ["TIKTOKEN_CACHE_DIR"] = old
-    if _STATE.get("dir"):
-        shutil.rmtree(str(_STATE["dir"]), ignore_errors=True)
+    for var in _DIRS:
+        old = _OLD.get(var)
+        if old is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = old
+        if _STATE.get(var):
+            shutil.rmtree(str(_STATE[var]), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -206,3 +206,41 @@ def test_repeated_added_token_with_other_flags_is_refused(tmp_path: Path) -> Non
     doc["added_tokens"][1]["special"] = False
     message = _error(tmp_path, doc)
     assert "added_tokens[1].content" in message and "added_tokens[0]" in message, message
+
+
+def _unigram_doc(unk_id: int | None) -> dict[str, Any]:
+    metaspace = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+    return {
+        "version": "1.0",
+        "added_tokens": [],
+        "normalizer": None,
+        "pre_tokenizer": metaspace,
+        "post_processor": None,
+        "decoder": metaspace,
+        "model": {
+            "type": "Unigram",
+            "unk_id": unk_id,
+            "vocab": [["▁", -1.0], ["a", -2.0], ["b", -3.0], ["▁a", -1.5]],
+            "byte_fallback": False,
+        },
+    }
+
+
+def test_unigram_without_unk_id_is_refused_not_encoded_without_the_character(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    tokenizers = pytest.importorskip("tokenizers")
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(_unigram_doc(None)))
+    # The reference raises on the first character no piece covers ("x"); tokenmill once
+    # encoded "ax" as [3], the x silently gone.
+    with pytest.raises(Exception, match="unk_id"):
+        tokenizers.Tokenizer.from_file(str(path)).encode("ax")
+    with pytest.raises(ValueError, match=r"model\.unk_id"):
+        tokenmill.Encoding.from_file(path)
+    # With an unknown piece both load and agree, the unknown included.
+    path.write_text(json.dumps(_unigram_doc(0)))
+    want = tokenizers.Tokenizer.from_file(str(path)).encode("ax b").ids
+    assert tokenmill.Encoding.from_file(path).encode("ax b") == want

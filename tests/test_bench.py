@@ -71,12 +71,14 @@ def test_sampling_rows_cover_every_operation(tiny_results: bench.Results) -> Non
     rows = [r for r in tiny_results.rows if r.suite == "sampling"]
     floor = [r for r in rows if r.operation == "one read pass"]
     assert len(floor) == 1 and floor[0].ratio == 1.0 and floor[0].workload == "[3, 1000]"
+    copy = [r for r in rows if r.operation == "copy floor"]
+    assert len(copy) == 1 and copy[0].extra["× copy"] == 1.0
     numpy_ops = {r.operation for r in rows if r.library == "numpy"}
     assert numpy_ops == {op.name for op in sampling.OPS}
     for r in rows:
         assert r.ratio_to == "np.max (floor)" and r.ratio is not None and r.ratio > 0
-        assert r.throughput_unit == "rows/s" and "GB/s" in r.extra
-        if r.library != "np.max (floor)":
+        assert r.throughput_unit == "rows/s" and "GB/s" in r.extra and r.extra["× copy"] > 0
+        if not r.library.endswith("(floor)"):
             # our own numpy peers must pass the exactness check they are held to
             assert not r.exact.startswith("WRONG"), r
     has_sampler = hasattr(tokenmill, "sample") and hasattr(tokenmill, "softmax")
@@ -84,6 +86,14 @@ def test_sampling_rows_cover_every_operation(tiny_results: bench.Results) -> Non
     assert tm_ops == ({op.name for op in sampling.OPS} if has_sampler else set())
     if not has_sampler:
         assert any(s.suite == "sampling" and "tokenmill" in s.what for s in tiny_results.skipped)
+        return
+    # Every other instruction set this CPU runs, forced in a child process, with its own rows.
+    info = tokenmill._native.build_info()
+    others = {str(i) for i in info["simd_usable"]} - {str(info["simd_chosen"])}  # type: ignore[union-attr]
+    for isa in others:
+        isa_rows = [r for r in rows if r.library == f"tokenmill [{isa}]"]
+        assert {r.operation for r in isa_rows} == {op.name for op in sampling.OPS}, isa
+        assert all(r.exact.startswith("exact") for r in isa_rows), isa_rows
 
 
 def test_tokenization_rows_or_a_reason(tiny_results: bench.Results) -> None:
@@ -318,11 +328,18 @@ def test_firstpass_rows_are_exact_and_labelled() -> None:
     rows, _, sources = firstpass.run(config, encodings=["cl100k_base"])
     assert set(sources) == {f"first pass: {n}" for n in ("english", "code", "many-language")}
     ours = [r for r in rows if r.library == "tokenmill"]
-    assert ours and {r.operation for r in ours} == {"encode", "count"}
+    assert ours and {r.operation for r in ours} == {"encode", "count", "count_batch"}
     assert {r.exact for r in ours} == {"ok"}
-    assert all(r.throughput and r.extra["warm_MB/s"] > 0 for r in ours)
+    passes = [r for r in ours if r.operation != "count_batch"]
+    assert all(r.throughput and r.extra["warm_MB/s"] > 0 for r in passes)
+    # count_batch on 1 and 2 threads: the same total as tiktoken's (exact "ok" above)
+    scaling = [r for r in ours if r.operation == "count_batch"]
+    assert sorted(r.threads for r in scaling) == [1, 2]
+    assert {r.workload for r in scaling} == {"many-language"}
+    assert all(r.ratio_to == "1 thread" and r.ratio and r.throughput for r in scaling)
     assert firstpass.run(bench.BenchConfig(quick=True, threads=2)) == ([], [], {})
-    assert "First pass" in render.render(bench.Results({}, {"threads": [1]}, tuple(rows), ()))
+    text = render.render(bench.Results({}, {"threads": [1]}, tuple(rows), ()))
+    assert "First pass" in text and "Thread scaling" in text
 
 
 def test_split_docs_keeps_every_line() -> None:
@@ -442,14 +459,17 @@ def test_sampling_ratio_uses_the_floor_of_the_same_rounds(monkeypatch: pytest.Mo
         ]
 
     monkeypatch.setattr(sampling, "measure_interleaved", fake_interleaved)
+    monkeypatch.setattr(sampling, "_other_isas", lambda: [])
     rows, _ = sampling.run(TINY)
-    ops = [r for r in rows if r.operation != "one read pass"]
-    assert len(calls) == len(sampling.OPS)
-    assert all(n >= 2 for n in calls)  # the read pass and at least numpy
+    ops = [r for r in rows if not r.library.endswith("(floor)")]
+    assert len(calls) == len(sampling.OPS) + 1  # the floors' own rounds, then one per operation
+    assert all(n >= 3 for n in calls[1:])  # the read pass, the copy and at least numpy
     for r in ops:
-        # call j of an operation is (j + 2)x its floor, whatever that operation's floor is
+        # call j of an operation is (j + 1)x its floor (call 0), whatever that operation's
+        # floor is; the copy is call 1 (2x), so each library is ratio / 2 of the copy
         assert r.ratio is not None and r.ratio == pytest.approx(round(r.ratio))
-        assert r.ratio >= 2
+        assert r.ratio >= 3
+        assert r.extra["× copy"] == pytest.approx(r.ratio / 2)
 
 
 def test_thread_speedup_is_taken_over_each_modes_read_pass() -> None:

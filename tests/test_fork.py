@@ -44,7 +44,7 @@ def _encodes(_: int) -> list[list[int]]:
 
 
 def _samples(_: int) -> list[int]:
-    return [int(t) for t in tm.sample(LOGITS, temperature=0.8, top_k=50, seed=11)]
+    return [int(t) for t in np.asarray(tm.sample(LOGITS, temperature=0.8, top_k=50, seed=11))]
 
 
 def _resize_then_count(n: int) -> tuple[int, list[int]]:

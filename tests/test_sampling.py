@@ -459,7 +459,7 @@ def test_chi_square_small_vocab(f: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "f", [{"k": 50}, {"p": 0.9}, {"min_p": 0.05}, {"k": 400, "p": 0.95, "min_p": 0.01}]
+    "f", [{}, {"k": 50}, {"p": 0.9}, {"min_p": 0.05}, {"k": 400, "p": 0.95, "min_p": 0.01}]
 )
 def test_chi_square_on_kept_set_of_128k_vocab(f: dict[str, Any]) -> None:
     y = logits(1, 128_256)[0]

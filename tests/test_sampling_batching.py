@@ -167,7 +167,9 @@ def test_shared_sampler_across_threads_takes_distinct_steps() -> None:
         t.join()
     assert s.step == 80
     want: list[tuple[int, ...]] = sorted(
-        tuple(int(v) for v in tm.sample(x, temperature=0.9, seed=np.array([3, 4]), step=k))
+        tuple(
+            int(v) for v in np.asarray(tm.sample(x, temperature=0.9, seed=np.array([3, 4]), step=k))
+        )
         for k in range(80)
     )
     assert sorted(tuple(int(v) for v in r) for r in results) == want

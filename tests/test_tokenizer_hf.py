@@ -8,6 +8,7 @@ recognises added tokens in text even then, which tokenmill does with ``allowed_s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import json
 import random
@@ -152,6 +153,48 @@ def test_long_repeats_and_mixed_scripts_match_hf(json_dir: Path, model: str) -> 
     alphabet = "aébç的一是ดีกรд"
     for n in (300, 3000):
         _check(enc, hf, "".join(rng.choice(alphabet) for _ in range(n)))
+
+
+def _out_of_order_tokens(path: Path) -> list[str]:
+    """Tokens made by a merge listed before a merge that makes one of its parts (Llama-3 has
+    such; the linear-time encoder checks pairs around them by running BPE), as text."""
+    model = json.loads(path.read_text(encoding="utf-8"))["model"]
+    merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
+    made_at: dict[str, int] = {}
+    for i, (left, right) in enumerate(merges):
+        made_at.setdefault(left + right, i)
+    decode = {c: b for b, c in enumerate(_byte_alphabet())}
+    out = []
+    for i, (left, right) in enumerate(merges):
+        if i < max(made_at.get(left, -1), made_at.get(right, -1)):
+            raw = bytes(decode[c] for c in left + right if c in decode)
+            if len(raw) == len(left + right):
+                with contextlib.suppress(UnicodeDecodeError):
+                    out.append(raw.decode("utf-8"))
+    return out
+
+
+def test_llama3_out_of_order_merges_match_hf(json_dir: Path) -> None:
+    # Long pieces go through the linear-time encoder, also for Llama-3's merge list, where some
+    # merges come before their parts' merges: every such token repeated and glued to others.
+    enc, hf = _pair(json_dir, LLAMA3)
+    tokens = _out_of_order_tokens(json_dir / LLAMA3 / "tokenizer.json")
+    assert len(tokens) >= 20
+    rng = random.Random(3)
+    for t in tokens:
+        _check(enc, hf, t * 40)
+        _check(enc, hf, "x" + t * 13 + t[: len(t) // 2])
+    for _ in range(60):
+        _check(enc, hf, "".join(rng.choice(tokens) for _ in range(rng.randint(20, 120))))
+
+
+@pytest.mark.parametrize("unit", ["a", " ", "1", "ab", "的", "ก", "\u0301", "é"])
+def test_llama3_million_repeats_match_hf(json_dir: Path, unit: str) -> None:
+    enc, hf = _pair(json_dir, LLAMA3)
+    text = unit * (1_000_000 // len(unit.encode()))
+    ids = enc.encode(text, allowed_special="all")
+    assert ids == _hf_ids(hf, text)
+    assert enc.count(text) == len(ids)
 
 
 @pytest.mark.parametrize("model", [LLAMA3, QWEN25, "deepseek-v3", "minimax"])

@@ -1,5 +1,6 @@
 # Hand-written stubs for the native extension; checked against it by tests/test_package.py.
 
+from pathlib import Path
 from typing import Any, final
 
 import numpy as np
@@ -109,7 +110,9 @@ class Encoding:
         path: str, pattern: str, special_tokens: list[tuple[str, int]], name: str
     ) -> Encoding: ...
     @staticmethod
-    def from_tokenizer_json(path: str, name: str) -> Encoding: ...
+    def from_tokenizer_json(path: str, name: str) -> tuple[Encoding, list[int], list[int], str]: ...
+    @staticmethod
+    def table_cache_dir() -> Path | None: ...
     @staticmethod
     def from_file(path: str, name: str) -> tuple[Encoding, str]: ...
     @staticmethod

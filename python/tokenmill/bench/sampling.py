@@ -4,12 +4,21 @@ Design notes
 ------------
 * Input: float32 logits ``N(0, 1) * 3`` (fixed seed), C-contiguous, one array per shape.
 * Operations: softmax (T = 1); temperature 0.7 + top-k 50 + sample; temperature 0.7 + top-p 0.9 +
-  sample; min-p 0.05 + sample (T = 1); greedy (argmax).
+  sample; min-p 0.05 + sample (T = 1); greedy (argmax); log_softmax (T = 1); temperature 0.7 +
+  sample (no filter).
 * The floor of every row is one read pass over the same array, ``np.max(x, axis=1)``: no
   sampler can beat reading the logits once, so ``ratio`` = row time / floor time is the figure
-  that survives a change of machine. Each operation's calls (tokenmill, the peers and the floor
-  itself) are timed in shared rounds (``measure_interleaved``), and the ratio uses the floor of
-  those same rounds, so drift of a shared machine cancels out of it.
+  that survives a change of machine. Anything that writes a full output (softmax, log_softmax)
+  also has the copy floor, ``np.copyto`` into a preallocated array, as a second reference
+  (``extra["× copy"]``). Each operation's calls (tokenmill, the peers and both floors) are timed
+  in shared rounds (``measure_interleaved``), and the ratios use the floors of those same rounds,
+  so drift of a shared machine cancels out of them. With one thread the clock is the calling
+  thread's CPU time (``time.thread_time``: every library runs on that thread, and time spent
+  waiting for a core of a shared machine is left out); with more, wall time.
+* Every instruction set the CPU runs: tokenmill's rows come from this process (the widest set,
+  or the one ``TOKENMILL_SIMD`` forces; library ``tokenmill``) and from one child process per
+  other usable set, forced with ``TOKENMILL_SIMD`` (library ``tokenmill [avx2]`` etc.), each
+  timed against its own floors in its own rounds.
 * Peers: straightforward numpy implementations written here (softmax as max/exp/sum into new
   buffers, top-k by ``argpartition``, top-p by a full ``argsort``, min-p by the threshold
   ``logit >= max + ln(min_p)``, sampling by inverse CDF), and torch when importable (``softmax``,
@@ -17,16 +26,23 @@ Design notes
   single-threaded, so its rows run only in the single-thread mode.
 * Exactness, checked before timing against a float64 numpy reference computed here:
   softmax max relative error <= 1e-6 (a peer between 1e-6 and 1e-4 is shown as float32
-  rounding, above as WRONG); tokenmill's ``kept_mask`` equal to the reference kept set; every
-  sampled token (tokenmill's and the peers') inside the reference kept set; greedy equal to
-  the reference argmax (ties to the lowest id). Reference semantics: top-k keeps exactly k, ties
+  rounding, above as WRONG); log_softmax max error <= 1e-6 relative to ``max(|ref|, 1)``;
+  tokenmill's ``kept_mask`` equal to the reference kept set; every sampled token (tokenmill's
+  and the peers') inside the reference kept set; greedy equal to the reference argmax (ties to
+  the lowest id). Reference semantics: top-k keeps exactly k, ties
   to the lower id; top-p keeps the smallest prefix of the descending order whose mass reaches p;
   min-p keeps ``p >= min_p * p_max``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -35,13 +51,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_interleaved, measure_with
+from tokenmill.bench.harness import (
+    BenchConfig,
+    Row,
+    Skip,
+    Timing,
+    measure_interleaved,
+    thread_mode,
+)
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 
 FULL_SHAPES = ((1, 32000), (64, 128256), (256, 151936), (16, 262144))
+# Shapes of the per-instruction-set rows (child processes): the large ones, where the kernels
+# and not the call overhead decide.
+ISA_SHAPES = ((64, 128256), (256, 151936), (16, 262144))
 QUICK_SHAPES = ((1, 32000), (16, 128256))
 SOFTMAX_REL_TOL = 1e-6  # tokenmill's stated softmax bound
 FLOAT32_REL_TOL = 1e-4  # beyond plain float32 rounding of exp: a wrong softmax
@@ -63,6 +89,8 @@ OPS = (
     Op("temperature + top-p 0.9 + sample", temperature=0.7, top_p=0.9),
     Op("min-p 0.05 + sample", min_p=0.05),
     Op("greedy", temperature=0.0),
+    Op("log_softmax"),
+    Op("temperature + sample", temperature=0.7),
 )
 
 
@@ -81,6 +109,13 @@ def ref_softmax(x: F32, temperature: float = 1.0) -> F64:
     s -= s.max(axis=1, keepdims=True)
     e = np.exp(s)
     out: F64 = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def ref_log_softmax(x: F32) -> F64:
+    s = x.astype(np.float64)
+    s -= s.max(axis=1, keepdims=True)
+    out: F64 = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
     return out
 
 
@@ -133,6 +168,16 @@ def numpy_softmax(x: F32) -> F32:
     return out
 
 
+def numpy_log_softmax(x: F32) -> F32:
+    s = x - x.max(axis=1, keepdims=True)
+    out: F32 = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return out
+
+
+def numpy_plain(x: F32, t: float, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    return _inverse_cdf(numpy_softmax(x / np.float32(t)), rng)
+
+
 def numpy_top_k(x: F32, t: float, k: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
     s = x / np.float32(t)
     idx = np.argpartition(s, -k, axis=1)[:, -k:]
@@ -164,12 +209,16 @@ def numpy_peer(op: Op, x: F32) -> Callable[[], Any]:
     rng = np.random.default_rng(0)
     if op.name == "softmax":
         return lambda: numpy_softmax(x)
+    if op.name == "log_softmax":
+        return lambda: numpy_log_softmax(x)
     if op.top_k:
         return lambda: numpy_top_k(x, op.temperature, op.top_k, rng)
     if op.top_p < 1.0:
         return lambda: numpy_top_p(x, op.temperature, op.top_p, rng)
     if op.min_p > 0.0:
         return lambda: numpy_min_p(x, op.min_p, rng)
+    if op.temperature > 0.0:
+        return lambda: numpy_plain(x, op.temperature, rng)
     return lambda: np.argmax(x, axis=1)
 
 
@@ -185,6 +234,8 @@ def torch_peer(op: Op, x: F32, torch: Any) -> Callable[[], Any]:
 
     if op.name == "softmax":
         return lambda: torch.softmax(t, dim=-1)
+    if op.name == "log_softmax":
+        return lambda: torch.log_softmax(t, dim=-1)
     if op.top_k:
 
         def top_k() -> Any:
@@ -211,6 +262,8 @@ def torch_peer(op: Op, x: F32, torch: Any) -> Callable[[], Any]:
             return draw(probs.masked_fill(probs < cut, 0.0))
 
         return min_p
+    if op.temperature > 0.0:
+        return lambda: draw(torch.softmax(t / op.temperature, dim=-1))
     return lambda: torch.argmax(t, dim=-1)
 
 
@@ -225,15 +278,16 @@ def _to_numpy(result: Any) -> npt.NDArray[Any]:
 
 def tokenmill_call(op: Op, x: F32, tm: Any) -> Callable[[], Any] | str:
     """tokenmill's call for ``op``, or the reason it cannot run in this build."""
-    if op.name == "softmax":
-        if not hasattr(tm, "softmax"):
-            return "this build has no tokenmill.softmax"
+    if op.name in ("softmax", "log_softmax"):
+        fn = getattr(tm, op.name, None)
+        if fn is None:
+            return f"this build has no tokenmill.{op.name}"
         out = np.empty_like(x)
         try:
-            tm.softmax(x, out=out)
+            fn(x, out=out)
         except TypeError:
-            return lambda: tm.softmax(x)
-        return lambda: tm.softmax(x, out=out)
+            return lambda: fn(x)
+        return lambda: fn(x, out=out)
     if not hasattr(tm, "sample"):
         return "this build has no tokenmill.sample"
     kwargs: dict[str, Any] = {"temperature": op.temperature, "seed": 0}
@@ -266,6 +320,14 @@ def check(op: Op, x: F32, result: Any, library: str, tm: Any, ref: dict[str, Any
             if err <= FLOAT32_REL_TOL:
                 return f"float32 rounding (max rel err {err:.1e} > {SOFTMAX_REL_TOL:.0e})"
             return f"WRONG (max rel err {err:.1e})"
+        if op.name == "log_softmax":
+            exact = ref["log_softmax"]
+            err = float(np.max(np.abs(arr.astype(np.float64) - exact) / np.maximum(abs(exact), 1)))
+            if err <= SOFTMAX_REL_TOL:
+                return f"exact (max err {err:.1e})"
+            if err <= FLOAT32_REL_TOL:
+                return f"float32 rounding (max err {err:.1e} > {SOFTMAX_REL_TOL:.0e})"
+            return f"WRONG (max err {err:.1e})"
         if op.temperature == 0.0:
             bad = int((arr.reshape(-1) != ref["argmax"]).sum())
             return "exact" if bad == 0 else f"WRONG ({bad} rows differ)"
@@ -290,7 +352,7 @@ def check(op: Op, x: F32, result: Any, library: str, tm: Any, ref: dict[str, Any
 
 
 def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
-    """Every sampling row of this mode."""
+    """Every sampling row of this mode: the peers and tokenmill on every usable instruction set."""
     import importlib
     import importlib.util
 
@@ -307,27 +369,88 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
             Skip("sampling", "numpy", "single-threaded: its rows are in the 1-thread table")
         )
     shapes = config.sampling_shapes or (QUICK_SHAPES if config.quick else FULL_SHAPES)
+    rows, r_skips, missing = _shape_rows(config, shapes, ours, torch, "tokenmill", floors=True)
+    skips += r_skips
+    skips += [Skip("sampling", "tokenmill", why) for why in sorted(missing)]
+    if not missing:
+        isa_shapes = tuple(s for s in shapes if s in ISA_SHAPES) or shapes
+        for isa in _other_isas():
+            r, s = _isa_rows(config, isa, isa_shapes)
+            rows += r
+            skips += s
+    return rows, skips
+
+
+def _shape_rows(
+    config: BenchConfig,
+    shapes: tuple[tuple[int, int], ...],
+    tm: Any,
+    torch: Any,
+    label: str,
+    *,
+    floors: bool,
+) -> tuple[list[Row], list[Skip], set[str]]:
+    """The rows of ``shapes``: the floors (if ``floors``), then per operation tokenmill (as
+    ``label``) and, in the process that runs the widest set, the peers."""
     rows: list[Row] = []
+    skips: list[Skip] = []
     missing: set[str] = set()
     for shape in shapes:
         x = make_logits(shape)
-        label = f"[{shape[0]}, {shape[1]}]"
-        floor = measure_with(config, partial(np.max, x, axis=1))
-        rows.append(_row("one read pass", label, "np.max (floor)", config, floor, x, floor, ""))
+        dst = np.empty_like(x)
+        shape_label = f"[{shape[0]}, {shape[1]}]"
+        read_pass = partial(np.max, x, axis=1)
+        copy = partial(np.copyto, dst, x)
+        if floors:
+            read_pass()
+            copy()
+            read, copied = measure_interleaved(
+                [read_pass, copy],
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+                clock=_clock(config),
+            )
+            rows.append(
+                _row(
+                    "one read pass",
+                    shape_label,
+                    "np.max (floor)",
+                    config,
+                    read,
+                    x,
+                    read,
+                    copied,
+                    "",
+                )
+            )
+            rows.append(
+                _row(
+                    "copy floor",
+                    shape_label,
+                    "np.copyto (floor)",
+                    config,
+                    copied,
+                    x,
+                    read,
+                    copied,
+                    "",
+                )
+            )
         for op in OPS:
             ref: dict[str, Any] = {}
             if op.name == "softmax":
                 ref["softmax"] = ref_softmax(x)
+            elif op.name == "log_softmax":
+                ref["log_softmax"] = ref_log_softmax(x)
             elif op.temperature == 0.0:
                 ref["argmax"] = np.argmax(x, axis=1)
             else:
                 ref["kept"] = ref_kept(x, op)
-            peers: list[tuple[str, Callable[[], Any] | str]] = [
-                ("tokenmill", tokenmill_call(op, x, ours))
-            ]
-            if config.threads == 1:
+            peers: list[tuple[str, Callable[[], Any] | str]] = [(label, tokenmill_call(op, x, tm))]
+            if floors and config.threads == 1:
                 peers.append(("numpy", numpy_peer(op, x)))
-            if torch is not None:
+            if floors and torch is not None:
                 peers.append(("torch", torch_peer(op, x, torch)))
             checked: list[tuple[str, Callable[[], Any], str]] = []
             for library, call in peers:
@@ -335,21 +458,102 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
                     missing.add(call)
                     continue
                 try:
-                    checked.append((library, call, check(op, x, call(), library, ours, ref)))
+                    lib = "tokenmill" if library == label else library
+                    checked.append((library, call, check(op, x, call(), lib, tm, ref)))
                 except Exception as exc:  # a peer failing is reported, not fatal
-                    skips.append(Skip("sampling", f"{library} / {op.name} / {label}", str(exc)))
-            read_pass = partial(np.max, x, axis=1)
+                    skips.append(
+                        Skip("sampling", f"{library} / {op.name} / {shape_label}", str(exc))
+                    )
             timings = measure_interleaved(
-                [read_pass] + [call for _, call, _ in checked],
+                [read_pass, copy] + [call for _, call, _ in checked],
                 min_reps=config.min_reps,
                 max_reps=config.max_reps,
                 budget_s=config.row_budget_s,
+                clock=_clock(config),
             )
-            for (library, _, verdict), timing in zip(checked, timings[1:], strict=True):
-                rows.append(_row(op.name, label, library, config, timing, x, timings[0], verdict))
+            for (library, _, verdict), timing in zip(checked, timings[2:], strict=True):
+                rows.append(
+                    _row(
+                        op.name,
+                        shape_label,
+                        library,
+                        config,
+                        timing,
+                        x,
+                        timings[0],
+                        timings[1],
+                        verdict,
+                    )
+                )
             del ref
-    skips += [Skip("sampling", "tokenmill", why) for why in sorted(missing)]
-    return rows, skips
+    return rows, skips, missing
+
+
+def _clock(config: BenchConfig) -> Callable[[], float]:
+    """Thread CPU time with one thread (every library then runs on the calling thread, and on a
+    shared machine this leaves out waiting for a core); wall time with more."""
+    return time.thread_time if config.threads == 1 else time.perf_counter
+
+
+def _other_isas() -> list[str]:
+    """The usable instruction sets other than the one this process runs."""
+    from tokenmill._native import build_info
+
+    info = build_info()
+    usable = info["simd_usable"]
+    if not isinstance(usable, list):
+        return []
+    return [str(isa) for isa in usable if isa != info["simd_chosen"]]
+
+
+def _isa_rows(
+    config: BenchConfig, isa: str, shapes: tuple[tuple[int, int], ...]
+) -> tuple[list[Row], list[Skip]]:
+    """tokenmill's rows with ``TOKENMILL_SIMD=isa``, from a child process (the kernel table is
+    chosen once per process)."""
+    spec = {
+        "isa": isa,
+        "shapes": shapes,
+        "quick": config.quick,
+        "threads": config.threads,
+        "budget_s": config.budget_s,
+    }
+    env = {**os.environ, "TOKENMILL_SIMD": isa}
+    cmd = [sys.executable, "-m", "tokenmill.bench.sampling", json.dumps(spec)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    what = f"tokenmill [{isa}]"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return [], [Skip("sampling", what, f"child process failed: {last}")]
+    doc = json.loads(proc.stdout)
+    if doc["simd"] != isa:
+        return [], [Skip("sampling", what, f"the child ran {doc['simd']}")]
+    rows = [
+        Row(**{**d, "timing": Timing(**d["timing"]) if d["timing"] else None}) for d in doc["rows"]
+    ]
+    return rows, []
+
+
+def _child(spec_json: str) -> int:
+    """Entry of ``_isa_rows``' child: tokenmill's rows only, as JSON on stdout."""
+    from tokenmill import _native
+
+    spec = json.loads(spec_json)
+    shapes = tuple((int(b), int(v)) for b, v in spec["shapes"])
+    config = BenchConfig(
+        quick=spec["quick"],
+        threads=spec["threads"],
+        budget_s=spec["budget_s"],
+        sampling_shapes=shapes,
+    )
+    import tokenmill.sampling as ours
+
+    label = f"tokenmill [{spec['isa']}]"
+    with thread_mode(config.threads):
+        rows, _, _ = _shape_rows(config, shapes, ours, None, label, floors=False)
+    simd = _native.build_info()["simd_chosen"]
+    print(json.dumps({"simd": simd, "rows": [dataclasses.asdict(r) for r in rows]}))
+    return 0
 
 
 def _row(
@@ -360,6 +564,7 @@ def _row(
     timing: Any,
     x: F32,
     floor: Any,
+    copy: Any,
     verdict: str,
 ) -> Row:
     return Row(
@@ -374,5 +579,9 @@ def _row(
         ratio=timing.median_s / floor.median_s,
         ratio_to="np.max (floor)",
         exact=verdict,
-        extra={"GB/s": x.nbytes / timing.median_s / 1e9},
+        extra={"GB/s": x.nbytes / timing.median_s / 1e9, "× copy": timing.median_s / copy.median_s},
     )
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1]))

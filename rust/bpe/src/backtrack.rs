@@ -7,7 +7,14 @@
 //! not agree. Facts 1-3 do not depend on how priorities arise. (P) becomes: every reachable
 //! token's split has a higher merge index than the splits of its multi-byte parts; Qwen 2.5's
 //! list meets it, Llama-3's does not (85 of its 128k tokens are split by a merge listed before
-//! a part's own merge), and such models keep the other engines. See `build_merges`.
+//! a part's own merge). Facts 1-3 and the search do not need (P); only the spine-walk pair
+//! check does, and only through the timing of the runs on `a` and on `b`. So a merge list that
+//! breaks (P) marks *unclean* every token whose merge tree holds a token that breaks it; a pair
+//! with an unclean side is checked by running BPE on the bytes of `a ++ b` over the split map
+//! (`valid_by_run`: at most twice the longest token, quadratic in that), every other pair by the
+//! spine walk, which is exact for it: a clean token's own run merges in increasing merge index
+//! (a node listed later than one created after it would have a descendant available earlier
+//! with a lower index), which is all the timing argument below uses. See `build_merges`.
 //!
 //! # Design notes
 //! Notation: `BPE(x)` is the merge loop of `model.rs` on the bytes `x` (lowest rank first, the
@@ -112,6 +119,11 @@ pub(crate) struct Backtrack {
     shorter: Vec<Rank>,
     /// Prefix tree of the reachable tokens.
     trie: Trie,
+    /// Merge lists that break (P): per id, whether the token's merge tree holds a token split
+    /// by a merge listed before one of its parts' (see `valid`). Empty when (P) holds.
+    unclean: Vec<bool>,
+    /// The id of each single byte (the pair check by a BPE run starts from them).
+    byte_ids: [Rank; 256],
 }
 
 /// A byte trie in breadth-first layout: the children of a node are consecutive nodes, found
@@ -629,6 +641,10 @@ impl Backtrack {
         reachable: impl Fn(Rank) -> bool,
     ) -> Option<Self> {
         let n = len.len();
+        let mut byte_ids = [0; 256];
+        for (b, id) in (0..=255u8).zip(byte_ids.iter_mut()) {
+            *id = model.token_id(&[b])?;
+        }
         let trie_ids = (0..n as Rank).filter(|&id| reachable(id)).collect();
         let mut shorter = vec![NONE; n];
         let trie = Trie::build(
@@ -644,13 +660,16 @@ impl Backtrack {
             pairs,
             shorter,
             trie,
+            unclean: Vec::new(),
+            byte_ids,
         })
     }
 
     /// Build the tables for a merge list (`merge(l, r)`: the merge index of the pair and the
-    /// merged id), or `None` if a byte has no token, an id does not fit the split map, or
-    /// precondition (P) fails: some reachable token's split has a lower merge index than the
-    /// split of one of its multi-byte parts.
+    /// merged id), or `None` if a byte has no token or an id does not fit the split map. Where
+    /// precondition (P) fails (some reachable token's split has a lower merge index than the
+    /// split of one of its multi-byte parts), the tokens whose merge trees hold such a token are
+    /// marked unclean and their pairs are checked by a BPE run (see `valid`).
     ///
     /// A token is reachable iff a full BPE run on its bytes ends in that token; its split is
     /// the last merge of that run (one run per token, over the whole merge list; in parallel).
@@ -697,17 +716,27 @@ impl Backtrack {
             let q = prio[part as usize];
             q == NONE || q < p
         };
-        let ordered = splits
-            .iter()
-            .flatten()
-            .all(|&(l, r, p)| below(l, p) && below(r, p));
-        if !ordered {
-            return None;
+        // A token is clean if every token of its merge tree (itself included) is split by a
+        // merge listed after its parts' splits; parts are shorter, so by increasing length.
+        let mut by_len: Vec<Rank> = (0..n as Rank)
+            .filter(|&id| left[id as usize] != NONE)
+            .collect();
+        by_len.sort_unstable_by_key(|&id| len[id as usize]);
+        let mut unclean = vec![false; n];
+        for id in by_len {
+            let (l, r, p) = (left[id as usize], right[id as usize], prio[id as usize]);
+            unclean[id as usize] =
+                !(below(l, p) && below(r, p)) || unclean[l as usize] || unclean[r as usize];
+        }
+        if !unclean.contains(&true) {
+            unclean = Vec::new();
         }
         let reachable: Vec<bool> = (0..n).map(|id| len[id] == 1 || left[id] != NONE).collect();
-        Self::finish(model, left, right, len, prio, pairs, |id| {
+        let mut bt = Self::finish(model, left, right, len, prio, pairs, |id| {
             reachable[id as usize]
-        })
+        })?;
+        bt.unclean = unclean;
+        Some(bt)
     }
 
     /// The priority of reachable token `t`'s split: its rank, or its merge index.
@@ -740,9 +769,13 @@ impl Backtrack {
         self.trie.walk(at as usize, &rest[8..], best).1
     }
 
-    /// Whether `BPE(a ++ b) = [a, b]` for reachable tokens `a`, `b` (see the design notes).
+    /// Whether `BPE(a ++ b) = [a, b]` for reachable tokens `a`, `b` spelling `bytes` (see the
+    /// design notes).
     #[inline]
-    fn valid(&self, a: Rank, b: Rank) -> bool {
+    fn valid(&self, a: Rank, b: Rank, bytes: &[u8]) -> bool {
+        if !self.unclean.is_empty() && (self.unclean[a as usize] || self.unclean[b as usize]) {
+            return self.valid_by_run(a, b, bytes);
+        }
         let (mut s, mut p) = (a, b);
         // Ranks of the spine nodes created right after `s` / `p` (NONE: never).
         let (mut next_s, mut next_p) = (NONE, NONE);
@@ -770,8 +803,29 @@ impl Backtrack {
         }
     }
 
+    /// [`valid`](Self::valid) by running BPE on the bytes of `a ++ b` over the split map (the
+    /// only merges a run can make, see `build_merges`): for pairs where an unclean token makes
+    /// the spine walk's timing argument fail.
+    /// `bytes` are those of `a ++ b`.
+    #[cold]
+    fn valid_by_run(&self, a: Rank, b: Rank, bytes: &[u8]) -> bool {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut sc) = cell.try_borrow_mut() else {
+                return false;
+            };
+            let rank = |_: usize, _: usize, l: Rank, r: Rank| match self.pairs.get(l, r) {
+                NONE => (NONE, NONE),
+                c => (self.prio(c), c),
+            };
+            merge_parts(bytes, &self.byte_ids, rank, false, &mut sc) == Some((a, b))
+        })
+    }
+
     /// Append the BPE of `piece` to `out`. Returns `false` (with `out` unchanged) only if the
-    /// search fails, which precondition (P) rules out.
+    /// search fails, which the exact pair check rules out.
     pub(crate) fn encode(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let base = out.len();
         let ok = self.search(piece, &mut Tail { out, base });
@@ -823,16 +877,17 @@ impl Backtrack {
                     let Some(prev) = chain.last() else {
                         break;
                     };
+                    let pair = &piece[pos - self.len[prev as usize] as usize..end];
                     let ok = if let Some(m) = memos.as_deref_mut() {
                         let k = key(prev, cand);
                         let slot = &mut m.pairs
                             [(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize];
                         if slot.0 != k {
-                            *slot = (k, self.valid(prev, cand));
+                            *slot = (k, self.valid(prev, cand, pair));
                         }
                         slot.1
                     } else {
-                        self.valid(prev, cand)
+                        self.valid(prev, cand, pair)
                     };
                     if ok {
                         break;
@@ -1138,11 +1193,12 @@ mod tests {
     }
 
     #[test]
-    fn merge_list_precondition_failure_falls_back() {
+    fn merge_list_precondition_failure_checks_by_runs() {
         // "a bc" is listed before "b c": the run on "abc" merges b + c (index 1), then a + bc
         // (index 0), so a split's merge index is below its part's and (P) fails.
         let m = grown_merges(&[]);
-        assert!(Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).is_some());
+        let bt = Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).unwrap();
+        assert!(bt.unclean.is_empty());
         let toks: Vec<(Vec<u8>, Rank)> = (0..=255u8)
             .map(|b| vec![b])
             .chain([b"bc".to_vec(), b"abc".to_vec()])
@@ -1154,12 +1210,51 @@ mod tests {
         ];
         let m = BpeModel::from_merges(toks, merges, false).unwrap();
         assert_eq!(naive_merge(&m, b"abc"), [257]);
-        assert!(Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).is_none());
+        let bt = Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).unwrap();
+        assert_eq!(
+            (0..258).filter(|&id| bt.unclean[id]).collect::<Vec<_>>(),
+            [257]
+        );
+        for piece in [&b"abcbcabcaabcbbcc"[..], b"abc", b"aabcc", b"bcabc", b"cab"] {
+            check(&m, &bt, piece);
+            check(&m, &bt, &piece.repeat(30));
+        }
         let piece = b"abcbcabcaabcbbcc".repeat(30);
         let mut got = Vec::new();
         m.encode_piece(&piece, &mut got);
         assert_eq!(got, naive_merge(&m, &piece));
         assert_eq!(m.count_piece(&piece), got.len());
+    }
+
+    /// Grown merge lists that break (P), many of them: pieces through both pair checks.
+    #[test]
+    fn unclean_merge_lists_match_reference() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |k: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % k as u64) as usize
+        };
+        let mut tested = 0;
+        for _ in 0..400 {
+            let joins: Vec<(usize, usize)> =
+                (0..8 + next(40)).map(|_| (next(64), next(64))).collect();
+            let m = grown_merges(&joins);
+            let bt = Backtrack::build_merges(m.vocab(), |l, r| m.merge(l, r)).unwrap();
+            if bt.unclean.is_empty() {
+                continue;
+            }
+            tested += 1;
+            for _ in 0..6 {
+                let piece: Vec<u8> = (0..1 + next(300)).map(|_| b'a' + next(4) as u8).collect();
+                check(&m, &bt, &piece);
+            }
+            for c in b'a'..=b'd' {
+                check(&m, &bt, &vec![c; 1 + next(600)]);
+            }
+        }
+        assert!(tested >= 50, "only {tested} lists broke (P)");
     }
 
     proptest! {

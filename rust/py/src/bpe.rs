@@ -142,13 +142,36 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
-    /// Load a Hugging Face `tokenizer.json` byte-level BPE model.
+    /// Load a Hugging Face `tokenizer.json` through the table cache (`TOKENMILL_CACHE_DIR`).
+    /// Returns the encoding, the ids its post-processor adds before and after one sequence, and
+    /// what the cache did (`"hit"`, `"stored"`, `"replaced"`, `"not-stored"`, `"off"`,
+    /// `"not-covered"`).
     #[staticmethod]
-    fn from_tokenizer_json(py: Python<'_>, path: &str, name: &str) -> PyResult<Self> {
+    #[allow(clippy::type_complexity)]
+    fn from_tokenizer_json(
+        py: Python<'_>,
+        path: &str,
+        name: &str,
+    ) -> PyResult<(Self, Vec<u32>, Vec<u32>, &'static str)> {
         let data = read_file(path)?;
-        let enc = pool::here(py, || tokenmill_bpe::hf::encoding_from_json(name, &data))?
-            .map_err(|e| errors::vocab_error_at(path, &e))?;
-        Ok(Self::wrap(enc))
+        let dir = tokenmill_bpe::hf::table_cache::default_dir();
+        let loaded = pool::here(py, || {
+            tokenmill_bpe::hf::table_cache::load(name, &data, dir.as_deref())
+        })?
+        .map_err(|e| errors::vocab_error_at(path, &e))?;
+        let t = loaded.template;
+        Ok((
+            Self::wrap(loaded.encoding),
+            t.prefix,
+            t.suffix,
+            loaded.status.as_str(),
+        ))
+    }
+
+    /// The table cache's directory (`None`: caching is off).
+    #[staticmethod]
+    fn table_cache_dir() -> Option<std::path::PathBuf> {
+        tokenmill_bpe::hf::table_cache::default_dir()
     }
 
     /// Load a tokenizer file recognised by its content: a Hugging Face `tokenizer.json`

@@ -1,7 +1,7 @@
 //! The draw: one inverse-CDF step over the kept set, and log-probabilities under it.
 //!
 //! Design notes: the draw walks the kept set in increasing id order with `u = philox(seed, step,
-//! draw)`; with no filter at all, over the 1024-logit block sums of the online pass, then inside
+//! draw)`; with no filter at all, over the 256-logit block sums of the online pass, then inside
 //! one block. Nothing depends on the row's position, the batch, or the thread: same inputs, same
 //! token.
 
@@ -18,8 +18,9 @@ fn weight(v: f32, a: &ExpArgs) -> f64 {
     }
 }
 
-/// Logits per block sum of the unfiltered draw (divides `online::CHUNK`).
-pub(crate) const SUM_BLOCK: usize = 1024;
+/// Logits per block sum of the unfiltered draw (divides `online::CHUNK`): one exp piece of the
+/// online pass, so the walk inside the drawn block costs ~128 f64 exps on average.
+pub(crate) const SUM_BLOCK: usize = 256;
 
 /// One inverse-CDF draw from the kept set.
 pub(crate) fn draw(l: &[f32], st: &RowState, w: &Work, u: f64) -> usize {

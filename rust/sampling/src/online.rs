@@ -9,7 +9,10 @@
 //! (`ExpArgs::unscale`, see `simd/mod.rs`); when the running max rises, later blocks use the new
 //! one and the caller rescales earlier sums by `exp((ref - max) / T)` in f64. The running
 //! max only rises a few times per row (O(log chunks) for exchangeable logits), so the extra
-//! `ExpArgs` set-ups are negligible.
+//! `ExpArgs` set-ups are negligible. While a piece is in L1 the pass can also write the output
+//! (softmax: the exp values; log-softmax: `(x - ref) / T`), with write prefetches of the next
+//! chunk's output lines, and gather candidates above a threshold that follows the running max
+//! (top-p's first rung, see [`Collect`]): the row is read from memory once whatever the mode.
 //!
 //! Cost: one read of the row plus one exp per logit; O(len / CHUNK) bookkeeping. Invariants: the
 //! chunking is fixed (independent of thread count and batch layout), so a row's results are
@@ -17,7 +20,7 @@
 //! holding a NaN or `+inf` stops the pass (`None`), and the caller reports the row's error from
 //! a full scan, so the error does not depend on the chunking either.
 
-use crate::simd::{ExpArgs, Kernels};
+use crate::simd::{Affine, ExpArgs, Kernels};
 
 /// Logits per chunk: 8 KiB, which stays in L1 between the max and the exp.
 pub(crate) const CHUNK: usize = 2048;
@@ -37,9 +40,22 @@ pub(crate) enum Mode<'a> {
     Sum,
     /// Write `exp((x - ref) / T) / unscale` to the output (same length as the row).
     Write(&'a mut [f32]),
+    /// Sum, and write `(x - ref) / T` to the output (log-softmax: the caller subtracts each
+    /// block's constant afterwards, while the output is still in cache).
+    LogWrite(&'a mut [f32]),
     /// Only sums, by an `exp_sum_fast` kernel (every term within `fast_exp_eps`; the top-p pass
     /// of `sample.rs`).
     Fast(fn(&[f32], &ExpArgs) -> f64),
+}
+
+/// Candidates gathered during the pass: the ids of every logit at or above `running max - below`
+/// (the running max when its piece is reached, so never above the final row's `max - below`:
+/// a superset of `{x >= max - below}` taken from L1, which spares a compare pass over the row).
+pub(crate) struct Collect<'a> {
+    pub below: f64,
+    pub idx: &'a mut Vec<u32>,
+    /// The logits of `idx`, read while their piece is in L1.
+    pub vals: &'a mut Vec<f32>,
 }
 
 /// Logits per exp kernel call (1 KiB): the unit between two groups of prefetches.
@@ -60,8 +76,25 @@ fn prefetch(x: &[f32]) {
     let _ = x;
 }
 
+/// Hint the cache to fetch `out` for writing (no effect on results; a no-op off x86-64): the
+/// output lines' read-for-ownership then overlaps the exp work instead of stalling the stores.
+#[inline]
+fn prefetch_w(out: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+        for line in out.chunks(16) {
+            // SAFETY: prefetch never faults and `line` is a valid address.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = out;
+}
+
 /// Run the pass over `x` at `1/T = inv_t`, pushing one [`Block`] per `sub` logits (`sub` divides
-/// `CHUNK`) into `blocks`. Returns the row max (`-inf` if every logit is `-inf`), or `None` if a
+/// `CHUNK`) into `blocks`, and, with `collect`, the candidate ids (see [`Collect`], increasing).
+/// Returns the row max (`-inf` if every logit is `-inf`), or `None` if a
 /// NaN or `+inf` was met (the caller scans the row for the error).
 pub(crate) fn pass(
     k: &Kernels,
@@ -69,10 +102,15 @@ pub(crate) fn pass(
     inv_t: f64,
     sub: usize,
     mut mode: Mode<'_>,
+    mut collect: Option<Collect<'_>>,
     blocks: &mut Vec<Block>,
 ) -> Option<f32> {
     debug_assert!(sub > 0 && CHUNK.is_multiple_of(sub));
     blocks.clear();
+    if let Some(c) = &mut collect {
+        c.idx.clear();
+        c.vals.clear();
+    }
     let mut m = f32::NEG_INFINITY;
     let mut args: Option<ExpArgs> = None;
     let mut start = 0;
@@ -94,12 +132,20 @@ pub(crate) fn pass(
             let mut sum = 0.0;
             if m == f32::NEG_INFINITY {
                 // Nothing finite yet: every logit here is -inf.
-                if let Mode::Write(out) = &mut mode {
-                    out[at..at + b.len()].fill(0.0);
+                match &mut mode {
+                    Mode::Write(out) => out[at..at + b.len()].fill(0.0),
+                    Mode::LogWrite(out) => out[at..at + b.len()].fill(f32::NEG_INFINITY),
+                    _ => {}
                 }
             } else {
                 let a = *args.get_or_insert_with(|| ExpArgs::new(m, inv_t));
                 unscale = a.unscale;
+                let thr = collect
+                    .as_ref()
+                    .map_or(f32::INFINITY, |c| (f64::from(m) - c.below) as f32);
+                // log-softmax's `(x - ref) / T` (set up only in that mode).
+                let affine = matches!(mode, Mode::LogWrite(_))
+                    .then(|| Affine::new(inv_t, f64::from(m) * inv_t));
                 for (q, piece) in b.chunks(PIECE).enumerate() {
                     // Spread the next chunk's prefetches over this chunk's exp pieces, a few lines
                     // at a time: a burst of 128 queues behind the miss buffers and stalls (measured
@@ -107,16 +153,36 @@ pub(crate) fn pass(
                     let step = next.len().div_ceil(CHUNK / PIECE);
                     let i = (j * (sub / PIECE) + q) * step;
                     if i < next.len() {
-                        prefetch(&next[i..(i + step).min(next.len())]);
+                        let to = (i + step).min(next.len());
+                        prefetch(&next[i..to]);
+                        if let Mode::Write(out) | Mode::LogWrite(out) = &mode {
+                            prefetch_w(&out[end + i..end + to]);
+                        }
                     }
                     let at = at + q * PIECE;
                     sum += match &mut mode {
                         Mode::Write(out) => {
                             k.exp_write_row(piece, &a, &mut out[at..at + piece.len()])
                         }
+                        Mode::LogWrite(out) => {
+                            if let Some(af) = &affine {
+                                (k.affine_write)(piece, af, &mut out[at..at + piece.len()]);
+                            }
+                            k.exp_sum_row(piece, &a)
+                        }
                         Mode::Sum => k.exp_sum_row(piece, &a),
                         Mode::Fast(fast) => Kernels::exp_sum_fast_row(*fast, piece, &a),
                     };
+                    if let Some(c) = &mut collect {
+                        // The piece is in L1 now: the compare costs no memory traffic.
+                        let from = c.idx.len();
+                        (k.collect_ge)(piece, thr, c.idx);
+                        c.vals
+                            .extend(c.idx[from..].iter().map(|&i| piece[i as usize]));
+                        for i in &mut c.idx[from..] {
+                            *i += at as u32;
+                        }
+                    }
                 }
                 sum *= a.unscale;
             }

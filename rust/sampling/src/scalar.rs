@@ -19,6 +19,7 @@ pub(crate) const TABLE: Kernels = Kernels {
     exp_write,
     scale,
     affine_write,
+    shift,
     collect_ge,
 };
 
@@ -89,6 +90,13 @@ pub(crate) fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
         } else {
             (f64::from(v) * a.s - a.c) as f32
         };
+    }
+}
+
+/// `out[i] -= c`.
+pub(crate) fn shift(out: &mut [f32], c: f32) {
+    for o in out {
+        *o -= c;
     }
 }
 

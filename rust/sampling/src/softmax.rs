@@ -5,7 +5,7 @@ use crate::filters::{finite_max, online_max};
 use crate::online::{self, Block};
 use crate::params::{bad, MIN_TEMPERATURE};
 use crate::scratch::with_scratch;
-use crate::simd::{kernels, Affine, ExpArgs};
+use crate::simd::{kernels, ExpArgs};
 
 /// Softmax (or log-softmax) of one row at temperature `t > 0`, written to `out`. Below
 /// [`MIN_TEMPERATURE`](crate::MIN_TEMPERATURE) the result is the `T -> 0` limit (uniform over
@@ -15,7 +15,10 @@ use crate::simd::{kernels, Affine, ExpArgs};
 /// a second pass over the output, while it is still in cache and last-written chunk first,
 /// multiplies each chunk by `exp((ref - max) / T) / S` (one rounding, which also removes the
 /// bias). Outputs that land in the subnormal range are recomputed in f64 from the logit, so they
-/// are correctly rounded. log-softmax: the same pass without writes, then `x / T - log Z`.
+/// are correctly rounded. log-softmax: the same pass writes `(x - ref) / T` (the exp only sums),
+/// and the second pass, over the output in cache, subtracts each block's `(max - ref) / T + ln Z`.
+/// Both write the output once from the logits and touch it once more in cache: one read of the
+/// row from memory, one write.
 ///
 /// Measured and dropped (in-process A/B against this version, [64, 128256] rows, AVX2 VM with a
 /// 512 KiB L2): staging the first pass in a per-thread buffer and writing `out` once with
@@ -65,16 +68,27 @@ fn softmax_with(
     let k = kernels();
     let inv_t = 1.0 / t;
     let mode = if log {
-        online::Mode::Sum
+        online::Mode::LogWrite(&mut *out)
     } else {
         online::Mode::Write(&mut *out)
     };
-    let m = online_max(k, row, x, inv_t, online::CHUNK, mode, blocks)?;
+    let m = online_max(k, row, x, inv_t, online::CHUNK, mode, None, blocks)?;
     // The normaliser (each block moved to the row max).
     let z = online::normaliser(blocks, m, inv_t);
     if log {
-        let c = f64::from(m) * inv_t + z.ln();
-        (k.affine_write)(x, &Affine::new(inv_t, c), out);
+        // The pass wrote `(x - ref) / T <= 0`; subtract `(max - ref) / T + ln Z >= 0`, last-written
+        // block first. Both sides have the result's sign, so no cancellation: the two roundings
+        // (and that of the constant) stay within 2e-7 of the result.
+        let ln_z = z.ln();
+        for (c, b) in blocks.iter().enumerate().rev() {
+            if b.r#ref == f32::NEG_INFINITY {
+                continue; // all -inf, written as such
+            }
+            let lo = c * online::CHUNK;
+            let hi = (lo + online::CHUNK).min(x.len());
+            let shift = (f64::from(m) - f64::from(b.r#ref)) * inv_t + ln_z;
+            (k.shift)(&mut out[lo..hi], shift as f32);
+        }
         return Ok(());
     }
     let a = ExpArgs::new(m, inv_t);
@@ -138,6 +152,22 @@ mod tests {
             for t in [1.0, 0.7, 0.05] {
                 let (e, z) = exp_weights(x, t);
                 let mut a = vec![0.0f32; x.len()];
+                softmax_row(0, x, t, true, &mut a).unwrap();
+                let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                for (i, (&got, &xi)) in a.iter().zip(x).enumerate() {
+                    let r = (f64::from(xi) - f64::from(m)) / t - z.ln();
+                    if xi == f32::NEG_INFINITY {
+                        assert_eq!(got, f32::NEG_INFINITY, "len {} t {t} i {i}", x.len());
+                    } else {
+                        let err = (f64::from(got) - r).abs();
+                        assert!(
+                            // ln Z carries the sum's ~1e-7 relative error as an absolute one.
+                            err <= 3e-7 * r.abs() + 2e-7,
+                            "log: len {} t {t} i {i}: {got} vs {r}",
+                            x.len()
+                        );
+                    }
+                }
                 softmax_row(0, x, t, false, &mut a).unwrap();
                 for (i, (&got, &ei)) in a.iter().zip(&e).enumerate() {
                     let r = ei / z;

@@ -38,6 +38,7 @@ pub mod normalize;
 pub mod post;
 pub mod split;
 pub mod spm_json;
+pub mod table_cache;
 
 use serde_json::{Map, Value};
 
@@ -197,22 +198,7 @@ impl HfTokenizer {
     /// As [`from_json`](Self::from_json).
     pub fn from_value(root: &Value) -> Result<Self, VocabError> {
         let root = Obj::new(root, "")?;
-
-        let normalizer = match root.get("normalizer") {
-            None => HfNormalizer::default(),
-            Some(v) => {
-                let mut steps = Vec::new();
-                parse_normalizer(&Obj::new(v, "normalizer")?, &mut steps)?;
-                HfNormalizer { steps }
-            }
-        };
-        let mut normalizer = normalizer;
-        let pre_v = root.req("pre_tokenizer")?;
-        let (pre_tokenizer, prefix_space) = parse_pre_tokenizer_root(pre_v)?;
-        let identity_normalizer = normalizer.is_identity();
-        if prefix_space {
-            normalizer.steps.push(Step::PrefixSpace);
-        }
+        let (normalizer, pre_tokenizer, identity_normalizer) = parse_pipeline(&root)?;
         if let Some(d) = root.get("decoder") {
             let d = Obj::new(d, "decoder")?;
             match d.type_name()? {
@@ -313,31 +299,60 @@ pub fn encoding_from_value(name: &str, root: &Value) -> Result<Encoding, VocabEr
     if spm_json::is_sentencepiece_style(root) {
         return spm_json::encoding(name, root);
     }
-    let hf = HfTokenizer::from_value(root)?;
-    let normalizer: Option<Box<dyn crate::Normalizer>> = if hf.normalizer.is_identity() {
-        None
-    } else {
-        Some(Box::new(hf.normalizer))
+    HfTokenizer::from_value(root)?.into_encoding(name)
+}
+
+impl HfTokenizer {
+    /// The [`Encoding`] named `name` (see [`encoding_from_json`]).
+    ///
+    /// # Errors
+    /// Added tokens that clash with the vocabulary.
+    pub fn into_encoding(self, name: &str) -> Result<Encoding, VocabError> {
+        let normalizer: Option<Box<dyn crate::Normalizer>> = if self.normalizer.is_identity() {
+            None
+        } else {
+            Some(Box::new(self.normalizer))
+        };
+        let always = self.added_tokens.iter().map(|t| !t.special).collect();
+        let specials = self
+            .added_tokens
+            .into_iter()
+            .map(|t| (t.content, t.id))
+            .collect();
+        let mut enc = Encoding::new(
+            name,
+            self.model,
+            Box::new(self.pre_tokenizer),
+            normalizer,
+            specials,
+        )
+        .map_err(|e| match e {
+            VocabError::InvalidVocab(message) => err("added_tokens", message),
+            other => other,
+        })?;
+        enc.set_always_matched(always);
+        Ok(enc)
+    }
+}
+
+/// The `normalizer` and `pre_tokenizer` of a document (or of the two-field object a table cache
+/// keeps of them), and whether the normalizer leaves text unchanged before a leading ByteLevel
+/// step's prefix space is added to it.
+fn parse_pipeline(root: &Obj<'_>) -> Result<(HfNormalizer, PreTok, bool), VocabError> {
+    let mut normalizer = match root.get("normalizer") {
+        None => HfNormalizer::default(),
+        Some(v) => {
+            let mut steps = Vec::new();
+            parse_normalizer(&Obj::new(v, "normalizer")?, &mut steps)?;
+            HfNormalizer { steps }
+        }
     };
-    let always = hf.added_tokens.iter().map(|t| !t.special).collect();
-    let specials = hf
-        .added_tokens
-        .into_iter()
-        .map(|t| (t.content, t.id))
-        .collect();
-    let mut enc = Encoding::new(
-        name,
-        hf.model,
-        Box::new(hf.pre_tokenizer),
-        normalizer,
-        specials,
-    )
-    .map_err(|e| match e {
-        VocabError::InvalidVocab(message) => err("added_tokens", message),
-        other => other,
-    })?;
-    enc.set_always_matched(always);
-    Ok(enc)
+    let (pre_tokenizer, prefix_space) = parse_pre_tokenizer_root(root.req("pre_tokenizer")?)?;
+    let identity_normalizer = normalizer.is_identity();
+    if prefix_space {
+        normalizer.steps.push(Step::PrefixSpace);
+    }
+    Ok((normalizer, pre_tokenizer, identity_normalizer))
 }
 
 fn parse_normalizer(n: &Obj<'_>, steps: &mut Vec<Step>) -> Result<(), VocabError> {

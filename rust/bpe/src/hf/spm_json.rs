@@ -303,6 +303,15 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
                     .ok_or_else(|| err(m.field("unk_id"), format!("expected an id below {n}")))?,
             ),
         };
+        if unk.is_none() && bytes.is_none() {
+            // Hugging Face loads such a file and raises on the first character no piece covers;
+            // encoding cannot fail here, so the file is refused rather than that text encoded
+            // without the character.
+            return Err(err(
+                m.field("unk_id"),
+                "missing, and byte_fallback is off: a character no piece covers would have no id",
+            ));
+        }
         let uni = Unigram::from_hf(&pieces, unk.unwrap_or(Rank::MAX))?;
         (
             Algo::Unigram(uni),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A tiny byte-level BPE file: 256 byte tokens plus the merges given, and a pre-tokenizer.
-fn doc(merges: &str, pre: &str, extra: &str) -> String {
+pub(super) fn doc(merges: &str, pre: &str, extra: &str) -> String {
     let table = bytelevel::byte_to_char();
     let mut vocab: Vec<String> = table.iter().map(|c| c.to_string()).collect();
     let merges: Vec<(&str, &str)> = merges

@@ -1,6 +1,8 @@
 //! Building a [`BpeModel`] from a rank list (tiktoken) or a vocabulary and merge list (Hugging
 //! Face), and the per-model tables derived from the vocabulary.
 
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
@@ -9,6 +11,15 @@ use super::{BpeModel, Rank, NONE};
 use crate::cache;
 use crate::vocab::Vocab;
 use crate::VocabError;
+
+/// A merge-list model's own tables, borrowed for writing or owned after reading (see
+/// [`BpeModel::merge_tables`]).
+pub(crate) struct MergeTables<'a> {
+    pub data: Cow<'a, [u8]>,
+    pub offsets: Cow<'a, [u32]>,
+    pub pairs: Vec<[u32; 4]>,
+    pub whole_piece_lookup: bool,
+}
 
 /// Slack over twice the token count that vocabulary ids may reach.
 const MAX_ID_GAP: usize = 1 << 16;
@@ -91,25 +102,96 @@ impl BpeModel {
             // merge list into a map, so later entries overwrite earlier ones).
             pairs.insert((l, r), (index as u32, m));
         }
-        model.pairs = pairs;
+        model.set_merge_pairs(pairs);
+        Ok(model)
+    }
+
+    /// Install a merge list's pair map and derive the two-byte pair tables from it.
+    fn set_merge_pairs(&mut self, pairs: FxHashMap<(Rank, Rank), (u32, Rank)>) {
+        self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];
         let mut merged = vec![0 as Rank; 1 << 16];
         for a in 0..=255u8 {
             for b in 0..=255u8 {
-                let (l, r) = (
-                    model.byte_ids[usize::from(a)],
-                    model.byte_ids[usize::from(b)],
-                );
-                if let Some(&(p, m)) = model.pairs.get(&(l, r)) {
+                let (l, r) = (self.byte_ids[usize::from(a)], self.byte_ids[usize::from(b)]);
+                if let Some(&(p, m)) = self.pairs.get(&(l, r)) {
                     let k = usize::from(a) << 8 | usize::from(b);
                     prio[k] = p;
                     merged[k] = m;
                 }
             }
         }
-        model.byte_pairs = prio;
-        model.byte_pair_ids = merged;
+        self.byte_pairs = prio;
+        self.byte_pair_ids = merged;
+    }
+
+    /// A merge-list model's tables as [`from_merge_tables`](Self::from_merge_tables) takes
+    /// them: packed token bytes, their offsets, `[left, right, merge index, merged]` per pair
+    /// (in merge order) and the whole-piece-lookup flag. `None` for rank vocabularies.
+    pub(crate) fn merge_tables(&self) -> Option<MergeTables<'_>> {
+        if self.by_rank {
+            return None;
+        }
+        let (data, offsets) = self.vocab.packed();
+        let mut pairs: Vec<[u32; 4]> = self
+            .pairs
+            .iter()
+            .map(|(&(l, r), &(index, m))| [l, r, index, m])
+            .collect();
+        // In the order of the map's buckets, so that rebuilding the map writes its memory
+        // front to back instead of at random (a hash table over MiBs: each random write a cache
+        // miss). Any order gives the same map; this one is only faster to insert.
+        let buckets = (pairs.len().max(8) * 8 / 7).next_power_of_two();
+        let hasher = rustc_hash::FxBuildHasher;
+        pairs.sort_unstable_by_key(|p| {
+            let h = hasher.hash_one((p[0], p[1])) as usize;
+            (h & (buckets - 1), p[2])
+        });
+        Some(MergeTables {
+            data: data.into(),
+            offsets: offsets.into(),
+            pairs,
+            whole_piece_lookup: self.whole_piece_lookup,
+        })
+    }
+
+    /// Rebuild a merge-list model from [`merge_tables`](Self::merge_tables), checking them as
+    /// untrusted input: offsets within the data, every pair's ids tokens whose bytes join.
+    ///
+    /// # Errors
+    /// Tables that break any of those rules, or a duplicate token.
+    pub(crate) fn from_merge_tables(t: MergeTables<'_>) -> Result<Self, VocabError> {
+        let bad = |what: &str| VocabError::InvalidVocab(format!("table cache: {what}"));
+        let ok = t.offsets.first() == Some(&0)
+            && t.offsets.windows(2).all(|w| w[0] <= w[1])
+            && t.offsets
+                .last()
+                .is_some_and(|&e| e as usize == t.data.len());
+        if !ok {
+            return Err(bad("offsets out of order or beyond the data"));
+        }
+        let mut model = Self::from_packed(t.data.into_owned(), t.offsets.into_owned())?;
+        model.whole_piece_lookup = t.whole_piece_lookup;
+        let mut pairs = FxHashMap::default();
+        pairs.reserve(t.pairs.len());
+        for &[l, r, index, m] in &t.pairs {
+            let joins = match (
+                model.token_bytes(l),
+                model.token_bytes(r),
+                model.token_bytes(m),
+            ) {
+                (Some(a), Some(b), Some(c)) => {
+                    c.len() == a.len() + b.len() && c.starts_with(a) && c.ends_with(b)
+                }
+                _ => false,
+            };
+            if !joins || index == NONE {
+                return Err(bad("a merge whose parts do not join into its result"));
+            }
+            pairs.insert((l, r), (index, m));
+        }
+        model.set_merge_pairs(pairs);
         Ok(model)
     }
 

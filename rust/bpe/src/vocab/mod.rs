@@ -101,6 +101,11 @@ impl Vocab {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
+    /// The packed token bytes and their offsets (see [`from_packed`](Self::from_packed)).
+    pub(crate) fn packed(&self) -> (&[u8], &[u32]) {
+        (&self.data, &self.offsets)
+    }
+
     /// Number of id slots (one past the largest id).
     #[must_use]
     pub(crate) fn n_ids(&self) -> usize {

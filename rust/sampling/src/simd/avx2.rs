@@ -17,6 +17,7 @@ pub(super) fn table() -> Option<Kernels> {
             exp_write,
             scale,
             affine_write,
+            shift,
             collect_ge,
         })
     } else {
@@ -46,6 +47,9 @@ fn scale(out: &mut [f32], f: f32) -> bool {
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
     unsafe { affine_write_k(x, a, out) }
+}
+fn shift(out: &mut [f32], c: f32) {
+    unsafe { shift_k(out, c) }
 }
 fn collect_ge(x: &[f32], thr: f32, out: &mut Vec<u32>) {
     unsafe { collect_ge_k(x, thr, out) }
@@ -455,6 +459,20 @@ fn scale_k(out: &mut [f32], f: f32) -> bool {
         i += 8;
     }
     scalar::scale(&mut out[i..], f) | (_mm256_movemask_ps(sub) != 0)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn shift_k(out: &mut [f32], c: f32) {
+    let cv = _mm256_set1_ps(c);
+    let n = out.len();
+    let p = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= out.len().
+        unsafe { _mm256_storeu_ps(p.add(i), _mm256_sub_ps(_mm256_loadu_ps(p.add(i)), cv)) };
+        i += 8;
+    }
+    scalar::shift(&mut out[i..], c);
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -23,6 +23,7 @@ pub(super) fn table() -> Option<Kernels> {
             exp_write,
             scale,
             affine_write,
+            shift,
             collect_ge,
         })
     } else {
@@ -52,6 +53,9 @@ fn scale(out: &mut [f32], f: f32) -> bool {
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
     unsafe { affine_write_k(x, a, out) }
+}
+fn shift(out: &mut [f32], c: f32) {
+    unsafe { shift_k(out, c) }
 }
 fn collect_ge(x: &[f32], thr: f32, out: &mut Vec<u32>) {
     unsafe { collect_ge_k(x, thr, out) }
@@ -346,6 +350,20 @@ fn scale_k(out: &mut [f32], f: f32) -> bool {
         i += 16;
     }
     scalar::scale(&mut out[i..], f) | (sub != 0)
+}
+
+#[target_feature(enable = "avx512f")]
+fn shift_k(out: &mut [f32], c: f32) {
+    let cv = _mm512_set1_ps(c);
+    let n = out.len();
+    let p = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= out.len().
+        unsafe { _mm512_storeu_ps(p.add(i), _mm512_sub_ps(_mm512_loadu_ps(p.add(i)), cv)) };
+        i += 16;
+    }
+    scalar::shift(&mut out[i..], c);
 }
 
 #[target_feature(enable = "avx512f")]

@@ -34,9 +34,10 @@
 //!   `n >= -160` after the clamp).
 //!
 //! AVX-512 (`avx512.rs`) runs the same exp on 16 lanes (always the split form). NEON
-//! (`neon.rs`; tested only on a CPU that has it) keeps the longer form: `n = round(a log2 e)` by
-//! a rounding instruction, the exact reduction above with `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)`
-//! as two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /
+//! (`neon.rs`; tested on aarch64, or on x86-64 under qemu-aarch64 by `scripts/dev neon`) keeps the
+//! longer form: `n = round(a log2 e)` by a rounding instruction, the exact reduction above with
+//! `M` split instead of `D`, the degree-6 polynomial `POLY` on `|r| <= ln2/2`, `2^(n + 64)` as
+//! two exact power-of-two multiplies, then one multiply by `k_f32` (the f32 nearest `1 /
 //! (2^64 unscale)`) to carry the common scale.
 //!
 //! Relative error against the float64 reference (`exp(a) / unscale` computed in f64, rounded
@@ -246,6 +247,8 @@ pub struct Kernels {
     pub scale: fn(&mut [f32], f32) -> bool,
     /// Write `x * s - c` (`-inf` stays `-inf`).
     pub affine_write: fn(&[f32], &Affine, &mut [f32]),
+    /// Subtract `c` in place (one f32 rounding per value, so every ISA agrees bit for bit).
+    pub shift: fn(&mut [f32], f32),
     /// Append the indices of `x >= thr`, increasing.
     pub collect_ge: fn(&[f32], f32, &mut Vec<u32>),
 }
@@ -524,6 +527,11 @@ mod tests {
                 }
                 let mut s1 = o2.clone();
                 let mut s2 = o2.clone();
+                (k.shift)(&mut s1, 1.0 + thr);
+                (scalar.shift)(&mut s2, 1.0 + thr);
+                prop_assert_eq!(&s1, &s2, "{}", k.name);
+                let mut s1 = o2.clone();
+                let mut s2 = o2.clone();
                 (k.scale)(&mut s1, 0.37);
                 (scalar.scale)(&mut s2, 0.37);
                 prop_assert_eq!(&s1, &s2);
@@ -598,6 +606,14 @@ mod tests {
                 check_exp(&k, &x, t);
             }
         }
+    }
+
+    /// On aarch64 (also under user-mode qemu, `scripts/dev neon`) the NEON table is found, so
+    /// every equivalence test above compares it with the scalar one.
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn neon_is_usable_on_aarch64() {
+        assert_eq!(available()[0].name, "neon");
     }
 
     #[test]

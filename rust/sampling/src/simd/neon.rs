@@ -20,6 +20,7 @@ pub(super) fn table() -> Option<Kernels> {
             exp_write,
             scale,
             affine_write,
+            shift,
             collect_ge,
         })
     } else {
@@ -45,6 +46,9 @@ fn scale(out: &mut [f32], f: f32) -> bool {
 }
 fn affine_write(x: &[f32], a: &Affine, out: &mut [f32]) {
     unsafe { affine_write_k(x, a, out) }
+}
+fn shift(out: &mut [f32], c: f32) {
+    unsafe { shift_k(out, c) }
 }
 fn collect_ge(x: &[f32], thr: f32, out: &mut Vec<u32>) {
     unsafe { collect_ge_k(x, thr, out) }
@@ -209,6 +213,20 @@ fn scale_k(out: &mut [f32], f: f32) -> bool {
         i += 4;
     }
     scalar::scale(&mut out[i..], f) | (vmaxvq_u32(sub) != 0)
+}
+
+#[target_feature(enable = "neon")]
+fn shift_k(out: &mut [f32], c: f32) {
+    let cv = vdupq_n_f32(c);
+    let n = out.len();
+    let p = out.as_mut_ptr();
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= out.len().
+        unsafe { vst1q_f32(p.add(i), vsubq_f32(vld1q_f32(p.add(i)), cv)) };
+        i += 4;
+    }
+    scalar::shift(&mut out[i..], c);
 }
 
 #[target_feature(enable = "neon")]
