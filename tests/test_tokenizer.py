@@ -49,6 +49,8 @@ def pair(request: pytest.FixtureRequest) -> tuple[Any, Any]:
 PUBLISHED_SHA256 = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
 }
 
 
@@ -61,11 +63,11 @@ def test_bundled_files_match_tiktoken_hashes() -> None:
 
 
 def test_wheel_ships_no_rank_files() -> None:
-    # The cl100k / o200k ranks ship once, inside the extension.
+    # The rank files ship once, inside the extension.
     from importlib import resources
 
     names = [p.name for p in (resources.files("tokenmill") / "data").iterdir()]
-    assert not [n for n in names if n.startswith(("cl100k_base", "o200k_base"))], names
+    assert not [n for n in names if n.endswith((".tiktoken", ".tiktoken.gz"))], names
 
 
 def test_samples_match_tiktoken(pair: tuple[Any, Any]) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
+U16 = npt.NDArray[np.uint16]
 T = TypeVar("T")
 
 
@@ -41,14 +42,14 @@ def _from_torch(torch: ModuleType, x: Any) -> np.ndarray[Any, Any]:
             f"tensor.cpu() (the logits of the last position are enough: logits[:, -1].cpu())"
         )
     x = x.detach()  # requires_grad tensors: sampling is not differentiable
-    if x.dtype == torch.bfloat16:
-        return bf16_to_f32(np.from_dlpack(x.view(torch.int16)).view(np.uint16))
+    if x.dtype == torch.bfloat16:  # numpy has no bfloat16: its bit patterns, not a copy
+        return np.from_dlpack(x.view(torch.int16)).view(np.uint16)
     return np.from_dlpack(x)
 
 
 def as_numpy(x: object) -> np.ndarray[Any, Any]:
     """``x`` as a numpy array, without a copy where the source allows it (a CPU torch tensor is
-    read through DLPack; a bfloat16 one is widened to float32)."""
+    read through DLPack; a bfloat16 one as its uint16 bit patterns)."""
     if isinstance(x, np.ndarray):
         return x
     torch = torch_of(x)
@@ -63,24 +64,26 @@ def as_numpy(x: object) -> np.ndarray[Any, Any]:
 
 
 class Logits(NamedTuple):
-    """A 2-D C-contiguous float32 view of the caller's logits and whether they were 1-D."""
+    """A 2-D C-contiguous view of the caller's logits (float32, or bfloat16 as uint16 bits) and
+    whether they were 1-D."""
 
-    rows: F32
+    rows: F32 | U16
     one_d: bool
 
 
 _F32 = np.dtype(np.float32)
 
 
-def _is_bf16(dtype: np.dtype[Any]) -> bool:
+def is_bf16(dtype: np.dtype[Any]) -> bool:
     """ml_dtypes' bfloat16 (a user-defined numpy dtype, kind ``V``) or its 16-bit patterns.
     ``dtype.name`` is only read for kind ``V``: numpy computes it in Python, at several µs."""
     return dtype == np.uint16 or (dtype.kind == "V" and dtype.name == "bfloat16")
 
 
 def logits_2d(x: object) -> Logits:
-    """2-D C-contiguous aligned float32 view of ``x`` (copied only if needed) and whether it was
-    1-D."""
+    """2-D C-contiguous aligned view of ``x`` (copied only if needed) and whether it was 1-D:
+    float32, or for bfloat16 logits (torch, ml_dtypes or uint16 bit patterns) their bits, which
+    the native kernels widen one row at a time (no float32 copy of the batch)."""
     if type(x) is np.ndarray and x.dtype == _F32:
         # The decode-loop case (float32 rows, C order, aligned): no conversion, a few attribute
         # reads. Everything else takes the general path below.
@@ -88,9 +91,10 @@ def logits_2d(x: object) -> Logits:
         if flags.c_contiguous and flags.aligned and (nd == 2 or nd == 1) and x.shape[-1]:
             return Logits(x if nd == 2 else x.reshape(1, -1), nd == 1)
     a = as_numpy(x)
-    if _is_bf16(a.dtype):
-        a = bf16_to_f32(a.view(np.uint16))
-    kind = a.dtype.kind
+    bf16 = is_bf16(a.dtype)
+    if bf16:
+        a = a.view(np.uint16)
+    kind = "f" if bf16 else a.dtype.kind
     if kind in "iub":
         raise TypeError(f"logits must be floating point, got integer dtype {a.dtype}")
     if kind == "c":
@@ -103,8 +107,9 @@ def logits_2d(x: object) -> Logits:
         raise ValueError("logits has vocab size 0")
     one_d = a.ndim == 1
     a2 = a.reshape(1, -1) if one_d else a
-    # C order, float32 and aligned (a contiguous but unaligned buffer is copied once).
-    return Logits(np.require(a2, np.float32, ("C", "A")), one_d)
+    # C order, float32 (or bfloat16 bits) and aligned (a contiguous but unaligned buffer is
+    # copied once).
+    return Logits(np.require(a2, np.uint16 if bf16 else np.float32, ("C", "A")), one_d)
 
 
 def like(source: object, result: T) -> T:

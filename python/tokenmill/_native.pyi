@@ -1,7 +1,7 @@
 # Hand-written stubs for the native extension; checked against it by tests/test_package.py.
 
 from pathlib import Path
-from typing import Any, final
+from typing import Any, TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
@@ -38,14 +38,17 @@ def get_num_threads() -> int: ...
 def set_piece_cache(enabled: bool) -> None: ...
 
 # --- sampling (wrapped by tokenmill.sampling; `params`: _sampling_args.RowArgs; `procs`: CSR) ---
+# Logits rows: float32, or bfloat16 as its uint16 bit patterns (widened per row in Rust).
+_Rows: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.uint16]
+
 def softmax_into(
-    logits: npt.NDArray[np.float32],
+    logits: _Rows,
     temperatures: npt.NDArray[np.float64],
     log: bool,
     out: npt.NDArray[np.float32],
 ) -> None: ...
 def sample_one(
-    logits: npt.NDArray[np.float32],
+    logits: npt.NDArray[np.float32] | npt.NDArray[np.uint16],
     temperature: float,
     top_k: int,
     top_p: float,
@@ -54,13 +57,13 @@ def sample_one(
     step: int,
 ) -> int: ...
 def sample_into(
-    logits: npt.NDArray[np.float32],
+    logits: _Rows,
     params: Any,
     procs: Any,
     outs: Any,
 ) -> None: ...
 def rejection_sample_into(
-    target: npt.NDArray[np.float32],
+    target: npt.NDArray[np.float32] | npt.NDArray[np.uint16],
     params: Any,
     draft_ids: npt.NDArray[np.int64],
     draft_probs: npt.NDArray[np.float32] | None,
@@ -69,7 +72,7 @@ def rejection_sample_into(
     accepted: npt.NDArray[np.int64],
 ) -> None: ...
 def kept_mask_into(
-    logits: npt.NDArray[np.float32],
+    logits: _Rows,
     params: Any,
     procs: Any,
     out: npt.NDArray[np.bool_],
@@ -94,7 +97,7 @@ class Requests:
     def __len__(self) -> int: ...
     def sample(
         self,
-        logits: npt.NDArray[np.float32],
+        logits: _Rows,
         ids: npt.NDArray[np.uint64],
         mask: npt.NDArray[np.uint32] | None,
         outs: Any,

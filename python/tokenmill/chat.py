@@ -5,7 +5,9 @@ runs in the environment transformers' ``apply_chat_template`` builds (transforme
 
 - Jinja2's ``ImmutableSandboxedEnvironment`` with ``trim_blocks`` and ``lstrip_blocks``, the
   ``loopcontrols`` extension (``break`` / ``continue``) and a ``{% generation %}`` block tag that
-  renders its body (transformers uses it to mark assistant tokens);
+  renders its body and, when asked, records where: its start is the length of the text the
+  template has yielded so far (Jinja's ``generate``), its end that plus the body's length, as
+  transformers computes the spans behind ``return_assistant_tokens_mask``;
 - ``tojson`` as ``json.dumps`` (no HTML escaping; ``ensure_ascii=False`` by default, with the
   ``indent``, ``separators`` and ``sort_keys`` options), ``raise_exception(message)``,
   ``strftime_now(format)`` (the local time), ``dict(...)`` and a ``namespace`` that refuses
@@ -16,19 +18,27 @@ runs in the environment transformers' ``apply_chat_template`` builds (transforme
 
 Messages are plain dicts: keys whose value is ``None`` are dropped (OpenAI's ``content=None``),
 and a message's reasoning given as ``reasoning_content``, ``thinking`` or ``reasoning`` is also
-offered under ``reasoning_content`` and ``thinking``, as transformers does. Jinja2 is an optional
-dependency (``pip install 'tokenmill[chat]'``); it is imported on the first render.
+offered under ``reasoning_content`` and ``thinking``, as transformers does.
+
+``continue_final_message`` leaves the last message open, as transformers does it: a marker is
+appended to the field being continued (``content`` or the field named; the last text block of a
+list of blocks), the chat is rendered, and the text is cut where the marker's last occurrence
+begins (and right-stripped when the template did not keep the marker's trailing space).
+
+Jinja2 is an optional dependency (``pip install 'tokenmill[chat]'``); it is imported on the
+first render.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["SPECIAL_TOKEN_KEYS", "ChatTemplateError", "render"]
+__all__ = ["SPECIAL_TOKEN_KEYS", "ChatTemplateError", "Rendered", "render"]
 
 # tokenizer_config.json fields passed to templates as strings (transformers' special_tokens_map).
 SPECIAL_TOKEN_KEYS = (
@@ -41,6 +51,12 @@ SPECIAL_TOKEN_KEYS = (
     "mask_token",
 )
 _REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
+# Appended to the message being continued (continue_final_message) to find where it ends.
+_CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+# While a render tracks generation blocks: (the chunks yielded so far, the spans found).
+_TRACKING: contextvars.ContextVar[tuple[list[str], list[tuple[int, int]]] | None] = (
+    contextvars.ContextVar("generation_spans", default=None)
+)
 
 
 class ChatTemplateError(ValueError):
@@ -83,7 +99,8 @@ def _environment() -> Any:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class GenerationBlock(Extension):
-        """``{% generation %}...{% endgeneration %}``: renders the body unchanged."""
+        """``{% generation %}...{% endgeneration %}``: renders the body unchanged, and records
+        its span while a render tracks them (see the module notes)."""
 
         tags = {"generation"}  # noqa: RUF012 (Jinja's class attribute)
 
@@ -94,7 +111,13 @@ def _environment() -> Any:
             return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
 
         def _body(self, caller: Any) -> str:
-            return str(caller())
+            body = str(caller())
+            tracking = _TRACKING.get()
+            if tracking is not None:
+                chunks, spans = tracking
+                start = sum(map(len, chunks))
+                spans.append((start, start + len(body)))
+            return body
 
     def raise_exception(message: str) -> None:
         raise jinja2.exceptions.TemplateError(message)
@@ -191,6 +214,44 @@ def _messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _continue_fields(
+    template: str, message: dict[str, Any], field: str
+) -> tuple[str, list[str], dict[str, Any]]:
+    """Mark the end of the message to continue: (its text, the fields marked, the message)."""
+    final = message.get(field)
+    if final is None:
+        raise ChatTemplateError(
+            f"continue_final_message: the final message has no {field!r} to continue"
+        )
+    fields = [field]
+    if field in _REASONING_KEYS:  # reasoning is offered under several names: mark each copy
+        fields = [k for k in _REASONING_KEYS if message.get(k) == final]
+    if not any(k in template for k in fields):
+        raise ChatTemplateError(
+            f"continue_final_message: the chat template never reads the field {field!r}"
+        )
+    if isinstance(final, list | tuple):
+        for block in reversed(final):
+            if isinstance(block, dict) and "text" in block:
+                text = block["text"]
+                block["text"] = text + _CONTINUE_TAG
+                return str(text), fields, message
+        raise ChatTemplateError(
+            "continue_final_message: the final message has no text block to continue"
+        )
+    for k in fields:
+        message[k] = message[k] + _CONTINUE_TAG
+    return str(final), fields, message
+
+
+class Rendered(NamedTuple):
+    """A rendered chat: its text, and the character spans ``[start, end)`` of the template's
+    ``{% generation %}`` blocks (empty unless the render tracked them)."""
+
+    text: str
+    generation: list[tuple[int, int]]
+
+
 def render(
     template: str,
     messages: Sequence[Mapping[str, Any]],
@@ -199,10 +260,15 @@ def render(
     tools: Sequence[Mapping[str, Any]] | None = None,
     documents: Sequence[Mapping[str, Any]] | None = None,
     add_generation_prompt: bool = False,
+    continue_final_message: bool | str = False,
+    track_generation: bool = False,
     special_tokens: Mapping[str, str] | None = None,
     **kwargs: Any,
-) -> str:
-    """The text of ``template`` rendered for ``messages`` (see the module notes).
+) -> Rendered:
+    """``template`` rendered for ``messages`` (see the module notes), with the spans of its
+    ``{% generation %}`` blocks when ``track_generation``. ``continue_final_message`` (``True``
+    for ``content``, or a field name) leaves the last message open; it cannot be combined with
+    ``add_generation_prompt``.
 
     ``where`` names the template's source in errors. A template that raises (its
     ``raise_exception``) or fails raises ``ChatTemplateError`` with its message.
@@ -219,16 +285,47 @@ def render(
         for i, doc in enumerate(documents):
             if not isinstance(doc, Mapping):
                 raise ChatTemplateError(f"documents[{i}] must be a dict, got {type(doc).__name__}")
-    variables = {**dict(special_tokens or {}), **kwargs}
-    try:
-        return str(
-            compiled.render(
-                messages=_messages(messages),
-                tools=_plain(tools, "tools"),
-                documents=_plain(documents, "documents"),
-                add_generation_prompt=add_generation_prompt,
-                **_plain(variables, "template_kwargs"),
-            )
+    if continue_final_message and add_generation_prompt:
+        raise ChatTemplateError(
+            "continue_final_message and add_generation_prompt cannot both be set: the first "
+            "continues the last message, the second starts a new assistant message"
         )
+    chat = _messages(messages)
+    final = None
+    if continue_final_message:
+        field = continue_final_message if isinstance(continue_final_message, str) else "content"
+        final, _, chat[-1] = _continue_fields(template, chat[-1], field)
+    variables = {**dict(special_tokens or {}), **kwargs}
+    context = {
+        "messages": chat,
+        "tools": _plain(tools, "tools"),
+        "documents": _plain(documents, "documents"),
+        "add_generation_prompt": add_generation_prompt,
+        **_plain(variables, "template_kwargs"),
+    }
+    spans: list[tuple[int, int]] = []
+    try:
+        if track_generation:
+            chunks: list[str] = []
+            token = _TRACKING.set((chunks, spans))
+            try:
+                for chunk in compiled.generate(**context):
+                    chunks.append(chunk)
+            finally:
+                _TRACKING.reset(token)
+            text = "".join(chunks)
+        else:
+            text = str(compiled.render(**context))
     except jinja2.TemplateError as e:
         raise ChatTemplateError(f"{where} raised: {e.message or e}") from e
+    if final is not None:
+        tag = _CONTINUE_TAG.strip()
+        if final.strip() not in text or tag not in text:
+            raise ChatTemplateError(
+                "continue_final_message: the final message does not appear in the rendered "
+                "chat (the template changes or drops it)"
+            )
+        at = text.rindex(tag)
+        kept_space = text[at : at + len(_CONTINUE_TAG)] == _CONTINUE_TAG
+        text = text[:at] if kept_space else text[:at].rstrip()
+    return Rendered(text, spans)

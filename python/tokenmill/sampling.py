@@ -3,8 +3,10 @@
 Every function takes logits of shape ``[vocab]`` or ``[batch, vocab]`` and the sampling
 parameters either as keyword arguments or as one :class:`SamplingParams`. float32 C-contiguous
 arrays are used without copying; float16 / float64 arrays and non-contiguous arrays are converted
-to C-contiguous float32 once; objects exposing DLPack (a torch CPU tensor, for example) or
-``__array__`` are read through ``np.from_dlpack`` / ``np.asarray`` (torch is never imported).
+to C-contiguous float32 once; bfloat16 logits (torch, ``ml_dtypes``, or ``uint16`` bit patterns)
+are passed as their bits and widened by the kernels one row at a time; objects exposing DLPack (a
+torch CPU tensor, for example) or ``__array__`` are read through ``np.from_dlpack`` /
+``np.asarray`` (torch is never imported).
 
 Processing order of :func:`sample` (the order Hugging Face and vLLM use):
 
@@ -295,7 +297,7 @@ def sample(
         and token_counts is None
         and logit_bias is None
         and allowed_mask is None
-        and logits.dtype == np.float32
+        and (logits.dtype == np.float32 or logits.dtype == np.uint16)  # uint16: bfloat16 bits
         and logits.flags.c_contiguous
         and logits.flags.aligned
         and logits.size > 0

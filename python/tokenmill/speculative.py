@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokenmill import _native
-from tokenmill._arrays import as_numpy, like
+from tokenmill._arrays import as_numpy, bf16_to_f32, is_bf16, like
 from tokenmill._sampling_args import FILTER_FIELDS, I64, FilterKwargs, params_from, row_args
 
 if TYPE_CHECKING:
@@ -37,13 +37,24 @@ __all__ = ["rejection_sample"]
 
 def _float3(name: str, x: object) -> npt.NDArray[np.float32]:
     a = as_numpy(x)
-    if a.dtype.name == "bfloat16":
-        a = a.astype(np.float32)
+    if is_bf16(a.dtype):
+        a = bf16_to_f32(a.view(np.uint16))
     if a.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {a.dtype}")
     if a.ndim != 3:
         raise ValueError(f"{name} must be 3-D, got shape {a.shape}")
     return np.require(a, np.float32, ("C", "A"))
+
+
+def _target3(x: object) -> npt.NDArray[np.float32] | npt.NDArray[np.uint16]:
+    """The target logits as 3-D C-contiguous float32, or bfloat16 (torch, ``ml_dtypes``, uint16
+    bits) as its bits: the kernels widen one target row at a time."""
+    a = as_numpy(x)
+    if not is_bf16(a.dtype):
+        return _float3("target_logits", a)
+    if a.ndim != 3:
+        raise ValueError(f"target_logits must be 3-D, got shape {a.shape}")
+    return np.require(a.view(np.uint16), np.uint16, ("C", "A"))
 
 
 def rejection_sample(
@@ -74,7 +85,7 @@ def rejection_sample(
     emitted, at most the row's draft count + 1). The layout of vLLM's rejection sampler.
     Bad input raises ``ValueError`` naming the row and position.
     """
-    x = _float3("target_logits", target_logits)
+    x = _target3(target_logits)
     batch, k1, vocab = x.shape
     ids = as_numpy(draft_token_ids)
     if ids.ndim != 2 or (ids.size and ids.dtype.kind not in "iu"):

@@ -20,46 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tokenmill import _native
-from tokenmill._data import DATA_DIR
 
 if TYPE_CHECKING:  # numpy is imported by the extension on first use; keep this import cheap
     import numpy as np
     import numpy.typing as npt
 
 # The bundled rank files: name -> sha256 of the `.tiktoken` file as tiktoken 0.14 publishes it
-# (`tiktoken_ext/openai_public.py`). The files, the encodings built on them (o200k_harmony too)
-# and these hashes live in the extension's registry (`rust/bpe/src/registry.rs`).
+# (`tiktoken_ext/openai_public.py`): r50k_base, p50k_base, cl100k_base, o200k_base. The files, the
+# encodings built on them (gpt2, p50k_edit, o200k_harmony too) and these hashes live in the
+# extension's registry (`rust/bpe/src/registry.rs`).
 BUNDLED_SHA256: dict[str, str] = dict(_native.openai_rank_files())
 
-# Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`, for
-# the encodings tokenmill bundles).
-# The GPT-2 era encodings (tiktoken 0.14's `tiktoken_ext/openai_public.py`). One rank file ships:
-# `r50k_base.tiktoken.gz`, built from GPT-2's `encoder.json` / `vocab.bpe` (see data/README.md);
-# p50k_base is r50k_base plus 24 tokens for runs of 2 to 25 spaces (ranks 50257-50280), which
-# reproduces tiktoken's published p50k_base file byte for byte (sha256 checked at load).
-LEGACY_SHA256: dict[str, str] = {
-    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
-    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
-}
-R50K_PATTERN = (
-    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-)
-# name -> (rank file, special tokens)
-_LEGACY: dict[str, tuple[str, dict[str, int]]] = {
-    "gpt2": ("r50k_base", {"<|endoftext|>": 50256}),
-    "r50k_base": ("r50k_base", {"<|endoftext|>": 50256}),
-    "p50k_base": ("p50k_base", {"<|endoftext|>": 50256}),
-    "p50k_edit": (
-        "p50k_base",
-        {
-            "<|endoftext|>": 50256,
-            "<|fim_prefix|>": 50281,
-            "<|fim_middle|>": 50282,
-            "<|fim_suffix|>": 50283,
-        },
-    ),
-}
-
+# Model name -> encoding, and prefix rules (facts from tiktoken 0.14's `tiktoken/model.py`).
 MODEL_TO_ENCODING: dict[str, str] = {
     "o1": "o200k_base",
     "o3": "o200k_base",
@@ -185,6 +157,33 @@ def _rank_file_bytes(mergeable_ranks: Mapping[bytes, int]) -> bytes:
 
     items = sorted(mergeable_ranks.items(), key=lambda kv: kv[1])
     return b"".join(base64.b64encode(tok) + b" %d\n" % rank for tok, rank in items)
+
+
+# transformers' apply_chat_template arguments that shape tensors; tokenmill returns plain lists.
+_NOT_CHAT_TEMPLATE_ARGS = frozenset(
+    {
+        "padding",
+        "truncation",
+        "max_length",
+        "return_tensors",
+        "tokenizer_kwargs",
+        "sanitize_control_tokens",
+    }
+)
+
+
+def _span_mask(tokens: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> list[int]:
+    """1 for each token (character span) that overlaps one of ``spans`` (in order), else 0."""
+    mask = [0] * len(tokens)
+    k = 0
+    for i, (start, end) in enumerate(tokens):
+        while k < len(spans) and start >= spans[k][1]:
+            k += 1
+        if k == len(spans):
+            break
+        if end > spans[k][0]:
+            mask[i] = 1
+    return mask
 
 
 class Encoding:
@@ -422,28 +421,68 @@ class Encoding:
 
     def apply_chat_template(
         self,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping[str, Any]]],
         *,
         add_generation_prompt: bool = False,
+        continue_final_message: bool | str = False,
         tokenize: bool = True,
+        return_dict: bool | None = None,
+        return_assistant_tokens_mask: bool = False,
         tools: Sequence[Mapping[str, Any]] | None = None,
         documents: Sequence[Mapping[str, Any]] | None = None,
         chat_template: str | None = None,
         **template_kwargs: Any,
-    ) -> list[int] | str:
+    ) -> Any:
         """Render ``messages`` with the model's chat template, as transformers'
         ``apply_chat_template`` does (same Jinja environment and variables; see
         ``tokenmill.chat``), and tokenize the text unless ``tokenize=False``.
+
+        Returns the ids (``list[int]``), the text with ``tokenize=False``, or with
+        ``return_dict=True`` a dict with ``input_ids``, ``attention_mask`` (all ones) and, with
+        ``return_assistant_tokens_mask=True``, ``assistant_masks``: 1 for each token that
+        overlaps a ``{% generation %}`` block of the template, as transformers marks them
+        (``return_dict`` defaults to that flag; transformers 5 defaults it to ``True``).
+        A list of conversations (a list of lists of messages) gives a list of each.
+
+        ``continue_final_message=True`` (or the name of the field to continue, such as
+        ``"reasoning_content"``) leaves the last message open for the model to continue, as
+        transformers does; it cannot be combined with ``add_generation_prompt`` or the mask.
+        ``documents`` is passed to the template (retrieval templates read it).
 
         The text is tokenized like transformers' ``add_special_tokens=False`` call: added tokens
         in it (``<|im_start|>``) become their ids, no BOS is added by the post-processor (the
         template writes its own). ``chat_template`` is a template string, or the name of one of
         the model's named templates; with ``tools`` a ``tool_use`` template is preferred, as in
-        transformers. Needs Jinja2: ``pip install 'tokenmill[chat]'``. Bad messages and
-        templates that raise give ``tokenmill.chat.ChatTemplateError`` (a ``ValueError``).
+        transformers. Padding, truncation and tensors are not done here (``padding=`` and the
+        like raise ``TypeError``). Needs Jinja2: ``pip install 'tokenmill[chat]'``. Bad messages
+        and templates that raise give ``tokenmill.chat.ChatTemplateError`` (a ``ValueError``).
         """
         from tokenmill import chat
 
+        refused = sorted(set(template_kwargs) & _NOT_CHAT_TEMPLATE_ARGS)
+        if refused:
+            raise TypeError(
+                f"apply_chat_template does not take {', '.join(refused)}: tokenmill returns "
+                "plain id lists (pad, truncate or convert them afterwards)"
+            )
+        if return_dict is None:
+            return_dict = return_assistant_tokens_mask
+        if return_assistant_tokens_mask and not (return_dict and tokenize):
+            raise ValueError(
+                "return_assistant_tokens_mask=True needs tokenize=True and return_dict=True"
+            )
+        if continue_final_message and return_assistant_tokens_mask:
+            raise ValueError(
+                "continue_final_message cannot be combined with return_assistant_tokens_mask"
+            )
+        batched = (
+            isinstance(messages, Sequence)
+            and not isinstance(messages, str | bytes)
+            and len(messages) > 0
+            and isinstance(messages[0], Sequence)
+            and not isinstance(messages[0], str | bytes)
+        )
+        conversations = list(messages) if batched else [messages]
         source = self._template(chat_template, tools is not None)
         specials: dict[str, str] = {}
         for key in chat.SPECIAL_TOKEN_KEYS:
@@ -452,17 +491,58 @@ class Encoding:
                 tok = tok.get("content")
             if isinstance(tok, str):
                 specials[key] = tok
-        text = chat.render(
-            source,
-            messages,
-            where=str(self._config.get("_chat_template_source", "chat template")),
-            tools=tools,
-            documents=documents,
-            add_generation_prompt=add_generation_prompt,
-            special_tokens=specials,
-            **template_kwargs,
-        )
-        return self.encode(text, allowed_special="all") if tokenize else text
+        where = str(self._config.get("_chat_template_source", "chat template"))
+        outputs: list[Any] = []
+        for conversation in conversations:
+            text, spans = chat.render(
+                source,
+                conversation,  # type: ignore[arg-type]
+                where=where,
+                tools=tools,
+                documents=documents,
+                add_generation_prompt=add_generation_prompt,
+                continue_final_message=continue_final_message,
+                track_generation=return_assistant_tokens_mask,
+                special_tokens=specials,
+                **template_kwargs,
+            )
+            if not tokenize:
+                outputs.append(text)
+                continue
+            ids = self.encode(text, allowed_special="all")
+            if not return_dict:
+                outputs.append(ids)
+                continue
+            out: dict[str, Any] = {"input_ids": ids, "attention_mask": [1] * len(ids)}
+            if return_assistant_tokens_mask:
+                out["assistant_masks"] = _span_mask(self._char_spans(text, ids), spans)
+            outputs.append(out)
+        if not batched:
+            return outputs[0]
+        if return_dict:  # one dict of lists, as transformers' BatchEncoding
+            return {key: [o[key] for o in outputs] for key in outputs[0]}
+        return outputs
+
+    def _char_spans(self, text: str, ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Per token, the characters of ``text`` its bytes touch (``[start, end)``); the tokens
+        must spell ``text`` byte for byte."""
+        from bisect import bisect_right
+
+        raw = text.encode("utf-8")
+        pieces = self.decode_tokens_bytes(ids)
+        if b"".join(pieces) != raw:
+            raise ValueError(
+                f"{self.name!r}: its tokens do not spell the text byte for byte (a SentencePiece-"
+                "style model), so token offsets, and the assistant mask, are not available"
+            )
+        char_starts = [i for i, b in enumerate(raw) if not 0x80 <= b < 0xC0]
+        spans = []
+        at = 0
+        for piece in pieces:
+            end = at + len(piece)
+            spans.append((bisect_right(char_starts, at) - 1, bisect_right(char_starts, end - 1)))
+            at = end
+        return spans
 
     def _template(self, chosen: str | None, with_tools: bool) -> str:
         from tokenmill.chat import ChatTemplateError
@@ -838,35 +918,19 @@ _LOCK = threading.Lock()
 
 def list_encodings() -> list[str]:
     """Names ``get_encoding`` accepts (the GPT-2 era ones first, as tiktoken lists them)."""
-    return [*_LEGACY, *_native.openai_encodings()]
+    return list(_native.openai_encodings())
 
 
 def rank_file(name: str) -> bytes:
-    """The ``.tiktoken`` file of a bundled rank file (``cl100k_base``, ``o200k_base``), byte for
-    byte as OpenAI publishes it (its sha256 is ``BUNDLED_SHA256[name]``), from the copy embedded
-    in the extension."""
+    """The ``.tiktoken`` file of a bundled rank file (``r50k_base``, ``p50k_base``,
+    ``cl100k_base``, ``o200k_base``), byte for byte as OpenAI publishes it (its sha256 is
+    ``BUNDLED_SHA256[name]``), from the copy embedded in the extension."""
     return _native.openai_rank_file(name)
 
 
 def list_encoding_names() -> list[str]:
     """tiktoken's name for ``list_encodings``."""
     return list_encodings()
-
-
-def legacy_rank_file(name: str) -> bytes:
-    """The ``.tiktoken`` text of ``r50k_base`` or ``p50k_base`` (sha256-checked)."""
-    import gzip
-    import hashlib
-
-    data = gzip.decompress((DATA_DIR / "r50k_base.tiktoken.gz").read_bytes())
-    if name == "p50k_base":
-        import base64
-
-        data += b"".join(base64.b64encode(b" " * n) + b" %d\n" % (50255 + n) for n in range(2, 26))
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != LEGACY_SHA256[name]:
-        raise ValueError(f"bundled {name} vocabulary is corrupt (sha256 {digest})")
-    return data
 
 
 def get_encoding(name: str) -> Encoding:
@@ -878,29 +942,14 @@ def get_encoding(name: str) -> Encoding:
         enc = _CACHE.get(name)
         if enc is not None:
             return enc
-        if name in _native.openai_encodings():
-            enc = Encoding(_native.Encoding.openai(name))
-        elif name in _LEGACY:
-            ranks, specials = _LEGACY[name]
-            pairs = sorted(specials.items(), key=lambda kv: kv[1])
-            data = legacy_rank_file(ranks)
-            if ranks == "p50k_base":
-                # p50k's ranks skip 50256, <|endoftext|>'s id; the loader wants them dense, so
-                # the gap holds that token's own bytes (the split pattern never yields them as
-                # one piece, so no text encodes to it except as the special token).
-                import base64
-
-                at = data.index(b" 50255\n") + len(b" 50255\n")
-                data = data[:at] + base64.b64encode(b"<|endoftext|>") + b" 50256\n" + data[at:]
-            enc = Encoding(_native.Encoding.from_tiktoken_bytes(data, R50K_PATTERN, pairs, name))
-        else:
+        if name not in _native.openai_encodings():
             import difflib
 
             known = list_encoding_names()
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(f"unknown encoding {name!r}: known are {', '.join(known)}{hint}")
-        _CACHE[name] = enc
+        enc = _CACHE[name] = Encoding(_native.Encoding.openai(name))
         return enc
 
 

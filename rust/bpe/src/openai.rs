@@ -31,6 +31,10 @@ use crate::unicode::{
 };
 use crate::VocabError;
 
+/// The split pattern of `r50k_base`, `p50k_base` and `gpt2` (tiktoken 0.14's `r50k_pat_str`).
+pub const R50K_PATTERN: &str =
+    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+
 /// The `cl100k_base` split pattern (tiktoken 0.14).
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 

@@ -13,4 +13,8 @@ pub const RANK_FILES: &[(&str, &str)] = &[
         "o200k_base",
         "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
     ),
+    (
+        "r50k_base",
+        "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    ),
 ];

@@ -46,9 +46,16 @@ fn base64_encode(b: &[u8], out: &mut Vec<u8>) {
 /// rank, in rank order, each ending in `\n`; the layout of the published files.
 #[must_use]
 pub fn write_tiktoken<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    write_tiktoken_ranked(tokens.enumerate())
+}
+
+/// [`write_tiktoken`] with explicit ranks (a published file may skip a rank: `p50k_base` has
+/// no line for 50256, the id of `<|endoftext|>`).
+#[must_use]
+pub fn write_tiktoken_ranked<'a>(tokens: impl Iterator<Item = (usize, &'a [u8])>) -> Vec<u8> {
     use std::io::Write as _;
     let mut out = Vec::new();
-    for (rank, token) in tokens.enumerate() {
+    for (rank, token) in tokens {
         base64_encode(token, &mut out);
         // Writing to a Vec cannot fail.
         let _ = writeln!(out, " {rank}");
@@ -124,6 +131,19 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
 /// # Errors
 /// [`VocabError::BadRankLine`] naming the line, or a corrupt gzip stream.
 pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
+    parse_tiktoken_filling(data, &|_| None)
+}
+
+/// [`parse_tiktoken`], where a missing rank `r` is no error when `fill(r)` gives bytes for it:
+/// they take the rank (`p50k_base` has no line for 50256, the id of `<|endoftext|>`; loaders
+/// fill such a gap with the special token's own bytes, see `registry.rs`).
+///
+/// # Errors
+/// As [`parse_tiktoken`].
+pub fn parse_tiktoken_filling(
+    data: &[u8],
+    fill: &dyn Fn(usize) -> Option<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, VocabError> {
     let data =
         maybe_gunzip(data).map_err(|message| VocabError::BadRankLine { line: 0, message })?;
     let mut tokens: Vec<Vec<u8>> = Vec::with_capacity(data.len() / 12);
@@ -151,6 +171,13 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>, VocabError> {
                     String::from_utf8_lossy(rank)
                 ))
             })?;
+        while rank > tokens.len() {
+            let Some(filler) = fill(tokens.len()) else {
+                break;
+            };
+            tokens.push(filler);
+            lines.push(line);
+        }
         let expected = tokens.len();
         if rank < expected {
             return Err(bad(format!(

@@ -266,10 +266,10 @@ impl PyEncoding {
         let t = t.as_str()?;
         let policy = self.policy(allowed, disallowed);
         let enc = &self.inner;
-        pool::text_work(py, usize::MAX, |stop| {
-            enc.encode_with_unstable_interruptible(t, &policy, stop)
-        })?
-        .into_py()
+        // On the calling thread with the GIL released: the search takes from microseconds to
+        // about a second (a long whitespace tail) on short texts, and waking a pool thread on a
+        // busy machine can cost milliseconds.
+        pool::here(py, || enc.encode_with_unstable(t, &policy))?.into_py()
     }
 
     #[pyo3(signature = (texts, allowed, disallowed))]
@@ -590,7 +590,7 @@ fn openai_encodings() -> Vec<&'static str> {
 /// The bundled rank files: name -> sha256 of the `.tiktoken` file as tiktoken publishes it.
 #[pyfunction]
 fn openai_rank_files() -> Vec<(&'static str, &'static str)> {
-    tokenmill_bpe::registry::rank_files().to_vec()
+    tokenmill_bpe::registry::rank_files()
 }
 
 /// The `.tiktoken` text of a bundled rank file (`cl100k_base`, `o200k_base`), regenerated from

@@ -9,14 +9,14 @@
 
 use std::sync::Mutex;
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokenmill_sampling::Requests;
 
 use crate::errors::IntoPyResult;
 use crate::pool;
-use crate::sampling::{contiguous, Outs, Params};
+use crate::sampling::{contiguous, with_rows, Outs, Params, Rows};
 
 /// Requests by id, each with its parameters, seed, step counter and token history.
 #[pyclass(frozen, name = "Requests", module = "tokenmill._native")]
@@ -100,14 +100,13 @@ impl PyRequests {
     fn sample(
         &self,
         py: Python<'_>,
-        logits: PyReadonlyArray2<'_, f32>,
+        logits: Rows<'_>,
         ids: PyReadonlyArray1<'_, u64>,
         mask: Option<PyReadonlyArray2<'_, u32>>,
         mut outs: Outs<'_>,
         advance: bool,
     ) -> PyResult<()> {
         let vocab = logits.shape()[1];
-        let x = contiguous(logits.as_slice(), "logits")?;
         let ids = contiguous(ids.as_slice(), "request ids")?;
         let m = match &mask {
             Some(m) => Some(contiguous(m.as_slice(), "allowed_mask")?),
@@ -115,10 +114,12 @@ impl PyRequests {
         };
         let out = outs.view()?;
         let inline = tokenmill_sampling::runs_inline(ids.len(), vocab);
-        pool::run_inline_if(py, inline, || {
-            self.locked(|r| r.sample(x, vocab, ids, m, out, advance))
-        })??
-        .into_py()
+        with_rows!(&logits, "logits", |x| pool::run_inline_if(
+            py,
+            inline,
+            || { self.locked(|r| r.sample(x, vocab, ids, m, out, advance)) }
+        )??
+        .into_py())
     }
 }
 

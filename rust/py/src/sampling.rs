@@ -31,6 +31,68 @@ fn contiguous_mut<'a, T>(
     a.map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
 
+/// `[batch, vocab]` logits as `tokenmill.sampling` passes them: float32, or bfloat16 as its uint16 bit
+/// patterns (widened one row at a time inside the core, see `tokenmill_sampling::Logit`).
+#[derive(FromPyObject)]
+pub(crate) enum Rows<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    Bf16(PyReadonlyArray2<'py, u16>),
+}
+
+impl Rows<'_> {
+    pub(crate) fn shape(&self) -> &[usize] {
+        match self {
+            Rows::F32(a) => a.shape(),
+            Rows::Bf16(a) => a.shape(),
+        }
+    }
+}
+
+/// One `[vocab]` row of logits, float32 or bfloat16 bits (the single-row call, `sample_one`).
+#[derive(FromPyObject)]
+enum Row<'py> {
+    F32(PyReadonlyArray1<'py, f32>),
+    Bf16(PyReadonlyArray1<'py, u16>),
+}
+
+/// `[batch, k + 1, vocab]` target logits of `rejection_sample`, float32 or bfloat16 bits.
+#[derive(FromPyObject)]
+enum Rows3<'py> {
+    F32(PyReadonlyArray3<'py, f32>),
+    Bf16(PyReadonlyArray3<'py, u16>),
+}
+
+impl Rows3<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            Rows3::F32(a) => a.shape(),
+            Rows3::Bf16(a) => a.shape(),
+        }
+    }
+}
+
+/// Run `$body` with `$x` bound to the contiguous slice of `$rows` (a [`Rows`], or a [`Row`] /
+/// [`Rows3`] with that type's name as first argument), whichever its element type: the one place the two types
+/// meet, so every binding reads both.
+macro_rules! with_rows {
+    ($rows:expr, $name:expr, |$x:ident| $body:expr) => {
+        with_rows!(Rows, $rows, $name, |$x| $body)
+    };
+    ($kind:ident, $rows:expr, $name:expr, |$x:ident| $body:expr) => {
+        match $rows {
+            $crate::sampling::$kind::F32(a) => {
+                let $x = $crate::sampling::contiguous(a.as_slice(), $name)?;
+                $body
+            }
+            $crate::sampling::$kind::Bf16(a) => {
+                let $x = $crate::sampling::contiguous(a.as_slice(), $name)?;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_rows;
+
 /// One parameter for every row (a Python number) or one value per row (a 1-D array).
 #[derive(FromPyObject)]
 enum Col<'py, T: numpy::Element> {
@@ -124,20 +186,21 @@ fn to_top_k(k: i64, row: usize) -> Result<usize, SamplingError> {
 #[pyfunction]
 fn softmax_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     temperatures: PyReadonlyArray1<'_, f64>,
     log: bool,
     mut out: PyReadwriteArray2<'_, f32>,
 ) -> PyResult<()> {
     let vocab = logits.shape()[1];
-    let x = contiguous(logits.as_slice(), "logits")?;
     let t = contiguous(temperatures.as_slice(), "temperatures")?;
     let o = contiguous_mut(out.as_slice_mut(), "out")?;
     let inline = tokenmill_sampling::runs_inline(t.len(), vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::softmax_batch(x, vocab, t, log, o)
-    })?
-    .into_py()
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::softmax_batch(x, vocab, t, log, o) }
+    )?
+    .into_py())
 }
 
 /// The processors' arrays, borrowed from Python (CSR layout, see `Processors`).
@@ -214,42 +277,44 @@ impl Outs<'_> {
 #[pyfunction]
 fn sample_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     params: Params<'_>,
     procs: Procs<'_>,
     mut outs: Outs<'_>,
 ) -> PyResult<()> {
     let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-    let x = contiguous(logits.as_slice(), "logits")?;
     let rows = params.rows(batch).into_py()?;
     let pr = procs.view()?;
     let out = outs.view()?;
     let inline = tokenmill_sampling::runs_inline(batch, vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out)
-    })?
-    .into_py()
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::sample_batch(x, vocab, &rows, &pr, out) }
+    )?
+    .into_py())
 }
 
 /// The kept set after processors and filters, written into the boolean `out` (`[batch, vocab]`).
 #[pyfunction]
 fn kept_mask_into(
     py: Python<'_>,
-    logits: PyReadonlyArray2<'_, f32>,
+    logits: Rows<'_>,
     params: Params<'_>,
     procs: Procs<'_>,
     mut out: PyReadwriteArray2<'_, bool>,
 ) -> PyResult<()> {
     let (batch, vocab) = (logits.shape()[0], logits.shape()[1]);
-    let x = contiguous(logits.as_slice(), "logits")?;
     let rows = params.rows(batch).into_py()?;
     let pr = procs.view()?;
     let o = contiguous_mut(out.as_slice_mut(), "out")?;
     let inline = tokenmill_sampling::runs_inline(batch, vocab);
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::kept_batch(x, vocab, &rows, &pr, o)
-    })?
-    .into_py()
+    with_rows!(&logits, "logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || { tokenmill_sampling::kept_batch(x, vocab, &rows, &pr, o) }
+    )?
+    .into_py())
 }
 
 /// One row, scalar parameters, no processors, one draw: the token id. The single-sequence decode
@@ -259,7 +324,7 @@ fn kept_mask_into(
 #[allow(clippy::too_many_arguments)] // one argument per sampling parameter, as Python passes them
 fn sample_one(
     py: Python<'_>,
-    logits: PyReadonlyArray1<'_, f32>,
+    logits: Row<'_>,
     temperature: f64,
     top_k: i64,
     top_p: f64,
@@ -267,7 +332,6 @@ fn sample_one(
     seed: u64,
     step: u64,
 ) -> PyResult<i64> {
-    let x = contiguous(logits.as_slice(), "logits")?;
     let p = RowParams {
         temperature,
         top_k: to_top_k(top_k, 0).into_py()?,
@@ -290,10 +354,10 @@ fn sample_one(
         mode: LogprobMode::Processed,
     };
     let procs = Processors::default();
-    pool::here(py, || {
+    with_rows!(Row, &logits, "logits", |x| pool::here(py, || {
         tokenmill_sampling::sample_batch(x, x.len(), &row, &procs, out)
     })?
-    .into_py()?;
+    .into_py())?;
     Ok(token[0])
 }
 
@@ -304,7 +368,7 @@ fn sample_one(
 #[allow(clippy::too_many_arguments)] // inputs and outputs as Python passes them
 fn rejection_sample_into(
     py: Python<'_>,
-    target: PyReadonlyArray3<'_, f32>,
+    target: Rows3<'_>,
     params: Params<'_>,
     draft_ids: PyReadonlyArray2<'_, i64>,
     draft_probs: Option<PyReadonlyArray3<'_, f32>>,
@@ -326,16 +390,17 @@ fn rejection_sample_into(
             None => None,
         },
     };
-    let x = contiguous(target.as_slice(), "target_logits")?;
     let out = Verdicts {
         tokens: contiguous_mut(tokens.as_slice_mut(), "token_ids")?,
         accepted: contiguous_mut(accepted.as_slice_mut(), "num_accepted")?,
     };
     let inline = tokenmill_sampling::runs_inline(batch, vocab * (drafts.k + 1));
-    pool::run_inline_if(py, inline, || {
-        tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
-    })?
-    .into_py()
+    with_rows!(Rows3, &target, "target_logits", |x| pool::run_inline_if(
+        py,
+        inline,
+        || tokenmill_sampling::rejection_sample(x, vocab, &rows, &drafts, out)
+    )?
+    .into_py())
 }
 
 /// Add this module's classes and functions to `tokenmill._native`.

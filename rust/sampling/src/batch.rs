@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use crate::error::SamplingError;
+use crate::logits::Logit;
 use crate::params::RowParams;
 use crate::processors::RowProcessors;
 use crate::sample::{kept_row, sample_row, LogprobMode, RowOut};
@@ -150,8 +151,8 @@ pub(crate) fn shape(name: &'static str, got: usize, expected: usize) -> Result<(
     }
 }
 
-fn check_common(
-    logits: &[f32],
+fn check_common<T: Logit>(
+    logits: &[T],
     vocab: usize,
     batch: usize,
     params: Option<&[RowParams]>,
@@ -221,8 +222,8 @@ fn split<T>(s: Option<&mut [T]>, w: usize, batch: usize) -> Vec<Option<&mut [T]>
 }
 
 /// Sample every row of `logits` (`[params.len(), vocab]`, row-major).
-pub fn sample_batch(
-    logits: &[f32],
+pub fn sample_batch<T: Logit>(
+    logits: &[T],
     vocab: usize,
     params: &[RowParams],
     procs: &Processors<'_>,
@@ -237,8 +238,8 @@ pub fn sample_batch(
 
 /// Sample every row of `logits` (`[params.len(), vocab]`, row-major) with its own processors
 /// (`procs[r]` for row `r`; a mask there is `ceil(vocab / 32)` words).
-pub fn sample_rows(
-    logits: &[f32],
+pub fn sample_rows<T: Logit>(
+    logits: &[T],
     vocab: usize,
     params: &[RowParams],
     procs: &[RowProcessors<'_>],
@@ -291,8 +292,8 @@ pub fn sample_rows(
 }
 
 /// The kept set of every row after processors and filters, as a `[batch, vocab]` boolean mask.
-pub fn kept_batch(
-    logits: &[f32],
+pub fn kept_batch<T: Logit>(
+    logits: &[T],
     vocab: usize,
     params: &[RowParams],
     procs: &Processors<'_>,
@@ -309,8 +310,8 @@ pub fn kept_batch(
 }
 
 /// Softmax (or log-softmax) of every row at its own temperature.
-pub fn softmax_batch(
-    logits: &[f32],
+pub fn softmax_batch<T: Logit>(
+    logits: &[T],
     vocab: usize,
     temperatures: &[f64],
     log: bool,
@@ -445,16 +446,110 @@ mod tests {
         x[2 * vocab + 3] = f32::NAN;
         let params = vec![RowParams::default(); 3];
         let mut t = vec![0i64; 3];
-        let out = BatchOut {
+        let e = sample_batch(&x, vocab, &params, &Processors::default(), one_draw(&mut t));
+        assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));
+    }
+
+    /// One draw per row into `t`, no logprobs.
+    fn one_draw(t: &mut [i64]) -> BatchOut<'_> {
+        BatchOut {
             n: 1,
-            tokens: &mut t,
+            tokens: t,
             logprobs: None,
             n_top: 0,
             top_ids: None,
             top_logprobs: None,
             mode: LogprobMode::Processed,
+        }
+    }
+
+    /// bfloat16 rows (as bits) give exactly what their widened f32 rows give: tokens, logprobs
+    /// (processed and raw), top entries, kept sets and softmax, with and without processors
+    /// (the widening itself is checked against every bit pattern's value in `logits.rs`).
+    #[test]
+    fn bf16_rows_match_their_widened_f32_rows() {
+        let (vocab, batch) = (3000, 5);
+        let mut bits: Vec<u16> = (0..batch as u64)
+            .flat_map(|s| row_logits(s, vocab))
+            .map(|v| (v.to_bits() >> 16) as u16)
+            .collect();
+        bits[7] = 0xff80; // -inf
+        bits[vocab + 3] = 0x0001; // subnormal
+        let wide: Vec<f32> = bits
+            .iter()
+            .map(|&b| f32::from_bits(u32::from(b) << 16))
+            .collect();
+        let params: Vec<RowParams> = (0..batch)
+            .map(|r| RowParams {
+                temperature: [0.0, 0.7, 1.0, 1.3, 0.9][r],
+                top_k: [0, 50, 0, 0, 0][r],
+                top_p: [1.0, 1.0, 0.9, 1.0, 1.0][r],
+                min_p: [0.0, 0.0, 0.0, 0.02, 0.0][r],
+                typical_p: [1.0, 1.0, 1.0, 1.0, 0.8][r],
+                repetition_penalty: 1.2,
+                seed: 5 + r as u64,
+                ..RowParams::default()
+            })
+            .collect();
+        let hist_ids: Vec<i64> = (0..batch as i64).flat_map(|r| [r, 10 + r, 99]).collect();
+        let hist_counts = vec![1i64; hist_ids.len()];
+        let offsets: Vec<i64> = (0..=batch as i64).map(|r| 3 * r).collect();
+        let with_procs = Processors {
+            history_offsets: &offsets,
+            history_ids: &hist_ids,
+            history_counts: &hist_counts,
+            ..Processors::default()
         };
-        let e = sample_batch(&x, vocab, &params, &Processors::default(), out);
-        assert_eq!(e, Err(SamplingError::NaN { row: 1, token: 2 }));
+        for procs in [Processors::default(), with_procs] {
+            for mode in [LogprobMode::Processed, LogprobMode::Raw] {
+                let all = |x: &dyn Fn(BatchOut<'_>) -> Result<(), SamplingError>| {
+                    let (n, n_top) = (2, 4);
+                    let mut t = vec![0i64; batch * n];
+                    let mut lp = vec![0f32; batch * n];
+                    let mut ti = vec![0i64; batch * n_top];
+                    let mut tl = vec![0f32; batch * n_top];
+                    x(BatchOut {
+                        n,
+                        tokens: &mut t,
+                        logprobs: Some(&mut lp),
+                        n_top,
+                        top_ids: Some(&mut ti),
+                        top_logprobs: Some(&mut tl),
+                        mode,
+                    })
+                    .unwrap();
+                    (t, lp, ti, tl)
+                };
+                let a = all(&|o| sample_batch(&bits, vocab, &params, &procs, o));
+                let b = all(&|o| sample_batch(&wide, vocab, &params, &procs, o));
+                assert_eq!(a, b);
+            }
+            let mut ka = vec![false; batch * vocab];
+            let mut kb = vec![false; batch * vocab];
+            kept_batch(&bits, vocab, &params, &procs, &mut ka).unwrap();
+            kept_batch(&wide, vocab, &params, &procs, &mut kb).unwrap();
+            assert_eq!(ka, kb);
+        }
+        let temps = [0.5, 1.0, 2.0, 1e-35, 1.0];
+        for log in [false, true] {
+            let mut sa = vec![0f32; batch * vocab];
+            let mut sb = vec![0f32; batch * vocab];
+            softmax_batch(&bits, vocab, &temps, log, &mut sa).unwrap();
+            softmax_batch(&wide, vocab, &temps, log, &mut sb).unwrap();
+            let same = sa.iter().zip(&sb).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "softmax (log = {log})");
+        }
+        // Errors name the same row and token: a bfloat16 NaN in row 2.
+        let mut bad = bits.clone();
+        bad[2 * vocab + 11] = 0x7fc0;
+        let mut t = vec![0i64; batch];
+        let e = sample_batch(
+            &bad,
+            vocab,
+            &params,
+            &Processors::default(),
+            one_draw(&mut t),
+        );
+        assert_eq!(e, Err(SamplingError::NaN { row: 2, token: 11 }));
     }
 }

@@ -13,6 +13,8 @@
 //!   min-p) and `top_p` → `draw`), which never sorts the vocabulary: selection for top-k, an exact
 //!   weighted quickselect for top-p over candidates bounded by block maxima, a threshold for
 //!   min-p. `softmax`: softmax and log-softmax rows.
+//! * `logits`: rows arrive as `f32` or as bfloat16 bits (`u16`), widened one row at a time into
+//!   the thread's scratch row, never as a whole batch.
 //! * `requests`: the requests of a continuous-batching loop (per-request parameters, seed, step
 //!   counter and incremental token history).
 //! * `speculative`: exact rejection sampling of draft tokens against target logits.
@@ -29,6 +31,7 @@ mod batch;
 mod draw;
 mod error;
 mod filters;
+mod logits;
 mod online;
 mod params;
 mod processors;
@@ -48,6 +51,7 @@ pub use batch::{
     kept_batch, runs_inline, sample_batch, sample_rows, softmax_batch, BatchOut, Processors,
 };
 pub use error::SamplingError;
+pub use logits::Logit;
 pub use params::{RowParams, MIN_TEMPERATURE};
 pub use processors::RowProcessors;
 pub use requests::{Requests, TokenCounts};

@@ -6,6 +6,7 @@
 //! Token ids are checked against the vocabulary first, so a bad id is an error, not a panic.
 
 use crate::error::SamplingError;
+use crate::logits::Logit;
 use crate::params::RowParams;
 use crate::scratch::{Scratch, Work};
 
@@ -52,15 +53,14 @@ fn check_ids(
     Ok(())
 }
 
-/// Apply the processors to a copy of `x` in `buf`.
+/// Apply the processors to `buf` (a copy of the row, `vocab` long) in place.
 fn apply_processors(
     row: usize,
-    x: &[f32],
     p: &RowParams,
     pr: &RowProcessors<'_>,
-    buf: &mut Vec<f32>,
+    buf: &mut [f32],
 ) -> Result<(), SamplingError> {
-    let vocab = x.len();
+    let vocab = buf.len();
     check_ids("token_history", pr.history_ids, vocab, row)?;
     check_ids("logit_bias", pr.bias_ids, vocab, row)?;
     if pr.history_ids.len() != pr.history_counts.len() {
@@ -77,8 +77,6 @@ fn apply_processors(
             expected: pr.bias_ids.len(),
         });
     }
-    buf.clear();
-    buf.extend_from_slice(x);
     let rp = p.repetition_penalty as f32;
     let (pres, freq) = (p.presence_penalty as f32, p.frequency_penalty as f32);
     for (&t, &c) in pr.history_ids.iter().zip(pr.history_counts) {
@@ -119,18 +117,24 @@ fn apply_processors(
     Ok(())
 }
 
-/// The logits after processors: the caller's row, or the processed copy in `s.logits`.
-pub(crate) fn processed<'a>(
+/// The logits after processors as `f32`: the caller's row (an `f32` row no processor changes),
+/// or the processed or widened copy in `s.logits`.
+pub(crate) fn processed<'a, T: Logit>(
     row: usize,
-    x: &'a [f32],
+    x: &'a [T],
     p: &RowParams,
     pr: &RowProcessors<'_>,
     s: &'a mut Scratch,
 ) -> Result<(&'a [f32], &'a mut Work), SamplingError> {
-    if pr.active(p) {
-        apply_processors(row, x, p, pr, &mut s.logits)?;
-        Ok((&s.logits[..], &mut s.work))
-    } else {
-        Ok((x, &mut s.work))
+    let active = pr.active(p);
+    if !active {
+        if let Some(x) = T::as_f32(x) {
+            return Ok((x, &mut s.work));
+        }
     }
+    T::to_f32(x, &mut s.logits);
+    if active {
+        apply_processors(row, p, pr, &mut s.logits)?;
+    }
+    Ok((&s.logits[..], &mut s.work))
 }

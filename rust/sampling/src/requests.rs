@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::batch::{sample_rows, BatchOut};
 use crate::error::SamplingError;
+use crate::logits::Logit;
 use crate::params::RowParams;
 use crate::processors::RowProcessors;
 
@@ -165,9 +166,9 @@ impl Requests {
     /// `mask`, if given, is the packed allowed-token mask of every row (`ceil(vocab / 32)` words
     /// per row). With `advance`, each sampled request's step counter moves on by one and, for
     /// one draw per row, the drawn token joins its history.
-    pub fn sample(
+    pub fn sample<T: Logit>(
         &mut self,
-        logits: &[f32],
+        logits: &[T],
         vocab: usize,
         ids: &[u64],
         mask: Option<&[u32]>,

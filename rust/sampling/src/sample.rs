@@ -19,6 +19,7 @@ use crate::filters::{
     block_len, fill_cands_simd, full_distribution, greedy_id, kept_set, kth_block_max, Kept,
     RowState,
 };
+use crate::logits::Logit;
 use crate::params::RowParams;
 use crate::processors::{processed, RowProcessors};
 use crate::rng;
@@ -51,9 +52,9 @@ pub struct RowOut<'a> {
 }
 
 /// Sample one row. `row` is used only in error messages.
-pub fn sample_row(
+pub fn sample_row<T: Logit>(
     row: usize,
-    x: &[f32],
+    x: &[T],
     p: &RowParams,
     pr: &RowProcessors<'_>,
     out: RowOut<'_>,
@@ -165,9 +166,9 @@ fn top_entries(k: &Kernels, l: &[f32], st: &RowState, w: &mut Work, n: usize) {
 }
 
 /// Write the kept set of one row (after processors and filters) into `out` as booleans.
-pub fn kept_row(
+pub fn kept_row<T: Logit>(
     row: usize,
-    x: &[f32],
+    x: &[T],
     p: &RowParams,
     pr: &RowProcessors<'_>,
     out: &mut [bool],

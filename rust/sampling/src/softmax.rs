@@ -2,6 +2,7 @@
 
 use crate::error::SamplingError;
 use crate::filters::{finite_max, online_max};
+use crate::logits::{row_f32, Logit};
 use crate::online::{self, Block};
 use crate::params::{bad, MIN_TEMPERATURE};
 use crate::scratch::with_scratch;
@@ -23,9 +24,9 @@ use crate::simd::{kernels, ExpArgs};
 /// Measured and dropped (in-process A/B against this version, [64, 128256] rows, AVX2 VM with a
 /// 512 KiB L2): staging the first pass in a per-thread buffer and writing `out` once with
 /// streaming stores, to save reading `out`'s lines for ownership, was 25% slower.
-pub fn softmax_row(
+pub fn softmax_row<T: Logit>(
     row: usize,
-    x: &[f32],
+    x: &[T],
     t: f64,
     log: bool,
     out: &mut [f32],
@@ -33,10 +34,13 @@ pub fn softmax_row(
     if !(t > 0.0 && t.is_finite()) {
         return Err(bad("temperature", "finite and > 0 for softmax", t, row));
     }
-    if t < MIN_TEMPERATURE {
-        return argmax_limit(row, x, log, out);
-    }
-    with_scratch(|s| softmax_with(row, x, t, log, out, &mut s.work.online))
+    with_scratch(|s| {
+        let x = row_f32(x, &mut s.logits);
+        if t < MIN_TEMPERATURE {
+            return argmax_limit(row, x, log, out);
+        }
+        softmax_with(row, x, t, log, out, &mut s.work.online)
+    })
 }
 
 /// The limit of softmax as `T -> 0`: probability `1 / c` on each of the `c` maxima, 0 elsewhere

@@ -23,9 +23,10 @@ use crate::batch::{for_rows, shape};
 use crate::draw::draw;
 use crate::error::SamplingError;
 use crate::filters::{greedy_id, kept_set, Kept, RowState};
+use crate::logits::{row_f32, Logit};
 use crate::params::RowParams;
 use crate::rng;
-use crate::scratch::{with_scratch, Work};
+use crate::scratch::{with_scratch, Scratch, Work};
 use crate::select::Cand;
 use crate::simd::{kernels, ExpArgs};
 
@@ -153,9 +154,10 @@ fn check_probs(row: usize, position: usize, q: &[f32]) -> Result<(), SamplingErr
     Ok(())
 }
 
-/// Verify every row's draft tokens against the target logits (`[batch, k + 1, vocab]`).
-pub fn rejection_sample(
-    target: &[f32],
+/// Verify every row's draft tokens against the target logits (`[batch, k + 1, vocab]`, f32 or
+/// bfloat16 bits: see [`Logit`]).
+pub fn rejection_sample<T: Logit>(
+    target: &[T],
     vocab: usize,
     params: &[RowParams],
     drafts: &Drafts<'_>,
@@ -184,39 +186,28 @@ pub fn rejection_sample(
         let c = counts[r];
         let ids = &drafts.token_ids[r * k..r * k + c];
         let q = drafts.probs.map(|q| &q[r * k * vocab..(r * k + c) * vocab]);
-        with_scratch(|s| {
-            verify_row(
-                r,
-                x,
-                vocab,
-                &params[r],
-                ids,
-                q,
-                tokens,
-                accepted,
-                &mut s.work,
-            )
-        })
+        with_scratch(|s| verify_row(r, x, vocab, &params[r], ids, q, tokens, accepted, s))
     })
 }
 
 /// One batch row of [`rejection_sample`].
 #[allow(clippy::too_many_arguments)] // the row's inputs and outputs, as the batch splits them
-fn verify_row(
+fn verify_row<T: Logit>(
     row: usize,
-    x: &[f32],
+    x: &[T],
     vocab: usize,
     p: &RowParams,
     ids: &[i64],
     q: Option<&[f32]>,
     tokens: &mut [i64],
     accepted: &mut i64,
-    w: &mut Work,
+    s: &mut Scratch,
 ) -> Result<(), SamplingError> {
     let k = ids.len(); // this row's draft tokens (`tokens` may be wider)
+    let Scratch { logits, work: w } = s;
     tokens.fill(-1);
     for (i, &d) in ids.iter().enumerate() {
-        let l = &x[i * vocab..(i + 1) * vocab];
+        let l = row_f32(&x[i * vocab..(i + 1) * vocab], logits);
         let st = target_state(row, l, p, w)?;
         let d = d as usize;
         let qi = q.map(|q| &q[i * vocab..(i + 1) * vocab]);
@@ -232,7 +223,7 @@ fn verify_row(
         *accepted = i as i64;
         return Ok(());
     }
-    let l = &x[k * vocab..(k + 1) * vocab];
+    let l = row_f32(&x[k * vocab..(k + 1) * vocab], logits);
     let st = target_state(row, l, p, w)?;
     let u = rng::uniform(p.seed, p.step, 2 * k as u32);
     tokens[k] = draw(l, &st, w, u) as i64;
@@ -517,5 +508,49 @@ mod tests {
         assert!(err(&[1, 2, 3, 4], Some(&[-1, 0]))
             .2
             .contains("outside [0, 2]"));
+    }
+
+    /// bfloat16 target rows (as bits) verify exactly as their widened f32 rows do.
+    #[test]
+    fn bf16_target_matches_its_widened_f32_target() {
+        let (vocab, width, batch) = (50, 3, 4);
+        let bits: Vec<u16> = logits(9, batch * (width + 1) * vocab)
+            .iter()
+            .map(|v| (v.to_bits() >> 16) as u16)
+            .collect();
+        let wide: Vec<f32> = bits
+            .iter()
+            .map(|&b| f32::from_bits(u32::from(b) << 16))
+            .collect();
+        let ids: Vec<i64> = (0..batch * width).map(|j| (j * 7 % vocab) as i64).collect();
+        let q = vec![1.0 / vocab as f32; batch * width * vocab];
+        let p: Vec<RowParams> = (0..batch)
+            .map(|r| RowParams {
+                temperature: [0.0, 0.8, 1.0, 1.2][r],
+                top_k: [0, 10, 0, 0][r],
+                top_p: [1.0, 1.0, 0.9, 1.0][r],
+                seed: r as u64,
+                ..RowParams::default()
+            })
+            .collect();
+        for probs in [None, Some(&q[..])] {
+            let d = Drafts {
+                k: width,
+                token_ids: &ids,
+                probs,
+                counts: Some(&[3, 0, 2, 1]),
+            };
+            let mut t = [
+                vec![0i64; batch * (width + 1)],
+                vec![0i64; batch * (width + 1)],
+            ];
+            let mut a = [vec![0i64; batch], vec![0i64; batch]];
+            let [t0, t1] = &mut t;
+            let [a0, a1] = &mut a;
+            let out = |tokens, accepted| Verdicts { tokens, accepted };
+            rejection_sample(&bits, vocab, &p, &d, out(t0, a0)).unwrap();
+            rejection_sample(&wide, vocab, &p, &d, out(t1, a1)).unwrap();
+            assert_eq!((t0, a0), (t1, a1));
+        }
     }
 }
