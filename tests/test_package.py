@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import subprocess
@@ -81,6 +82,16 @@ def test_cli_info_json() -> None:
     assert info["simd_compiled"][-1] == "scalar"
     assert info["target"].startswith(platform.machine())
     assert info["commit"]
+    # the session's table cache (tests/conftest.py sets TOKENMILL_CACHE_DIR)
+    assert info["table_cache"] == os.environ["TOKENMILL_CACHE_DIR"]
+    off = subprocess.run(
+        [sys.executable, "-m", "tokenmill", "info"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TOKENMILL_CACHE_DIR": ""},
+    )
+    assert "table cache  off" in off.stdout
     from importlib import metadata
 
     wheel = metadata.distribution("tokenmill").read_text("WHEEL") or ""

@@ -33,7 +33,7 @@ def _strs(value: object) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill._native import build_info
+    from tokenmill._native import Encoding, build_info
 
     extras = ["matplotlib", "pyarrow", "pandas", "tiktoken", "tokenizers", "torch"]
     build = build_info()
@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         "simd_usable": usable,
         # TOKENMILL_SIMD=scalar|avx2|avx512|neon forces the kernel set (read once per process).
         "simd_env": os.environ.get("TOKENMILL_SIMD") or None,
+        # where tokenizer.json tables are cached (TOKENMILL_CACHE_DIR; None: off)
+        "table_cache": None if (cache := Encoding.table_cache_dir()) is None else str(cache),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "optional": optional,
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         f"  SIMD         {info['simd']}{forced} (compiled in: {', '.join(compiled)}; "
         f"this CPU: {', '.join(usable)})"
     )
+    print(f"  table cache  {info['table_cache'] or 'off (TOKENMILL_CACHE_DIR is empty)'}")
     for name, present in optional.items():
         print(f"  {name:<12} {'yes' if present else 'no'}")
     return 0
