@@ -215,3 +215,61 @@ def test_llama3_models_count_exactly_with_the_llama3_vocabulary() -> None:
         est = estimate_cost(text, model=model)
         assert est.exact, est.reason
         assert est.usage.uncached_input_tokens == want, model
+
+
+# Dated Mistral names -> the files mistral-common's own model table loads for them.
+_MISTRAL_MODELS = {
+    "vertex_ai/mistral-large-2411": "mistral_instruct_tokenizer_241114.model.v7",
+    "mistral.mistral-large-2407-v1:0": "mistral_instruct_tokenizer_240323.model.v3",
+    "mistral/open-mistral-nemo": "tekken_240718.json",
+    "codestral/codestral-2405": "mistral_instruct_tokenizer_240323.model.v3",
+    "watsonx/mistralai/pixtral-12b-2409": "tekken_240911.json",
+    "mistral.mistral-small-2402-v1:0": "mistral_instruct_tokenizer_240216.model.v2",
+}
+
+
+def _mistral_reference_count(file: str, text: str) -> int:
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    from tokenmill._data import package_data_dir
+
+    data = package_data_dir("mistral-common")
+    assert data is not None
+    tok = MistralTokenizer.from_file(str(data / file)).instruct_tokenizer.tokenizer
+    return len(tok.encode(text, bos=False, eos=False))
+
+
+@pytest.mark.parametrize(("model", "file"), sorted(_MISTRAL_MODELS.items()))
+def test_mistral_models_count_with_their_own_tokenizer(model: str, file: str) -> None:
+    pytest.importorskip("mistral_common")
+    text = "Mistral counts this sentence, 東京 and मुंबई included, exactly: ｆｕｌｌ width."
+    assert litellm_bundled().get(model).tokenizer.name == file
+    est = estimate_cost(text, model=model)
+    assert est.exact, est.reason
+    assert est.usage.uncached_input_tokens == _mistral_reference_count(file, text)
+
+
+def test_mistral_latest_aliases_and_missing_files_say_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokenmill.cost.catalogue import TokenizerSpec
+    from tokenmill.cost.estimate import resolve_counter
+
+    est = estimate_cost("hello", model="mistral/mistral-large-latest")
+    assert not est.exact and "'-latest' aliases" in est.reason
+    missing = resolve_counter(
+        TokenizerSpec("mistral", name="tekken_nope.json", stand_in="o200k_base")
+    )
+    assert not missing.exact and "tekken_nope.json" in missing.reason
+    # A directory named by $TOKENMILL_MISTRAL_TOKENIZERS is read first.
+    pytest.importorskip("mistral_common")
+    from tokenmill._data import package_data_dir
+
+    data = package_data_dir("mistral-common")
+    assert data is not None
+    (tmp_path / "tekken_custom.json").write_bytes((data / "tekken_240718.json").read_bytes())
+    monkeypatch.setenv("TOKENMILL_MISTRAL_TOKENIZERS", str(tmp_path))
+    found = resolve_counter(
+        TokenizerSpec("mistral", name="tekken_custom.json", stand_in="o200k_base")
+    )
+    assert found.exact and "tekken_custom.json" in found.reason

@@ -482,3 +482,263 @@ def test_encodings_from_every_format_pickle() -> None:
         again = pickle.loads(pickle.dumps(enc))
         text = "Pickled ▁ tokenizers, 数据"
         assert again.encode(text, disallowed_special=()) == enc.encode(text, disallowed_special=())
+
+
+# --- long single inputs: path scores deep into the text --------------------------------------
+
+
+def _long_texts() -> list[str]:
+    """Single inputs of 64-140 KB mixing many scripts: path scores reach 1e5 and beyond, where
+    sentencepiece's ``float`` sums round (and are reset) and near-ties fall by that rounding."""
+    rows = corpus()
+    out = []
+    for k, sep in enumerate([" ", "\n", "  "]):
+        joined = sep.join(rows[k::2] + rows[: k + 1])
+        out.append((joined * 3)[: 60_000 + 25_000 * k])
+    assert all(len(t.encode()) >= 64 * 1024 for t in out)
+    return out
+
+
+@pytest.mark.parametrize("byte_fallback", [True, False])
+def test_long_inputs_unigram_model_matches_sentencepiece(
+    tmp_path: Path, byte_fallback: bool
+) -> None:
+    data = _trained("unigram", byte_fallback, True)
+    path = tmp_path / "m.model"
+    path.write_bytes(data)
+    enc = tokenmill.load_tokenizer(path)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = _long_texts()
+    want = [list(x) for x in sp.encode(texts)]
+    for _ in range(2):  # the second pass reuses memoised pieces at other path scores
+        got = enc.encode_batch(texts, disallowed_special=())
+        for g, w in zip(got, want, strict=True):
+            diff = sum(a != b for a, b in zip(g, w, strict=False)) + abs(len(g) - len(w))
+            assert diff == 0, f"{diff} of {len(w)} tokens differ"
+        assert [enc.count(t, disallowed_special=()) for t in texts] == [len(w) for w in want]
+    assert enc.count_till_limit(texts[0], len(want[0]) - 1, disallowed_special=()) is None
+    if byte_fallback:  # without it the reference decodes the unknown token as " ⁇ "
+        assert enc.decode(want[1]) == sp.decode(want[1])
+
+
+@pytest.mark.parametrize("form", ["metaspace", "prepend-replace"])
+def test_long_inputs_unigram_json_matches_hf(tmp_path: Path, form: str) -> None:
+    doc = _hf_json(_trained("unigram", True, True), form, True)
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = _long_texts()
+    want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
+    for _ in range(2):
+        got = enc.encode_batch(texts, allowed_special="all")
+        for g, w in zip(got, want, strict=True):
+            diff = sum(a != b for a, b in zip(g, w, strict=False)) + abs(len(g) - len(w))
+            assert diff == 0, f"{diff} of {len(w)} tokens differ"
+    assert [int(c) for c in enc.count_batch(texts, allowed_special="all")] == [len(w) for w in want]
+
+
+# --- normalization rules: nmt_nfkc / nmt_nfkc_cf character maps --------------------------------
+
+# Characters NFKC (and SentencePiece's NMT rules) change: full-width forms, ligatures,
+# compatibility characters, spaces of many kinds, controls, case folding, combining marks.
+_NFKC_TRAPS = [
+    "ｆｕｌｌ ｗｉｄｔｈ １２３！",
+    "ﬁ ﬂ ﬀ ﬃ ﬄ",
+    "㍿ ㌔ ℡ ™ ㎏ ㏄",
+    "①②⑳ ⑴ ⒈",
+    "Ⅻ ⅻ ½ ¼ x² H₂O",
+    "ｶﾞｷﾞ ﾊﾟ ｶ\u3099 ﾞ",
+    "\u00a0nbsp\u00a0 \u3000ideo\u3000 \u2009thin\u2003em",
+    "e\u0301 A\u030a Å ǅ Ǆ",
+    "zero\u200bwidth \ufeffbom \u00adsoft",
+    "\t tab\n\nnl a\r\nb \x00nul\x01 \x7f",
+    "Straße İstanbul ΣΑΣ ǰ ŉ",
+    "ﷺ ﷻ ﴾",
+    "  lead  and  trail  ",
+    "¨x ´y",
+    "𝐀𝐁𝐂 Ⓐⓑ ｰ … “quotes” ‐–—",
+    "\u1100\u1161\u11a8 \uac00",
+]
+_NFKC_CHARS = st.sampled_from(sorted({c for t in _NFKC_TRAPS for c in t} | set("ab ")))
+_NFKC_TEXT = st.one_of(_TEXT, st.lists(_NFKC_CHARS, max_size=40).map("".join))
+
+
+@cache
+def _trained_rule(rule: str, model_type: str, user: bool) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus() + _NFKC_TRAPS),
+        model_writer=buf,
+        model_type=model_type,
+        vocab_size=4000,
+        character_coverage=0.98,
+        byte_fallback=True,
+        normalization_rule_name=rule,
+        user_defined_symbols=_USER if user else [],
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nmt_nfkc_cf"])
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_normalization_rules_match_sentencepiece(
+    tmp_path: Path, rule: str, model_type: str
+) -> None:
+    data = _trained_rule(rule, model_type, True)
+    path = tmp_path / "m.model"
+    path.write_bytes(data)
+    enc = tokenmill.load_tokenizer(path)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = [*corpus(), *_NFKC_TRAPS, "[REF]ｘ[REF] <x>ｙ"]
+    want = [list(x) for x in sp.encode(texts)]
+    got = enc.encode_batch(texts, disallowed_special=())
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+    assert [int(c) for c in enc.count_batch(texts, disallowed_special=())] == [len(w) for w in want]
+    for ids in want[::9]:
+        assert enc.decode(ids) == sp.decode(ids)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_NFKC_TEXT)
+    def run(text: str) -> None:
+        assert enc.encode(text, disallowed_special=()) == list(sp.encode(text))
+
+    run()
+
+
+def _converted(data: bytes, model_type: str, form: str, tmp_path: Path) -> Path:
+    """The model as ``tokenizer.json``, converted by transformers' SentencePiece converter:
+    ``classic`` is the T5 / XLM-R / ALBERT form (``Precompiled``, ``Strip``, ``Replace`` and a
+    splitting ``Metaspace``); ``follow`` the form that follows the model's own settings."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("google.protobuf")
+    conv = pytest.importorskip("transformers.convert_slow_tokenizer")
+    model = tmp_path / "m.model"
+    model.write_bytes(data)
+    if form == "classic":
+        slow = SimpleNamespace(vocab_file=str(model), add_prefix_space=True, legacy=True)
+        tok = conv.SpmConverter(slow).converted()
+    else:
+        proto = conv.import_protobuf().ModelProto()
+        proto.ParseFromString(data)
+        vocab: Any
+        if model_type == "bpe":
+            vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
+        else:
+            vocab = [(p.piece, p.score) for p in proto.pieces]
+        tok = conv.SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert "Precompiled" in json.dumps(doc["normalizer"])
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    ("rule", "model_type", "form"),
+    [
+        ("nmt_nfkc", "unigram", "classic"),
+        ("nmt_nfkc_cf", "unigram", "classic"),
+        ("nmt_nfkc", "unigram", "follow"),
+        ("nmt_nfkc_cf", "bpe", "follow"),
+    ],
+)
+def test_normalization_rules_in_tokenizer_json_match_hf(
+    tmp_path: Path, rule: str, model_type: str, form: str
+) -> None:
+    path = _converted(_trained_rule(rule, model_type, False), model_type, form, tmp_path)
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = [*corpus(), *_NFKC_TRAPS]
+    want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
+    got = enc.encode_batch(texts, allowed_special="all")
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_NFKC_TEXT)
+    def run(text: str) -> None:
+        assert (
+            enc.encode(text, allowed_special="all") == hf.encode(text, add_special_tokens=False).ids
+        )
+
+    run()
+
+
+# --- add_special_tokens=True ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SPM_FILES)
+def test_add_special_tokens_is_sentencepiece_add_bos(name: str) -> None:
+    enc, sp = _spm_pair(name)
+    for text in ["Hello world", "", " 你好 ", *corpus()[:40]]:
+        want = list(sp.encode(text, add_bos=True))
+        assert enc.encode(text, disallowed_special=(), add_special_tokens=True) == want
+    assert enc.bos_token_id == sp.bos_id()
+
+
+def test_add_special_tokens_without_a_bos_piece(tmp_path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus()),
+        model_writer=buf,
+        vocab_size=3000,
+        character_coverage=0.98,
+        bos_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    path = tmp_path / "nobos.model"
+    path.write_bytes(buf.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    assert sp.bos_id() == -1
+    enc = tokenmill.load_tokenizer(path)
+    assert enc.encode("abc", add_special_tokens=True) == list(sp.encode("abc"))
+
+
+@pytest.mark.parametrize("name", TEKKEN_FILES)
+def test_add_special_tokens_is_mistral_common_bos(name: str) -> None:
+    enc, ref = _tekken_pair(name)
+    for text in ["Hello world", "", *corpus()[:20]]:
+        want = ref.encode(text, bos=True, eos=False)
+        assert enc.encode(text, disallowed_special=(), add_special_tokens=True) == want
+
+
+@pytest.mark.parametrize("renamed", [False, True])
+def test_add_special_tokens_llama2_style_template_matches_hf(tmp_path: Path, renamed: bool) -> None:
+    doc = _hf_json(_trained("bpe", True, True), "prepend-replace", False)
+    doc["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+        ],
+        "pair": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": "<s>", "type_id": 1}},
+            {"Sequence": {"id": "B", "type_id": 1}},
+        ],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
+    }
+    path = tmp_path / ("llama2.json" if renamed else "tokenizer.json")
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = ["Hello world", "", *corpus()[:40]]
+    for text in texts:
+        assert (
+            enc.encode(text, allowed_special="all", add_special_tokens=True) == hf.encode(text).ids
+        )
+    want = [e.ids for e in hf.encode_batch(texts)]
+    assert enc.encode_batch(texts, allowed_special="all", add_special_tokens=True) == want
+    assert enc.bos_token_id == 1

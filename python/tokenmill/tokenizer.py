@@ -269,9 +269,9 @@ class Encoding:
         post-processor adds (``TemplateProcessing``, ``ByteLevel``, ``Bert/RobertaProcessing``,
         ``Sequence``), as HF's default does. SentencePiece-style files (Metaspace, BPE with
         ``byte_fallback``, Unigram) load too (see ``from_file``). Anything unsupported (an
-        unknown post-processor, a WordPiece model, a ``Precompiled`` normalizer, ...) raises
-        ``ValueError`` naming the JSON field. ``name`` defaults to the file's directory name for
-        ``tokenizer.json``.
+        unknown post-processor, a WordPiece model, a ``Split`` pre-tokenizer in a
+        SentencePiece-style file, ...) raises ``ValueError`` naming the JSON field. ``name``
+        defaults to the file's directory name for ``tokenizer.json``.
 
         The tables built from a byte-level BPE file are cached on disk, keyed by the file's
         sha256, so loading the same file again skips parsing it: in ``TOKENMILL_CACHE_DIR`` if
@@ -295,20 +295,34 @@ class Encoding:
           SentencePiece-style (``Metaspace`` pre-tokenizer or ``▁`` normalizers, BPE with
           ``byte_fallback``, ``Unigram``), token-for-token identical to HF ``tokenizers``;
         * a Mistral ``tekken.json``, identical to ``mistral_common``'s ``Tekkenizer``;
-        * a SentencePiece ``.model`` (BPE or Unigram, ``identity`` normalization), identical
-          to the ``sentencepiece`` package.
+        * a SentencePiece ``.model`` (BPE or Unigram; its normalization rules, ``nmt_nfkc``
+          included), identical to the ``sentencepiece`` package.
 
         Control, unknown and added special tokens are listed in ``special_tokens`` and follow
         ``allowed_special`` (``sentencepiece`` and ``mistral_common`` never read them from
         text: pass ``disallowed_special=()`` for their behaviour); they decode to their text.
         SentencePiece user-defined symbols are always recognised, as ``sentencepiece`` does.
-        Unsupported parts (WordPiece models, character-map normalization such as
-        ``nmt_nfkc``, ...) raise ``ValueError`` naming the field or byte offset.
+        Unsupported parts (WordPiece models, ``treat_whitespace_as_suffix``, ...) raise
+        ``ValueError`` naming the field or byte offset.
+
+        ``encode(..., add_special_tokens=True)`` adds: for a ``tokenizer.json``, what its
+        post-processor adds (as HF's ``encode(text)``); for a ``.model``, the BOS piece before
+        the text, as ``sentencepiece``'s ``encode(text, add_bos=True)`` (nothing when the model
+        has no BOS control piece; EOS is never added, as Llama-2 / Mistral tokenizers do not);
+        for a ``tekken.json``, ``<s>``, as ``mistral_common``'s ``encode(text, bos=True,
+        eos=False)``.
         """
         p = Path(path)
         default = p.parent.name if p.name == "tokenizer.json" and p.parent.name else p.stem
-        core, _format = _native.Encoding.from_file(str(p), name or default)
+        core, fmt = _native.Encoding.from_file(str(p), name or default)
         enc = cls(core)
+        if fmt == "tokenizer.json":
+            enc._post = _native.Encoding.hf_post_template(str(p))
+        elif fmt == "sentencepiece":
+            bos, _eos = _native.Encoding.sentencepiece_bos_eos(str(p))
+            enc._post = ([bos] if bos is not None else [], [])
+        elif fmt == "tekken.json":
+            enc._post = ([core.special_tokens["<s>"]], [])
         enc._origin = ("file", str(p.resolve()), enc.name)
         return enc
 

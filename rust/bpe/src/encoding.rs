@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 use crate::cache::PieceCache;
 use crate::model::{BpeModel, Rank};
 use crate::pretok::{Normalizer, PreTokenizer};
+use crate::spm::unigram::Carry;
 use crate::spm::PieceModel;
 use crate::VocabError;
 
@@ -71,18 +72,29 @@ enum Model {
 
 impl Model {
     #[inline]
-    fn encode_pieces(&self, ps: &[&[u8]], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
+    fn encode_pieces(
+        &self,
+        ps: &[&[u8]],
+        out: &mut Vec<Rank>,
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) {
         match self {
             Model::Bpe(m) => m.encode_pieces(ps, out, cache),
-            Model::Pieces(m) => m.encode_pieces(ps, out, cache),
+            Model::Pieces(m) => m.encode_pieces(ps, out, cache, carry),
         }
     }
 
     #[inline]
-    fn count_pieces(&self, ps: &[&[u8]], cache: Option<&mut PieceCache>) -> usize {
+    fn count_pieces(
+        &self,
+        ps: &[&[u8]],
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) -> usize {
         match self {
             Model::Bpe(m) => m.count_pieces(ps, cache),
-            Model::Pieces(m) => m.count_pieces(ps, cache),
+            Model::Pieces(m) => m.count_pieces(ps, cache, carry),
         }
     }
 
@@ -522,9 +534,11 @@ impl Encoding {
             return self.encode_interruptible(text, &self.ordinary_policy(), stop);
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut carry = Carry::default();
         cache::with(|mut c| {
             self.for_each_batch(text, true, stop, &mut |ps| {
-                self.model.encode_pieces(ps, &mut out, c.as_deref_mut());
+                self.model
+                    .encode_pieces(ps, &mut out, c.as_deref_mut(), &mut carry);
                 true
             })
         })?;
@@ -562,8 +576,10 @@ impl Encoding {
                     let mut o = out_cell.borrow_mut();
                     let mut c = c.borrow_mut();
                     let at_start = seg.as_ptr() == text.as_ptr();
+                    let mut carry = Carry::default();
                     let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
-                        self.model.encode_pieces(ps, &mut o, c.as_deref_mut());
+                        self.model
+                            .encode_pieces(ps, &mut o, c.as_deref_mut(), &mut carry);
                         true
                     });
                     done.map_err(|e| failed = Some(e)).is_ok()
@@ -622,9 +638,10 @@ impl Encoding {
             return self.count_interruptible(text, &self.ordinary_policy(), stop);
         }
         let mut n = 0;
+        let mut carry = Carry::default();
         cache::with(|mut c| {
             self.for_each_batch(text, true, stop, &mut |ps| {
-                n += self.model.count_pieces(ps, c.as_deref_mut());
+                n += self.model.count_pieces(ps, c.as_deref_mut(), &mut carry);
                 true
             })
         })?;
@@ -665,8 +682,9 @@ impl Encoding {
                 |seg| {
                     let mut n = count.get();
                     let at_start = seg.as_ptr() == text.as_ptr();
+                    let mut carry = Carry::default();
                     let done = self.for_each_batch(seg, at_start, stop, &mut |ps| {
-                        n += self.model.count_pieces(ps, c.as_deref_mut());
+                        n += self.model.count_pieces(ps, c.as_deref_mut(), &mut carry);
                         n <= limit
                     });
                     count.set(n);

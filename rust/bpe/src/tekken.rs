@@ -18,6 +18,7 @@
 use serde_json::Value;
 
 use crate::cache::PieceCache;
+use crate::spm::unigram::Carry;
 use crate::spm::PieceModel;
 use crate::{BpeModel, Encoding, Rank, VocabError};
 
@@ -58,23 +59,24 @@ pub struct Tekken {
 }
 
 impl PieceModel for Tekken {
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        let start = out.len();
-        self.bpe.encode_piece(piece, out);
-        shift(&mut out[start..], self.offset);
-    }
-
-    fn count_piece(&self, piece: &[u8]) -> usize {
-        self.bpe.count_piece(piece)
-    }
-
-    fn encode_pieces(&self, pieces: &[&[u8]], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
+    fn encode_pieces(
+        &self,
+        pieces: &[&[u8]],
+        out: &mut Vec<Rank>,
+        cache: Option<&mut PieceCache>,
+        _carry: &mut Carry,
+    ) {
         let start = out.len();
         self.bpe.encode_pieces(pieces, out, cache);
         shift(&mut out[start..], self.offset);
     }
 
-    fn count_pieces(&self, pieces: &[&[u8]], cache: Option<&mut PieceCache>) -> usize {
+    fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        cache: Option<&mut PieceCache>,
+        _carry: &mut Carry,
+    ) -> usize {
         self.bpe.count_pieces(pieces, cache)
     }
 

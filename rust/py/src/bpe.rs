@@ -501,6 +501,23 @@ impl PyEncoding {
         Ok(Self::wrap(enc))
     }
 
+    /// The ids a `tokenizer.json`'s post-processor adds around one sequence (prefix, suffix).
+    #[staticmethod]
+    fn hf_post_template(py: Python<'_>, path: &str) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let data = read_file(path)?;
+        let t = pool::here(py, || tokenmill_bpe::hf::post::from_json(&data))?
+            .map_err(|e| errors::vocab_error_at(path, &e))?;
+        Ok((t.prefix, t.suffix))
+    }
+
+    /// The BOS and EOS ids of a SentencePiece `.model` (`None` when not a control piece).
+    #[staticmethod]
+    fn sentencepiece_bos_eos(py: Python<'_>, path: &str) -> PyResult<(Option<u32>, Option<u32>)> {
+        let data = read_file(path)?;
+        pool::here(py, || tokenmill_bpe::spm::bos_eos(&data))?
+            .map_err(|e| errors::vocab_error_at(path, &e))
+    }
+
     /// `decode_bytes` without the special tokens (Hugging Face's `skip_special_tokens=True`).
     fn decode_bytes_skipping_special<'py>(
         &self,

@@ -374,6 +374,18 @@ fn parse_normalizer(n: &Obj<'_>, steps: &mut Vec<Step>) -> Result<(), VocabError
         "NFKD" => steps.push(Step::Nfkd),
         "Lowercase" => steps.push(Step::Lowercase),
         "Prepend" => steps.push(Step::Prepend(n.str("prepend")?.to_owned())),
+        "Strip" => steps.push(Step::Strip {
+            left: n.bool_or("strip_left", true)?,
+            right: n.bool_or("strip_right", true)?,
+        }),
+        "Precompiled" => {
+            let field = n.field("precompiled_charsmap");
+            let blob = crate::spm::charsmap::base64_decode(n.str("precompiled_charsmap")?)
+                .map_err(|e| err(&field, e))?;
+            let map = crate::spm::charsmap::CharsMap::parse(&blob)
+                .map_err(|e| err(&field, e.to_string()))?;
+            steps.push(Step::Precompiled(Box::new(map)));
+        }
         "Replace" => {
             let pattern = parse_pattern(&Obj::new(n.req("pattern")?, &n.field("pattern"))?)?;
             let content = n.str("content")?.to_owned();
@@ -603,11 +615,22 @@ fn parse_added(root: &Obj<'_>, identity_normalizer: bool) -> Result<Vec<AddedTok
     // takes that string's id; any other takes the next id after the vocabulary (its number of
     // entries) and the added tokens so far. Same here, so a file whose declared ids collide
     // with the vocabulary or leave gaps loads as Hugging Face loads it.
-    let vocab = root
-        .get("model")
-        .and_then(|m| m.get("vocab"))
-        .and_then(Value::as_object);
-    let vocab_size = vocab.map_or(0, Map::len) as u64;
+    // A BPE vocabulary is an object of ids; a Unigram one an array of [piece, score] (the
+    // last of repeated pieces is the one Hugging Face looks up).
+    let model_vocab = root.get("model").and_then(|m| m.get("vocab"));
+    let vocab = model_vocab.and_then(Value::as_object);
+    let unigram_ids: rustc_hash::FxHashMap<&str, u64> = match model_vocab {
+        Some(Value::Array(a)) if !arr.is_empty() => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((e.get(0)?.as_str()?, i as u64)))
+            .collect(),
+        _ => rustc_hash::FxHashMap::default(),
+    };
+    let vocab_size = match model_vocab {
+        Some(Value::Array(a)) => a.len() as u64,
+        _ => vocab.map_or(0, Map::len) as u64,
+    };
     let mut ids_so_far = rustc_hash::FxHashMap::<&str, (usize, Rank)>::default();
     let mut max_id: Option<u64> = None;
     let mut out: Vec<AddedToken> = Vec::with_capacity(arr.len());
@@ -653,7 +676,10 @@ fn parse_added(root: &Obj<'_>, identity_normalizer: bool) -> Result<Vec<AddedTok
             }
             continue;
         }
-        let in_vocab = vocab.and_then(|v| v.get(content)).and_then(Value::as_u64);
+        let in_vocab = vocab
+            .and_then(|v| v.get(content))
+            .and_then(Value::as_u64)
+            .or_else(|| unigram_ids.get(content).copied());
         let id = in_vocab.unwrap_or(match max_id {
             Some(m) if m >= vocab_size || vocab_size == 0 => m + 1,
             _ => vocab_size,

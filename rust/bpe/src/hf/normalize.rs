@@ -1,4 +1,5 @@
-//! `tokenizer.json` normalizers: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Sequence.
+//! `tokenizer.json` normalizers: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Strip,
+//! Precompiled, Sequence.
 //!
 //! # Design notes
 //! A normalizer is a list of steps applied in order to each text segment between added tokens
@@ -8,6 +9,12 @@
 //! that newer or unassigned code points compose and reorder as they do there. Each step is
 //! O(segment length); ASCII text skips the Unicode forms (they are the identity on ASCII) and
 //! text the Unicode quick check passes is returned borrowed.
+//!
+//! `Precompiled` (SentencePiece's character map, see `spm::charsmap`) is applied as Hugging Face
+//! applies it: per extended grapheme cluster (segmented by `unicode-segmentation`, as there), a
+//! cluster shorter than 6 bytes that starts with a rule is replaced whole by the *shortest* rule
+//! matching its start; otherwise each character by the shortest rule matching it, or kept. Text
+//! with no byte that starts a rule is returned borrowed.
 
 use std::borrow::Cow;
 
@@ -15,7 +22,10 @@ use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
+use unicode_segmentation::UnicodeSegmentation;
+
 use super::split::Pattern;
+use crate::spm::charsmap::CharsMap;
 use crate::{Normalizer, VocabError};
 
 /// One normalization step.
@@ -36,6 +46,41 @@ pub enum Step {
     /// Prepend a space unless the segment is empty or already starts with one (the
     /// `add_prefix_space` option of a leading `ByteLevel` pre-tokenizer).
     PrefixSpace,
+    /// Strip whitespace (`char::is_whitespace`) from the left and/or right end.
+    Strip {
+        left: bool,
+        right: bool,
+    },
+    /// A SentencePiece character map (boxed: the largest variant by far).
+    Precompiled(Box<CharsMap>),
+}
+
+/// Hugging Face's `Precompiled` normalization of `text` (see the module notes).
+fn precompiled(map: &CharsMap, text: &str) -> Option<String> {
+    if !text.bytes().any(|b| map.may_start(b)) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut changed = false;
+    for g in text.graphemes(true) {
+        if g.len() < 6 {
+            if let Some(rep) = map.shortest(g.as_bytes()) {
+                out.push_str(rep);
+                changed = true;
+                continue;
+            }
+        }
+        for (i, c) in g.char_indices() {
+            match map.shortest(&g.as_bytes()[i..i + c.len_utf8()]) {
+                Some(rep) => {
+                    out.push_str(rep);
+                    changed = true;
+                }
+                None => out.push(c),
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 impl Step {
@@ -81,6 +126,17 @@ impl Step {
             Step::PrefixSpace => {
                 (!text.is_empty() && !text.starts_with(' ')).then(|| format!(" {text}"))
             }
+            Step::Strip { left, right } => {
+                let mut t = text;
+                if *left {
+                    t = t.trim_start_matches(char::is_whitespace);
+                }
+                if *right {
+                    t = t.trim_end_matches(char::is_whitespace);
+                }
+                (t.len() != text.len()).then(|| t.to_owned())
+            }
+            Step::Precompiled(map) => precompiled(map, text),
         })
     }
 }

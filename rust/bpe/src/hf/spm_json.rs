@@ -4,7 +4,8 @@
 //! # Design notes
 //! Recognised when neither the pre-tokenizer nor the decoder has a `ByteLevel` step. Supported,
 //! each as Hugging Face applies it:
-//! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, NFKC, ...);
+//! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, `Strip`,
+//!   `Precompiled` character maps, NFKC, ...);
 //! - `pre_tokenizer`: null, or `Metaspace` (`replacement` `▁`; `prepend_scheme` `always` /
 //!   `first` / `never` or the older `add_prefix_space`; `split`);
 //! - `model`: `BPE` (merge list over characters, `byte_fallback`, `unk_token`, `fuse_unk`,
@@ -12,8 +13,8 @@
 //! - `decoder`: `Metaspace`, or a `Sequence` of `Replace` (`▁` to a space), `ByteFallback`,
 //!   `Fuse` and `Strip` (one leading space); null.
 //!
-//! Refused with the field named: `WordPiece` and `WordLevel` models, `Precompiled` normalizers
-//! (character maps), other pre-tokenizers and decoders.
+//! Refused with the field named: `WordPiece` and `WordLevel` models, other pre-tokenizers and
+//! decoders.
 
 use serde_json::Value;
 
@@ -374,12 +375,19 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
             m.bool_or("ignore_merges", false)?,
         )
     };
-    // Unigram path scores are sums of floats: only Hugging Face's own cuts keep them exact.
+    // A Unigram piece continues the path score of the one before it unless Hugging Face splits
+    // the text into words there (then every word starts at 0).
     let cut = match &meta {
         Some(Meta { split: true, .. }) => Cut::EverySpace,
-        _ if algo_of == "Unigram" => Cut::Whole,
         _ if space_inside(pieces.iter().map(|(p, _)| p.as_str())) => Cut::Whole,
         _ => Cut::SpaceRuns,
+    };
+    let algo = match algo {
+        Algo::Unigram(mut u) => {
+            u.set_carry(cut != Cut::EverySpace);
+            Algo::Unigram(u)
+        }
+        other => other,
     };
     let normalizer = SpNormalizer {
         inner: (!identity).then(|| Box::new(hf_norm) as Box<dyn crate::Normalizer>),
@@ -387,6 +395,7 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
         escape: meta.is_some(),
         prepend: meta.as_ref().map_or(Prepend::Never, |m| m.prepend),
         prepend_unless_space: true,
+        rules: None,
     };
     let mut model = SpModel::new(entries, Vec::new(), algo, unknown, dec.strip)?;
     model.set_whole_piece_lookup(whole);

@@ -5,7 +5,8 @@
 //! # Design notes
 //! These models do not start from bytes: the symbols are the characters of the normalized text,
 //! in which spaces are written `▁` (U+2581). The pipeline in tokenmill's terms:
-//! - normalizer ([`SpNormalizer`]): the model's text rules (identity, or Hugging Face steps),
+//! - normalizer ([`SpNormalizer`]): the model's text rules (identity, a precompiled character
+//!   map read prefix by prefix as sentencepiece does ([`charsmap`]), or Hugging Face steps),
 //!   then spaces to `▁` and the dummy prefix `▁` at the start of the text (SentencePiece's
 //!   `add_dummy_prefix`, Hugging Face's `Metaspace` `prepend_scheme`);
 //! - pre-tokenizer ([`SpSplit`]): user-defined symbols are cut out (leftmost-longest, as
@@ -25,9 +26,10 @@
 //! O(n log n) in the piece's characters.
 //!
 //! Unigram ([`unigram`]): the Viterbi best path over the pieces that match at each character,
-//! with an unknown node of one character where no one-character piece matches; scores and
-//! tie-breaking follow each reference exactly (SentencePiece sums `float` scores in `double` and
-//! stores `float`; Hugging Face uses `f64`).
+//! with an unknown node of one character where no one-character piece matches; scores,
+//! rounding and tie-breaking follow each reference exactly (sentencepiece stores path scores as
+//! `float` over its whole input, Hugging Face as `f64`): each piece's lattice starts from the
+//! score the previous piece ended with ([`unigram::Carry`]), so cutting changes nothing.
 //!
 //! Results of long-enough pieces are memoised in a per-thread cache ([`cache`]), so repeated
 //! words cost one hash lookup.
@@ -36,6 +38,7 @@
 //! byte); the leading space that the dummy prefix added is dropped from the first token, as the
 //! references' decoders do.
 
+pub mod charsmap;
 pub mod proto;
 pub mod unigram;
 
@@ -50,8 +53,9 @@ use rustc_hash::FxHashMap;
 use crate::cache::PieceCache;
 use crate::pretok::{Normalizer, PreTokenizer};
 use crate::{Encoding, Rank, VocabError};
+use charsmap::CharsMap;
 use proto::{ModelProto, ModelType, PieceType};
-use unigram::Unigram;
+use unigram::{Carry, Margin, Unigram};
 
 /// The space marker of SentencePiece vocabularies.
 pub const SPACE: char = '\u{2581}';
@@ -61,25 +65,23 @@ const NONE: Rank = Rank::MAX;
 /// A model that maps a pre-tokenized piece to token ids; what `Encoding` needs of a vocabulary
 /// that is not byte-level BPE.
 pub(crate) trait PieceModel: Send + Sync {
-    /// Append the ids of `piece` (bytes of valid UTF-8) to `out`.
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>);
-    /// The number of ids `encode_piece` appends.
-    fn count_piece(&self, piece: &[u8]) -> usize;
-    /// `encode_piece` of each piece of a batch, in order.
+    /// Append the ids of each piece (bytes of valid UTF-8) of a batch to `out`, in order.
+    /// `carry` is what the model passes from one piece to the next within one text segment
+    /// (the Unigram path score; 0 at the start of a segment).
     fn encode_pieces(
         &self,
         pieces: &[&[u8]],
         out: &mut Vec<Rank>,
-        _cache: Option<&mut PieceCache>,
-    ) {
-        for p in pieces {
-            self.encode_piece(p, out);
-        }
-    }
-    /// The summed `count_piece` of a batch.
-    fn count_pieces(&self, pieces: &[&[u8]], _cache: Option<&mut PieceCache>) -> usize {
-        pieces.iter().map(|p| self.count_piece(p)).sum()
-    }
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    );
+    /// The number of ids `encode_pieces` appends.
+    fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) -> usize;
     /// The bytes `id` adds to decoded text, or `None` if the model has no such token.
     fn token_bytes(&self, id: Rank) -> Option<&[u8]>;
     /// One past the largest id.
@@ -257,15 +259,20 @@ impl SpModel {
         }
     }
 
-    fn segment(&self, piece: &[u8], out: &mut Vec<Rank>) {
+    /// Append the ids of `piece`; the margin at which a Unigram result may be reused at
+    /// another carry (`INFINITY` for the other algorithms, which carry nothing).
+    fn segment(&self, piece: &[u8], out: &mut Vec<Rank>, carry: &mut Carry) -> Margin {
         if let Some(&id) = self.frozen.get(piece) {
             out.push(id);
-            return;
+            if let Algo::Unigram(u) = &self.algo {
+                u.pass_node(id, carry);
+            }
+            return f64::INFINITY;
         }
         if self.whole_piece_lookup {
             if let Some(&id) = self.ids.get(piece) {
                 out.push(id);
-                return;
+                return f64::INFINITY;
             }
         }
         match &self.algo {
@@ -291,8 +298,9 @@ impl SpModel {
                 merge(piece, &mut syms, |_, _, l, r| pairs.get(&(l, r)).copied());
                 out.extend(alive(&syms).map(|s| s.id));
             }
-            Algo::Unigram(u) => u.encode(self, piece, out),
+            Algo::Unigram(u) => return u.encode(self, piece, carry, out),
         }
+        f64::INFINITY
     }
 
     /// Hugging Face BPE's initial symbols: known characters, byte tokens of unknown ones
@@ -328,34 +336,76 @@ impl SpModel {
 /// Pieces longer than this many bytes are looked up in / stored to the per-thread cache.
 const CACHE_MIN: usize = 4;
 
-impl PieceModel for SpModel {
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+impl SpModel {
+    /// Append the ids of one piece, through the per-thread memo.
+    fn encode_one(&self, piece: &[u8], out: &mut Vec<Rank>, carry: &mut Carry) {
         if piece.len() < CACHE_MIN {
-            self.segment(piece, out);
+            self.segment(piece, out, carry);
             return;
         }
         MEMO.with(|m| {
             let mut m = m.borrow_mut();
-            if let Some(ids) = m.get(self.uid, piece) {
+            if let Some(ids) = self.reuse(&m, piece, carry) {
                 out.extend_from_slice(ids);
                 return;
             }
             let start = out.len();
-            self.segment(piece, out);
-            m.put(self.uid, piece, &out[start..]);
+            let margin = self.segment(piece, out, carry);
+            m.put(self.uid, piece, &out[start..], margin);
         });
     }
 
-    fn count_piece(&self, piece: &[u8]) -> usize {
+    /// The number of ids of one piece.
+    fn count_one(&self, piece: &[u8], scratch: &mut Vec<Rank>, carry: &mut Carry) -> usize {
         if piece.len() >= CACHE_MIN {
-            let hit = MEMO.with(|m| m.borrow().get(self.uid, piece).map(<[Rank]>::len));
+            let hit = MEMO.with(|m| self.reuse(&m.borrow(), piece, carry).map(<[Rank]>::len));
             if let Some(n) = hit {
                 return n;
             }
         }
-        let mut v = Vec::new();
-        self.encode_piece(piece, &mut v);
-        v.len()
+        scratch.clear();
+        self.encode_one(piece, scratch, carry);
+        scratch.len()
+    }
+
+    /// A memoised result for `piece` that holds at `carry`, with `carry` advanced over it.
+    fn reuse<'m>(&self, memo: &'m Memo, piece: &[u8], carry: &mut Carry) -> Option<&'m [Rank]> {
+        let (ids, margin) = memo.get(self.uid, piece)?;
+        if let Algo::Unigram(u) = &self.algo {
+            let chars = piece.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+            if !u.reusable(margin, *carry, chars) {
+                return None;
+            }
+            u.replay(ids, carry);
+        }
+        Some(ids)
+    }
+}
+
+impl PieceModel for SpModel {
+    fn encode_pieces(
+        &self,
+        pieces: &[&[u8]],
+        out: &mut Vec<Rank>,
+        _cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) {
+        for p in pieces {
+            self.encode_one(p, out, carry);
+        }
+    }
+
+    fn count_pieces(
+        &self,
+        pieces: &[&[u8]],
+        _cache: Option<&mut PieceCache>,
+        carry: &mut Carry,
+    ) -> usize {
+        let mut scratch = Vec::new();
+        pieces
+            .iter()
+            .map(|p| self.count_one(p, &mut scratch, carry))
+            .sum()
     }
 
     fn token_bytes(&self, id: Rank) -> Option<&[u8]> {
@@ -409,8 +459,8 @@ struct Memo {
     bytes: usize,
 }
 
-/// (model uid, piece, ids).
-type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>);
+/// (model uid, piece, ids, margin: see [`unigram`]).
+type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>, Margin);
 
 /// Memo budget per thread (keys plus ids).
 const MEMO_BYTES: usize = 8 << 20;
@@ -424,18 +474,19 @@ fn memo_key(uid: u32, piece: &[u8]) -> u64 {
 }
 
 impl Memo {
-    fn get(&self, uid: u32, piece: &[u8]) -> Option<&[Rank]> {
+    fn get(&self, uid: u32, piece: &[u8]) -> Option<(&[Rank], Margin)> {
         if !crate::cache::enabled() {
             return None;
         }
         match self.map.get(&memo_key(uid, piece)) {
-            Some((u, p, ids)) if *u == uid && **p == *piece => Some(ids),
+            Some((u, p, ids, margin)) if *u == uid && **p == *piece => Some((ids, *margin)),
             _ => None,
         }
     }
 
-    fn put(&mut self, uid: u32, piece: &[u8], ids: &[Rank]) {
-        if !crate::cache::enabled() || piece.len() > 256 {
+    /// Remember `ids` for `piece` (a result no carry can reuse is not kept).
+    fn put(&mut self, uid: u32, piece: &[u8], ids: &[Rank], margin: Margin) {
+        if !crate::cache::enabled() || piece.len() > 256 || margin.is_nan() || margin <= 0.0 {
             return;
         }
         let cost = piece.len() + 4 * ids.len() + 64;
@@ -444,8 +495,10 @@ impl Memo {
             self.bytes = 0;
         }
         self.bytes += cost;
-        self.map
-            .insert(memo_key(uid, piece), (uid, piece.into(), ids.into()));
+        self.map.insert(
+            memo_key(uid, piece),
+            (uid, piece.into(), ids.into(), margin),
+        );
     }
 }
 
@@ -590,10 +643,123 @@ pub struct SpNormalizer {
     /// `Metaspace` prepends only to text that does not already start with `▁`; SentencePiece
     /// always does.
     pub prepend_unless_space: bool,
+    /// SentencePiece's rules read prefix by prefix (a precompiled character map), applied in
+    /// its own loop with the whitespace rules above.
+    pub rules: Option<SpRules>,
+}
+
+/// SentencePiece's prefix rules: user-defined symbols pass unchanged (longest first), else the
+/// longest rule of the character map, else one character.
+pub struct SpRules {
+    pub map: CharsMap,
+    /// User-defined symbols, matched anchored at a position (longest).
+    pub user: Option<AhoCorasick>,
+}
+
+impl SpRules {
+    /// # Errors
+    /// User-defined symbols the matcher cannot hold.
+    pub fn new(map: CharsMap, user: &[String]) -> Result<Self, VocabError> {
+        let user = if user.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .start_kind(aho_corasick::StartKind::Anchored)
+                    .build(user)
+                    .map_err(|e| VocabError::InvalidVocab(format!("user-defined symbols: {e}")))?,
+            )
+        };
+        Ok(Self { map, user })
+    }
+
+    /// sentencepiece's `NormalizePrefix`: (the normalized prefix of `input`, bytes consumed).
+    #[inline]
+    fn prefix<'a>(&'a self, input: &'a [u8]) -> (&'a [u8], usize) {
+        let b0 = input[0];
+        if let Some(ac) = &self.user {
+            let m = ac.find(aho_corasick::Input::new(input).anchored(aho_corasick::Anchored::Yes));
+            if let Some(m) = m {
+                return (&input[..m.end()], m.end());
+            }
+        }
+        if self.map.may_start(b0) {
+            if let Some((len, rep)) = self.map.longest(input) {
+                return (rep.as_bytes(), len);
+            }
+        }
+        let n = char_len(b0);
+        if b0 & 0xC0 == 0x80 || n > input.len() {
+            // Inside a character (a rule ended there): sentencepiece's replacement character.
+            return ("\u{FFFD}".as_bytes(), 1);
+        }
+        (&input[..n], n)
+    }
 }
 
 impl SpNormalizer {
+    /// sentencepiece's `Normalizer::Normalize` with prefix rules: each normalized prefix loses
+    /// its leading spaces after a space (`remove_extra_whitespaces`), its spaces become `▁`.
+    fn apply_rules(&self, rules: &SpRules, text: &str, at_start: bool) -> String {
+        let space = if self.escape { SPACE_STR } else { " " };
+        let mut input = text.as_bytes();
+        if self.remove_extra_whitespaces {
+            while !input.is_empty() {
+                let (p, used) = rules.prefix(input);
+                if p != b" " {
+                    break;
+                }
+                input = &input[used..];
+            }
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(input.len() + input.len() / 2 + 3);
+        if input.is_empty() {
+            return String::new();
+        }
+        let prepend = match self.prepend {
+            Prepend::Never => false,
+            Prepend::First => at_start,
+            Prepend::Always => true,
+        };
+        if prepend {
+            out.extend_from_slice(space.as_bytes());
+        }
+        let mut prev_space = self.remove_extra_whitespaces;
+        while !input.is_empty() {
+            let (mut p, used) = rules.prefix(input);
+            while prev_space && p.first() == Some(&b' ') {
+                p = &p[1..];
+            }
+            if !p.is_empty() {
+                for &b in p {
+                    if b == b' ' {
+                        out.extend_from_slice(space.as_bytes());
+                    } else {
+                        out.push(b);
+                    }
+                }
+                prev_space = p.last() == Some(&b' ');
+            }
+            input = &input[used..];
+            if !self.remove_extra_whitespaces {
+                prev_space = false;
+            }
+        }
+        if self.remove_extra_whitespaces {
+            while out.ends_with(space.as_bytes()) {
+                out.truncate(out.len() - space.len());
+            }
+        }
+        // Every prefix is whole characters: text, rules' UTF-8 strings, or U+FFFD.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
     fn apply(&self, text: &str, at_start: bool) -> String {
+        if let Some(rules) = &self.rules {
+            return self.apply_rules(rules, text, at_start);
+        }
         let mut out = String::with_capacity(text.len() + text.len() / 2 + 3);
         let mut s = text;
         if self.remove_extra_whitespaces {
@@ -799,13 +965,12 @@ pub fn byte_table(
 /// does); user-defined pieces are always matched in text, as SentencePiece does.
 ///
 /// # Errors
-/// A malformed file (with the byte offset), or a feature this loader does not reproduce
-/// exactly (named): a normalization rule other than `identity`, `treat_whitespace_as_suffix`,
-/// unused pieces in a BPE model, WORD / CHAR models.
+/// A malformed file (with the byte offset) or character map, or a feature this loader does
+/// not reproduce exactly (named): `treat_whitespace_as_suffix`, unused pieces in a BPE model,
+/// WORD / CHAR models.
 pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabError> {
     let m = proto::parse(data)?;
     let n = m.pieces.len();
-    let normalizer = spm_normalizer(&m)?;
     let unk = usize::try_from(m.unk_id)
         .ok()
         .filter(|&u| u < n && m.pieces[u].kind == PieceType::Unknown)
@@ -914,20 +1079,16 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
         });
     }
     specials.retain(|(s, _)| !s.is_empty());
-    // BPE decides by integer priorities, so a cut where no piece spans is exact. Unigram
-    // compares sums of scores: sentencepiece runs one lattice over the whole text and keeps path
-    // scores as `float`, so on a very long input (tens of KB in one call, sums near 1e5 where a
-    // `float` step is 0.01) its near-ties can fall otherwise than in the per-piece lattices
-    // here, which sum in `f64`; texts of paragraph size agree (see the tests).
+    // BPE decides by integer priorities, so a cut where no piece spans is exact; Unigram
+    // carries the path score across the cut (see `unigram`).
     let cut = if space_inside(m.pieces.iter().map(|p| p.piece.as_str())) {
         Cut::Whole
     } else {
         Cut::SpaceRuns
     };
-    let split = SpSplit::new(
-        &user.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
-        cut,
-    )?;
+    let user_strings: Vec<String> = user.iter().map(|(s, _)| s.clone()).collect();
+    let normalizer = spm_normalizer(&m, &user_strings)?;
+    let split = SpSplit::new(&user_strings, cut)?;
     let unknown = Unknown {
         bytes,
         unk: Some(unk),
@@ -951,19 +1112,34 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
     )
 }
 
-fn spm_normalizer(m: &ModelProto) -> Result<SpNormalizer, VocabError> {
-    if m.has_rule_tsv {
-        return Err(spm_err(
-            "normalization_rule_tsv (custom rules) is unsupported",
-        ));
-    }
-    if !m.precompiled_charsmap.is_empty() || m.normalizer_name != "identity" {
-        return Err(spm_err(format!(
-            "normalization rule {:?} (a precompiled character map) is unsupported; \
-             models normalized with \"identity\" are",
-            m.normalizer_name
-        )));
-    }
+/// The ids of the model's BOS and EOS pieces (`trainer_spec.bos_piece` / `eos_piece`), each
+/// `None` unless it is a control piece: what sentencepiece's `add_bos` / `add_eos` insert.
+///
+/// # Errors
+/// A malformed file (with the byte offset).
+pub fn bos_eos(data: &[u8]) -> Result<(Option<Rank>, Option<Rank>), VocabError> {
+    let m = proto::parse(data)?;
+    let control = |name: &str| {
+        m.pieces
+            .iter()
+            .position(|p| p.piece == name)
+            .filter(|&i| m.pieces[i].kind == PieceType::Control)
+            .map(|i| i as Rank)
+    };
+    Ok((control(&m.bos_piece), control(&m.eos_piece)))
+}
+
+/// The model's text rules: sentencepiece reads only `precompiled_charsmap` at run time (the
+/// rule's name and a custom rule file's path are records of how it was built), so an empty map
+/// is the identity whatever the name says.
+fn spm_normalizer(m: &ModelProto, user: &[String]) -> Result<SpNormalizer, VocabError> {
+    let rules = if m.precompiled_charsmap.is_empty() {
+        None
+    } else {
+        let map = CharsMap::parse(&m.precompiled_charsmap)
+            .map_err(|e| spm_err(format!("normalizer_spec {:?}: {e}", m.normalizer_name)))?;
+        Some(SpRules::new(map, user)?)
+    };
     Ok(SpNormalizer {
         inner: None,
         remove_extra_whitespaces: m.remove_extra_whitespaces,
@@ -974,6 +1150,7 @@ fn spm_normalizer(m: &ModelProto) -> Result<SpNormalizer, VocabError> {
             Prepend::Never
         },
         prepend_unless_space: false,
+        rules,
     })
 }
 

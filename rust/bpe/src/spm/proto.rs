@@ -53,6 +53,9 @@ pub struct ModelProto {
     pub escape_whitespaces: bool,
     /// `normalization_rule_tsv` is non-empty (a custom rule set).
     pub has_rule_tsv: bool,
+    /// `trainer_spec.bos_piece` / `eos_piece` (sentencepiece's defaults `<s>`, `</s>`).
+    pub bos_piece: String,
+    pub eos_piece: String,
 }
 
 fn err(offset: usize, message: impl std::fmt::Display) -> VocabError {
@@ -218,6 +221,8 @@ pub fn parse(data: &[u8]) -> Result<ModelProto, VocabError> {
         remove_extra_whitespaces: true,
         escape_whitespaces: true,
         has_rule_tsv: false,
+        bos_piece: "<s>".to_owned(),
+        eos_piece: "</s>".to_owned(),
     };
     let mut r = Reader::new(data, 0);
     loop {
@@ -266,6 +271,8 @@ fn parse_trainer(buf: &[u8], base: usize, m: &mut ModelProto) -> Result<(), Voca
             24 => m.treat_whitespace_as_suffix = as_bool(&v, at, "treat_whitespace_as_suffix")?,
             35 => m.byte_fallback = as_bool(&v, at, "byte_fallback")?,
             40 => m.unk_id = as_int(&v, at, "unk_id")?,
+            46 => m.bos_piece = as_str(&v, at, "trainer_spec.bos_piece")?.to_owned(),
+            47 => m.eos_piece = as_str(&v, at, "trainer_spec.eos_piece")?.to_owned(),
             _ => {}
         }
     }

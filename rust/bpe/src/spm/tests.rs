@@ -86,6 +86,7 @@ fn normalizer_follows_sentencepiece_whitespace_rules() {
             escape: true,
             prepend,
             prepend_unless_space: false,
+            rules: None,
         }
         .normalize_segment(text, at_start)
         .unwrap()
