@@ -1,7 +1,8 @@
 """The one progress bar: a dependency-free line on stderr (no tqdm).
 
-``enabled=None`` shows the bar only when the stream is a terminal; ``TOKENMILL_PROGRESS=1`` forces
-it on and ``TOKENMILL_PROGRESS=0`` off (an explicit ``enabled`` wins over both). The line is
+``enabled=None`` shows the bar only when the stream is a terminal; ``TOKENMILL_PROGRESS=1`` (or
+``always``) forces it on and ``TOKENMILL_PROGRESS=0`` (or ``never``) off (an explicit ``enabled``
+wins over both). The line is
 redrawn with a carriage return at most every ``interval`` seconds and ends with a newline on
 ``close()``; a disabled bar writes nothing, so callers never branch on whether one is shown.
 
@@ -21,13 +22,21 @@ __all__ = ["Progress", "progress_enabled"]
 Unit = Literal["items", "bytes"]
 
 
+# TOKENMILL_PROGRESS values, with the words of the CLI's --progress {always,never,auto}; any other
+# value (``auto`` among them) leaves the choice to the stream.
+_ON = frozenset({"1", "true", "yes", "on", "always"})
+_OFF = frozenset({"", "0", "false", "no", "off", "never"})
+
+
 def progress_enabled(stream: TextIO, enabled: bool | None = None) -> bool:
     """``enabled``, else ``TOKENMILL_PROGRESS``, else whether ``stream`` is a terminal."""
     if enabled is not None:
         return enabled
-    env = os.environ.get("TOKENMILL_PROGRESS")
-    if env is not None:
-        return env not in ("", "0", "false", "no")
+    env = os.environ.get("TOKENMILL_PROGRESS", "auto").strip().lower()
+    if env in _ON:
+        return True
+    if env in _OFF:
+        return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty()) if callable(isatty) else False
 
