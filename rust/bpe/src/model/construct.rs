@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::{BpeModel, Rank, NONE};
+use super::{splits, BpeModel, Rank, NONE};
 use crate::cache;
 use crate::vocab::Vocab;
 use crate::VocabError;
@@ -102,12 +102,27 @@ impl BpeModel {
             // merge list into a map, so later entries overwrite earlier ones).
             pairs.insert((l, r), (index as u32, m));
         }
-        model.set_merge_pairs(pairs);
+        model.set_merge_pairs(pairs)?;
         Ok(model)
     }
 
-    /// Install a merge list's pair map and derive the two-byte pair tables from it.
-    fn set_merge_pairs(&mut self, pairs: FxHashMap<(Rank, Rank), (u32, Rank)>) {
+    /// Install a merge list's pair map and derive from it the two-byte pair tables, the splits
+    /// by merged token and (without whole-piece lookup) the self-encoding tokens.
+    fn set_merge_pairs(
+        &mut self,
+        pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    ) -> Result<(), VocabError> {
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (&(l, _), &(index, m)) in &pairs {
+            let left = self.token_bytes(l).map_or(0, <[u8]>::len) as u32;
+            if index > splits::MAX_INDEX || left == 0 {
+                return Err(VocabError::InvalidVocab(format!(
+                    "merge {index}: too many merges or an empty part"
+                )));
+            }
+            entries.push((m, left, index));
+        }
+        self.splits = splits::MergeSplits::new(self.n_ids(), entries);
         self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];
@@ -124,6 +139,10 @@ impl BpeModel {
         }
         self.byte_pairs = prio;
         self.byte_pair_ids = merged;
+        if !self.whole_piece_lookup {
+            self.self_encoding = splits::self_encoding(self);
+        }
+        Ok(())
     }
 
     /// A merge-list model's tables as [`from_merge_tables`](Self::from_merge_tables) takes
@@ -191,7 +210,7 @@ impl BpeModel {
             }
             pairs.insert((l, r), (index, m));
         }
-        model.set_merge_pairs(pairs);
+        model.set_merge_pairs(pairs)?;
         Ok(model)
     }
 
@@ -259,8 +278,10 @@ impl BpeModel {
             byte_pairs: Vec::new(),
             byte_pair_ids: Vec::new(),
             pairs: FxHashMap::default(),
+            splits: splits::MergeSplits::default(),
             by_rank: false,
             whole_piece_lookup: false,
+            self_encoding: Vec::new(),
             missing_bytes: false,
             uid: cache::new_uid(),
             backtrack: OnceLock::new(),

@@ -16,8 +16,9 @@
 //! Work per piece is unchanged (one hash, the same probes); only the waiting overlaps. Results
 //! are those of [`BpeModel::count_piece`] / [`BpeModel::encode_piece`] piece by piece: stage 3
 //! falls back to exactly those calls, and the tests compare the two paths on real vocabularies.
-//! Models without whole-piece lookup (merge-list models without `ignore_merges`) skip stages
-//! 1-2 and only prefetch cache slots.
+//! Merge-list models without `ignore_merges` take a piece's token only when it is one that
+//! merging turns back into itself (`splits.rs`); a model with no such tokens skips stages 1-2
+//! and only prefetches cache slots.
 
 use super::{BpeModel, Rank};
 use crate::cache::{PieceCache, Probe};
@@ -32,7 +33,7 @@ impl BpeModel {
     /// Stages 1-2: the single-token id of each piece, or `UNRESOLVED`.
     #[inline]
     fn resolve_whole(&self, pieces: &[&[u8]], ids: &mut [Rank; BATCH]) {
-        if !self.whole_piece_lookup {
+        if !self.any_whole() {
             return;
         }
         let mut hashes = [(0u64, 0u64); BATCH];
@@ -50,7 +51,9 @@ impl BpeModel {
             let (key, h) = hashes[i];
             if p.len() <= 8 {
                 if let Some(id) = self.vocab.hot_find(key, h, p.len()) {
-                    ids[i] = id;
+                    if self.whole(id) {
+                        ids[i] = id;
+                    }
                     continue;
                 }
                 prefetch(self.vocab.table_home(h));
@@ -65,7 +68,9 @@ impl BpeModel {
                 continue;
             }
             if let Some(id) = self.vocab.table_find(pieces[i], key, h) {
-                ids[i] = id;
+                if self.whole(id) {
+                    ids[i] = id;
+                }
             }
         }
     }

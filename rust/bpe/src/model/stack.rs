@@ -40,7 +40,7 @@ impl BpeModel {
         }
         if self.byte_pairs.is_empty() {
             for k in 0..n - 1 {
-                if let Some((p, id)) = self.pair(piece, k, k + 2, ids[k], ids[k + 1]) {
+                if let Some((p, id)) = self.pair(piece, k, k + 1, k + 2) {
                     prio[k] = p;
                     merged[k] = id;
                 }
@@ -72,28 +72,25 @@ impl BpeModel {
             m -= 1;
             let right = (after < n).then(|| (at, usize::from(next[after])));
             let left = (at > 0).then(|| (usize::from(prev[at]), after));
+            // The two lookups of the joined bytes are independent: overlap their memory reads.
+            let (pr, pl) = self.vocab.ranks2(
+                right.map(|(a, c)| &piece[a..c]),
+                left.map(|(a, c)| &piece[a..c]),
+            );
             if self.by_rank {
                 ids[at] = best;
-                // The two lookups are independent: overlap their memory reads.
-                let (pr, pl) = self.vocab.ranks2(
-                    right.map(|(a, c)| &piece[a..c]),
-                    left.map(|(a, c)| &piece[a..c]),
-                );
                 prio[at] = pr;
                 if let Some((l, _)) = left {
                     prio[l] = pl;
                 }
             } else {
+                // Merge lists: a joined token merges if its split here is a listed pair.
                 ids[at] = merged[at];
-                let (p, id) = right
-                    .and_then(|(a, c)| self.pair(piece, a, c, ids[at], ids[after]))
-                    .unwrap_or((NONE, 0));
-                prio[at] = p;
-                merged[at] = id;
-                if let Some((l, c)) = left {
-                    let (p, id) = self.pair(piece, l, c, ids[l], ids[at]).unwrap_or((NONE, 0));
-                    prio[l] = p;
-                    merged[l] = id;
+                prio[at] = self.split_index(pr, after - at).unwrap_or(NONE);
+                merged[at] = pr;
+                if let Some((l, _)) = left {
+                    prio[l] = self.split_index(pl, at - l).unwrap_or(NONE);
+                    merged[l] = pl;
                 }
             }
         }
