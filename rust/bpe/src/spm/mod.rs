@@ -842,12 +842,25 @@ impl SpSplit {
     /// # Errors
     /// User-defined symbols the matcher cannot hold.
     pub fn new(user: &[String], cut: Cut) -> Result<Self, VocabError> {
+        Self::build(user, cut, MatchKind::LeftmostLongest)
+    }
+
+    /// Like [`new`](Self::new), but where several literals match at the leftmost position the
+    /// first listed wins, as in a regex alternation.
+    ///
+    /// # Errors
+    /// Literals the matcher cannot hold.
+    pub fn in_order(user: &[String], cut: Cut) -> Result<Self, VocabError> {
+        Self::build(user, cut, MatchKind::LeftmostFirst)
+    }
+
+    fn build(user: &[String], cut: Cut, kind: MatchKind) -> Result<Self, VocabError> {
         let user = if user.is_empty() {
             None
         } else {
             Some(
                 AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostLongest)
+                    .match_kind(kind)
                     .build(user)
                     .map_err(|e| VocabError::InvalidVocab(format!("user-defined symbols: {e}")))?,
             )
