@@ -19,6 +19,8 @@ pub(crate) struct MergeTables<'a> {
     pub offsets: Cow<'a, [u32]>,
     pub pairs: Vec<[u32; 4]>,
     pub whole_piece_lookup: bool,
+    /// Without whole-piece lookup: the self-encoding bits (one per id, see `splits.rs`).
+    pub self_encoding: Cow<'a, [u8]>,
 }
 
 /// Slack over twice the token count that vocabulary ids may reach.
@@ -103,11 +105,14 @@ impl BpeModel {
             pairs.insert((l, r), (index as u32, m));
         }
         model.set_merge_pairs(pairs)?;
+        if !ignore_merges {
+            model.self_encoding = splits::self_encoding(&model);
+        }
         Ok(model)
     }
 
-    /// Install a merge list's pair map and derive from it the two-byte pair tables, the splits
-    /// by merged token and (without whole-piece lookup) the self-encoding tokens.
+    /// Install a merge list's pair map and derive from it the two-byte pair tables and the
+    /// splits by merged token.
     fn set_merge_pairs(
         &mut self,
         pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
@@ -122,7 +127,7 @@ impl BpeModel {
             }
             entries.push((m, left, index));
         }
-        self.splits = splits::MergeSplits::new(self.n_ids(), entries);
+        self.splits = splits::MergeSplits::new(self.n_ids(), &entries);
         self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];
@@ -139,15 +144,13 @@ impl BpeModel {
         }
         self.byte_pairs = prio;
         self.byte_pair_ids = merged;
-        if !self.whole_piece_lookup {
-            self.self_encoding = splits::self_encoding(self);
-        }
         Ok(())
     }
 
     /// A merge-list model's tables as [`from_merge_tables`](Self::from_merge_tables) takes
     /// them: packed token bytes, their offsets, `[left, right, merge index, merged]` per pair
-    /// (in merge order) and the whole-piece-lookup flag. `None` for rank vocabularies.
+    /// (in merge order), the whole-piece-lookup flag and the self-encoding bits. `None` for rank
+    /// vocabularies.
     pub(crate) fn merge_tables(&self) -> Option<MergeTables<'_>> {
         if self.by_rank {
             return None;
@@ -172,6 +175,7 @@ impl BpeModel {
             offsets: offsets.into(),
             pairs,
             whole_piece_lookup: self.whole_piece_lookup,
+            self_encoding: Cow::Borrowed(&self.self_encoding),
         })
     }
 
@@ -211,6 +215,14 @@ impl BpeModel {
             pairs.insert((l, r), (index, m));
         }
         model.set_merge_pairs(pairs)?;
+        if !t.whole_piece_lookup {
+            // Stored bits, one per id (their meaning cannot be checked short of rebuilding them,
+            // which is what the cache saves: like the merge indices, they are the writer's).
+            if t.self_encoding.len() != model.n_ids().div_ceil(8) {
+                return Err(bad("self-encoding bits of the wrong length"));
+            }
+            model.self_encoding = t.self_encoding.into_owned();
+        }
         Ok(model)
     }
 

@@ -109,7 +109,7 @@ pub struct BpeModel {
     /// Merge lists without `whole_piece_lookup`: one bit per id, set for the tokens that merging
     /// turns back into themselves, whose pieces may then take the whole-piece lookup too
     /// (`splits.rs`). Empty otherwise.
-    self_encoding: Vec<u64>,
+    self_encoding: Vec<u8>,
     /// Some byte that never occurs in UTF-8 text (0xC0, 0xC1, 0xF5-0xFF) has no single-byte
     /// token (its `byte_ids` entry is `NONE`). DeepSeek's `tokenizer.json` files leave them out;
     /// Hugging Face drops a character its vocabulary lacks when the model has no `unk_token`,
@@ -190,8 +190,8 @@ impl BpeModel {
         self.whole_piece_lookup
             || self
                 .self_encoding
-                .get(id as usize / 64)
-                .is_some_and(|w| w >> (id % 64) & 1 != 0)
+                .get(id as usize / 8)
+                .is_some_and(|w| w >> (id % 8) & 1 != 0)
     }
 
     /// Whether some piece may take the whole-piece lookup.
