@@ -128,10 +128,19 @@ impl BpeModel {
             entries.push((m, left, index));
         }
         self.splits = splits::MergeSplits::new(self.n_ids(), &entries);
+        let aux = splits::ordered_aux(self.n_ids(), &entries, |id| {
+            self.token_bytes(id).map_or(0, <[u8]>::len)
+        });
+        self.rank_order = aux.is_some();
+        for (id, a) in aux.into_iter().flatten().enumerate() {
+            if a != splits::AUX_NONE {
+                self.vocab.set_aux(id as Rank, a);
+            }
+        }
         self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];
-        let mut merged = vec![0 as Rank; 1 << 16];
+        let mut merged = vec![NONE; 1 << 16];
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 let (l, r) = (self.byte_ids[usize::from(a)], self.byte_ids[usize::from(b)]);
@@ -292,6 +301,7 @@ impl BpeModel {
             pairs: FxHashMap::default(),
             splits: splits::MergeSplits::default(),
             by_rank: false,
+            rank_order: false,
             whole_piece_lookup: false,
             self_encoding: Vec::new(),
             missing_bytes: false,

@@ -95,7 +95,8 @@ pub struct BpeModel {
     /// so the first merge round of every piece is array reads, not hash probes).
     byte_pairs: Vec<Rank>,
     /// Merge lists: the merged id of each two-byte pair in `byte_pairs` (which then holds the
-    /// merge index). Empty for rank vocabularies, where the merged id is the rank itself.
+    /// merge index), `NONE` for none. Empty for rank vocabularies, where the merged id is the
+    /// rank itself.
     byte_pair_ids: Vec<Rank>,
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
@@ -103,6 +104,9 @@ pub struct BpeModel {
     /// (`splits.rs`); empty for rank vocabularies.
     splits: splits::MergeSplits,
     by_rank: bool,
+    /// A merge list whose merge order follows merged ids, with each token's listed splits in its
+    /// vocabulary slot: the stack engine orders pairs by merged id (`splits.rs`).
+    rank_order: bool,
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,

@@ -18,6 +18,16 @@
 //! into two tokens), the splits then in `more[start..]` as `[left length, index]` ended by a
 //! zero length.
 //!
+//! Merge order by merged id: in most lists (trained BPE, and tiktoken vocabularies converted to
+//! merge lists) the merge index grows with the merged token's id — all merges that make one
+//! token come before all merges that make a token with a larger id. [`ordered_aux`] checks this
+//! when the list is loaded; then the stack engine may order candidate pairs by merged id, as it
+//! does for rank vocabularies, and needs no merge index except when several listed splits of one
+//! token compete (then it redoes the piece by merge index). What it still needs — is this split
+//! of the token listed? — is a 16-bit word kept in the token's vocabulary slot (read with the
+//! same cache line as its id; layout in [`ordered_aux`]), so a merge step costs the lookups
+//! a rank vocabulary makes and no read of the split table.
+//!
 //! Whole pieces: a merge-list model without `ignore_merges` must merge even a piece that is
 //! itself a token, and the merges may end elsewhere. [`self_encoding`] runs the merge engine once
 //! per token when the list is loaded and keeps a bit per token that comes out as itself: a piece
@@ -110,4 +120,69 @@ pub(super) fn self_encoding(model: &BpeModel) -> Vec<u8> {
         }
     }
     bits
+}
+
+/// `aux` words: no listed split.
+pub(crate) const AUX_NONE: u16 = 0;
+/// `aux` word tags (top two bits): one listed split, its left length in the low 14 bits.
+const AUX_ONE: u16 = 2;
+/// Several listed splits of a token of at most 15 bytes: bit `k - 1` set for left length `k`.
+const AUX_MASK: u16 = 1;
+/// Anything else: ask [`MergeSplits::index`].
+const AUX_TABLE: u16 = 3;
+
+/// Whether the split of token `m` with `aux` word `aux` after `left` bytes is a listed merge
+/// (`splits` answers the words that defer to it); and whether `m` has several listed splits.
+#[inline(always)]
+pub(crate) fn listed(splits: &MergeSplits, m: Rank, aux: u16, left: usize) -> (bool, bool) {
+    match aux >> 14 {
+        AUX_ONE => (usize::from(aux & 0x3FFF) == left, false),
+        AUX_MASK => ((1..=14).contains(&left) && aux >> (left - 1) & 1 != 0, true),
+        AUX_TABLE => (splits.index(m, left as u32).is_some(), true),
+        _ => (false, false),
+    }
+}
+
+/// The `aux` word of every token id if the list's merge order follows merged ids (see the
+/// design notes), else `None`. `entries`: `(merged id, left length, merge index)` per listed
+/// pair; `token_len`: a token's length in bytes.
+pub(crate) fn ordered_aux(
+    n_ids: usize,
+    entries: &[(Rank, u32, u32)],
+    token_len: impl Fn(Rank) -> usize,
+) -> Option<Vec<u16>> {
+    let mut lo = vec![u32::MAX; n_ids];
+    let mut hi = vec![0u32; n_ids];
+    let mut count = vec![0u32; n_ids];
+    let mut mask = vec![0u16; n_ids];
+    let mut one = vec![0u32; n_ids];
+    for &(m, len, index) in entries {
+        let m = m as usize;
+        lo[m] = lo[m].min(index);
+        hi[m] = hi[m].max(index);
+        count[m] += 1;
+        one[m] = len;
+        if (1..=14).contains(&len) {
+            mask[m] |= 1 << (len - 1);
+        }
+    }
+    let mut last: Option<u32> = None;
+    for m in 0..n_ids {
+        if count[m] > 0 {
+            if last.is_some_and(|h| lo[m] <= h) {
+                return None;
+            }
+            last = Some(hi[m]);
+        }
+    }
+    Some(
+        (0..n_ids)
+            .map(|m| match count[m] {
+                0 => AUX_NONE,
+                1 if (1..=0x3FFF).contains(&one[m]) => AUX_ONE << 14 | one[m] as u16,
+                c if c > 1 && token_len(m as Rank) <= 15 => AUX_MASK << 14 | mask[m],
+                _ => AUX_TABLE << 14,
+            })
+            .collect(),
+    )
 }

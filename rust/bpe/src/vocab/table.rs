@@ -19,14 +19,25 @@ pub(super) const EMPTY: u32 = u32::MAX;
 #[repr(C)]
 pub(crate) struct Slot {
     pub(super) key: u64,
-    pub(super) id: u32,
-    pub(super) len: u32,
+    pub(crate) id: u32,
+    /// The token's length, at most `u16::MAX` (longer tokens are always compared byte by byte).
+    pub(super) len: u16,
+    /// A word the model keeps with the token, read with the same cache line (merge lists: which
+    /// splits of the token are listed merges, see `model/splits.rs`); 0 otherwise.
+    pub(crate) aux: u16,
+}
+
+/// The `len` a slot stores for a token of `len` bytes.
+#[inline(always)]
+pub(super) fn slot_len(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
 }
 
 const FREE: Slot = Slot {
     key: 0,
     id: EMPTY,
     len: 0,
+    aux: 0,
 };
 
 /// `b` packed little-endian into a word (first 8 bytes) and the table hash of `b`.
@@ -68,7 +79,13 @@ impl Table {
     /// The id of the first slot on `h`'s probe sequence for which `hit` holds, or `None` at the
     /// first free slot.
     #[inline(always)]
-    pub(super) fn find(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<Rank> {
+    pub(super) fn find(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<Slot> {
+        self.position(h, hit).map(|i| self.slots[i])
+    }
+
+    /// The position of the slot [`find`](Self::find) returns.
+    #[inline(always)]
+    fn position(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<usize> {
         let mask = self.slots.len() - 1;
         let mut i = (h >> self.shift) as usize;
         loop {
@@ -77,9 +94,20 @@ impl Table {
                 return None;
             }
             if hit(slot) {
-                return Some(slot.id);
+                return Some(i);
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Set the `aux` word of the slot [`find`](Self::find) returns; `false` if there is none.
+    pub(super) fn set_aux(&mut self, h: u64, hit: impl Fn(Slot) -> bool, aux: u16) -> bool {
+        match self.position(h, hit) {
+            Some(i) => {
+                self.slots[i].aux = aux;
+                true
+            }
+            None => false,
         }
     }
 
