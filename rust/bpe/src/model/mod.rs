@@ -215,6 +215,15 @@ impl BpeModel {
                 return;
             }
         }
+        self.encode_unresolved(piece, out);
+    }
+
+    /// [`encode_piece`](Self::encode_piece) of a piece whose whole-piece lookup has been made
+    /// (`pipeline.rs`) and found nothing to take.
+    pub(crate) fn encode_unresolved(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if piece.is_empty() {
+            return;
+        }
         if let Some(kept) = self.without_missing_bytes(piece) {
             self.merge_parts_of(&kept, |id| out.push(id));
             return;
@@ -275,6 +284,15 @@ impl BpeModel {
         }
         if self.any_whole() && self.token_id(piece).is_some_and(|id| self.whole(id)) {
             return 1;
+        }
+        self.count_unresolved(piece)
+    }
+
+    /// [`count_piece`](Self::count_piece) of a piece whose whole-piece lookup has been made and
+    /// found nothing to take.
+    pub(crate) fn count_unresolved(&self, piece: &[u8]) -> usize {
+        if piece.is_empty() {
+            return 0;
         }
         if let Some(kept) = self.without_missing_bytes(piece) {
             return self.merge_parts_of(&kept, |_| {});
