@@ -132,11 +132,7 @@ impl BpeModel {
             self.token_bytes(id).map_or(0, <[u8]>::len)
         });
         self.rank_order = aux.is_some();
-        for (id, a) in aux.into_iter().flatten().enumerate() {
-            if a != splits::AUX_NONE {
-                self.vocab.set_aux(id as Rank, a);
-            }
-        }
+        self.vocab.set_aux(aux.as_deref().unwrap_or(&[]));
         self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];

@@ -123,7 +123,7 @@ pub(super) fn self_encoding(model: &BpeModel) -> Vec<u8> {
 }
 
 /// `aux` words: no listed split.
-pub(crate) const AUX_NONE: u16 = 0;
+const AUX_NONE: u16 = 0;
 /// `aux` word tags (top two bits): one listed split, its left length in the low 14 bits.
 const AUX_ONE: u16 = 2;
 /// Several listed splits of a token of at most 15 bytes: bit `k - 1` set for left length `k`.

@@ -153,17 +153,10 @@ impl Vocab {
             .find(h, |slot| slot.key == key && usize::from(slot.len) == len)
     }
 
-    /// Keep `aux` with token `id` (see [`Slot::aux`]); `id` must be a token.
-    pub(crate) fn set_aux(&mut self, id: Rank, aux: u16) {
-        let Some(bytes) = self.token_bytes(id) else {
-            return;
-        };
-        let (short, (_, h)) = (bytes.len() <= 8, key_and_hash(bytes));
-        let hit = |s: Slot| s.id == id;
-        let _ = self.table.set_aux(h, hit, aux);
-        if short {
-            let _ = self.hot.set_aux(h, hit, aux);
-        }
+    /// Keep `aux[id]` with each token `id` (see [`Slot::aux`]).
+    pub(crate) fn set_aux(&mut self, aux: &[u16]) {
+        self.table.set_aux(aux);
+        self.hot.set_aux(aux);
     }
 
     /// The first slot `token_id` reads in the hot table for hash `h`.

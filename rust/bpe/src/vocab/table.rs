@@ -80,12 +80,6 @@ impl Table {
     /// first free slot.
     #[inline(always)]
     pub(super) fn find(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<Slot> {
-        self.position(h, hit).map(|i| self.slots[i])
-    }
-
-    /// The position of the slot [`find`](Self::find) returns.
-    #[inline(always)]
-    fn position(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<usize> {
         let mask = self.slots.len() - 1;
         let mut i = (h >> self.shift) as usize;
         loop {
@@ -94,20 +88,18 @@ impl Table {
                 return None;
             }
             if hit(slot) {
-                return Some(i);
+                return Some(slot);
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Set the `aux` word of the slot [`find`](Self::find) returns; `false` if there is none.
-    pub(super) fn set_aux(&mut self, h: u64, hit: impl Fn(Slot) -> bool, aux: u16) -> bool {
-        match self.position(h, hit) {
-            Some(i) => {
-                self.slots[i].aux = aux;
-                true
+    /// Set every occupied slot's `aux` word to `aux[id]` (0 past the end), in one pass.
+    pub(super) fn set_aux(&mut self, aux: &[u16]) {
+        for s in &mut self.slots {
+            if s.id != EMPTY {
+                s.aux = aux.get(s.id as usize).copied().unwrap_or(0);
             }
-            None => false,
         }
     }
 
