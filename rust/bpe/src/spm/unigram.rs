@@ -167,7 +167,7 @@ impl Trie {
         }
     }
 
-    /// Insert `piece` with `id` (the first id of a repeated piece stays).
+    /// Insert `piece` with `id` (a repeated piece ends with its last id).
     fn insert(&mut self, piece: &[u8], id: Rank) {
         let mut node = 0u32;
         for (k, &b) in piece.iter().enumerate() {
@@ -183,7 +183,7 @@ impl Trie {
                 slot.0 = self.nodes;
                 self.nodes += 1;
             }
-            if last && slot.1 == NONE {
+            if last {
                 slot.1 = id;
             }
             node = slot.0;
