@@ -2,47 +2,33 @@
 //! quickselect, with the normaliser from one online pass (exact, or fast with an error bound).
 //!
 //! Design notes: top-p needs the normaliser. One online pass (`online.rs`: max and exp sums in a
-//! single read of the row) computes it and, from L1 as it goes, gathers the candidates
-//! `z >= z_max - 8` (a superset: every logit within 8 of the running max, cut to the final max
-//! afterwards), so no second pass over the row is needed. If their exact mass is short of `p`, the ladder widens by √2 up to
-//! `z_max - 64`, then everything (one compare pass per further rung). A weighted quickselect then finds
+//! single read of the row from memory) computes it; a compare pass then gathers the candidates
+//! `z >= z_max - 8` from L2, where the pass left the row (a 128k-logit row is 513 KB). If their
+//! exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+//! compare pass per further rung). A weighted quickselect then finds
 //! the exact nucleus (see `select.rs`). Where the ISA has a fast exp, the pass sums with it and
 //! the nucleus is proven unaffected by its error bound, or the exact pass decides. top-p keeps
 //! the shortest prefix of the sampling order (larger logit first, ties to the lower id) whose
 //! probability reaches p.
 
 use crate::error::SamplingError;
-use crate::filters::{fill_cands_simd, finish, online_max, weigh_cands, RowState};
+use crate::filters::{fill_cands_simd, finish, online_max, RowState};
 use crate::online;
 use crate::params::RowParams;
 use crate::scratch::Work;
 use crate::select::{self, Cand};
 use crate::simd::{self, ExpArgs, Kernels};
 
-/// Cut the candidates to the nucleus of size `n` that `select::nucleus` left in `w.cand[..n]`,
-/// in increasing id order: every candidate up to the nucleus's last member in sampling order,
-/// rebuilt from the id-ordered lists `fill_cands_simd` made them from (so the draw needs no sort
-/// of the nucleus by id, which took 8 µs on the ~400-token nucleus of a 128k row).
-fn keep_nucleus(w: &mut Work, n: usize, a: &ExpArgs) {
-    let Some(last) =
-        w.cand[..n]
-            .iter()
-            .copied()
-            .reduce(|p, q| if select::order(&p, &q).is_lt() { q } else { p })
-    else {
-        w.cand.clear();
-        return;
-    };
-    w.cand.clear();
-    for ((&i, &v), &e) in w.idx.iter().zip(&w.tmpf).zip(&w.tmpw) {
-        // Precedes `last` in sampling order, or is it.
-        if (v > last.v) | ((v == last.v) & (i <= last.id)) {
-            w.cand.push(Cand {
-                v,
-                id: i,
-                w: f64::from(e) * a.unscale,
-            });
-        }
+/// Cut the candidates (`w.cand`, in increasing id order) to the nucleus whose last member in
+/// sampling order is `last`: every candidate that precedes it, or is it. The list stays in id
+/// order, so the draw needs no sort of the nucleus by id (which took 8 µs on the ~400-token
+/// nucleus of a 128k row).
+fn keep_nucleus(w: &mut Work, last: Option<Cand>) {
+    match last {
+        Some(last) => w
+            .cand
+            .retain(|c| (c.v > last.v) | ((c.v == last.v) & (c.id <= last.id))),
+        None => w.cand.clear(),
     }
 }
 
@@ -62,8 +48,8 @@ pub(crate) enum Normaliser {
 /// Both find the nucleus on a candidate ladder: the first rung is `z >= z_max - 8` (`z = x / T`);
 /// if its exact mass is short of the target, the ladder widens by √2 up to `z_max - 64`, then
 /// everything. The first rung that reaches the target contains the nucleus, and a weighted
-/// quickselect finds it exactly. The first rung comes with the online pass (see
-/// `online::Collect`); each wider one is collected by a compare pass over the row. (Block
+/// quickselect finds it exactly. Each rung is collected by a compare pass over the row, the
+/// first right after the online pass, while the row is in L2. (Block
 /// maxima recorded in the online pass, to read only the blocks that can hold a candidate,
 /// measured slower: ~38% of 64-logit blocks hold one at the first rung.)
 pub(crate) fn top_p_set(
@@ -113,12 +99,6 @@ pub(crate) fn top_p_with(
     norm: Normaliser,
 ) -> Result<Option<RowState>, SamplingError> {
     let (t, inv_t) = (p.temperature, 1.0 / p.temperature);
-    // The pass also gathers the first rung's candidates (a superset, see `online::Collect`).
-    let collect = Some(online::Collect {
-        below: FIRST_RUNG * t,
-        idx: &mut w.idx,
-        vals: &mut w.tmpf,
-    });
     let m = match norm {
         Normaliser::Exact => online_max(
             k,
@@ -127,7 +107,6 @@ pub(crate) fn top_p_with(
             inv_t,
             online::CHUNK,
             online::Mode::Sum,
-            collect,
             &mut w.online,
         )?,
         Normaliser::Fast(f) => {
@@ -137,7 +116,6 @@ pub(crate) fn top_p_with(
                 inv_t,
                 online::CHUNK,
                 online::Mode::Fast(f),
-                collect,
                 &mut w.online,
             ) {
                 Some(m) if m > f32::NEG_INFINITY => m,
@@ -151,19 +129,9 @@ pub(crate) fn top_p_with(
         t,
         a: ExpArgs::new(m, inv_t),
     };
-    // Keep the candidates of the first rung of the final max (the ids stay increasing).
-    let first = lad.rung(FIRST_RUNG);
-    let mut n = 0;
-    for j in 0..w.idx.len() {
-        if w.tmpf[j] >= first {
-            w.idx[n] = w.idx[j];
-            w.tmpf[n] = w.tmpf[j];
-            n += 1;
-        }
-    }
-    w.idx.truncate(n);
-    w.tmpf.truncate(n);
-    weigh_cands(k, w, &lad.a);
+    // The first rung's candidates, by a compare pass over the row (in L2 after the online pass:
+    // 513 KB at 128k logits).
+    lad.collect(k, l, FIRST_RUNG, w);
     let (z, delta) = match norm {
         Normaliser::Exact => (z_all, 0.0),
         Normaliser::Fast(f) => {
@@ -186,11 +154,11 @@ pub(crate) fn top_p_with(
         // Everything is a candidate (a flat row): the exact path's normaliser is as cheap here.
         return Ok(None);
     }
-    let n = select::nucleus(&mut w.cand, lo);
-    if !exact && w.cand[..n].iter().map(|c| c.w).sum::<f64>() < hi {
+    let nucleus = select::nucleus_last(&w.cand, lo, &mut w.buckets);
+    if !exact && nucleus.is_none_or(|(_, mass)| mass < hi) {
         return Ok(None);
     }
-    keep_nucleus(w, n, &lad.a);
+    keep_nucleus(w, nucleus.map(|(last, _)| last));
     Ok(Some(finish(m, lad.a, t_minp(m), w)))
 }
 
