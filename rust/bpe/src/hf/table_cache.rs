@@ -5,7 +5,7 @@
 //! Parsing a 9-11 MB `tokenizer.json` and resolving its ~300k merges (three hash lookups each)
 //! is most of a load. What they produce is small and flat: the packed token bytes and their
 //! offsets, one `[left, right, merge index, merged]` row per merge, the self-encoding bits of a
-//! list without `ignore_merges` (`model/splits.rs`), the added tokens, the
+//! list without `ignore_merges` (`model/listed.rs`), the added tokens, the
 //! post-processor's ids and the `normalizer` / `pre_tokenizer` JSON (kilobytes, re-parsed on
 //! every load, so compiled regexes never live in the file). A load hashes the document
 //! (sha256), and if `<dir>/<sha256 hex>.tables` holds tables for exactly that document, built by

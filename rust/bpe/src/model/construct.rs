@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::{splits, BpeModel, Rank, NONE};
+use super::{listed, BpeModel, Rank, NONE};
 use crate::cache;
 use crate::vocab::Vocab;
 use crate::VocabError;
@@ -19,7 +19,7 @@ pub(crate) struct MergeTables<'a> {
     pub offsets: Cow<'a, [u32]>,
     pub pairs: Vec<[u32; 4]>,
     pub whole_piece_lookup: bool,
-    /// Without whole-piece lookup: the self-encoding bits (one per id, see `splits.rs`).
+    /// Without whole-piece lookup: the self-encoding bits (one per id, see `listed.rs`).
     pub self_encoding: Cow<'a, [u8]>,
 }
 
@@ -106,7 +106,7 @@ impl BpeModel {
         }
         model.set_merge_pairs(pairs)?;
         if !ignore_merges {
-            model.self_encoding = splits::self_encoding(&model);
+            model.self_encoding = listed::self_encoding(&model);
         }
         Ok(model)
     }
@@ -120,15 +120,15 @@ impl BpeModel {
         let mut entries = Vec::with_capacity(pairs.len());
         for (&(l, _), &(index, m)) in &pairs {
             let left = self.token_bytes(l).map_or(0, <[u8]>::len) as u32;
-            if index > splits::MAX_INDEX || left == 0 {
+            if index > listed::MAX_INDEX || left == 0 {
                 return Err(VocabError::InvalidVocab(format!(
                     "merge {index}: too many merges or an empty part"
                 )));
             }
             entries.push((m, left, index));
         }
-        self.splits = splits::MergeSplits::new(self.n_ids(), &entries);
-        let aux = splits::ordered_aux(self.n_ids(), &entries, |id| {
+        self.listed = listed::MergeSplits::new(self.n_ids(), &entries);
+        let aux = listed::ordered_aux(self.n_ids(), &entries, |id| {
             self.token_bytes(id).map_or(0, <[u8]>::len)
         });
         self.rank_order = aux.is_some();
@@ -295,7 +295,7 @@ impl BpeModel {
             byte_pairs: Vec::new(),
             byte_pair_ids: Vec::new(),
             pairs: FxHashMap::default(),
-            splits: splits::MergeSplits::default(),
+            listed: listed::MergeSplits::default(),
             by_rank: false,
             rank_order: false,
             whole_piece_lookup: false,

@@ -50,10 +50,10 @@ mod argmin;
 mod bucket;
 mod construct;
 pub(crate) use construct::MergeTables;
+mod listed;
 mod pipeline;
 #[cfg(test)]
 pub(crate) mod reference;
-mod splits;
 mod stack;
 #[cfg(test)]
 mod tests;
@@ -101,18 +101,18 @@ pub struct BpeModel {
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
     /// The same merges by merged token and split point, as the merge engines look them up
-    /// (`splits.rs`); empty for rank vocabularies.
-    splits: splits::MergeSplits,
+    /// (`listed.rs`); empty for rank vocabularies.
+    listed: listed::MergeSplits,
     by_rank: bool,
     /// A merge list whose merge order follows merged ids, with each token's listed splits in its
-    /// vocabulary slot: the stack engine orders pairs by merged id (`splits.rs`).
+    /// vocabulary slot: the stack engine orders pairs by merged id (`listed.rs`).
     rank_order: bool,
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
     /// Merge lists without `whole_piece_lookup`: one bit per id, set for the tokens that merging
     /// turns back into themselves, whose pieces may then take the whole-piece lookup too
-    /// (`splits.rs`). Empty otherwise.
+    /// (`listed.rs`). Empty otherwise.
     self_encoding: Vec<u8>,
     /// Some byte that never occurs in UTF-8 text (0xC0, 0xC1, 0xF5-0xFF) has no single-byte
     /// token (its `byte_ids` entry is `NONE`). DeepSeek's `tokenizer.json` files leave them out;
@@ -205,7 +205,7 @@ impl BpeModel {
         if m == NONE {
             return None;
         }
-        self.splits.index(m, left as u32)
+        self.listed.index(m, left as u32)
     }
 
     /// Whether a piece equal to token `id` (the pieces's vocabulary lookup) encodes to it alone

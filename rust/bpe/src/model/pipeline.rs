@@ -17,7 +17,7 @@
 //! are those of [`BpeModel::count_piece`] / [`BpeModel::encode_piece`] piece by piece: stage 3
 //! falls back to exactly those calls, and the tests compare the two paths on real vocabularies.
 //! Merge-list models without `ignore_merges` take a piece's token only when it is one that
-//! merging turns back into itself (`splits.rs`); a model with no such tokens skips stages 1-2
+//! merging turns back into itself (`listed.rs`); a model with no such tokens skips stages 1-2
 //! and only prefetches cache slots.
 
 use super::{BpeModel, Rank};

@@ -159,7 +159,7 @@ impl BpeModel {
         if id == NONE {
             return (NONE, false);
         }
-        let (ok, several) = super::splits::listed(&self.splits, id, aux, left);
+        let (ok, several) = super::listed::listed(&self.listed, id, aux, left);
         (if ok { id } else { NONE }, ok && several)
     }
 }

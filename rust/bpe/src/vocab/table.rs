@@ -23,7 +23,7 @@ pub(crate) struct Slot {
     /// The token's length, at most `u16::MAX` (longer tokens are always compared byte by byte).
     pub(super) len: u16,
     /// A word the model keeps with the token, read with the same cache line (merge lists: which
-    /// splits of the token are listed merges, see `model/splits.rs`); 0 otherwise.
+    /// splits of the token are listed merges, see `model/listed.rs`); 0 otherwise.
     pub(crate) aux: u16,
 }
 
