@@ -581,6 +581,13 @@ fn set_piece_cache(enabled: bool) {
     tokenmill_bpe::cache::set_enabled(enabled);
 }
 
+/// Empty the per-thread piece caches of every thread (results never change; benches call it to
+/// time a first pass over text repeatedly).
+#[pyfunction]
+fn clear_piece_cache() {
+    tokenmill_bpe::cache::clear();
+}
+
 /// Names of the bundled OpenAI encodings.
 #[pyfunction]
 fn openai_encodings() -> Vec<&'static str> {
@@ -608,6 +615,7 @@ fn openai_rank_file<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyB
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEncoding>()?;
     m.add_function(wrap_pyfunction!(set_piece_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_piece_cache, m)?)?;
     m.add_function(wrap_pyfunction!(openai_encodings, m)?)?;
     m.add_function(wrap_pyfunction!(openai_rank_files, m)?)?;
     m.add_function(wrap_pyfunction!(openai_rank_file, m)?)?;
