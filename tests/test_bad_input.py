@@ -244,3 +244,47 @@ def test_unigram_without_unk_id_is_refused_not_encoded_without_the_character(
     path.write_text(json.dumps(_unigram_doc(0)))
     want = tokenizers.Tokenizer.from_file(str(path)).encode("ax b").ids
     assert tokenmill.Encoding.from_file(path).encode("ax b") == want
+
+
+@pytest.mark.parametrize("better", ["first", "last"])
+def test_unigram_piece_listed_twice_takes_its_last_id_like_hf(tmp_path: Path, better: str) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    # "ab" twice: once scoring above "a" + "b", once below. The reference keeps the last entry
+    # (its id and its score), whichever of the two scores better.
+    scores = [-0.5, -5.0] if better == "first" else [-5.0, -0.5]
+    vocab = [("<unk>", 0.0), ("a", -1.0), ("b", -2.0), ("ab", scores[0]), ("ab", scores[1])]
+    ref = tokenizers.Tokenizer(tokenizers.models.Unigram([*vocab, ("c", -1.0)], unk_id=0))
+    path = tmp_path / "tokenizer.json"
+    ref.save(str(path))
+    enc = tokenmill.Encoding.from_file(path)
+    for text in ["abcab", "ab", "cabab", "xab"]:
+        assert enc.encode(text) == ref.encode(text, add_special_tokens=False).ids, text
+
+
+def test_sentencepiece_piece_defined_twice_is_refused_like_sentencepiece(tmp_path: Path) -> None:
+    spm = pytest.importorskip("sentencepiece")
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = tmp_path / "m.model"
+    texts = ["hello world abc abd"] * 30 + ["abab cdcd hello"] * 30
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_prefix=str(model.with_suffix("")),
+        vocab_size=18,
+        model_type="unigram",
+        minloglevel=2,
+    )
+    proto = pb.ModelProto()
+    proto.ParseFromString(model.read_bytes())
+    assert tokenmill.load_tokenizer(model).encode("hello") == spm.SentencePieceProcessor(
+        model_file=str(model)
+    ).encode("hello")
+    again = proto.pieces.add()
+    again.piece, again.score = proto.pieces[5].piece, 0.0
+    model.write_bytes(proto.SerializeToString())
+    with pytest.raises(RuntimeError, match="already defined"):
+        spm.SentencePieceProcessor(model_file=str(model))
+    with pytest.raises(
+        ValueError, match=rf'piece "{proto.pieces[5].piece}" is defined twice \(ids 5 and 18\)'
+    ):
+        tokenmill.load_tokenizer(model)

@@ -113,13 +113,25 @@ def test_tokenization_rows_or_a_reason(tiny_results: bench.Results) -> None:
 
 
 def test_streaming_rows_check_every_stream_against_decode(tiny_results: bench.Results) -> None:
-    rows = [r for r in tiny_results.rows if r.suite == "streaming"]
+    rows = [r for r in tiny_results.rows if r.operation == "decode stream"]
     ours = {(r.encoding, r.workload) for r in rows if r.library == "tokenmill"}
     assert {("o200k_base", "batch 1"), ("o200k_base", "batch 256")} <= ours
     for r in rows:
         assert r.throughput_unit == "µs/token" and r.ratio_to == "tokenmill"
         assert r.exact == "yes", r  # every implementation's text is the one-shot decode
     assert "Streaming detokenization" in render.render(tiny_results)
+
+
+def test_prompt_tail_rows_compare_with_tiktoken(tiny_results: bench.Results) -> None:
+    pytest.importorskip("tiktoken")
+    rows = [r for r in tiny_results.rows if r.operation == "encode_with_unstable"]
+    assert {(r.encoding, r.library) for r in rows} == {
+        (e, lib) for e in ("cl100k_base", "o200k_base") for lib in ("tokenmill", "tiktoken")
+    }
+    for r in rows:
+        assert r.suite == "streaming" and r.throughput_unit == "µs/prompt", r
+        assert r.exact == "yes", r  # stable tokens equal, completions the same set
+    assert "Prompt tail" in render.render(tiny_results)
 
 
 def test_json_round_trip_and_renderings(tiny_results: bench.Results) -> None:

@@ -147,17 +147,22 @@ def _catalogue_prices(model: str) -> tuple[Decimal, Decimal]:
 
 def _expected_report_money(rows: list[dict[str, str]], model: str) -> dict[tuple[str, str], Any]:
     """Every money cell of a report's rows, computed here with Fractions: input cost = tokens ×
-    price / 10⁶ (exact), per-1M-pivot cost = price × language tokens / pivot tokens rounded to the
-    50 digits of the money context. Only valid when every language shares all ids with the
+    price / 10⁶ (exact), per-1M-pivot cost = price × language tokens / pivot tokens rounded
+    half-even to 12 decimal places. Only valid when every language shares all ids with the
     pivot (the built-in corpus), so the premium's totals are the rows' total tokens."""
     from fractions import Fraction
 
     price_in, price_out = _catalogue_prices(model)
     pivot = {r["tokenizer"]: int(r["total_tokens"]) for r in rows if r["language"] == "eng_Latn"}
-    ctx = decimal.Context(prec=50)
 
     def rounded(q: Fraction) -> Decimal:
-        return ctx.divide(Decimal(q.numerator), Decimal(q.denominator))
+        # to 12 places, half-even, in integers over the exact fraction
+        ctx = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact])
+        scaled = q * 10**12
+        floor = scaled.numerator // scaled.denominator
+        rest = scaled - floor
+        up = rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1)
+        return ctx.divide(Decimal(floor + up), Decimal(10**12))
 
     out: dict[tuple[str, str], Any] = {}
     for r in rows:
@@ -191,7 +196,7 @@ def test_report_money_is_exact_decimal(fmt: str) -> None:
     for row in rows:
         for cell in money:
             # a decimal string: no float was ever involved (floats would print 0.0018008000000000002
-            # for 4502 tokens, or fall short of 50 digits for the per-1M-pivot costs)
+            # for 4502 tokens, or round the per-1M-pivot costs at another place)
             assert isinstance(row[cell], str) and "e" not in row[cell].lower(), row
         got = tuple(Decimal(row[cell]) for cell in money)
         assert got == expected[(row["language"], row["tokenizer"])], row

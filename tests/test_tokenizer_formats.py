@@ -698,6 +698,72 @@ def test_normalization_rules_in_tokenizer_json_match_hf(
     run()
 
 
+_USER_TEXT = st.lists(
+    st.one_of(_NFKC_TEXT, st.sampled_from([*_USER, "[RE", "REF]", "<x", "[REF]<x>", " "])),
+    max_size=8,
+).map("".join)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_user_defined_pieces_in_converted_tokenizer_json_match_hf(
+    tmp_path: Path, model_type: str
+) -> None:
+    # transformers' converter isolates user-defined pieces with a Split of their escaped
+    # alternation after the Metaspace step.
+    path = _converted(_trained_rule("nmt_nfkc", model_type, True), model_type, "follow", tmp_path)
+    steps = json.loads(path.read_text(encoding="utf-8"))["pre_tokenizer"]["pretokenizers"]
+    assert [s["type"] for s in steps] == ["Metaspace", "Split"]
+    enc = tokenmill.load_tokenizer(path)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    texts = [
+        *corpus()[::3],
+        "[REF]ｘ[REF] <x>ｙ",
+        "<x>",
+        " [REF] ",
+        "a[REF]b<x>c  [REF][REF]",
+        "[RE<x>F]",
+        "x <x> <x>",
+    ]
+    want = [list(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False)]
+    got = enc.encode_batch(texts, disallowed_special=())
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+    assert [int(c) for c in enc.count_batch(texts, disallowed_special=())] == [len(w) for w in want]
+    for ids in want[::7]:
+        assert enc.decode(ids) == hf.decode(ids, skip_special_tokens=False)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_USER_TEXT)
+    def run(text: str) -> None:
+        assert (
+            enc.encode(text, disallowed_special=()) == hf.encode(text, add_special_tokens=False).ids
+        )
+
+    run()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ({"Regex": "a.b"}, "'.' is not a literal"),
+        ({"Regex": "\\d+"}, "'\\\\d' is not a literal"),
+        ({"Regex": "<a>|"}, "empty alternative"),
+    ],
+)
+def test_split_that_is_not_literal_pieces_is_refused(
+    tmp_path: Path, pattern: dict[str, str], why: str
+) -> None:
+    path = _converted(_trained_rule("nmt_nfkc", "bpe", True), "bpe", "follow", tmp_path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["pre_tokenizer"]["pretokenizers"][1]["pattern"] = pattern
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"pre_tokenizer\.pretokenizers\[1\]\.pattern\.Regex.*" + why
+    ):
+        tokenmill.load_tokenizer(path)
+
+
 # --- add_special_tokens=True ------------------------------------------------------------------
 
 

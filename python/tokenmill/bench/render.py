@@ -184,6 +184,20 @@ def load_table(rows: Sequence[Row], markdown: bool) -> str:
     return columns_table(rows, markdown, LOAD_COLUMNS)
 
 
+UNSTABLE_COLUMNS: tuple[Column, ...] = (
+    _ENCODING,
+    ("prompts", lambda r, _: r.workload),
+    _LIBRARY,
+    *_times("µs/prompt median", lambda t: f"{t * 1e6:.1f}"),
+    ("× tokenmill time", lambda r, _: _num(r.ratio)),
+    _EXACT,
+)
+
+
+def unstable_table(rows: Sequence[Row], markdown: bool) -> str:
+    return columns_table(rows, markdown, UNSTABLE_COLUMNS)
+
+
 def streaming_table(rows: Sequence[Row], markdown: bool) -> str:
     return columns_table(rows, markdown, STREAMING_COLUMNS)
 
@@ -372,11 +386,18 @@ SECTIONS: tuple[Section, ...] = (
         scaling_table,
     ),
     (
-        "streaming",
+        lambda r: r.suite == "streaming" and r.operation == "decode stream",
         "Streaming detokenization — µs per generated token (one step per token per "
         "sequence); × tokenmill time = the peer's time / tokenmill's, measured in shared "
         "rounds",
         streaming_table,
+    ),
+    (
+        lambda r: r.suite == "streaming" and r.operation == "encode_with_unstable",
+        "Prompt tail — encode_with_unstable on prompts of up to 2,000 characters cut at a "
+        "random character, µs per prompt; × tokenmill time = the peer's time / tokenmill's, "
+        "measured in shared rounds; exact = equal stable tokens and the same set of completions",
+        unstable_table,
     ),
     (
         "decode",

@@ -1,4 +1,5 @@
-"""Streaming detokenization: µs per generated token, batch 1 and 256, against the peers.
+"""Serving-side text paths: streaming detokenization (µs per generated token, batch 1 and 256)
+and the unstable tail of a prompt (``encode_with_unstable``), against the peers.
 
 Each row replays the same token ids through an incremental detokenizer, one generation step at
 a time: tokenmill's ``DecodeStream`` (batch 1) and ``DecodeStreams`` (one call per step for the
@@ -9,6 +10,12 @@ and the common recipe of ``codecs.getincrementaldecoder("utf-8")`` fed
 against the one-shot decode first (the ``exact`` column); then all of a row group are timed in
 shared rounds (``measure_interleaved``). ``ratio`` is the peer's time over tokenmill's (higher =
 tokenmill faster).
+
+The prompt-tail rows time ``encode_with_unstable`` (the tokens of a prompt that more text cannot
+change, and every way its tail could be tokenized) against tiktoken's, on prompts cut at a
+random character (mid-word, as a completion prompt ends) from English prose and from the
+many-language corpus. A row is exact when the stable tokens are equal and the completions are
+the same set.
 """
 
 from __future__ import annotations
@@ -117,6 +124,79 @@ def _steps(ids: list[int], n_steps: int, batch: int) -> list[list[int]]:
     return [[ids[(97 * i + t) % n] for i in range(batch)] for t in range(n_steps)]
 
 
+def _prompts(text: str, n: int, size: int, seed: int = 0) -> list[str]:
+    """``n`` prompts of up to ``size`` characters of ``text``, each ending at a random
+    character."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        start = rng.randrange(max(1, len(text) - size))
+        out.append(text[start : start + rng.randrange(size // 2, size)])
+    return out
+
+
+def _each(fn: Callable[[str], Any], prompts: list[str]) -> list[Any]:
+    return [fn(p) for p in prompts]
+
+
+def _as_sets(results: list[tuple[list[int], list[list[int]]]]) -> list[Any]:
+    return [(list(stable), {tuple(c) for c in tails}) for stable, tails in results]
+
+
+def unstable_rows(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
+    """``encode_with_unstable`` on prompts, tokenmill and tiktoken in shared rounds."""
+    from tokenmill.tokenizer import get_encoding
+
+    if not installed("tiktoken"):
+        return [], [Skip(SUITE, "encode_with_unstable", "tiktoken is not installed")]
+    n = 16 if config.quick else 64
+    if config.corpus_bytes is not None:  # a small run (the tests): fewer prompts
+        n = min(n, max(2, config.corpus_bytes >> 11))
+    corp = {
+        "English prompts": " ".join(corpora.english(256 << 10).docs),
+        "many-language prompts": " ".join(corpora.multilingual(256 << 10).docs),
+    }
+    rows: list[Row] = []
+    for name in ("cl100k_base", "o200k_base"):
+        ours, ref = get_encoding(name), tiktoken_encoding(name)
+        for workload, text in corp.items():
+            prompts = _prompts(text, n, 2000)
+            calls: dict[str, Callable[[], list[Any]]] = {
+                lib: functools.partial(_each, enc.encode_with_unstable, prompts)
+                for lib, enc in (("tokenmill", ours), ("tiktoken", ref))
+            }
+            want = _as_sets(calls["tiktoken"]())
+            exact = {lib: _as_sets(fn()) == want for lib, fn in calls.items()}
+            timings = measure_interleaved(
+                list(calls.values()),
+                min_reps=config.min_reps,
+                max_reps=config.max_reps,
+                budget_s=config.row_budget_s,
+            )
+            mine = timings[0].median_s
+            for lib, t in zip(calls, timings, strict=True):
+                per = Timing(t.median_s / n, t.min_s / n, t.max_s / n, t.reps)
+                rows.append(
+                    Row(
+                        suite=SUITE,
+                        operation="encode_with_unstable",
+                        workload=workload,
+                        library=lib,
+                        threads=config.threads,
+                        timing=per,
+                        throughput=per.median_s * 1e6,
+                        throughput_unit="µs/prompt",
+                        ratio=t.median_s / mine if mine > 0 else None,
+                        ratio_to="tokenmill",
+                        exact="yes" if exact[lib] else "NO",
+                        encoding=name,
+                    )
+                )
+    return rows, []
+
+
 def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     from tokenmill.tokenizer import Encoding, get_encoding
 
@@ -186,4 +266,5 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
                         encoding=name,
                     )
                 )
-    return rows, skips
+    more, more_skips = unstable_rows(config)
+    return rows + more, skips + more_skips

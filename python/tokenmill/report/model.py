@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -105,16 +106,20 @@ def _cost(tokens: int, price_per_1m: Decimal) -> Decimal:
     return MONEY.divide(MONEY.multiply(Decimal(tokens), price_per_1m), MILLION)
 
 
+PIVOT_COST_DIGITS = 12
+"""Per-1M-pivot costs are ratios, so most have no finite decimal form: they are rounded half-even
+to this many decimal places of a dollar (a millionth of a millionth)."""
+
+
 def _pivot_cost(totals: tuple[int, int] | None, price_per_1m: Decimal | None) -> Decimal | None:
     """What content that takes 1M pivot tokens costs in this language: the price times the premium
-    ``num / den``, divided in :data:`~tokenmill.cost.catalogue.MONEY` (50 significant digits; the
-    premium itself is a ratio of integers, so no float enters)."""
+    ``num / den``, computed as an exact fraction (no float enters) and rounded once, half-even, to
+    :data:`PIVOT_COST_DIGITS` decimal places."""
     if totals is None or price_per_1m is None:
         return None
-    from tokenmill.cost.catalogue import MONEY
-
     num, den = totals
-    return MONEY.divide(MONEY.multiply(price_per_1m, Decimal(num)), Decimal(den))
+    scaled = Fraction(price_per_1m) * num * 10**PIVOT_COST_DIGITS / den
+    return Decimal(round(scaled)).scaleb(-PIVOT_COST_DIGITS)
 
 
 @dataclass(frozen=True)

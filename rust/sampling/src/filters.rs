@@ -131,7 +131,7 @@ pub(crate) fn fill_cands_simd(k: &Kernels, l: &[f32], w: &mut Work, a: &ExpArgs)
 
 /// Fill `w.cand` from the indices in `w.idx` and their logits in `w.tmpf`, weighed by the
 /// vector exp.
-pub(crate) fn weigh_cands(k: &Kernels, w: &mut Work, a: &ExpArgs) {
+fn weigh_cands(k: &Kernels, w: &mut Work, a: &ExpArgs) {
     w.tmpw.resize(w.tmpf.len(), 0.0);
     k.exp_write_row(&w.tmpf, a, &mut w.tmpw);
     w.cand.clear();
@@ -183,7 +183,6 @@ fn truncate(k: &Kernels, row: usize, l: &[f32], p: &RowParams, w: &mut Work) -> 
             inv_t,
             SUM_BLOCK,
             online::Mode::Sum,
-            None,
             &mut w.online,
         )?;
         w.sums.clear();
@@ -285,7 +284,7 @@ pub(crate) fn full_distribution(
 ) -> RowResult {
     let inv_t = 1.0 / t;
     let mode = online::Mode::Sum;
-    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, None, &mut w.online)?;
+    let m = online_max(k, row, l, inv_t, online::CHUNK, mode, &mut w.online)?;
     let z = online::normaliser(&w.online, m, inv_t);
     Ok(RowState {
         max: m,
@@ -297,7 +296,6 @@ pub(crate) fn full_distribution(
 
 /// `online::pass`, with the row's error (NaN, +inf, all -inf) when it stops or finds no finite
 /// logit.
-#[allow(clippy::too_many_arguments)] // the pass's own arguments plus the row for errors
 pub(crate) fn online_max(
     k: &Kernels,
     row: usize,
@@ -305,10 +303,9 @@ pub(crate) fn online_max(
     inv_t: f64,
     sub: usize,
     mode: online::Mode<'_>,
-    collect: Option<online::Collect<'_>>,
     blocks: &mut Vec<Block>,
 ) -> Result<f32, SamplingError> {
-    match online::pass(k, l, inv_t, sub, mode, collect, blocks) {
+    match online::pass(k, l, inv_t, sub, mode, blocks) {
         Some(m) if m > f32::NEG_INFINITY => Ok(m),
         _ => {
             let (m, nan) = (k.max_nan)(l);

@@ -11,8 +11,10 @@
 //! max only rises a few times per row (O(log chunks) for exchangeable logits), so the extra
 //! `ExpArgs` set-ups are negligible. While a piece is in L1 the pass can also write the output
 //! (softmax: the exp values; log-softmax: `(x - ref) / T`), with write prefetches of the next
-//! chunk's output lines, and gather candidates above a threshold that follows the running max
-//! (top-p's first rung, see [`Collect`]): the row is read from memory once whatever the mode.
+//! chunk's output lines: the row is read from memory once whatever the mode. (Top-p gathers its
+//! candidates after the pass, from L2, with the final max's threshold: gathering a superset from
+//! L1 during the pass, against the running max, measured ~10% slower per top-p row: about twice
+//! the candidates, and a compare per 1 KiB piece.)
 //!
 //! Cost: one read of the row plus one exp per logit; O(len / CHUNK) bookkeeping. Invariants: the
 //! chunking is fixed (independent of thread count and batch layout), so a row's results are
@@ -46,16 +48,6 @@ pub(crate) enum Mode<'a> {
     /// Only sums, by an `exp_sum_fast` kernel (every term within `fast_exp_eps`; the top-p pass
     /// of `sample.rs`).
     Fast(fn(&[f32], &ExpArgs) -> f64),
-}
-
-/// Candidates gathered during the pass: the ids of every logit at or above `running max - below`
-/// (the running max when its piece is reached, so never above the final row's `max - below`:
-/// a superset of `{x >= max - below}` taken from L1, which spares a compare pass over the row).
-pub(crate) struct Collect<'a> {
-    pub below: f64,
-    pub idx: &'a mut Vec<u32>,
-    /// The logits of `idx`, read while their piece is in L1.
-    pub vals: &'a mut Vec<f32>,
 }
 
 /// Logits per exp kernel call (1 KiB): the unit between two groups of prefetches.
@@ -93,8 +85,7 @@ fn prefetch_w(out: &[f32]) {
 }
 
 /// Run the pass over `x` at `1/T = inv_t`, pushing one [`Block`] per `sub` logits (`sub` divides
-/// `CHUNK`) into `blocks`, and, with `collect`, the candidate ids (see [`Collect`], increasing).
-/// Returns the row max (`-inf` if every logit is `-inf`), or `None` if a
+/// `CHUNK`) into `blocks`. Returns the row max (`-inf` if every logit is `-inf`), or `None` if a
 /// NaN or `+inf` was met (the caller scans the row for the error).
 pub(crate) fn pass(
     k: &Kernels,
@@ -102,15 +93,10 @@ pub(crate) fn pass(
     inv_t: f64,
     sub: usize,
     mut mode: Mode<'_>,
-    mut collect: Option<Collect<'_>>,
     blocks: &mut Vec<Block>,
 ) -> Option<f32> {
     debug_assert!(sub > 0 && CHUNK.is_multiple_of(sub));
     blocks.clear();
-    if let Some(c) = &mut collect {
-        c.idx.clear();
-        c.vals.clear();
-    }
     let mut m = f32::NEG_INFINITY;
     let mut args: Option<ExpArgs> = None;
     let mut start = 0;
@@ -140,9 +126,6 @@ pub(crate) fn pass(
             } else {
                 let a = *args.get_or_insert_with(|| ExpArgs::new(m, inv_t));
                 unscale = a.unscale;
-                let thr = collect
-                    .as_ref()
-                    .map_or(f32::INFINITY, |c| (f64::from(m) - c.below) as f32);
                 // log-softmax's `(x - ref) / T` (set up only in that mode).
                 let affine = matches!(mode, Mode::LogWrite(_))
                     .then(|| Affine::new(inv_t, f64::from(m) * inv_t));
@@ -173,16 +156,6 @@ pub(crate) fn pass(
                         Mode::Sum => k.exp_sum_row(piece, &a),
                         Mode::Fast(fast) => Kernels::exp_sum_fast_row(*fast, piece, &a),
                     };
-                    if let Some(c) = &mut collect {
-                        // The piece is in L1 now: the compare costs no memory traffic.
-                        let from = c.idx.len();
-                        (k.collect_ge)(piece, thr, c.idx);
-                        c.vals
-                            .extend(c.idx[from..].iter().map(|&i| piece[i as usize]));
-                        for i in &mut c.idx[from..] {
-                            *i += at as u32;
-                        }
-                    }
                 }
                 sum *= a.unscale;
             }

@@ -76,7 +76,7 @@ fn softmax_with(
     } else {
         online::Mode::Write(&mut *out)
     };
-    let m = online_max(k, row, x, inv_t, online::CHUNK, mode, None, blocks)?;
+    let m = online_max(k, row, x, inv_t, online::CHUNK, mode, blocks)?;
     // The normaliser (each block moved to the row max).
     let z = online::normaliser(blocks, m, inv_t);
     if log {

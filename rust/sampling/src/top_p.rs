@@ -2,17 +2,17 @@
 //! quickselect, with the normaliser from one online pass (exact, or fast with an error bound).
 //!
 //! Design notes: top-p needs the normaliser. One online pass (`online.rs`: max and exp sums in a
-//! single read of the row) computes it and, from L1 as it goes, gathers the candidates
-//! `z >= z_max - 8` (a superset: every logit within 8 of the running max, cut to the final max
-//! afterwards), so no second pass over the row is needed. If their exact mass is short of `p`, the ladder widens by √2 up to
-//! `z_max - 64`, then everything (one compare pass per further rung). A weighted quickselect then finds
+//! single read of the row from memory) computes it; a compare pass then gathers the candidates
+//! `z >= z_max - 8` from L2, where the pass left the row (a 128k-logit row is 513 KB). If their
+//! exact mass is short of `p`, the ladder widens by √2 up to `z_max - 64`, then everything (one
+//! compare pass per further rung). A weighted quickselect then finds
 //! the exact nucleus (see `select.rs`). Where the ISA has a fast exp, the pass sums with it and
 //! the nucleus is proven unaffected by its error bound, or the exact pass decides. top-p keeps
 //! the shortest prefix of the sampling order (larger logit first, ties to the lower id) whose
 //! probability reaches p.
 
 use crate::error::SamplingError;
-use crate::filters::{fill_cands_simd, finish, online_max, weigh_cands, RowState};
+use crate::filters::{fill_cands_simd, finish, online_max, RowState};
 use crate::online;
 use crate::params::RowParams;
 use crate::scratch::Work;
@@ -62,8 +62,8 @@ pub(crate) enum Normaliser {
 /// Both find the nucleus on a candidate ladder: the first rung is `z >= z_max - 8` (`z = x / T`);
 /// if its exact mass is short of the target, the ladder widens by √2 up to `z_max - 64`, then
 /// everything. The first rung that reaches the target contains the nucleus, and a weighted
-/// quickselect finds it exactly. The first rung comes with the online pass (see
-/// `online::Collect`); each wider one is collected by a compare pass over the row. (Block
+/// quickselect finds it exactly. Each rung is collected by a compare pass over the row, the
+/// first right after the online pass, while the row is in L2. (Block
 /// maxima recorded in the online pass, to read only the blocks that can hold a candidate,
 /// measured slower: ~38% of 64-logit blocks hold one at the first rung.)
 pub(crate) fn top_p_set(
@@ -113,12 +113,6 @@ pub(crate) fn top_p_with(
     norm: Normaliser,
 ) -> Result<Option<RowState>, SamplingError> {
     let (t, inv_t) = (p.temperature, 1.0 / p.temperature);
-    // The pass also gathers the first rung's candidates (a superset, see `online::Collect`).
-    let collect = Some(online::Collect {
-        below: FIRST_RUNG * t,
-        idx: &mut w.idx,
-        vals: &mut w.tmpf,
-    });
     let m = match norm {
         Normaliser::Exact => online_max(
             k,
@@ -127,7 +121,6 @@ pub(crate) fn top_p_with(
             inv_t,
             online::CHUNK,
             online::Mode::Sum,
-            collect,
             &mut w.online,
         )?,
         Normaliser::Fast(f) => {
@@ -137,7 +130,6 @@ pub(crate) fn top_p_with(
                 inv_t,
                 online::CHUNK,
                 online::Mode::Fast(f),
-                collect,
                 &mut w.online,
             ) {
                 Some(m) if m > f32::NEG_INFINITY => m,
@@ -151,19 +143,9 @@ pub(crate) fn top_p_with(
         t,
         a: ExpArgs::new(m, inv_t),
     };
-    // Keep the candidates of the first rung of the final max (the ids stay increasing).
-    let first = lad.rung(FIRST_RUNG);
-    let mut n = 0;
-    for j in 0..w.idx.len() {
-        if w.tmpf[j] >= first {
-            w.idx[n] = w.idx[j];
-            w.tmpf[n] = w.tmpf[j];
-            n += 1;
-        }
-    }
-    w.idx.truncate(n);
-    w.tmpf.truncate(n);
-    weigh_cands(k, w, &lad.a);
+    // The first rung's candidates, by a compare pass over the row (in L2 after the online pass:
+    // 513 KB at 128k logits).
+    lad.collect(k, l, FIRST_RUNG, w);
     let (z, delta) = match norm {
         Normaliser::Exact => (z_all, 0.0),
         Normaliser::Fast(f) => {

@@ -7,7 +7,10 @@
 //! - `normalizer`: the steps of [`super::parse_normalizer`] (`Prepend`, `Replace`, `Strip`,
 //!   `Precompiled` character maps, NFKC, ...);
 //! - `pre_tokenizer`: null, or `Metaspace` (`replacement` `▁`; `prepend_scheme` `always` /
-//!   `first` / `never` or the older `add_prefix_space`; `split`);
+//!   `first` / `never` or the older `add_prefix_space`; `split`), optionally followed by an
+//!   `Isolated` `Split` whose pattern is a literal or an alternation of escaped literals (the
+//!   form transformers' converter writes for user-defined pieces), matched as the regex
+//!   engine would (leftmost, then the first alternative);
 //! - `model`: `BPE` (merge list over characters, `byte_fallback`, `unk_token`, `fuse_unk`,
 //!   `ignore_merges`) or `Unigram` (`unk_id`, `byte_fallback`; consecutive unknowns fused);
 //! - `decoder`: `Metaspace`, or a `Sequence` of `Replace` (`▁` to a space), `ByteFallback`,
@@ -78,6 +81,101 @@ fn parse_metaspace(p: &Obj<'_>) -> Result<Meta, VocabError> {
         prepend,
         split: p.bool_or("split", true)?,
     })
+}
+
+/// The pre-tokenizer: `Metaspace`, or a `Sequence` of an optional `Metaspace` and an optional
+/// `Split` that isolates literal pieces (transformers' converter writes one for a model's
+/// user-defined pieces: `Split(Regex("<a>|<b>"), "isolated")`). Returns the Metaspace settings
+/// and the literals in the pattern's order.
+fn parse_pre_tokenizer(p: &Obj<'_>) -> Result<(Option<Meta>, Vec<String>), VocabError> {
+    let steps: Vec<Obj<'_>> = match p.type_name()? {
+        "Sequence" => {
+            let path = p.field("pretokenizers");
+            p.array("pretokenizers")?
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Obj::new(s, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?
+        }
+        _ => vec![Obj {
+            map: p.map,
+            path: p.path.clone(),
+        }],
+    };
+    let mut meta = None;
+    let mut user = None;
+    for s in &steps {
+        match s.type_name()? {
+            "Metaspace" if meta.is_none() && user.is_none() => meta = Some(parse_metaspace(s)?),
+            "Split" if user.is_none() => user = Some(parse_literal_split(s)?),
+            "Metaspace" | "Split" => {
+                return Err(err(
+                    s.field("type"),
+                    "supported: one Metaspace, then one Split of literal pieces",
+                ))
+            }
+            other => return Err(unsupported(s.field("type"), other)),
+        }
+    }
+    if let (Some(m), Some(_)) = (&meta, &user) {
+        if m.split {
+            return Err(err(
+                steps[0].field("split"),
+                "a Metaspace that splits, followed by a Split, is unsupported",
+            ));
+        }
+    }
+    Ok((meta, user.unwrap_or_default()))
+}
+
+/// A `Split` whose pattern is a literal or an alternation of literals, `Isolated`, not
+/// inverted: the literals, in the pattern's order.
+fn parse_literal_split(s: &Obj<'_>) -> Result<Vec<String>, VocabError> {
+    let behavior = s.str("behavior")?;
+    if !behavior.eq_ignore_ascii_case("isolated") || s.bool_or("invert", false)? {
+        return Err(err(
+            s.field("behavior"),
+            format!("only an Isolated, not inverted Split of literal pieces is supported here (found {behavior:?})"),
+        ));
+    }
+    let pat = Obj::new(s.req("pattern")?, &s.field("pattern"))?;
+    if let Some(lit) = pat.opt_str("String")? {
+        return if lit.is_empty() {
+            Err(err(pat.field("String"), "empty pattern"))
+        } else {
+            Ok(vec![lit.to_owned()])
+        };
+    }
+    let re = pat.str("Regex")?;
+    literal_alternation(re).map_err(|why| err(pat.field("Regex"), why))
+}
+
+/// The literals of a regex that is an alternation of literals (metacharacters escaped with a
+/// backslash, as Python's `re.escape` writes them), or why it is not one.
+fn literal_alternation(re: &str) -> Result<Vec<String>, String> {
+    const ONLY: &str = "only alternations of literal pieces are supported here";
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '|' => out.push(std::mem::take(&mut cur)),
+            '\\' => match chars.next() {
+                Some(e) if !e.is_ascii_alphanumeric() => cur.push(e),
+                Some(e) => return Err(format!("'\\{e}' is not a literal: {ONLY}")),
+                None => return Err("ends in a lone backslash".into()),
+            },
+            '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' => {
+                return Err(format!("'{c}' is not a literal: {ONLY}"))
+            }
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    if out.iter().any(String::is_empty) {
+        return Err("an empty alternative matches everywhere; unsupported".into());
+    }
+    Ok(out)
 }
 
 /// What the decoder does to the ids' text.
@@ -177,33 +275,9 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
     }
     let hf_norm = HfNormalizer { steps };
     let identity = hf_norm.is_identity();
-    let meta = match root.get("pre_tokenizer") {
-        None => None,
-        Some(v) => {
-            let p = Obj::new(v, "pre_tokenizer")?;
-            match p.type_name()? {
-                "Metaspace" => Some(parse_metaspace(&p)?),
-                "Sequence" => {
-                    let path = p.field("pretokenizers");
-                    match p.array("pretokenizers")?.as_slice() {
-                        [one] => {
-                            let o = Obj::new(one, &format!("{path}[0]"))?;
-                            match o.type_name()? {
-                                "Metaspace" => Some(parse_metaspace(&o)?),
-                                other => return Err(unsupported(o.field("type"), other)),
-                            }
-                        }
-                        _ => {
-                            return Err(err(
-                                path,
-                                "only a single Metaspace step is supported in this form",
-                            ))
-                        }
-                    }
-                }
-                other => return Err(unsupported(p.field("type"), other)),
-            }
-        }
+    let (meta, user) = match root.get("pre_tokenizer") {
+        None => (None, Vec::new()),
+        Some(v) => parse_pre_tokenizer(&Obj::new(v, "pre_tokenizer")?)?,
     };
     let dec = parse_decoder(&root)?;
     let m = Obj::new(root.req("model")?, "model")?;
@@ -377,14 +451,18 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
     };
     // A Unigram piece continues the path score of the one before it unless Hugging Face splits
     // the text into words there (then every word starts at 0).
+    // A literal Split cuts the text into pre-tokens too, each a lattice of its own: a Unigram
+    // model then takes each stretch between the literals whole, from 0.
+    let unigram = matches!(algo, Algo::Unigram(_));
     let cut = match &meta {
         Some(Meta { split: true, .. }) => Cut::EverySpace,
+        _ if unigram && !user.is_empty() => Cut::Whole,
         _ if space_inside(pieces.iter().map(|(p, _)| p.as_str())) => Cut::Whole,
         _ => Cut::SpaceRuns,
     };
     let algo = match algo {
         Algo::Unigram(mut u) => {
-            u.set_carry(cut != Cut::EverySpace);
+            u.set_carry(cut != Cut::EverySpace && user.is_empty());
             Algo::Unigram(u)
         }
         other => other,
@@ -404,7 +482,7 @@ pub fn encoding(name: &str, root_v: &Value) -> Result<Encoding, VocabError> {
     let enc = Encoding::with_piece_model(
         name,
         Box::new(model),
-        Box::new(SpSplit::new(&[], cut)?),
+        Box::new(SpSplit::in_order(&user, cut)?),
         Some(Box::new(normalizer)),
         specials,
     );

@@ -151,7 +151,7 @@ pub struct Unknown {
 
 /// A SentencePiece-style vocabulary with its segmentation algorithm.
 pub struct SpModel {
-    /// Piece bytes as matched in normalized text -> id (first id of a repeated piece).
+    /// Piece bytes as matched in normalized text -> id (the last id of a repeated piece).
     ids: FxHashMap<Box<[u8]>, Rank>,
     /// The piece of each id (empty for control and unknown pieces of a `.model`).
     pieces: Vec<Box<str>>,
@@ -320,8 +320,9 @@ impl SpModel {
         let mut pieces = Vec::with_capacity(entries.len());
         for (id, e) in entries.into_iter().enumerate() {
             pieces.push(e.piece.clone().into_boxed_str());
-            ids.entry(e.piece.into_bytes().into_boxed_slice())
-                .or_insert(id as Rank);
+            // A repeated piece is its last id, as in Hugging Face's vocabulary map (a `.model`
+            // with one is refused before this, as sentencepiece refuses it).
+            ids.insert(e.piece.into_bytes().into_boxed_slice(), id as Rank);
             match e.surface {
                 Some(s) => {
                     let start = surface.len() as u32;
@@ -1083,12 +1084,25 @@ impl SpSplit {
     /// # Errors
     /// User-defined symbols the matcher cannot hold.
     pub fn new(user: &[String], cut: Cut) -> Result<Self, VocabError> {
+        Self::build(user, cut, MatchKind::LeftmostLongest)
+    }
+
+    /// Like [`new`](Self::new), but where several literals match at the leftmost position the
+    /// first listed wins, as in a regex alternation.
+    ///
+    /// # Errors
+    /// Literals the matcher cannot hold.
+    pub fn in_order(user: &[String], cut: Cut) -> Result<Self, VocabError> {
+        Self::build(user, cut, MatchKind::LeftmostFirst)
+    }
+
+    fn build(user: &[String], cut: Cut, kind: MatchKind) -> Result<Self, VocabError> {
         let user = if user.is_empty() {
             None
         } else {
             Some(
                 AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostLongest)
+                    .match_kind(kind)
                     .build(user)
                     .map_err(|e| VocabError::InvalidVocab(format!("user-defined symbols: {e}")))?,
             )
@@ -1239,6 +1253,16 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
             "byte piece {:?} is invalid (not <0xHH>)",
             p.piece
         )));
+    }
+    // As sentencepiece's loader: a piece may be defined once.
+    let mut seen = FxHashMap::with_capacity_and_hasher(n, Default::default());
+    for (id, p) in m.pieces.iter().enumerate() {
+        if let Some(first) = seen.insert(p.piece.as_str(), id) {
+            return Err(spm_err(format!(
+                "piece {:?} is defined twice (ids {first} and {id})",
+                p.piece
+            )));
+        }
     }
     let bytes = if m.byte_fallback {
         let mut by_byte = [NONE; 256];

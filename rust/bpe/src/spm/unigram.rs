@@ -180,7 +180,7 @@ impl Trie {
         }
     }
 
-    /// Insert `piece` with `id` (the first id of a repeated piece stays).
+    /// Insert `piece` with `id` (a repeated piece ends with its last id).
     fn insert(&mut self, piece: &[u8], id: Rank) {
         let mut node = 0u32;
         for (k, &b) in piece.iter().enumerate() {
@@ -192,7 +192,7 @@ impl Trie {
                 slot.0 = self.nodes;
                 self.nodes += 1;
             }
-            if k + 1 == piece.len() && slot.1 == NONE {
+            if k + 1 == piece.len() {
                 slot.1 = id;
             }
             node = slot.0;
@@ -594,7 +594,7 @@ impl Unigram {
             if self.hf && id == self.unk {
                 // A run of unknown nodes is its string's id if the vocabulary has one. (Other
                 // nodes' ids are already their string's: the trie and `model` both keep the
-                // first id of a repeated piece.)
+                // last id of a repeated piece.)
                 let piece = &s[st as usize..en as usize];
                 match model.piece_id(piece) {
                     Some(id) => {
@@ -641,8 +641,8 @@ mod tests {
     }
 
     proptest! {
-        /// Walking the double array finds exactly the inserted pieces (first id of a repeated
-        /// one) along any text, and stops where no piece continues.
+        /// Walking the double array finds exactly the inserted pieces (the last id of a
+        /// repeated one) along any text, and stops where no piece continues.
         #[test]
         fn double_array_walks_like_a_map(
             pieces in prop::collection::vec(bytes(), 1..300),
@@ -659,7 +659,7 @@ mod tests {
             let mut want: HashMap<Vec<u8>, Rank> = HashMap::new();
             for (id, p) in pieces.iter().enumerate() {
                 trie.insert(p, id as Rank);
-                want.entry(p.clone()).or_insert(id as Rank);
+                want.insert(p.clone(), id as Rank);
             }
             let trie = trie.freeze();
             let prefixes: std::collections::HashSet<&[u8]> =
