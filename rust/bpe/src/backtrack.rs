@@ -75,10 +75,18 @@
 //! engines; `cl100k_base` and `o200k_base` satisfy (P)). Then the trie. Unreachable tokens
 //! (which the whole-piece lookup still returns for a piece that is exactly that token, as
 //! tiktoken does) are never emitted by this encoder. Every token of `cl100k_base` and
-//! `o200k_base` is reachable (no suspects). Cost on the shared 2-core bench VM (noisy): ~40-100
-//! ms for `cl100k_base`, ~130-240 ms for `o200k_base`; tables ~7 MB and ~14 MB (trie of 217k /
-//! 422k nodes of 16 bytes, split map, four `u32` per id). `get_encoding` itself does none of
-//! this.
+//! `o200k_base` is reachable (no suspects). Tables ~7 MB and ~14 MB (trie of 217k / 422k nodes
+//! of 16 bytes, split map, four `u32` per id). `get_encoding` itself does none of this.
+//!
+//! The splits are the costly part, and they depend on nothing but the vocabulary: the bundled
+//! `cl100k_base` and `o200k_base` embed theirs (`data/<name>.splits`, one byte per id: the
+//! length of the left part; 100 KB and 200 KB, checked against this build by the tests), and
+//! [`Backtrack::from_splits`] builds the trie first, then takes each left part from the trie
+//! (the prefix token of that length on the `shorter` chain) and each right part from one
+//! lookup (batched, home slots prefetched), and fills the split map with prefetched inserts.
+//! CPU per process, median of 7 in one process on the shared 2-core VM: `o200k_base` 68-84 ms
+//! computed, 44-47 ms from the embedded splits (of which the trie 24-27); `cl100k_base` 25-31 /
+//! 16-20 ms.
 //!
 //! Speed (CPU ms, min of runs, shared 2-core VM, beside quicktok-v1 in one process): count of
 //! `'a' * N`, cl100k_base, N = 1M: 4.4 (the bucket engine before: 68), 10M: 36 (before: 878);
@@ -88,7 +96,8 @@
 
 use rayon::prelude::*;
 
-use crate::vocab::{Rank, Vocab};
+use crate::vocab::{key_and_hash, Rank, Vocab};
+use crate::word::prefetch;
 
 const NONE: u32 = u32::MAX;
 /// Entries of the per-search memo of pair checks (a power of two; index = top hash bits).
@@ -375,6 +384,19 @@ impl PairMap {
         }
     }
 
+    /// [`insert`](Self::insert) each `(left, right, token)`, prefetching the slots of the
+    /// entries a few places ahead (the table is MiBs: one insert is one cache miss).
+    fn insert_all(&mut self, entries: &[(Rank, Rank, Rank)]) {
+        const AHEAD: usize = 16;
+        for (i, &(l, r, t)) in entries.iter().enumerate() {
+            if let Some(&(l, r, _)) = entries.get(i + AHEAD) {
+                let (_, slot, _) = self.start(l, r);
+                prefetch(&self.slots[slot]);
+            }
+            self.insert(l, r, t);
+        }
+    }
+
     /// Add a split (each token has one; each pair is the split of at most one token).
     fn insert(&mut self, l: Rank, r: Rank, t: Rank) {
         let (key, mut i, f) = self.start(l, r);
@@ -628,6 +650,83 @@ impl Backtrack {
         Self::finish(model, left, right, len, Vec::new(), pairs, |id| {
             reachable[id as usize]
         })
+    }
+
+    /// The tables from precomputed splits (rank vocabularies): `split[id]` is the byte length of
+    /// the left part of reachable token `id`'s split, 0 for single bytes and unreachable ids (the
+    /// form [`split_lengths`](Self::split_lengths) writes; the bundled `cl100k_base` and
+    /// `o200k_base` embed theirs, so no BPE run is needed per token). `None` if the table does
+    /// not fit the vocabulary: a length outside a token, a part that is not a token, or a part
+    /// that does not rank below its token (which (P) requires). The parts come from the trie
+    /// (left: the prefix token of that length on the `shorter` chain) and one lookup (right).
+    pub(crate) fn from_splits(model: &Vocab, split: &[u8]) -> Option<Self> {
+        let n = model.n_ids();
+        if split.len() != n {
+            return None;
+        }
+        let mut len = vec![0u32; n];
+        for (id, l) in len.iter_mut().enumerate() {
+            *l = model.token_bytes(id as Rank).map_or(0, |b| b.len() as u32);
+        }
+        let mut bt = Self::finish(
+            model,
+            vec![NONE; n],
+            vec![NONE; n],
+            len,
+            Vec::new(),
+            PairMap::new(n)?,
+            |id| split[id as usize] != 0 || model.token_bytes(id).is_some_and(|b| b.len() == 1),
+        )?;
+        // The right parts by lookup, a batch at a time: hash each, prefetch its home slot (the
+        // table is MiBs), then probe.
+        let split_ids: Vec<Rank> = (0..n as Rank)
+            .filter(|&id| split[id as usize] != 0)
+            .collect();
+        let mut entries = Vec::with_capacity(split_ids.len());
+        for batch in split_ids.chunks(16) {
+            let mut rights: [(&[u8], u64, u64); 16] = [(&[], 0, 0); 16];
+            for (slot, &id) in rights.iter_mut().zip(batch) {
+                let bytes = model.token_bytes(id)?;
+                let right = bytes.get(usize::from(split[id as usize])..)?;
+                let (key, h) = key_and_hash(right);
+                model.prefetch_home(right.len(), h);
+                *slot = (right, key, h);
+            }
+            for (&(right, key, h), &id) in rights.iter().zip(batch) {
+                let (k, i) = (u32::from(split[id as usize]), id as usize);
+                let mut l = bt.shorter[i];
+                while l != NONE && bt.len[l as usize] > k {
+                    l = bt.shorter[l as usize];
+                }
+                let r = model.find(right, key, h)?;
+                let ranked_below = |t: Rank| t != NONE && (t as usize) < i;
+                let reachable = split[r as usize] != 0 || bt.len[r as usize] == 1;
+                if !ranked_below(l) || bt.len[l as usize] != k || !ranked_below(r) || !reachable {
+                    return None;
+                }
+                (bt.left[i], bt.right[i]) = (l, r);
+                entries.push((l, r, id));
+            }
+        }
+        bt.pairs.insert_all(&entries);
+        Some(bt)
+    }
+
+    /// The split table [`from_splits`](Self::from_splits) reads: per id, the byte length of
+    /// the left part of its split (0: none); `None` if a left part is longer than 255 bytes.
+    /// (The tests write the embedded tables with it.)
+    #[cfg(test)]
+    pub(crate) fn split_lengths(&self) -> Option<Vec<u8>> {
+        self.left
+            .iter()
+            .map(|&l| {
+                if l == NONE {
+                    Some(0)
+                } else {
+                    u8::try_from(self.len[l as usize]).ok()
+                }
+            })
+            .collect()
     }
 
     /// The trie over the reachable tokens (`reachable(id)`), then the tables.
@@ -953,6 +1052,59 @@ mod tests {
         assert_eq!(bt.count(piece), Some(want.len()));
         if piece.len() <= 200 {
             assert_eq!(naive_merge(m, piece), want);
+        }
+    }
+
+    /// The embedded split tables (`data/*.splits`) are the computed ones, and the tables built
+    /// from them equal the computed tables. `TOKENMILL_WRITE_SPLITS=1` rewrites the files
+    /// from the computation (after a change of a bundled rank file).
+    #[test]
+    fn embedded_splits_are_the_computed_ones() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let (m, bt) = (model(name), backtrack(name));
+            let computed = bt.split_lengths().expect("parts under 256 bytes");
+            if std::env::var_os("TOKENMILL_WRITE_SPLITS").is_some() {
+                let path = format!("{}/data/{name}.splits", env!("CARGO_MANIFEST_DIR"));
+                std::fs::write(path, &computed).unwrap();
+                continue;
+            }
+            let embedded = crate::registry::embedded_splits(name).unwrap();
+            assert!(
+                embedded == computed.as_slice(),
+                "data/{name}.splits is stale: TOKENMILL_WRITE_SPLITS=1 cargo test -p \
+                 tokenmill-bpe embedded_splits"
+            );
+            let from = Backtrack::from_splits(m.vocab(), embedded).unwrap();
+            assert_eq!(from.left, bt.left);
+            assert_eq!(from.right, bt.right);
+            assert_eq!(from.len, bt.len);
+            assert_eq!(from.shorter, bt.shorter);
+            assert_eq!(from.pairs.slots, bt.pairs.slots);
+            assert_eq!(from.pairs.filter, bt.pairs.filter);
+            assert_eq!(from.trie.maps, bt.trie.maps);
+            assert_eq!(from.trie.nodes.len(), bt.trie.nodes.len());
+            assert!(from
+                .trie
+                .nodes
+                .iter()
+                .zip(&bt.trie.nodes)
+                .all(|(a, b)| { (a.keys, a.first, a.token) == (b.keys, b.first, b.token) }));
+        }
+    }
+
+    #[test]
+    fn splits_that_do_not_fit_are_refused() {
+        let m = model("cl100k_base");
+        let good = crate::registry::embedded_splits("cl100k_base").unwrap();
+        assert!(Backtrack::from_splits(m.vocab(), &good[1..]).is_none());
+        // A split that leaves no right part, or lies outside the token.
+        let id = (256..m.n_ids())
+            .find(|&id| m.token_bytes(id as Rank).unwrap().len() == 3)
+            .unwrap();
+        for k in [3u8, 200] {
+            let mut bad = good.to_vec();
+            bad[id] = k;
+            assert!(Backtrack::from_splits(m.vocab(), &bad).is_none(), "k = {k}");
         }
     }
 

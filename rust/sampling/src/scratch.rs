@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use crate::online::Block;
-use crate::select::Cand;
+use crate::select::{Buckets, Cand};
 
 /// Reusable buffers; one per worker thread, so a decode loop allocates nothing after warm-up.
 #[derive(Default)]
@@ -21,6 +21,7 @@ pub(crate) struct Work {
     pub(crate) idx: Vec<u32>,
     pub(crate) cand: Vec<Cand>,
     pub(crate) sums: Vec<f64>,
+    pub(crate) buckets: Buckets,
 }
 
 thread_local! {

@@ -19,30 +19,16 @@ use crate::scratch::Work;
 use crate::select::{self, Cand};
 use crate::simd::{self, ExpArgs, Kernels};
 
-/// Cut the candidates to the nucleus of size `n` that `select::nucleus` left in `w.cand[..n]`,
-/// in increasing id order: every candidate up to the nucleus's last member in sampling order,
-/// rebuilt from the id-ordered lists `fill_cands_simd` made them from (so the draw needs no sort
-/// of the nucleus by id, which took 8 µs on the ~400-token nucleus of a 128k row).
-fn keep_nucleus(w: &mut Work, n: usize, a: &ExpArgs) {
-    let Some(last) =
-        w.cand[..n]
-            .iter()
-            .copied()
-            .reduce(|p, q| if select::order(&p, &q).is_lt() { q } else { p })
-    else {
-        w.cand.clear();
-        return;
-    };
-    w.cand.clear();
-    for ((&i, &v), &e) in w.idx.iter().zip(&w.tmpf).zip(&w.tmpw) {
-        // Precedes `last` in sampling order, or is it.
-        if (v > last.v) | ((v == last.v) & (i <= last.id)) {
-            w.cand.push(Cand {
-                v,
-                id: i,
-                w: f64::from(e) * a.unscale,
-            });
-        }
+/// Cut the candidates (`w.cand`, in increasing id order) to the nucleus whose last member in
+/// sampling order is `last`: every candidate that precedes it, or is it. The list stays in id
+/// order, so the draw needs no sort of the nucleus by id (which took 8 µs on the ~400-token
+/// nucleus of a 128k row).
+fn keep_nucleus(w: &mut Work, last: Option<Cand>) {
+    match last {
+        Some(last) => w
+            .cand
+            .retain(|c| (c.v > last.v) | ((c.v == last.v) & (c.id <= last.id))),
+        None => w.cand.clear(),
     }
 }
 
@@ -168,11 +154,11 @@ pub(crate) fn top_p_with(
         // Everything is a candidate (a flat row): the exact path's normaliser is as cheap here.
         return Ok(None);
     }
-    let n = select::nucleus(&mut w.cand, lo);
-    if !exact && w.cand[..n].iter().map(|c| c.w).sum::<f64>() < hi {
+    let nucleus = select::nucleus_last(&w.cand, lo, &mut w.buckets);
+    if !exact && nucleus.is_none_or(|(_, mass)| mass < hi) {
         return Ok(None);
     }
-    keep_nucleus(w, n, &lad.a);
+    keep_nucleus(w, nucleus.map(|(last, _)| last));
     Ok(Some(finish(m, lad.a, t_minp(m), w)))
 }
 

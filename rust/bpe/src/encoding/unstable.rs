@@ -18,16 +18,15 @@
 //! encoded (with the split pattern when it is UTF-8, else by merging its bytes alone) and cut
 //! after the first tokens that cover the unstable bytes. The cost is that of tiktoken's: one
 //! short encode per (split point, matching token), so a suffix such as `" "` visits every token
-//! that starts with a space. It is not a hot path; the vocabulary is sorted once per encoding,
-//! on first use.
+//! that starts with a space. The completions are collected in one buffer and sorted and
+//! deduplicated once, rather than kept in a set of vectors; the vocabulary is sorted once per
+//! encoding, on first use.
 //!
 //! Only byte-level BPE encodings without a normalizer have these semantics (the split pattern is
 //! what makes the tail unstable); other encodings get [`VocabError::InvalidArgument`].
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use rustc_hash::FxHashSet;
 
 use super::{Encoding, Model, NEVER};
 use crate::model::{BpeModel, Rank};
@@ -82,13 +81,16 @@ impl Encoding {
             unstable.extend_from_slice(self.regular_bytes(id).unwrap_or_default());
         }
         tokens.truncate(cut);
-        let mut completions: FxHashSet<Vec<Rank>> = FxHashSet::default();
         if unstable.is_empty() {
             return Ok((tokens, Vec::new()));
         }
+        // Completions are gathered in one buffer (a span per completion) and sorted and
+        // deduplicated at the end: a tail such as " " has a completion per token that starts
+        // with a space (over 100k), so a set of vectors would cost an allocation and a hash each.
+        let mut all = Completions::default();
         let sorted = self.sorted_regular_ids();
         for &id in self.starting_with(sorted, &unstable) {
-            completions.insert(vec![id]);
+            all.push(&[id]);
         }
         let mut joined = Vec::new();
         for i in 1..unstable.len() {
@@ -105,15 +107,15 @@ impl Encoding {
                     Err(_) => merged(model, &joined),
                 };
                 let mut covered = 0;
-                let mut seq = Vec::new();
-                for t in encoded {
-                    seq.push(t);
+                let mut take = 0;
+                for &t in &encoded {
+                    take += 1;
                     covered += self.token_bytes(t).map_or(0, <[u8]>::len);
                     if covered >= unstable.len() {
                         break;
                     }
                 }
-                completions.insert(seq);
+                all.push(&encoded[..take]);
             }
         }
         if unstable.len() > 1 {
@@ -122,13 +124,11 @@ impl Encoding {
                 if at > 0 {
                     let mut seq = merged(model, &unstable[..at]);
                     seq.extend(merged(model, &unstable[at..]));
-                    completions.insert(seq);
+                    all.push(&seq);
                 }
             }
         }
-        let mut out: Vec<Vec<Rank>> = completions.into_iter().collect();
-        out.sort_unstable();
-        Ok((tokens, out))
+        Ok((tokens, all.sorted_unique()))
     }
 
     /// How many tokens the last piece of the pre-tokenizer produced; 0 when the text is empty
@@ -213,6 +213,33 @@ impl Encoding {
             .take_while(|&&id| bytes(id).starts_with(prefix))
             .count();
         &sorted[from..from + len]
+    }
+}
+
+/// Token sequences in one buffer, each a span of it.
+#[derive(Default)]
+struct Completions {
+    ids: Vec<Rank>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Completions {
+    fn push(&mut self, seq: &[Rank]) {
+        let start = self.ids.len() as u32;
+        self.ids.extend_from_slice(seq);
+        self.spans.push((start, seq.len() as u32));
+    }
+
+    /// The distinct sequences, in ascending order.
+    fn sorted_unique(mut self) -> Vec<Vec<Rank>> {
+        let ids = &self.ids;
+        let get = |&(at, len): &(u32, u32)| &ids[at as usize..(at + len) as usize];
+        // The first ids decide almost every comparison (and all of them for single tokens).
+        let first = |s: &(u32, u32)| get(s).first().copied();
+        self.spans
+            .sort_unstable_by(|a, b| first(a).cmp(&first(b)).then_with(|| get(a).cmp(get(b))));
+        self.spans.dedup_by(|a, b| get(a) == get(b));
+        self.spans.iter().map(|s| get(s).to_vec()).collect()
     }
 }
 

@@ -389,17 +389,35 @@ fn affine_write_k(x: &[f32], a: &Affine, out: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 fn collect_ge_k(x: &[f32], thr: f32, out: &mut Vec<u32>) {
     let t = _mm512_set1_ps(thr);
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     let n = x.len();
     let mut i = 0;
     while i + 64 <= n {
-        let k0 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i), t);
-        let k1 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 16), t);
-        let k2 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 32), t);
-        let k3 = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 48), t);
-        let bits =
-            u64::from(k0) | (u64::from(k1) << 16) | (u64::from(k2) << 32) | (u64::from(k3) << 48);
-        if bits != 0 {
-            push_bits(bits, i, out);
+        let k = [
+            _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i), t),
+            _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 16), t),
+            _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 32), t),
+            _mm512_cmp_ps_mask::<_CMP_GE_OQ>(load(x, i + 48), t),
+        ];
+        if (k[0] | k[1] | k[2] | k[3]) != 0 {
+            // Each mask's indices packed to the front of a vector (vpcompressd) and stored whole;
+            // the length then counts only the packed ones: no loop over the bits, whose exits
+            // mispredict at a few candidates per 64 logits.
+            out.reserve(64);
+            let mut len = out.len();
+            let p = out.as_mut_ptr();
+            for (j, &kj) in k.iter().enumerate() {
+                let idx = _mm512_add_epi32(iota, _mm512_set1_epi32((i + 16 * j) as i32));
+                // SAFETY: `reserve(64)` leaves at least 64 - (lanes stored so far) free slots
+                // past `len` for each 16-lane store; `set_len` below exposes only the packed
+                // (initialised) lanes.
+                unsafe {
+                    _mm512_storeu_si512(p.add(len).cast(), _mm512_maskz_compress_epi32(kj, idx));
+                }
+                len += kj.count_ones() as usize;
+            }
+            // SAFETY: the first `len` slots are initialised (above) and within the capacity.
+            unsafe { out.set_len(len) };
         }
         i += 64;
     }
