@@ -60,8 +60,9 @@
 //! Lookups: the longest prefix token comes from a byte trie of the reachable tokens (breadth-
 //! first layout, children of a node consecutive, found by one word-parallel compare of up to 8
 //! packed child bytes or a popcount in a 256-bit map); each token node knows its deepest token
-//! ancestor, which is the `shorter` table. Pieces of 256+ bytes also memoise the trie walk over
-//! each 8-byte window and the last pair checks (direct-mapped, per search): repetitive text
+//! ancestor, which is the `shorter` table. Each thread memoises the trie walk over each 8-byte
+//! window and the pair checks (direct-mapped, shared by all pieces, tagged per model; see
+//! `Memo`): text repeats short windows and token pairs across pieces, and repetitive text
 //! (`'a' * N`, rules of `=`) then costs one memo probe and a step or two per token.
 //!
 //! Build (lazy, on the first piece over `BACKTRACK_BUILD` = 256 bytes; see
@@ -100,16 +101,15 @@ use crate::vocab::{key_and_hash, Rank, Vocab};
 use crate::word::prefetch;
 
 const NONE: u32 = u32::MAX;
-/// Entries of the per-search memo of pair checks (a power of two; index = top hash bits).
-/// Runs of one punctuation character (`-` * N) try up to 64 lengths per position against
-/// several previous lengths: on `-` * 100000 (cl100k_base) 64 entries leave 793k pair checks,
-/// 256 leave 567k, 1024 leave 225k (16 KiB, cleared once per piece of 256+ bytes).
-const MEMO: usize = 1024;
+/// Entries of each per-thread memo (pair checks, trie walks; a power of two, index = top hash
+/// bits). Runs of one punctuation character (`-` * N) try up to 64 lengths per position
+/// against several previous lengths: on `-` * 100000 (cl100k_base) 64 pair entries leave 793k
+/// pair checks, 256 leave 567k, 1024 leave 225k. On the many-language bench corpus (3 MB,
+/// o200k_base) the 8-byte windows where walks start number 13.6k distinct of 114k walks.
+/// 16 Ki entries: 256 KiB of pairs and 384 KiB of walks per thread, allocated on its first
+/// search.
+const MEMO: usize = 1 << 14;
 const MEMO_SHIFT: u32 = 64 - MEMO.trailing_zeros();
-/// Entries of the per-search memo of trie walks (index = top 8 hash bits), used on pieces of at
-/// least `WINDOWS_MIN` bytes.
-const WINDOWS: usize = 256;
-const WINDOWS_MIN: usize = 256;
 
 /// The precomputed tables of the backtracking encoder for one rank vocabulary.
 #[derive(Clone)]
@@ -133,6 +133,8 @@ pub(crate) struct Backtrack {
     unclean: Vec<bool>,
     /// The id of each single byte (the pair check by a BPE run starts from them).
     byte_ids: [Rank; 256],
+    /// Process-unique tag of these tables' entries in the per-thread memos (0: never memoised).
+    uid: u32,
 }
 
 /// A byte trie in breadth-first layout: the children of a node are consecutive nodes, found
@@ -301,10 +303,55 @@ impl Trie {
     }
 }
 
-/// Per-search memo of trie walks over 8-byte windows: `(window, node after it or
-/// `NONE` if the walk stopped inside it, deepest token within it)`; `best == NONE` marks an
-/// empty slot. Repetitive text (`'a' * N`, rules of `=`) walks the same windows again and again.
-struct Windows([(u64, u32, Rank); WINDOWS]);
+/// Memo entry of a trie walk from the root over an 8-byte window.
+#[derive(Clone, Copy, Default)]
+struct Walk {
+    window: u64,
+    /// The tables' `uid` (0: empty).
+    uid: u32,
+    /// The node after the window, or `NONE` if the walk stopped inside it.
+    at: u32,
+    /// The deepest token within the window.
+    best: Rank,
+}
+
+/// Memo entry of a pair check.
+#[derive(Clone, Copy, Default)]
+struct Pair {
+    key: u64,
+    /// The tables' `uid` (0: empty).
+    uid: u32,
+    valid: bool,
+}
+
+/// Per-thread memos of trie walks and pair checks, shared by every search on the thread (all
+/// pieces, all models: entries carry their tables' `uid`). Both are pure functions of the
+/// tables, so a memo hit returns what the computation would. Text repeats its short windows and
+/// token pairs far more often than whole pieces (which the piece cache holds): on the
+/// many-language bench corpus 88% of the walks start at a window seen before; repetitive pieces
+/// (`'a' * N`, rules of `=`) walk the same windows and check the same pairs again and again.
+struct Memo {
+    walks: Box<[Walk]>,
+    pairs: Box<[Pair]>,
+}
+
+impl Memo {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            walks: vec![Walk::default(); MEMO].into_boxed_slice(),
+            pairs: vec![Pair::default(); MEMO].into_boxed_slice(),
+        })
+    }
+}
+
+thread_local! {
+    static MEMO_CELL: std::cell::RefCell<Option<Box<Memo>>> = const { std::cell::RefCell::new(None) };
+}
+
+#[inline]
+fn memo_slot(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize
+}
 
 impl std::fmt::Debug for Backtrack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -576,12 +623,6 @@ impl Chain for Inline {
     }
 }
 
-/// Per-search memos for long pieces: pair checks and trie walks repeat on repetitive text.
-struct Memos {
-    pairs: [(u64, bool); MEMO],
-    windows: Windows,
-}
-
 impl Backtrack {
     /// Build the tables for a rank vocabulary, or `None` if precondition (P) (see the design
     /// notes) does not hold for it.
@@ -761,6 +802,7 @@ impl Backtrack {
             trie,
             unclean: Vec::new(),
             byte_ids,
+            uid: crate::cache::new_uid(),
         })
     }
 
@@ -850,18 +892,23 @@ impl Backtrack {
 
     /// The longest reachable token that is a prefix of `piece[pos..]`.
     #[inline]
-    fn longest(&self, piece: &[u8], pos: usize, memo: Option<&mut Windows>) -> Rank {
+    fn longest(&self, piece: &[u8], pos: usize, memo: Option<&mut Memo>) -> Rank {
         let rest = &piece[pos..];
         let (Some(memo), Some(window)) = (memo, rest.first_chunk::<8>()) else {
             return self.trie.walk(0, rest, NONE).1;
         };
         let k = u64::from_le_bytes(*window);
-        let slot = &mut memo.0[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
-        if slot.0 != k || slot.2 == NONE {
+        let e = &mut memo.walks[memo_slot(k)];
+        if e.window != k || e.uid != self.uid {
             let (at, best, through) = self.trie.walk(0, window, NONE);
-            *slot = (k, if through { at as u32 } else { NONE }, best);
+            *e = Walk {
+                window: k,
+                uid: self.uid,
+                at: if through { at as u32 } else { NONE },
+                best,
+            };
         }
-        let (at, best) = (slot.1, slot.2);
+        let (at, best) = (e.at, e.best);
         if at == NONE {
             return best;
         }
@@ -954,21 +1001,34 @@ impl Backtrack {
         .then_some(out.len())
     }
 
-    /// The depth-first search of the design notes.
+    /// The depth-first search of the design notes, with this thread's memos (none if the
+    /// tables have no tag or the memos are in use further up this thread's stack).
     fn search(&self, piece: &[u8], chain: &mut impl Chain) -> bool {
+        if self.uid == 0 {
+            return self.search_with(piece, chain, None);
+        }
+        MEMO_CELL.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut memo) => {
+                let memo = memo.get_or_insert_with(Memo::new);
+                self.search_with(piece, chain, Some(memo))
+            }
+            Err(_) => self.search_with(piece, chain, None),
+        })
+    }
+
+    fn search_with(
+        &self,
+        piece: &[u8],
+        chain: &mut impl Chain,
+        mut memo: Option<&mut Memo>,
+    ) -> bool {
         let n = piece.len();
         if n == 0 {
             return true;
         }
         let mut dead = Dead::new(n);
-        let mut memos = (n >= WINDOWS_MIN).then(|| {
-            Box::new(Memos {
-                pairs: [(u64::MAX, false); MEMO],
-                windows: Windows([(0, 0, NONE); WINDOWS]),
-            })
-        });
         let mut pos = 0;
-        let mut cand = self.longest(piece, 0, memos.as_deref_mut().map(|m| &mut m.windows));
+        let mut cand = self.longest(piece, 0, memo.as_deref_mut());
         loop {
             while cand != NONE {
                 let end = pos + self.len[cand as usize] as usize;
@@ -977,14 +1037,17 @@ impl Backtrack {
                         break;
                     };
                     let pair = &piece[pos - self.len[prev as usize] as usize..end];
-                    let ok = if let Some(m) = memos.as_deref_mut() {
+                    let ok = if let Some(m) = memo.as_deref_mut() {
                         let k = key(prev, cand);
-                        let slot = &mut m.pairs
-                            [(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize];
-                        if slot.0 != k {
-                            *slot = (k, self.valid(prev, cand, pair));
+                        let e = &mut m.pairs[memo_slot(k)];
+                        if e.key != k || e.uid != self.uid {
+                            *e = Pair {
+                                key: k,
+                                uid: self.uid,
+                                valid: self.valid(prev, cand, pair),
+                            };
                         }
-                        slot.1
+                        e.valid
                     } else {
                         self.valid(prev, cand, pair)
                     };
@@ -1007,7 +1070,7 @@ impl Backtrack {
                 if pos == n {
                     return true;
                 }
-                cand = self.longest(piece, pos, memos.as_deref_mut().map(|m| &mut m.windows));
+                cand = self.longest(piece, pos, memo.as_deref_mut());
             }
         }
     }
@@ -1153,6 +1216,25 @@ mod tests {
             };
             parts[k] = t;
             parts.remove(k + 1);
+        }
+    }
+
+    /// The per-thread memos are shared by every model on the thread: entries of one model are
+    /// never answers for another (same windows and pairs of ids, different tables).
+    #[test]
+    fn models_interleaved_on_one_thread_match_reference() {
+        let mixed: Vec<String> = "aé漢字дҗعربيहिन्दीไทย😀 \u{200d}"
+            .chars()
+            .map(String::from)
+            .collect();
+        let refs: Vec<&str> = mixed.iter().map(String::as_str).collect();
+        let merged = (merge_list_model(), merge_backtrack());
+        for k in 0..40u64 {
+            let piece = random_text(&refs, 20 + (k as usize * 7) % 90, k);
+            for name in ["cl100k_base", "o200k_base"] {
+                check(model(name), backtrack(name), &piece);
+            }
+            check(merged.0, merged.1, &piece);
         }
     }
 
