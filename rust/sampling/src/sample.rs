@@ -356,7 +356,10 @@ mod tests {
         let b = crate::draw::SUM_BLOCK;
         let vocab = 4 * b + 17;
         let mut x = vec![f32::NEG_INFINITY; vocab];
-        for (j, at) in [0, 2 * b - 1, 2 * b + 5, 4 * b - 1, vocab - 1].into_iter().enumerate() {
+        for (j, at) in [0, 2 * b - 1, 2 * b + 5, 4 * b - 1, vocab - 1]
+            .into_iter()
+            .enumerate()
+        {
             x[at] = -0.4 * j as f32;
         }
         for seed in 0..3000 {
