@@ -82,6 +82,23 @@ def test_samples_match_tiktoken(pair: tuple[Any, Any]) -> None:
         assert ours.decode_bytes(expected) == text.encode()
 
 
+def test_returned_ids_are_fresh_lists_of_plain_ints(pair: tuple[Any, Any]) -> None:
+    # The bindings share one int object per token id between calls: the lists must still be
+    # the caller's own, and the ids exact ints.
+    ours, ref = pair
+    text = SAMPLES[4] + SAMPLES[5]
+    expected = ref.encode_ordinary(text)
+    for encode in (ours.encode_ordinary, ours.encode, lambda t: ours.encode_batch([t, t])[1]):
+        first = encode(text)
+        assert first == expected
+        assert all(type(i) is int for i in first)
+        first.clear()
+        first_again = encode(text)
+        assert first_again == expected
+        assert first_again is not first
+    assert [i + 1 for i in ours.encode_ordinary(text)] == [i + 1 for i in expected]
+
+
 def test_properties(pair: tuple[Any, Any]) -> None:
     ours, ref = pair
     assert ours.n_vocab == ref.n_vocab

@@ -364,6 +364,32 @@ def test_trained_models_match_sentencepiece(
     run()
 
 
+def test_bpe_merges_characters_that_are_not_pieces(tmp_path: Path) -> None:
+    """SentencePiece BPE merges two symbols whenever their concatenation is a piece, even when a
+    character of it is no piece of its own: a trained model with such characters removed."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    proto = pb.ModelProto()
+    proto.ParseFromString(_trained("bpe", True, True))
+    pieces = [p.piece for p in proto.pieces]
+    longer = "".join(p for p in pieces if len(p) > 1)
+    singles = [i for i, p in enumerate(pieces) if len(p) == 1 and longer.count(p) >= 3]
+    gone = singles[::4][:40]
+    assert len(gone) >= 10
+    for i in sorted(gone, reverse=True):
+        del proto.pieces[i]
+    data = proto.SerializeToString()
+    path = tmp_path / "m.model"
+    path.write_bytes(data)
+    enc = tokenmill.load_tokenizer(path)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = corpus() + ["\n".join(corpus())[i : i + 700] for i in range(0, 20000, 700)]
+    want = [list(x) for x in sp.encode(texts)]
+    got = enc.encode_batch(texts, disallowed_special=())
+    bad = _mismatches(got, want, texts)
+    assert not bad, f"{len(bad)} of {len(texts)} differ, first {bad[0]!r}"
+
+
 def _hf_json(data: bytes, form: str, unigram: bool) -> dict[str, Any]:
     """A ``tokenizer.json`` for a trained model, in one of the forms HF files use."""
     sp = spm.SentencePieceProcessor(model_proto=data)

@@ -60,8 +60,9 @@
 //! Lookups: the longest prefix token comes from a byte trie of the reachable tokens (breadth-
 //! first layout, children of a node consecutive, found by one word-parallel compare of up to 8
 //! packed child bytes or a popcount in a 256-bit map); each token node knows its deepest token
-//! ancestor, which is the `shorter` table. Pieces of 256+ bytes also memoise the trie walk over
-//! each 8-byte window and the last pair checks (direct-mapped, per search): repetitive text
+//! ancestor, which is the `shorter` table. Each thread memoises the trie walk over each 8-byte
+//! window and the pair checks (direct-mapped, shared by all pieces, tagged per model; see
+//! `Memo`): text repeats short windows and token pairs across pieces, and repetitive text
 //! (`'a' * N`, rules of `=`) then costs one memo probe and a step or two per token.
 //!
 //! Build (lazy, on the first piece over `BACKTRACK_BUILD` = 256 bytes; see
@@ -75,10 +76,18 @@
 //! engines; `cl100k_base` and `o200k_base` satisfy (P)). Then the trie. Unreachable tokens
 //! (which the whole-piece lookup still returns for a piece that is exactly that token, as
 //! tiktoken does) are never emitted by this encoder. Every token of `cl100k_base` and
-//! `o200k_base` is reachable (no suspects). Cost on the shared 2-core bench VM (noisy): ~40-100
-//! ms for `cl100k_base`, ~130-240 ms for `o200k_base`; tables ~7 MB and ~14 MB (trie of 217k /
-//! 422k nodes of 16 bytes, split map, four `u32` per id). `get_encoding` itself does none of
-//! this.
+//! `o200k_base` is reachable (no suspects). Tables ~7 MB and ~14 MB (trie of 217k / 422k nodes
+//! of 16 bytes, split map, four `u32` per id). `get_encoding` itself does none of this.
+//!
+//! The splits are the costly part, and they depend on nothing but the vocabulary: the bundled
+//! `cl100k_base` and `o200k_base` embed theirs (`data/<name>.splits`, one byte per id: the
+//! length of the left part; 100 KB and 200 KB, checked against this build by the tests), and
+//! [`Backtrack::from_splits`] builds the trie first, then takes each left part from the trie
+//! (the prefix token of that length on the `shorter` chain) and each right part from one
+//! lookup (batched, home slots prefetched), and fills the split map with prefetched inserts.
+//! CPU per process, median of 7 in one process on the shared 2-core VM: `o200k_base` 68-84 ms
+//! computed, 44-47 ms from the embedded splits (of which the trie 24-27); `cl100k_base` 25-31 /
+//! 16-20 ms.
 //!
 //! Speed (CPU ms, min of runs, shared 2-core VM, beside quicktok-v1 in one process): count of
 //! `'a' * N`, cl100k_base, N = 1M: 4.4 (the bucket engine before: 68), 10M: 36 (before: 878);
@@ -88,19 +97,19 @@
 
 use rayon::prelude::*;
 
-use crate::vocab::{Rank, Vocab};
+use crate::vocab::{key_and_hash, Rank, Vocab};
+use crate::word::prefetch;
 
 const NONE: u32 = u32::MAX;
-/// Entries of the per-search memo of pair checks (a power of two; index = top hash bits).
-/// Runs of one punctuation character (`-` * N) try up to 64 lengths per position against
-/// several previous lengths: on `-` * 100000 (cl100k_base) 64 entries leave 793k pair checks,
-/// 256 leave 567k, 1024 leave 225k (16 KiB, cleared once per piece of 256+ bytes).
-const MEMO: usize = 1024;
+/// Entries of each per-thread memo (pair checks, trie walks; a power of two, index = top hash
+/// bits). Runs of one punctuation character (`-` * N) try up to 64 lengths per position
+/// against several previous lengths: on `-` * 100000 (cl100k_base) 64 pair entries leave 793k
+/// pair checks, 256 leave 567k, 1024 leave 225k. On the many-language bench corpus (3 MB,
+/// o200k_base) the 8-byte windows where walks start number 13.6k distinct of 114k walks.
+/// 16 Ki entries: 256 KiB of pairs and 384 KiB of walks per thread, allocated on its first
+/// search.
+const MEMO: usize = 1 << 14;
 const MEMO_SHIFT: u32 = 64 - MEMO.trailing_zeros();
-/// Entries of the per-search memo of trie walks (index = top 8 hash bits), used on pieces of at
-/// least `WINDOWS_MIN` bytes.
-const WINDOWS: usize = 256;
-const WINDOWS_MIN: usize = 256;
 
 /// The precomputed tables of the backtracking encoder for one rank vocabulary.
 #[derive(Clone)]
@@ -124,6 +133,8 @@ pub(crate) struct Backtrack {
     unclean: Vec<bool>,
     /// The id of each single byte (the pair check by a BPE run starts from them).
     byte_ids: [Rank; 256],
+    /// Process-unique tag of these tables' entries in the per-thread memos (0: never memoised).
+    uid: u32,
 }
 
 /// A byte trie in breadth-first layout: the children of a node are consecutive nodes, found
@@ -292,10 +303,55 @@ impl Trie {
     }
 }
 
-/// Per-search memo of trie walks over 8-byte windows: `(window, node after it or
-/// `NONE` if the walk stopped inside it, deepest token within it)`; `best == NONE` marks an
-/// empty slot. Repetitive text (`'a' * N`, rules of `=`) walks the same windows again and again.
-struct Windows([(u64, u32, Rank); WINDOWS]);
+/// Memo entry of a trie walk from the root over an 8-byte window.
+#[derive(Clone, Copy, Default)]
+struct Walk {
+    window: u64,
+    /// The tables' `uid` (0: empty).
+    uid: u32,
+    /// The node after the window, or `NONE` if the walk stopped inside it.
+    at: u32,
+    /// The deepest token within the window.
+    best: Rank,
+}
+
+/// Memo entry of a pair check.
+#[derive(Clone, Copy, Default)]
+struct Pair {
+    key: u64,
+    /// The tables' `uid` (0: empty).
+    uid: u32,
+    valid: bool,
+}
+
+/// Per-thread memos of trie walks and pair checks, shared by every search on the thread (all
+/// pieces, all models: entries carry their tables' `uid`). Both are pure functions of the
+/// tables, so a memo hit returns what the computation would. Text repeats its short windows and
+/// token pairs far more often than whole pieces (which the piece cache holds): on the
+/// many-language bench corpus 88% of the walks start at a window seen before; repetitive pieces
+/// (`'a' * N`, rules of `=`) walk the same windows and check the same pairs again and again.
+struct Memo {
+    walks: Box<[Walk]>,
+    pairs: Box<[Pair]>,
+}
+
+impl Memo {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            walks: vec![Walk::default(); MEMO].into_boxed_slice(),
+            pairs: vec![Pair::default(); MEMO].into_boxed_slice(),
+        })
+    }
+}
+
+thread_local! {
+    static MEMO_CELL: std::cell::RefCell<Option<Box<Memo>>> = const { std::cell::RefCell::new(None) };
+}
+
+#[inline]
+fn memo_slot(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize
+}
 
 impl std::fmt::Debug for Backtrack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -372,6 +428,19 @@ impl PairMap {
                 return (e & ID_MASK) as Rank;
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// [`insert`](Self::insert) each `(left, right, token)`, prefetching the slots of the
+    /// entries a few places ahead (the table is MiBs: one insert is one cache miss).
+    fn insert_all(&mut self, entries: &[(Rank, Rank, Rank)]) {
+        const AHEAD: usize = 16;
+        for (i, &(l, r, t)) in entries.iter().enumerate() {
+            if let Some(&(l, r, _)) = entries.get(i + AHEAD) {
+                let (_, slot, _) = self.start(l, r);
+                prefetch(&self.slots[slot]);
+            }
+            self.insert(l, r, t);
         }
     }
 
@@ -554,12 +623,6 @@ impl Chain for Inline {
     }
 }
 
-/// Per-search memos for long pieces: pair checks and trie walks repeat on repetitive text.
-struct Memos {
-    pairs: [(u64, bool); MEMO],
-    windows: Windows,
-}
-
 impl Backtrack {
     /// Build the tables for a rank vocabulary, or `None` if precondition (P) (see the design
     /// notes) does not hold for it.
@@ -630,6 +693,83 @@ impl Backtrack {
         })
     }
 
+    /// The tables from precomputed splits (rank vocabularies): `split[id]` is the byte length of
+    /// the left part of reachable token `id`'s split, 0 for single bytes and unreachable ids (the
+    /// form [`split_lengths`](Self::split_lengths) writes; the bundled `cl100k_base` and
+    /// `o200k_base` embed theirs, so no BPE run is needed per token). `None` if the table does
+    /// not fit the vocabulary: a length outside a token, a part that is not a token, or a part
+    /// that does not rank below its token (which (P) requires). The parts come from the trie
+    /// (left: the prefix token of that length on the `shorter` chain) and one lookup (right).
+    pub(crate) fn from_splits(model: &Vocab, split: &[u8]) -> Option<Self> {
+        let n = model.n_ids();
+        if split.len() != n {
+            return None;
+        }
+        let mut len = vec![0u32; n];
+        for (id, l) in len.iter_mut().enumerate() {
+            *l = model.token_bytes(id as Rank).map_or(0, |b| b.len() as u32);
+        }
+        let mut bt = Self::finish(
+            model,
+            vec![NONE; n],
+            vec![NONE; n],
+            len,
+            Vec::new(),
+            PairMap::new(n)?,
+            |id| split[id as usize] != 0 || model.token_bytes(id).is_some_and(|b| b.len() == 1),
+        )?;
+        // The right parts by lookup, a batch at a time: hash each, prefetch its home slot (the
+        // table is MiBs), then probe.
+        let split_ids: Vec<Rank> = (0..n as Rank)
+            .filter(|&id| split[id as usize] != 0)
+            .collect();
+        let mut entries = Vec::with_capacity(split_ids.len());
+        for batch in split_ids.chunks(16) {
+            let mut rights: [(&[u8], u64, u64); 16] = [(&[], 0, 0); 16];
+            for (slot, &id) in rights.iter_mut().zip(batch) {
+                let bytes = model.token_bytes(id)?;
+                let right = bytes.get(usize::from(split[id as usize])..)?;
+                let (key, h) = key_and_hash(right);
+                model.prefetch_home(right.len(), h);
+                *slot = (right, key, h);
+            }
+            for (&(right, key, h), &id) in rights.iter().zip(batch) {
+                let (k, i) = (u32::from(split[id as usize]), id as usize);
+                let mut l = bt.shorter[i];
+                while l != NONE && bt.len[l as usize] > k {
+                    l = bt.shorter[l as usize];
+                }
+                let r = model.find(right, key, h)?;
+                let ranked_below = |t: Rank| t != NONE && (t as usize) < i;
+                let reachable = split[r as usize] != 0 || bt.len[r as usize] == 1;
+                if !ranked_below(l) || bt.len[l as usize] != k || !ranked_below(r) || !reachable {
+                    return None;
+                }
+                (bt.left[i], bt.right[i]) = (l, r);
+                entries.push((l, r, id));
+            }
+        }
+        bt.pairs.insert_all(&entries);
+        Some(bt)
+    }
+
+    /// The split table [`from_splits`](Self::from_splits) reads: per id, the byte length of
+    /// the left part of its split (0: none); `None` if a left part is longer than 255 bytes.
+    /// (The tests write the embedded tables with it.)
+    #[cfg(test)]
+    pub(crate) fn split_lengths(&self) -> Option<Vec<u8>> {
+        self.left
+            .iter()
+            .map(|&l| {
+                if l == NONE {
+                    Some(0)
+                } else {
+                    u8::try_from(self.len[l as usize]).ok()
+                }
+            })
+            .collect()
+    }
+
     /// The trie over the reachable tokens (`reachable(id)`), then the tables.
     fn finish(
         model: &Vocab,
@@ -662,6 +802,7 @@ impl Backtrack {
             trie,
             unclean: Vec::new(),
             byte_ids,
+            uid: crate::cache::new_uid(),
         })
     }
 
@@ -751,18 +892,23 @@ impl Backtrack {
 
     /// The longest reachable token that is a prefix of `piece[pos..]`.
     #[inline]
-    fn longest(&self, piece: &[u8], pos: usize, memo: Option<&mut Windows>) -> Rank {
+    fn longest(&self, piece: &[u8], pos: usize, memo: Option<&mut Memo>) -> Rank {
         let rest = &piece[pos..];
         let (Some(memo), Some(window)) = (memo, rest.first_chunk::<8>()) else {
             return self.trie.walk(0, rest, NONE).1;
         };
         let k = u64::from_le_bytes(*window);
-        let slot = &mut memo.0[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
-        if slot.0 != k || slot.2 == NONE {
+        let e = &mut memo.walks[memo_slot(k)];
+        if e.window != k || e.uid != self.uid {
             let (at, best, through) = self.trie.walk(0, window, NONE);
-            *slot = (k, if through { at as u32 } else { NONE }, best);
+            *e = Walk {
+                window: k,
+                uid: self.uid,
+                at: if through { at as u32 } else { NONE },
+                best,
+            };
         }
-        let (at, best) = (slot.1, slot.2);
+        let (at, best) = (e.at, e.best);
         if at == NONE {
             return best;
         }
@@ -855,21 +1001,34 @@ impl Backtrack {
         .then_some(out.len())
     }
 
-    /// The depth-first search of the design notes.
+    /// The depth-first search of the design notes, with this thread's memos (none if the
+    /// tables have no tag or the memos are in use further up this thread's stack).
     fn search(&self, piece: &[u8], chain: &mut impl Chain) -> bool {
+        if self.uid == 0 {
+            return self.search_with(piece, chain, None);
+        }
+        MEMO_CELL.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut memo) => {
+                let memo = memo.get_or_insert_with(Memo::new);
+                self.search_with(piece, chain, Some(memo))
+            }
+            Err(_) => self.search_with(piece, chain, None),
+        })
+    }
+
+    fn search_with(
+        &self,
+        piece: &[u8],
+        chain: &mut impl Chain,
+        mut memo: Option<&mut Memo>,
+    ) -> bool {
         let n = piece.len();
         if n == 0 {
             return true;
         }
         let mut dead = Dead::new(n);
-        let mut memos = (n >= WINDOWS_MIN).then(|| {
-            Box::new(Memos {
-                pairs: [(u64::MAX, false); MEMO],
-                windows: Windows([(0, 0, NONE); WINDOWS]),
-            })
-        });
         let mut pos = 0;
-        let mut cand = self.longest(piece, 0, memos.as_deref_mut().map(|m| &mut m.windows));
+        let mut cand = self.longest(piece, 0, memo.as_deref_mut());
         loop {
             while cand != NONE {
                 let end = pos + self.len[cand as usize] as usize;
@@ -878,14 +1037,17 @@ impl Backtrack {
                         break;
                     };
                     let pair = &piece[pos - self.len[prev as usize] as usize..end];
-                    let ok = if let Some(m) = memos.as_deref_mut() {
+                    let ok = if let Some(m) = memo.as_deref_mut() {
                         let k = key(prev, cand);
-                        let slot = &mut m.pairs
-                            [(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize];
-                        if slot.0 != k {
-                            *slot = (k, self.valid(prev, cand, pair));
+                        let e = &mut m.pairs[memo_slot(k)];
+                        if e.key != k || e.uid != self.uid {
+                            *e = Pair {
+                                key: k,
+                                uid: self.uid,
+                                valid: self.valid(prev, cand, pair),
+                            };
                         }
-                        slot.1
+                        e.valid
                     } else {
                         self.valid(prev, cand, pair)
                     };
@@ -908,7 +1070,7 @@ impl Backtrack {
                 if pos == n {
                     return true;
                 }
-                cand = self.longest(piece, pos, memos.as_deref_mut().map(|m| &mut m.windows));
+                cand = self.longest(piece, pos, memo.as_deref_mut());
             }
         }
     }
@@ -953,6 +1115,59 @@ mod tests {
         assert_eq!(bt.count(piece), Some(want.len()));
         if piece.len() <= 200 {
             assert_eq!(naive_merge(m, piece), want);
+        }
+    }
+
+    /// The embedded split tables (`data/*.splits`) are the computed ones, and the tables built
+    /// from them equal the computed tables. `TOKENMILL_WRITE_SPLITS=1` rewrites the files
+    /// from the computation (after a change of a bundled rank file).
+    #[test]
+    fn embedded_splits_are_the_computed_ones() {
+        for name in ["cl100k_base", "o200k_base"] {
+            let (m, bt) = (model(name), backtrack(name));
+            let computed = bt.split_lengths().expect("parts under 256 bytes");
+            if std::env::var_os("TOKENMILL_WRITE_SPLITS").is_some() {
+                let path = format!("{}/data/{name}.splits", env!("CARGO_MANIFEST_DIR"));
+                std::fs::write(path, &computed).unwrap();
+                continue;
+            }
+            let embedded = crate::registry::embedded_splits(name).unwrap();
+            assert!(
+                embedded == computed.as_slice(),
+                "data/{name}.splits is stale: TOKENMILL_WRITE_SPLITS=1 cargo test -p \
+                 tokenmill-bpe embedded_splits"
+            );
+            let from = Backtrack::from_splits(m.vocab(), embedded).unwrap();
+            assert_eq!(from.left, bt.left);
+            assert_eq!(from.right, bt.right);
+            assert_eq!(from.len, bt.len);
+            assert_eq!(from.shorter, bt.shorter);
+            assert_eq!(from.pairs.slots, bt.pairs.slots);
+            assert_eq!(from.pairs.filter, bt.pairs.filter);
+            assert_eq!(from.trie.maps, bt.trie.maps);
+            assert_eq!(from.trie.nodes.len(), bt.trie.nodes.len());
+            assert!(from
+                .trie
+                .nodes
+                .iter()
+                .zip(&bt.trie.nodes)
+                .all(|(a, b)| { (a.keys, a.first, a.token) == (b.keys, b.first, b.token) }));
+        }
+    }
+
+    #[test]
+    fn splits_that_do_not_fit_are_refused() {
+        let m = model("cl100k_base");
+        let good = crate::registry::embedded_splits("cl100k_base").unwrap();
+        assert!(Backtrack::from_splits(m.vocab(), &good[1..]).is_none());
+        // A split that leaves no right part, or lies outside the token.
+        let id = (256..m.n_ids())
+            .find(|&id| m.token_bytes(id as Rank).unwrap().len() == 3)
+            .unwrap();
+        for k in [3u8, 200] {
+            let mut bad = good.to_vec();
+            bad[id] = k;
+            assert!(Backtrack::from_splits(m.vocab(), &bad).is_none(), "k = {k}");
         }
     }
 
@@ -1001,6 +1216,25 @@ mod tests {
             };
             parts[k] = t;
             parts.remove(k + 1);
+        }
+    }
+
+    /// The per-thread memos are shared by every model on the thread: entries of one model are
+    /// never answers for another (same windows and pairs of ids, different tables).
+    #[test]
+    fn models_interleaved_on_one_thread_match_reference() {
+        let mixed: Vec<String> = "aé漢字дҗعربيहिन्दीไทย😀 \u{200d}"
+            .chars()
+            .map(String::from)
+            .collect();
+        let refs: Vec<&str> = mixed.iter().map(String::as_str).collect();
+        let merged = (merge_list_model(), merge_backtrack());
+        for k in 0..40u64 {
+            let piece = random_text(&refs, 20 + (k as usize * 7) % 90, k);
+            for name in ["cl100k_base", "o200k_base"] {
+                check(model(name), backtrack(name), &piece);
+            }
+            check(merged.0, merged.1, &piece);
         }
     }
 

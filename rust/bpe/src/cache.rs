@@ -15,7 +15,8 @@
 //! 2^32 - 1 models a process hands out uid 0, which never caches). Results are exact by
 //! construction: a hit returns what the engines returned for exactly these bytes. Threads never
 //! share a table, so batch calls are not serialised by it. `set_enabled(false)` turns the cache
-//! off process-wide (benches use it to report speed on text the cache has not seen).
+//! off process-wide; [`clear`] empties every thread's table (each thread drops its entries the
+//! next time it uses the table), so a bench can time a first pass over text repeatedly.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +34,8 @@ const BITS: u32 = SLOTS.trailing_zeros();
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static NEXT_UID: AtomicU64 = AtomicU64::new(1);
+/// Bumped by [`clear`]; a thread's tables remember the value they were filled under.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Bit set in `Slot::count` for an entry that holds only a count.
 const COUNT_ONLY: u8 = 0x80;
 
@@ -46,6 +49,18 @@ pub fn set_enabled(on: bool) {
 #[must_use]
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Empty the piece caches of every thread (results never change; only speed does). Each thread
+/// drops its entries when it next uses its table.
+pub fn clear() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The current [`clear`] generation.
+#[must_use]
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
 }
 
 /// A fresh process-unique model id, or 0 (never cached) once 32 bits run out.
@@ -81,6 +96,8 @@ const EMPTY: Slot = Slot {
 /// One thread's table.
 pub(crate) struct PieceCache {
     slots: Vec<Slot>,
+    /// The [`generation`] the entries were stored under.
+    generation: u64,
 }
 
 /// A looked-up piece: its packed key and slot index.
@@ -130,6 +147,7 @@ impl PieceCache {
     pub(crate) fn new_for_tests() -> Self {
         Self {
             slots: vec![EMPTY; SLOTS],
+            generation: 0,
         }
     }
 
@@ -194,7 +212,7 @@ impl PieceCache {
 
 thread_local! {
     static CACHE: RefCell<PieceCache> = const {
-        RefCell::new(PieceCache { slots: Vec::new() })
+        RefCell::new(PieceCache { slots: Vec::new(), generation: 0 })
     };
 }
 
@@ -206,9 +224,13 @@ pub(crate) fn with<R>(f: impl FnOnce(Option<&mut PieceCache>) -> R) -> R {
     }
     CACHE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut c) => {
+            let now = generation();
             if c.slots.is_empty() {
                 c.slots = vec![EMPTY; SLOTS];
+            } else if c.generation != now {
+                c.slots.fill(EMPTY);
             }
+            c.generation = now;
             f(Some(&mut c))
         }
         Err(_) => f(None),
@@ -223,6 +245,7 @@ mod tests {
     fn fresh() -> PieceCache {
         PieceCache {
             slots: vec![EMPTY; SLOTS],
+            generation: 0,
         }
     }
 

@@ -167,6 +167,21 @@ static PACKED: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The backtracking encoder's split tables of the bundled rank files that meet its
+/// precondition (`data/<ranks>.splits`: per rank, the byte length of the left part of the
+/// token's split, 0 for single bytes; see `Backtrack::from_splits`). They are what the encoder
+/// would compute on first use (a BPE run per token: about 0.1-0.2 s of CPU per process for
+/// `o200k_base`); the tests check each against that computation.
+static SPLITS: &[(&str, &[u8])] = &[
+    ("cl100k_base", include_bytes!("../data/cl100k_base.splits")),
+    ("o200k_base", include_bytes!("../data/o200k_base.splits")),
+];
+
+/// The embedded split table of the rank file `ranks`, if it has one.
+pub(crate) fn embedded_splits(ranks: &str) -> Option<&'static [u8]> {
+    SPLITS.iter().find(|(n, _)| *n == ranks).map(|&(_, s)| s)
+}
+
 /// The sha256 of tiktoken's `p50k_base.tiktoken` (derived from `r50k_base`, see the notes).
 const P50K_SHA256: &str = "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069";
 /// `p50k_base`'s missing rank: the id of `<|endoftext|>`.
@@ -235,7 +250,10 @@ fn unpack_embedded(ranks: &str) -> Result<(Vec<u8>, Vec<u32>), VocabError> {
 pub fn bundled_encoding(name: &str) -> Result<Encoding, VocabError> {
     let spec = spec(name).ok_or_else(|| unknown(name))?;
     let (data, offsets) = unpack(spec.ranks)?;
-    let model = BpeModel::from_packed_ranks(data, offsets)?;
+    let mut model = BpeModel::from_packed_ranks(data, offsets)?;
+    if let Some(splits) = embedded_splits(spec.ranks) {
+        model = model.with_splits(splits);
+    }
     Encoding::new(
         name,
         model,

@@ -264,6 +264,7 @@ impl BpeModel {
             missing_bytes: false,
             uid: cache::new_uid(),
             backtrack: OnceLock::new(),
+            splits: None,
         };
         for b in 0..=255u8 {
             model.byte_ids[usize::from(b)] = match model.token_id(&[b]) {

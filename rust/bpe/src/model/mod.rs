@@ -65,8 +65,8 @@ const NONE: u32 = u32::MAX;
 const SMALL: usize = 64;
 /// Pieces longer than this build the backtracking encoder's tables on first
 /// use and go through it (`backtrack.rs`: linear time). The build is a one-off cost per model
-/// (cachegrind: about 250M instructions for cl100k_base and 520M for o200k_base, 0.05-0.2 s),
-/// so it waits for a piece that needs linear time: up to this length `merge_long` takes tens
+/// (computed: cachegrind about 250M instructions for cl100k_base and 520M for o200k_base,
+/// 0.05-0.2 s; the bundled vocabularies embed their splits, which leaves 15-50 ms), so it waits for a piece that needs linear time: up to this length `merge_long` takes tens
 /// of microseconds, and ordinary prose and code never reach it.
 const BACKTRACK_BUILD: usize = 256;
 /// Once the tables exist, pieces longer than this go through it too. Measured per piece length
@@ -114,6 +114,19 @@ pub struct BpeModel {
     /// The backtracking encoder's tables, built on first use; `None`
     /// inside if the vocabulary does not meet its precondition (see `backtrack.rs`).
     backtrack: OnceLock<Option<Arc<Backtrack>>>,
+    /// Precomputed splits for the backtracking encoder (`Backtrack::from_splits`), embedded for
+    /// the bundled vocabularies; `None`: its tables are computed from the vocabulary.
+    splits: Option<Splits>,
+}
+
+/// An embedded split table (a newtype, so that `Debug` prints its size, not its bytes).
+#[derive(Clone, Copy)]
+struct Splits(&'static [u8]);
+
+impl std::fmt::Debug for Splits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Splits({} ids)", self.0.len())
+    }
 }
 
 impl BpeModel {
@@ -134,6 +147,14 @@ impl BpeModel {
     #[must_use]
     pub fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
         self.vocab.token_id(bytes)
+    }
+
+    /// Use `splits` (the table `Backtrack::split_lengths` writes, computed from this very
+    /// vocabulary) for the backtracking encoder instead of computing it on first use. A table
+    /// that does not fit the vocabulary is ignored (the tables are then computed).
+    pub(crate) fn with_splits(mut self, splits: &'static [u8]) -> Self {
+        self.splits = Some(Splits(splits));
+        self
     }
 
     /// The vocabulary's tables (the backtracking encoder's tests build from them).
@@ -218,7 +239,9 @@ impl BpeModel {
         self.backtrack
             .get_or_init(|| {
                 if self.by_rank {
-                    Backtrack::build(&self.vocab)
+                    self.splits
+                        .and_then(|s| Backtrack::from_splits(&self.vocab, s.0))
+                        .or_else(|| Backtrack::build(&self.vocab))
                 } else {
                     Backtrack::build_merges(&self.vocab, |l, r| self.pairs.get(&(l, r)).copied())
                 }

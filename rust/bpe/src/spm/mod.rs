@@ -113,8 +113,9 @@ pub(crate) trait PieceModel: Send + Sync {
 
 /// How a piece is segmented.
 pub enum Algo {
-    /// SentencePiece BPE: concatenation bytes -> (priority, id); lower priority merges first.
-    ScoreBpe(FxHashMap<Box<[u8]>, (u32, Rank)>),
+    /// SentencePiece BPE: concatenation bytes -> (priority, id); lower priority merges first
+    /// (turned into a table of symbol pairs by [`SpModel::new`]).
+    ScoreBpe(Box<ScoreMerges>),
     /// Hugging Face BPE: (left id, right id) -> (merge index, merged id).
     MergeBpe(FxHashMap<(Rank, Rank), (u32, Rank)>),
     /// Viterbi over a unigram model.
@@ -168,6 +169,123 @@ pub struct SpModel {
     whole_piece_lookup: bool,
     /// Tags this model's entries in the per-thread memo.
     uid: u32,
+    /// The id of each one-character piece.
+    chars: CharIds,
+}
+
+/// SentencePiece BPE merges: built by piece string, then ([`SpModel::new`]) compiled into a
+/// table of symbol pairs.
+///
+/// Symbols are named by the id of their string ([`SpModel::piece_id`]): a symbol is a character
+/// of the text or the result of a merge, which is a piece. Characters that are not pieces but
+/// occur in a merge get ids past the vocabulary, so every pair whose concatenation is a merge
+/// piece is in the table, under the ids of its two halves; other characters are `NONE` and
+/// never merge (no merge piece holds them).
+#[derive(Default)]
+pub struct ScoreMerges {
+    /// Concatenation bytes -> (priority, id), until compiled.
+    by_piece: FxHashMap<Box<[u8]>, (u32, Rank)>,
+    /// (left symbol, right symbol) -> (priority, merged symbol).
+    pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    /// Ids past the vocabulary of characters that are not pieces but occur in merges.
+    extra: CharIds,
+}
+
+impl ScoreMerges {
+    /// Merges from (concatenation bytes, (priority, id)).
+    #[must_use]
+    pub fn new(by_piece: FxHashMap<Box<[u8]>, (u32, Rank)>) -> Self {
+        Self {
+            by_piece,
+            ..Self::default()
+        }
+    }
+
+    /// Build the pair table for a vocabulary with `ids` (piece bytes -> id) and `chars`, its
+    /// one-character pieces; `n` ids.
+    fn compile(&mut self, ids: &FxHashMap<Box<[u8]>, Rank>, chars: &CharIds, n: usize) {
+        let by_piece = std::mem::take(&mut self.by_piece);
+        let mut next = n as Rank;
+        for p in by_piece.keys() {
+            let mut i = 0;
+            while i < p.len() {
+                let k = char_len(p[i]).min(p.len() - i);
+                let c = &p[i..i + k];
+                if chars.get(c).is_none() && self.extra.get(c).is_none() {
+                    self.extra.insert(c, next);
+                    next += 1;
+                }
+                i += k;
+            }
+        }
+        let sym = |x: &[u8]| -> Option<Rank> {
+            ids.get(x).copied().or_else(|| {
+                (char_len(x[0]) >= x.len())
+                    .then(|| self.extra.get(x))
+                    .flatten()
+            })
+        };
+        let mut pairs = FxHashMap::default();
+        pairs.reserve(by_piece.len() * 4);
+        for (p, &(prio, _)) in &by_piece {
+            let Some(merged) = ids.get(p).copied() else {
+                continue;
+            };
+            let mut k = char_len(p[0]);
+            while k < p.len() {
+                if let (Some(a), Some(b)) = (sym(&p[..k]), sym(&p[k..])) {
+                    pairs.insert((a, b), (prio, merged));
+                }
+                k += char_len(p[k]);
+            }
+        }
+        self.pairs = pairs;
+    }
+}
+
+/// Character (its UTF-8 bytes) -> id: ASCII by table, others hashed.
+#[derive(Clone)]
+struct CharIds {
+    ascii: [Rank; 128],
+    other: FxHashMap<u32, Rank>,
+}
+
+impl Default for CharIds {
+    fn default() -> Self {
+        Self {
+            ascii: [NONE; 128],
+            other: FxHashMap::default(),
+        }
+    }
+}
+
+impl CharIds {
+    /// The key of a character of at most 4 bytes.
+    #[inline]
+    fn key(c: &[u8]) -> u32 {
+        c.iter().fold(0u32, |k, &b| k << 8 | u32::from(b))
+    }
+
+    #[inline]
+    fn get(&self, c: &[u8]) -> Option<Rank> {
+        let id = if c.len() == 1 && c[0] < 0x80 {
+            self.ascii[usize::from(c[0])]
+        } else if c.len() <= 4 {
+            *self.other.get(&Self::key(c))?
+        } else {
+            NONE
+        };
+        (id != NONE).then_some(id)
+    }
+
+    /// Set the id of `c` (one character).
+    fn insert(&mut self, c: &[u8], id: Rank) {
+        if c.len() == 1 && c[0] < 0x80 {
+            self.ascii[usize::from(c[0])] = id;
+        } else if c.len() <= 4 {
+            self.other.insert(Self::key(c), id);
+        }
+    }
 }
 
 /// One entry of the vocabulary handed to [`SpModel::new`].
@@ -187,7 +305,7 @@ impl SpModel {
     pub fn new(
         entries: Vec<Entry>,
         frozen: Vec<(String, Rank)>,
-        algo: Algo,
+        mut algo: Algo,
         unknown: Unknown,
         strip: Strip,
     ) -> Result<Self, VocabError> {
@@ -219,6 +337,15 @@ impl SpModel {
             .into_iter()
             .map(|(p, id)| (p.into_bytes().into_boxed_slice(), id))
             .collect();
+        let mut chars = CharIds::default();
+        for (p, &id) in &ids {
+            if !p.is_empty() && char_len(p[0]) == p.len() {
+                chars.insert(p, id);
+            }
+        }
+        if let Algo::ScoreBpe(m) = &mut algo {
+            m.compile(&ids, &chars, pieces.len());
+        }
         Ok(Self {
             ids,
             pieces,
@@ -231,6 +358,7 @@ impl SpModel {
             strip,
             whole_piece_lookup: false,
             uid: crate::cache::new_uid(),
+            chars,
         })
     }
 
@@ -277,31 +405,37 @@ impl SpModel {
             }
         }
         match &self.algo {
-            Algo::ScoreBpe(merges) => {
-                let mut syms = init_chars(piece, |_| NONE);
-                merge(piece, &mut syms, |a, c, _, _| {
-                    merges.get(&piece[a..c]).copied()
-                });
+            Algo::ScoreBpe(m) => {
+                let mut syms = self.char_symbols(piece, &m.extra);
+                merge(&mut syms, |l, r| m.pairs.get(&(l, r)).copied());
                 let mut prev_unk = false;
+                let n = self.pieces.len() as Rank;
                 for s in alive(&syms) {
-                    let bytes = &piece[s.start as usize..s.end as usize];
-                    match self.ids.get(bytes) {
-                        Some(&id) if Some(id) != self.unknown.unk => {
-                            out.push(id);
-                            prev_unk = false;
-                        }
-                        _ => self.emit_unknown(bytes, &mut prev_unk, out),
+                    if s.id < n && Some(s.id) != self.unknown.unk {
+                        out.push(s.id);
+                        prev_unk = false;
+                    } else {
+                        let bytes = &piece[s.start as usize..s.end as usize];
+                        self.emit_unknown(bytes, &mut prev_unk, out);
                     }
                 }
             }
             Algo::MergeBpe(pairs) => {
                 let mut syms = self.hf_bpe_symbols(piece);
-                merge(piece, &mut syms, |_, _, l, r| pairs.get(&(l, r)).copied());
+                merge(&mut syms, |l, r| pairs.get(&(l, r)).copied());
                 out.extend(alive(&syms).map(|s| s.id));
             }
             Algo::Unigram(u) => return u.encode(self, piece, carry, out),
         }
         f64::INFINITY
+    }
+
+    /// SentencePiece BPE's initial symbols: one per character, named by its id (`extra` for
+    /// characters that are not pieces; `NONE` for characters no merge holds).
+    fn char_symbols(&self, piece: &[u8], extra: &CharIds) -> Vec<Sym> {
+        init_chars(piece, |c| {
+            self.chars.get(c).or_else(|| extra.get(c)).unwrap_or(NONE)
+        })
     }
 
     /// Hugging Face BPE's initial symbols: known characters, byte tokens of unknown ones
@@ -313,7 +447,7 @@ impl SpModel {
         while i < piece.len() {
             let n = char_len(piece[i]).min(piece.len() - i);
             let c = &piece[i..i + n];
-            if let Some(&id) = self.ids.get(c) {
+            if let Some(id) = self.chars.get(c) {
                 push_sym(&mut syms, i, i + n, id);
                 prev_unk = false;
             } else if let Some(bytes) = &self.unknown.bytes {
@@ -454,16 +588,29 @@ impl PieceModel for SpModel {
 // -- per-thread memo of piece -> ids -------------------------------------------------------------
 
 /// A bounded per-thread map from (model, piece) to ids, keyed by a hash of both (a colliding
-/// entry is overwritten; the stored piece is compared on every hit); cleared when full.
+/// entry is overwritten; the stored piece is compared on every hit). Pieces and ids live in two
+/// arenas, so storing costs no allocation and emptying (when full, or after
+/// [`crate::cache::clear`]) is a truncation.
 struct Memo {
     map: FxHashMap<u64, MemoEntry>,
-    bytes: usize,
+    keys: Vec<u8>,
+    ids: Vec<Rank>,
+    /// The [`crate::cache::generation`] the entries were stored under.
+    generation: u64,
 }
 
-/// (model uid, piece, ids, margin: see [`unigram`]).
-type MemoEntry = (u32, Box<[u8]>, Box<[Rank]>, Margin);
+/// Where an entry's piece and ids are in the arenas, its model and its margin (see [`unigram`]).
+#[derive(Clone, Copy)]
+struct MemoEntry {
+    uid: u32,
+    key: u32,
+    key_len: u32,
+    ids: u32,
+    ids_len: u32,
+    margin: Margin,
+}
 
-/// Memo budget per thread (keys plus ids).
+/// Memo budget per thread (keys plus ids plus table).
 const MEMO_BYTES: usize = 8 << 20;
 
 fn memo_key(uid: u32, piece: &[u8]) -> u64 {
@@ -475,14 +622,34 @@ fn memo_key(uid: u32, piece: &[u8]) -> u64 {
 }
 
 impl Memo {
+    /// Drop every entry if [`crate::cache::clear`] was called since they were stored.
+    fn refresh(&mut self) {
+        let now = crate::cache::generation();
+        if self.generation != now {
+            self.empty();
+            self.generation = now;
+        }
+    }
+
+    fn empty(&mut self) {
+        self.map.clear();
+        self.keys.clear();
+        self.ids.clear();
+    }
+
     fn get(&self, uid: u32, piece: &[u8]) -> Option<(&[Rank], Margin)> {
-        if !crate::cache::enabled() {
+        if !crate::cache::enabled() || self.generation != crate::cache::generation() {
             return None;
         }
-        match self.map.get(&memo_key(uid, piece)) {
-            Some((u, p, ids, margin)) if *u == uid && **p == *piece => Some((ids, *margin)),
-            _ => None,
+        let e = self.map.get(&memo_key(uid, piece))?;
+        let key = self
+            .keys
+            .get(e.key as usize..(e.key + e.key_len) as usize)?;
+        if e.uid != uid || key != piece {
+            return None;
         }
+        let ids = self.ids.get(e.ids as usize..(e.ids + e.ids_len) as usize)?;
+        Some((ids, e.margin))
     }
 
     /// Remember `ids` for `piece` (a result no carry can reuse is not kept).
@@ -490,21 +657,32 @@ impl Memo {
         if !crate::cache::enabled() || piece.len() > 256 || margin.is_nan() || margin <= 0.0 {
             return;
         }
-        let cost = piece.len() + 4 * ids.len() + 64;
-        if self.bytes + cost > MEMO_BYTES {
-            self.map.clear();
-            self.bytes = 0;
+        self.refresh();
+        let table = std::mem::size_of::<(u64, MemoEntry)>() * (self.map.len() + 1);
+        if self.keys.len() + piece.len() + 4 * (self.ids.len() + ids.len()) + table > MEMO_BYTES {
+            self.empty();
         }
-        self.bytes += cost;
-        self.map.insert(
-            memo_key(uid, piece),
-            (uid, piece.into(), ids.into(), margin),
-        );
+        let entry = MemoEntry {
+            uid,
+            key: self.keys.len() as u32,
+            key_len: piece.len() as u32,
+            ids: self.ids.len() as u32,
+            ids_len: ids.len() as u32,
+            margin,
+        };
+        self.keys.extend_from_slice(piece);
+        self.ids.extend_from_slice(ids);
+        self.map.insert(memo_key(uid, piece), entry);
     }
 }
 
 thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo { map: FxHashMap::default(), bytes: 0 });
+    static MEMO: RefCell<Memo> = RefCell::new(Memo {
+        map: FxHashMap::default(),
+        keys: Vec::new(),
+        ids: Vec::new(),
+        generation: 0,
+    });
 }
 
 // -- BPE over symbols ---------------------------------------------------------------------------
@@ -566,14 +744,80 @@ fn alive(syms: &[Sym]) -> impl Iterator<Item = &Sym> {
 /// A candidate merge: (priority, start of left, left index, right index, end of right).
 type Pending = Reverse<(u32, u32, u32, u32, u32)>;
 
+/// Pieces of at most this many symbols merge by scanning for the best pair (no heap).
+const SCAN_MAX: usize = 32;
+
 /// Repeatedly merge the adjacent pair with the lowest priority (leftmost on ties).
-/// `pair(start of left, end of right, left id, right id)` gives a pair's priority and merged id.
-fn merge(
-    piece: &[u8],
-    syms: &mut [Sym],
-    pair: impl Fn(usize, usize, Rank, Rank) -> Option<(u32, Rank)>,
-) {
-    let _ = piece;
+/// `pair(left id, right id)` gives a pair's priority and merged id.
+fn merge(syms: &mut Vec<Sym>, pair: impl Fn(Rank, Rank) -> Option<(u32, Rank)>) {
+    if syms.len() <= SCAN_MAX {
+        merge_scan(syms, pair);
+    } else {
+        merge_heap(syms, pair);
+    }
+}
+
+/// [`merge`] for short pieces: the symbols stay in order in a compact array, with the
+/// priority of each one's pair with its right neighbour; each step scans for the lowest.
+/// O(n^2) in the piece's characters, with no heap traffic.
+fn merge_scan(syms: &mut Vec<Sym>, pair: impl Fn(Rank, Rank) -> Option<(u32, Rank)>) {
+    let n = syms.len();
+    if n < 2 {
+        return;
+    }
+    let mut ids = [NONE; SCAN_MAX];
+    let mut ends = [0u32; SCAN_MAX];
+    let mut prio = [(u32::MAX, NONE); SCAN_MAX];
+    for (k, s) in syms.iter().enumerate() {
+        ids[k] = s.id;
+        ends[k] = s.end;
+    }
+    let start = syms[0].start;
+    let look = |l: Rank, r: Rank| pair(l, r).unwrap_or((u32::MAX, NONE));
+    for k in 0..n - 1 {
+        prio[k] = look(ids[k], ids[k + 1]);
+    }
+    let mut len = n;
+    loop {
+        let mut best = 0;
+        for k in 1..len - 1 {
+            if prio[k].0 < prio[best].0 {
+                best = k;
+            }
+        }
+        let (p, merged) = prio[best];
+        if p == u32::MAX {
+            break;
+        }
+        ids[best] = merged;
+        ends[best] = ends[best + 1];
+        ids.copy_within(best + 2..len, best + 1);
+        ends.copy_within(best + 2..len, best + 1);
+        prio.copy_within(best + 2..len, best + 1);
+        len -= 1;
+        if best + 1 < len {
+            prio[best] = look(ids[best], ids[best + 1]);
+        } else {
+            prio[best] = (u32::MAX, NONE);
+        }
+        if best > 0 {
+            prio[best - 1] = look(ids[best - 1], ids[best]);
+        }
+        if len < 2 {
+            break;
+        }
+    }
+    syms.clear();
+    let mut from = start;
+    for k in 0..len {
+        push_sym(syms, from as usize, ends[k] as usize, ids[k]);
+        from = ends[k];
+    }
+}
+
+/// [`merge`] with a binary heap of candidate pairs and lazy deletion of stale ones:
+/// O(n log n).
+fn merge_heap(syms: &mut [Sym], pair: impl Fn(Rank, Rank) -> Option<(u32, Rank)>) {
     if syms.len() < 2 {
         return;
     }
@@ -585,7 +829,7 @@ fn merge(
             return;
         }
         let rs = syms[ls.next as usize];
-        if let Some((p, _)) = pair(ls.start as usize, rs.end as usize, ls.id, rs.id) {
+        if let Some((p, _)) = pair(ls.id, rs.id) {
             heap.push(Reverse((p, ls.start, l, ls.next, rs.end)));
         }
     };
@@ -598,7 +842,7 @@ fn merge(
             continue;
         }
         let rs = syms[r as usize];
-        let Some((_, merged)) = pair(ls.start as usize, rs.end as usize, ls.id, rs.id) else {
+        let Some((_, merged)) = pair(ls.id, rs.id) else {
             continue;
         };
         let left = &mut syms[l as usize];
@@ -778,21 +1022,19 @@ impl SpNormalizer {
         if prepend && !(self.prepend_unless_space && starts_with_space) {
             out.push_str(if self.escape { SPACE_STR } else { " " });
         }
-        let mut prev_space = self.remove_extra_whitespaces;
-        for c in s.chars() {
-            if c == ' ' {
-                if prev_space {
-                    continue;
-                }
-                out.push_str(if self.escape { SPACE_STR } else { " " });
-                prev_space = self.remove_extra_whitespaces;
-            } else {
-                out.push(c);
-                prev_space = false;
+        // Copy the runs between spaces whole; each space becomes the marker, or is dropped
+        // after another space with `remove_extra_whitespaces` (leading ones are trimmed).
+        let space = if self.escape { SPACE_STR } else { " " };
+        let mut last = 0;
+        for i in memchr::memchr_iter(b' ', s.as_bytes()) {
+            if i > last || !self.remove_extra_whitespaces {
+                out.push_str(&s[last..i]);
+                out.push_str(space);
             }
+            last = i + 1;
         }
+        out.push_str(&s[last..]);
         if self.remove_extra_whitespaces {
-            let space = if self.escape { SPACE_STR } else { " " };
             while out.ends_with(space) {
                 out.truncate(out.len() - space.len());
             }
@@ -878,34 +1120,33 @@ impl SpSplit {
             Cut::Whole => return sink(text),
             Cut::SpaceRuns => {
                 // `▁` is E2 96 81; a cut goes before an E2 96 81 not preceded by one.
-                let mut i = 0;
-                while let Some(k) = memchr::memmem::find(&b[i..], SPACE_STR.as_bytes()) {
-                    let at = i + k;
+                for at in space_marks(b) {
                     if at > start && !b[..at].ends_with(SPACE_STR.as_bytes()) {
                         if !sink(&text[start..at]) {
                             return false;
                         }
                         start = at;
                     }
-                    i = at + 3;
                 }
             }
             Cut::EverySpace => {
-                let mut i = 0;
-                while let Some(k) = memchr::memmem::find(&b[i..], SPACE_STR.as_bytes()) {
-                    let at = i + k;
+                for at in space_marks(b) {
                     if at > start {
                         if !sink(&text[start..at]) {
                             return false;
                         }
                         start = at;
                     }
-                    i = at + 3;
                 }
             }
         }
         sink(&text[start..])
     }
+}
+
+/// The byte offsets of the `▁` marks in `b`.
+fn space_marks(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr_iter(0xE2, b).filter(|&i| b[i..].starts_with(SPACE_STR.as_bytes()))
 }
 
 impl PreTokenizer for SpSplit {
@@ -1066,7 +1307,7 @@ pub fn encoding_from_model(name: &str, data: &[u8]) -> Result<Encoding, VocabErr
                         .or_insert((prio, id as Rank));
                 }
             }
-            Algo::ScoreBpe(merges)
+            Algo::ScoreBpe(Box::new(ScoreMerges::new(merges)))
         }
         ModelType::Unigram => Algo::Unigram(Unigram::from_spm(&m.pieces, unk)?),
         ModelType::Word | ModelType::Char => {

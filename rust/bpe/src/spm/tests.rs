@@ -139,3 +139,24 @@ fn byte_pieces_only_with_byte_fallback_and_only_as_bytes() {
         "\u{2581}1".as_bytes()
     );
 }
+
+proptest::proptest! {
+    /// The scanning merge of short pieces gives what the heap gives.
+    #[test]
+    fn merge_scan_equals_merge_heap(
+        table in proptest::collection::vec((0u32..6, 0u32..6, 0u32..4, 0u32..9), 0..40),
+        ids in proptest::collection::vec(0u32..9, 0..=SCAN_MAX),
+    ) {
+        let pairs: FxHashMap<(Rank, Rank), (u32, Rank)> =
+            table.iter().map(|&(l, r, p, m)| ((l, r), (p, m))).collect();
+        let mut a = Vec::new();
+        for (k, &id) in ids.iter().enumerate() {
+            push_sym(&mut a, k, k + 1, id);
+        }
+        let mut b = a.clone();
+        merge_scan(&mut a, |l, r| pairs.get(&(l, r)).copied());
+        merge_heap(&mut b, |l, r| pairs.get(&(l, r)).copied());
+        let spans = |s: &[Sym]| alive(s).map(|s| (s.start, s.end, s.id)).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(spans(&a), spans(&b));
+    }
+}

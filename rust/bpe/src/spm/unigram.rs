@@ -73,6 +73,8 @@ trait Score: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Ou
 thread_local! {
     static CELLS32: RefCell<Vec<Cell<f32>>> = const { RefCell::new(Vec::new()) };
     static CELLS64: RefCell<Vec<Cell<f64>>> = const { RefCell::new(Vec::new()) };
+    /// The best path of the last lattice, reused across pieces.
+    static PATH: RefCell<Vec<(u32, u32, Rank)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Score for f32 {
@@ -143,25 +145,36 @@ enum Scores {
     Double(Vec<f64>, f64),
 }
 
-/// A byte trie. Built with a hash map of edges, then frozen: node 0 (the root) has an array of
-/// 256 children; every other node's children are a run of `labels` / `kids` sorted by byte
-/// (`start[n]..start[n + 1]`), searched linearly (most nodes have a few children) or by
-/// bisection. Each child is (its node, the id of the piece ending there or `NONE`).
+/// A byte trie. Built with a hash map of edges, then frozen into a double array: state `s`
+/// reaches its child by byte `b` at slot `base[s] + b`, which is that child exactly when the
+/// slot's `check` is `s`; each slot also holds the id of the piece ending there (or `NONE`).
+/// One step is one bounds-checked load of a 12-byte slot. The root is state 0.
 #[derive(Default)]
 struct Trie {
-    root: Vec<(u32, Rank)>,
-    start: Vec<u32>,
-    labels: Vec<u8>,
-    kids: Vec<(u32, Rank)>,
-    /// Edges while building: `(node << 8 | byte) -> child`.
+    slots: Vec<Slot>,
+    /// Edges while building: `(node << 8 | byte) -> (child, id)`; node 0 is the root.
     edges: FxHashMap<u64, (u32, Rank)>,
     nodes: u32,
 }
 
+/// One state of the double array.
+#[derive(Clone, Copy)]
+struct Slot {
+    base: u32,
+    /// The parent state, `NONE` for a free slot (and the root).
+    check: u32,
+    id: Rank,
+}
+
+const FREE: Slot = Slot {
+    base: 0,
+    check: NONE,
+    id: NONE,
+};
+
 impl Trie {
     fn new() -> Self {
         Self {
-            root: vec![(NONE, NONE); 256],
             nodes: 1,
             ..Self::default()
         }
@@ -171,58 +184,113 @@ impl Trie {
     fn insert(&mut self, piece: &[u8], id: Rank) {
         let mut node = 0u32;
         for (k, &b) in piece.iter().enumerate() {
-            let last = k + 1 == piece.len();
-            let slot = if node == 0 {
-                &mut self.root[usize::from(b)]
-            } else {
-                self.edges
-                    .entry(u64::from(node) << 8 | u64::from(b))
-                    .or_insert((NONE, NONE))
-            };
+            let slot = self
+                .edges
+                .entry(u64::from(node) << 8 | u64::from(b))
+                .or_insert((NONE, NONE));
             if slot.0 == NONE {
                 slot.0 = self.nodes;
                 self.nodes += 1;
             }
-            if last {
+            if k + 1 == piece.len() {
                 slot.1 = id;
             }
             node = slot.0;
         }
     }
 
-    /// Lay the edges out as sorted child runs (after the last `insert`).
+    /// Lay the edges out as a double array (after the last `insert`). Each node's children are
+    /// placed at the first base (scanning up from the lowest free slot) where all of their
+    /// slots are free.
     fn freeze(mut self) -> Self {
         let mut edges: Vec<(u64, (u32, Rank))> = self.edges.drain().collect();
         edges.sort_unstable_by_key(|e| e.0);
-        self.start = vec![0; self.nodes as usize + 1];
+        // Children of node n: edges[start[n]..start[n + 1]], sorted by byte.
+        let mut start = vec![0usize; self.nodes as usize + 1];
         for &(key, _) in &edges {
-            self.start[(key >> 8) as usize + 1] += 1;
+            start[(key >> 8) as usize + 1] += 1;
         }
-        for n in 1..self.start.len() {
-            self.start[n] += self.start[n - 1];
+        for n in 1..start.len() {
+            start[n] += start[n - 1];
         }
-        self.labels = edges.iter().map(|e| e.0 as u8).collect();
-        self.kids = edges.iter().map(|e| e.1).collect();
+        let mut slots = vec![FREE; 2 * edges.len() + 1024];
+        // The root occupies slot 0 (its check stays NONE: no state reaches it).
+        let mut used = vec![false; slots.len()];
+        used[0] = true;
+        // Searches start at 256, so `pos - first` is never negative: a node with one child
+        // takes the first free slot.
+        let mut first_free = 256usize;
+        let mut from = [0usize; 16];
+        // (node, its state)
+        let mut queue: Vec<(u32, u32)> = vec![(0, 0)];
+        let mut head = 0;
+        while head < queue.len() {
+            let (node, state) = queue[head];
+            head += 1;
+            let kids = &edges[start[node as usize]..start[node as usize + 1]];
+            if kids.is_empty() {
+                continue;
+            }
+            let first = (kids[0].0 & 0xFF) as usize;
+            while used.get(first_free).copied().unwrap_or(false) {
+                first_free += 1;
+            }
+            // Nodes with several children search from where the last node with as many did
+            // (the free slots before it rarely fit them), so each class scans the array once
+            // and building stays near-linear; one child fits the first free slot.
+            let class = kids.len().min(from.len()) - 1;
+            let mut pos = first_free.max(from[class]);
+            let base = loop {
+                while used.get(pos).copied().unwrap_or(false) {
+                    pos += 1;
+                }
+                let base = pos - first;
+                let fits = kids.iter().all(|&(key, _)| {
+                    let t = base + (key & 0xFF) as usize;
+                    !used.get(t).copied().unwrap_or(false)
+                });
+                if fits {
+                    break base;
+                }
+                pos += 1;
+            };
+            if class > 0 {
+                from[class] = pos;
+            }
+            let need = base + 257;
+            if slots.len() < need {
+                slots.resize(need.max(slots.len() * 3 / 2), FREE);
+                used.resize(slots.len(), false);
+            }
+            slots[state as usize].base = base as u32;
+            for &(key, (child, id)) in kids {
+                let t = base + (key & 0xFF) as usize;
+                used[t] = true;
+                slots[t] = Slot {
+                    base: 0,
+                    check: state,
+                    id,
+                };
+                queue.push((child, t as u32));
+            }
+        }
+        // Room for `base + 255` of every state without a bounds failure on the hot path.
+        let last = slots.iter().rposition(|s| s.check != NONE).unwrap_or(0);
+        slots.truncate(last + 1);
+        slots.resize(last + 1 + 256, FREE);
+        slots.shrink_to_fit();
+        self.slots = slots;
         self.edges = FxHashMap::default();
         self
     }
 
-    /// The (child, id) of `node` by byte `b`.
+    /// The (child, id) of state `node` by byte `b`.
     #[inline]
     fn step(&self, node: u32, b: u8) -> Option<(u32, Rank)> {
-        if node == 0 {
-            let e = self.root[usize::from(b)];
-            return (e.0 != NONE).then_some(e);
-        }
-        let lo = *self.start.get(node as usize)? as usize;
-        let hi = *self.start.get(node as usize + 1)? as usize;
-        let labels = &self.labels[lo..hi];
-        let k = if labels.len() <= 8 {
-            labels.iter().position(|&l| l == b)?
-        } else {
-            labels.binary_search(&b).ok()?
-        };
-        Some(self.kids[lo + k])
+        let base = self.slots.get(node as usize)?.base as usize;
+        let t = base + usize::from(b);
+        let s = self.slots.get(t)?;
+        (s.check == node).then_some((t as u32, s.id))
     }
 }
 
@@ -486,15 +554,18 @@ impl Unigram {
         }
         *carry = best[n].0.widen();
         // The best path as (start, end, id), walked back from the end.
-        let mut path: Vec<(u32, u32, Rank)> = Vec::with_capacity(n / 2 + 1);
-        let mut end = n;
-        while end > 0 {
-            let (_, st, id, _) = best[end];
-            path.push((st, end as u32, id));
-            end = st as usize;
-        }
-        path.reverse();
-        let unknown = self.emit(model, s, &path, out);
+        let unknown = PATH.with(|p| {
+            let mut path = p.borrow_mut();
+            path.clear();
+            let mut end = n;
+            while end > 0 {
+                let (_, st, id, _) = best[end];
+                path.push((st, end as u32, id));
+                end = st as usize;
+            }
+            path.reverse();
+            self.emit(model, s, &path, out)
+        });
         (gap, chars, deepest, unknown)
     }
 
@@ -520,7 +591,10 @@ impl Unigram {
                     i += 1;
                 }
             }
-            if self.hf {
+            if self.hf && id == self.unk {
+                // A run of unknown nodes is its string's id if the vocabulary has one. (Other
+                // nodes' ids are already their string's: the trie and `model` both keep the
+                // last id of a repeated piece.)
                 let piece = &s[st as usize..en as usize];
                 match model.piece_id(piece) {
                     Some(id) => {
@@ -547,4 +621,65 @@ fn replay<T: Score>(scores: &[T], ids: &[Rank], from: f64) -> f64 {
         f = scores.get(id as usize).copied().unwrap_or(T::ZERO) + f;
     }
     f.widen()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Bytes from a small alphabet with UTF-8 lead and continuation bytes, so pieces share
+    /// prefixes and some nodes have many children.
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                b'a', b'b', b'c', 0x20, 0xE2, 0x96, 0x81, 0xE4, 0xBF, 0xFF,
+            ]),
+            1..7,
+        )
+    }
+
+    proptest! {
+        /// Walking the double array finds exactly the inserted pieces (the last id of a
+        /// repeated one) along any text, and stops where no piece continues.
+        #[test]
+        fn double_array_walks_like_a_map(
+            pieces in prop::collection::vec(bytes(), 1..300),
+            wide in 0usize..3,
+            texts in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..9), 1..40),
+        ) {
+            let mut pieces = pieces;
+            // Nodes with up to 256 children (the root, and one below it).
+            for k in 0..wide * 128 {
+                pieces.push(vec![k as u8]);
+                pieces.push(vec![b'a', k as u8]);
+            }
+            let mut trie = Trie::new();
+            let mut want: HashMap<Vec<u8>, Rank> = HashMap::new();
+            for (id, p) in pieces.iter().enumerate() {
+                trie.insert(p, id as Rank);
+                want.insert(p.clone(), id as Rank);
+            }
+            let trie = trie.freeze();
+            let prefixes: std::collections::HashSet<&[u8]> =
+                pieces.iter().flat_map(|p| (1..=p.len()).map(move |k| &p[..k])).collect();
+            for text in texts.iter().chain(&pieces) {
+                let mut node = 0;
+                for k in 0..text.len() {
+                    match trie.step(node, text[k]) {
+                        Some((child, id)) => {
+                            prop_assert!(prefixes.contains(&text[..=k]));
+                            prop_assert_eq!(id, want.get(&text[..=k]).copied().unwrap_or(NONE));
+                            node = child;
+                        }
+                        None => {
+                            prop_assert!(!prefixes.contains(&text[..=k]));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

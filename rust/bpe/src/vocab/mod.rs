@@ -128,6 +128,23 @@ impl Vocab {
     #[must_use]
     pub(crate) fn token_id(&self, bytes: &[u8]) -> Option<Rank> {
         let (key, h) = key_and_hash(bytes);
+        self.find(bytes, key, h)
+    }
+
+    /// Prefetch the first slot [`find`](Self::find) reads for a byte string of `len` bytes
+    /// with hash `h`.
+    #[inline(always)]
+    pub(crate) fn prefetch_home(&self, len: usize, h: u64) {
+        if len <= 8 {
+            prefetch(self.hot_home(h));
+        }
+        prefetch(self.table_home(h));
+    }
+
+    /// [`token_id`](Self::token_id) with the key and hash already computed
+    /// ([`key_and_hash`]).
+    #[inline]
+    pub(crate) fn find(&self, bytes: &[u8], key: u64, h: u64) -> Option<Rank> {
         if !self.maybe_token(h) {
             return None;
         }
