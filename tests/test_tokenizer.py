@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,28 @@ def test_returned_ids_are_fresh_lists_of_plain_ints(pair: tuple[Any, Any]) -> No
         assert first_again == expected
         assert first_again is not first
     assert [i + 1 for i in ours.encode_ordinary(text)] == [i + 1 for i in expected]
+
+
+def test_returned_lists_hold_one_reference_per_id(pair: tuple[Any, Any]) -> None:
+    # A shared id int gains exactly one reference per place it takes in a returned list and
+    # loses them with the list: one too few would free an int still in use, one too many leaks.
+    ours, ref = pair
+    text = " tokenization" * 50 + " world" * 7
+    ids = ref.encode_ordinary(text)
+    big = [i for i in ids if i > 256]  # not CPython's cached small ints
+    assert big
+    for encode in (ours.encode_ordinary, ours.encode, lambda t: ours.encode_batch([t])[0]):
+        first = encode(text)
+        assert first == ids
+        shared = first[ids.index(big[0])]
+        before = sys.getrefcount(shared)
+        lists = [encode(text) for _ in range(3)]
+        assert lists == [ids] * 3
+        assert all(x[ids.index(big[0])] is shared for x in lists)
+        assert sys.getrefcount(shared) == before + 3 * ids.count(big[0])
+        del lists
+        gc.collect()
+        assert sys.getrefcount(shared) == before
 
 
 def test_properties(pair: tuple[Any, Any]) -> None:

@@ -60,14 +60,32 @@ impl IdInts {
         let table = self
             .table
             .get_or_init(py, || (0..self.n_ids).map(|_| PyOnceLock::new()).collect());
-        let int = |id: u32| match table.get(id as usize) {
-            Some(cell) => cell
-                .get_or_init(py, || PyInt::new(py, id).unbind())
-                .bind(py)
-                .clone(),
-            None => PyInt::new(py, id),
-        };
-        PyList::new(py, ids.iter().map(|&id| int(id)))
+        let len = pyo3::ffi::Py_ssize_t::try_from(ids.len())
+            .map_err(|_| PyValueError::new_err("too many token ids for one list"))?;
+        // SAFETY: `PyList_New` returns a new reference or NULL with an exception set.
+        let list = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(len))? }
+            .cast_into::<PyList>()?;
+        for (i, &id) in ids.iter().enumerate() {
+            let int = match table.get(id as usize) {
+                Some(cell) => {
+                    let ptr = cell
+                        .get_or_init(py, || PyInt::new(py, id).unbind())
+                        .as_ptr();
+                    // SAFETY: the GIL is held and the table keeps the int alive. This is the
+                    // increment CPython's own limited-API (3.11) headers inline for `Py_INCREF`,
+                    // which every later GIL build accepts (PEP 683 leaves immortal objects
+                    // immortal under it); pyo3 calls `_Py_IncRef` instead, a function call per
+                    // token.
+                    unsafe { (*ptr).ob_refcnt += 1 };
+                    ptr
+                }
+                None => PyInt::new(py, id).into_ptr(),
+            };
+            // SAFETY: `i < len` and slot `i` of the fresh list is empty; `PyList_SetItem` takes
+            // the reference made above (and cannot fail for an in-range index of a list).
+            unsafe { pyo3::ffi::PyList_SetItem(list.as_ptr(), i as pyo3::ffi::Py_ssize_t, int) };
+        }
+        Ok(list)
     }
 }
 
