@@ -11,7 +11,7 @@
 //!   top-p and unfiltered sampling.
 //! * `sample`: the per-row pipeline (`params` → `processors` → temperature → `filters` (top-k,
 //!   min-p) and `top_p` → `draw`), which never sorts the vocabulary: selection for top-k, an exact
-//!   weighted quickselect for top-p over candidates bounded by block maxima, a threshold for
+//!   weighted selection for top-p over the candidates within 8 T of the max, a threshold for
 //!   min-p. `softmax`: softmax and log-softmax rows.
 //! * `logits`: rows arrive as `f32` or as bfloat16 bits (`u16`), widened one row at a time into
 //!   the thread's scratch row, never as a whole batch.

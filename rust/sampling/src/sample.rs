@@ -349,6 +349,30 @@ mod tests {
         }
     }
 
+    /// Plain sampling never draws a -inf logit: blocks of the draw that hold one finite logit
+    /// among -inf ones, at either end, and targets from many seeds.
+    #[test]
+    fn plain_draw_never_picks_minus_inf() {
+        let b = crate::draw::SUM_BLOCK;
+        let vocab = 4 * b + 17;
+        let mut x = vec![f32::NEG_INFINITY; vocab];
+        for (j, at) in [0, 2 * b - 1, 2 * b + 5, 4 * b - 1, vocab - 1]
+            .into_iter()
+            .enumerate()
+        {
+            x[at] = -0.4 * j as f32;
+        }
+        for seed in 0..3000 {
+            let p = RowParams {
+                temperature: 0.9,
+                seed,
+                ..RowParams::default()
+            };
+            let t = sample(&x, &p) as usize;
+            assert!(x[t].is_finite(), "seed {seed}: token {t}");
+        }
+    }
+
     #[test]
     fn min_p_threshold() {
         // p_i / p_max = exp(x_i - 2): keep ratios >= 0.3 -> x >= 2 + ln 0.3 = 0.796.

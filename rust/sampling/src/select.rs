@@ -7,7 +7,9 @@
 //! * top-p: weighted quickselect: partition around a median-of-three pivot, keep the side that
 //!   contains the point where the running mass reaches the target. Expected O(n); tiny ranges are
 //!   sorted. The caller only passes candidates known to contain the nucleus, so n is usually a few
-//!   hundred even for a 128k vocabulary.
+//!   hundred even for a 128k vocabulary. The top-p path without top-k (`nucleus_last`) first
+//!   buckets the candidates by logit and runs the quickselect only inside the bucket where the
+//!   running mass reaches the target.
 
 use std::cmp::Ordering;
 

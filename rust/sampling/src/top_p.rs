@@ -162,31 +162,23 @@ pub(crate) fn top_p_with(
     Ok(Some(finish(m, lad.a, t_minp(m), w)))
 }
 
-/// The fast kernel's terms of the first rung's candidates (`w.idx`, logits in `w.tmpf`), block
-/// by block with that block's constants, moved to the row max `m`. Ids increase, so each block's
-/// candidates are one run; a block holding one had a finite max.
+/// The fast kernel's terms of the first rung's candidates (`w.idx`, logits in `w.tmpf`), each
+/// with the constants of its block's reference, moved to the row max `m`. Ids increase, so the
+/// candidates of consecutive blocks with one reference (most of the row: the running max rises
+/// a few times) are one run and one kernel call; a block holding a candidate had a finite max.
 fn fast_terms_of_candidates(
     fast: fn(&[f32], &ExpArgs) -> f64,
     w: &Work,
     m: f32,
     inv_t: f64,
 ) -> f64 {
+    let ref_of = |j: usize| w.online[w.idx[j] as usize / online::CHUNK].r#ref;
     let mut sum = 0.0f64;
     let mut from = 0;
-    let mut last: Option<(f32, ExpArgs)> = None;
     while from < w.idx.len() {
-        let blk = w.idx[from] as usize / online::CHUNK;
-        let to = from
-            + w.idx[from..]
-                .iter()
-                .take_while(|&&i| i as usize / online::CHUNK == blk)
-                .count();
-        let r = w.online[blk].r#ref;
-        let ab = match last {
-            Some((lr, ab)) if lr == r => ab,
-            _ => ExpArgs::new(r, inv_t),
-        };
-        last = Some((r, ab));
+        let r = ref_of(from);
+        let to = from + (from..w.idx.len()).take_while(|&j| ref_of(j) == r).count();
+        let ab = ExpArgs::new(r, inv_t);
         sum += Kernels::exp_sum_fast_row(fast, &w.tmpf[from..to], &ab)
             * ab.unscale
             * online::rescale(r, m, inv_t);
