@@ -25,7 +25,7 @@
 //! (plus at most one extra char of look-back), so splitting is linear. The unit tests check the
 //! matchers against `fancy-regex` running the original patterns; pytest checks against tiktoken.
 
-use crate::pretok::{Batch, PreTokenizer};
+use crate::pretok::PreTokenizer;
 use crate::unicode::{
     class_at, Class, LETTER, LL, LM, LO, LT, LU, MARK, NEWLINE, NUM, OTHER, WHITE,
 };
@@ -93,7 +93,7 @@ fn run(s: &[u8], mut i: usize, class: Class) -> usize {
 /// either case; 0: lowercase only). Stops at any other byte, non-ASCII ones included (they are
 /// never inside: `b | fold >= 0x80`), so the caller's general loop takes over there.
 #[inline(always)]
-fn ascii_run(s: &[u8], mut i: usize, fold: u8) -> usize {
+pub(crate) fn ascii_run(s: &[u8], mut i: usize, fold: u8) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{
@@ -346,16 +346,7 @@ fn batch_with<'t>(
     sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
 ) {
     let s = text.as_bytes();
-    let mut batch = Batch::new();
-    let mut i = 0;
-    while i < s.len() {
-        let e = next(s, i);
-        if !batch.push(&s[i..e], sink) {
-            return;
-        }
-        i = e;
-    }
-    batch.flush(sink);
+    crate::pretok::batch_tiling(text, |i| next(s, i), sink);
 }
 
 /// A hand-written pre-tokenizer around its "next piece" function (cannot fail).

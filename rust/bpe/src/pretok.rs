@@ -48,17 +48,51 @@ pub trait PreTokenizer: Send + Sync {
         text: &'t str,
         sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
     ) -> Result<(), VocabError> {
-        let mut batch = Batch::new();
-        let mut going = true;
-        self.split_while(text, &mut |p| {
-            going = batch.push(p.as_bytes(), sink);
-            going
-        })?;
-        if going {
-            batch.flush(sink);
-        }
-        Ok(())
+        batch_split_while(self, text, sink)
     }
+}
+
+/// [`PreTokenizer::split_batched`]'s default: [`split_while`](PreTokenizer::split_while)'s
+/// pieces collected into batches (for overriding implementations that fall back to it).
+///
+/// # Errors
+/// As [`PreTokenizer::split`].
+pub(crate) fn batch_split_while<'t, P: PreTokenizer + ?Sized>(
+    p: &P,
+    text: &'t str,
+    sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+) -> Result<(), VocabError> {
+    let mut batch = Batch::new();
+    let mut going = true;
+    p.split_while(text, &mut |piece| {
+        going = batch.push(piece.as_bytes(), sink);
+        going
+    })?;
+    if going {
+        batch.flush(sink);
+    }
+    Ok(())
+}
+
+/// Batches of the pieces of a splitter whose pieces tile `text`: `next(i)` is the end of the
+/// piece starting at byte `i` (a char boundary past `i`). No call through a `dyn` per piece.
+#[inline(always)]
+pub(crate) fn batch_tiling<'t>(
+    text: &'t str,
+    next: impl Fn(usize) -> usize,
+    sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+) {
+    let s = text.as_bytes();
+    let mut batch = Batch::new();
+    let mut i = 0;
+    while i < s.len() {
+        let e = next(i);
+        if !batch.push(&s[i..e], sink) {
+            return;
+        }
+        i = e;
+    }
+    batch.flush(sink);
 }
 
 /// Pieces per batch handed to the BPE stage.

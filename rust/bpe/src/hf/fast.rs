@@ -55,6 +55,12 @@ const BLOCKS: usize = 0x11_0000 / BLOCK as usize;
 /// (text touches few blocks, so loading stays instant), and matchers for the case-insensitive
 /// contraction letters.
 struct Tables {
+    /// The classes of the ASCII chars (block 0, filled when the tables are built): plain reads
+    /// for the bulk of most text.
+    ascii: [u16; 128],
+    /// The ASCII chars with a letter class are exactly `A-Z` and `a-z`, so ASCII letter runs
+    /// can be scanned 16 bytes at a time (`openai::ascii_run`).
+    ascii_letters_az: bool,
     class: Box<[AtomicU16]>,
     ready: Box<[AtomicBool]>,
     classes: [(Regex, u16); 10],
@@ -85,18 +91,30 @@ fn build_tables() -> Option<Tables> {
         .chars()
         .map(|x| Some((x, re(&format!(r"\A(?i:{x})\z"))?)))
         .collect::<Option<Vec<_>>>()?;
-    Some(Tables {
+    let mut t = Tables {
+        ascii: [0; 128],
+        ascii_letters_az: false,
         class: (0..0x11_0000).map(|_| AtomicU16::new(0)).collect(),
         ready: (0..BLOCKS).map(|_| AtomicBool::new(false)).collect(),
         classes,
         folds,
-    })
+    };
+    t.fill(0);
+    for (a, k) in t.ascii.iter_mut().zip(t.class.iter()) {
+        *a = k.load(Ordering::Relaxed);
+    }
+    t.ascii_letters_az =
+        (0..128u8).all(|b| (t.ascii[usize::from(b)] & L != 0) == b.is_ascii_alphabetic());
+    Some(t)
 }
 
 impl Tables {
     #[inline]
     fn class(&self, c: char) -> u16 {
         let cp = c as usize;
+        if cp < 128 {
+            return self.ascii[cp];
+        }
         let block = cp / BLOCK as usize;
         if !self.ready[block].load(Ordering::Acquire) {
             self.fill(block);
@@ -120,16 +138,40 @@ impl Tables {
     }
 
     /// End of the run of chars from `i` whose class satisfies `keep`, at most `max` chars.
-    #[inline]
+    #[inline(always)]
     fn run(&self, s: &str, i: usize, max: usize, keep: impl Fn(u16) -> bool) -> usize {
+        let b = s.as_bytes();
         let mut end = i;
-        for (n, c) in s[i..].chars().enumerate() {
-            if n == max || !keep(self.class(c)) {
+        let mut n = 0;
+        while n < max {
+            let Some(&x) = b.get(end) else { break };
+            let (k, len) = if x < 0x80 {
+                (self.ascii[usize::from(x)], 1)
+            } else {
+                match char_at(s, end) {
+                    Some(c) => (self.class(c), c.len_utf8()),
+                    None => break,
+                }
+            };
+            if !keep(k) {
                 break;
             }
-            end += c.len_utf8();
+            end += len;
+            n += 1;
         }
         end
+    }
+
+    /// End of the run of chars from `i` whose class meets `word` (a set of letter classes,
+    /// perhaps with marks): [`run`](Self::run) with ASCII letters taken 16 bytes at a time.
+    #[inline(always)]
+    fn word_run(&self, s: &str, i: usize, word: u16) -> usize {
+        let i = if self.ascii_letters_az && word & L == L {
+            crate::openai::ascii_run(s.as_bytes(), i, 0x20)
+        } else {
+            i
+        };
+        self.run(s, i, usize::MAX, |k| k & word != 0)
     }
 
     /// `\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace char `i`: after the run's last CR/LF if it
@@ -279,9 +321,14 @@ impl FastSplit {
     }
 
     /// End of the match starting at `i` (`i < s.len()`, on a char boundary).
+    #[inline(always)]
     fn next_end(&self, s: &str, i: usize) -> usize {
-        let Some(c) = char_at(s, i) else {
-            return s.len();
+        let c = match s.as_bytes().get(i) {
+            Some(&b) if b < 0x80 => char::from(b),
+            _ => match char_at(s, i) {
+                Some(c) => c,
+                None => return s.len(),
+            },
         };
         let j = i + c.len_utf8();
         if self.o200k {
@@ -297,10 +344,10 @@ impl FastSplit {
         let is_word = |k: u16| k & word != 0;
         let crlf = c == '\r' || c == '\n';
         if !crlf && k & (L | N) == 0 && char_at(s, j).is_some_and(|d| is_word(self.class(d))) {
-            return self.run(s, j, usize::MAX, is_word);
+            return self.tables.word_run(s, j, word);
         }
         if is_word(k) {
-            return self.run(s, i, usize::MAX, is_word);
+            return self.tables.word_run(s, i, word);
         }
         if k & N != 0 {
             return self.run(s, i, self.max_digits, |k| k & N != 0);
@@ -405,6 +452,15 @@ impl PreTokenizer for FastSplit {
         self.run_while(text, sink);
         Ok(())
     }
+
+    fn split_batched<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+    ) -> Result<(), crate::VocabError> {
+        crate::pretok::batch_tiling(text, |i| self.next_end(text, i), sink);
+        Ok(())
+    }
 }
 
 /// DeepSeek-V3's three split patterns. Their matches do not tile the text (a digit piece
@@ -502,10 +558,10 @@ impl FastPattern {
                 let word = |k: u16| k & (L | M) != 0;
                 let prefix = c != '\r' && c != '\n' && k & (L | PUNCT | SYM) == 0;
                 if prefix && next.is_some_and(|d| word(t.class(d))) {
-                    return Some(t.run(s, j, usize::MAX, word));
+                    return Some(t.word_run(s, j, L | M));
                 }
                 if word(k) {
-                    return Some(t.run(s, p, usize::MAX, word));
+                    return Some(t.word_run(s, p, L | M));
                 }
                 let ps = |k: u16| k & (PUNCT | SYM) != 0;
                 let crlf = |e: usize| {

@@ -455,11 +455,10 @@ fn parse_pre_tokenizer_root(v: &Value) -> Result<(PreTok, bool), VocabError> {
                     }
                     prefix_space = true;
                 }
-                out.push(if p.bool_or("use_regex", true)? {
-                    regex_split(split::GPT2_PATTERN, Behavior::Isolated, false)?
-                } else {
-                    PreTok::Identity
-                });
+                // Without its regex the step only changes the alphabet: no step at all here.
+                if p.bool_or("use_regex", true)? {
+                    out.push(regex_split(split::GPT2_PATTERN, Behavior::Isolated, false)?);
+                }
             }
             _ => out.push(parse_pre_step(&p)?),
         }
@@ -470,7 +469,14 @@ fn parse_pre_tokenizer_root(v: &Value) -> Result<(PreTok, bool), VocabError> {
             "no ByteLevel step: only byte-level BPE models are supported",
         ));
     }
-    Ok((PreTok::Sequence(out), prefix_space))
+    // One step alone is that step (a `Sequence` hands each piece of its first step to the
+    // empty rest, which passes it on unchanged); it may then split in batches directly.
+    let pretok = if out.len() == 1 {
+        out.pop().unwrap_or(PreTok::Identity)
+    } else {
+        PreTok::Sequence(out)
+    };
+    Ok((pretok, prefix_space))
 }
 
 fn regex_split(pattern: &str, behavior: Behavior, invert: bool) -> Result<PreTok, VocabError> {

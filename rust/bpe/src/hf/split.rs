@@ -321,6 +321,17 @@ impl PreTokenizer for PreTok {
     ) -> Result<(), VocabError> {
         self.run(text, sink).map(drop)
     }
+
+    fn split_batched<'t>(
+        &self,
+        text: &'t str,
+        sink: &mut dyn FnMut(&[&'t [u8]]) -> bool,
+    ) -> Result<(), VocabError> {
+        match self {
+            PreTok::Fast(f) => f.split_batched(text, sink),
+            _ => crate::pretok::batch_split_while(self, text, sink),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! # Design notes
 //! Parsing a 9-11 MB `tokenizer.json` and resolving its ~300k merges (three hash lookups each)
 //! is most of a load. What they produce is small and flat: the packed token bytes and their
-//! offsets, one `[left, right, merge index, merged]` row per merge, the added tokens, the
+//! offsets, one `[left, right, merge index, merged]` row per merge, the self-encoding bits of a
+//! list without `ignore_merges` (`model/listed.rs`), the added tokens, the
 //! post-processor's ids and the `normalizer` / `pre_tokenizer` JSON (kilobytes, re-parsed on
 //! every load, so compiled regexes never live in the file). A load hashes the document
 //! (sha256), and if `<dir>/<sha256 hex>.tables` holds tables for exactly that document, built by
@@ -51,7 +52,7 @@ pub const DIR_ENV: &str = "TOKENMILL_CACHE_DIR";
 
 const MAGIC: &[u8; 8] = b"TMTABLES";
 /// Layout version of an entry.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// magic, format, reserved, build id, document sha256, payload length, payload checksum.
 const HEADER: usize = 8 + 4 + 4 + 8 + 32 + 8 + 8;
 
@@ -334,6 +335,7 @@ fn payload(
         4 * tables.pairs.len(),
     );
     out.push(u8::from(tables.whole_piece_lookup));
+    bytes(&mut out, &tables.self_encoding);
     out.extend_from_slice(&(added.len() as u64).to_le_bytes());
     for t in added {
         bytes(&mut out, t.content.as_bytes());
@@ -422,6 +424,7 @@ fn from_entry(name: &str, entry: &[u8], digest: &[u8; 32]) -> Option<Loaded> {
         1 => true,
         _ => return None,
     };
+    let self_encoding = c.bytes()?;
     let n_added = c.len(8 + 4 + 1)?;
     let mut added_tokens = Vec::with_capacity(n_added);
     for _ in 0..n_added {
@@ -451,6 +454,7 @@ fn from_entry(name: &str, entry: &[u8], digest: &[u8; 32]) -> Option<Loaded> {
         offsets: Cow::Owned(offsets),
         pairs,
         whole_piece_lookup,
+        self_encoding: Cow::Borrowed(self_encoding),
     })
     .ok()?;
     let (normalizer, pre_tokenizer, _) = parse_pipeline(&Obj::new(&pipeline, "").ok()?).ok()?;

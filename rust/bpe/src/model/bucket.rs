@@ -47,7 +47,7 @@ impl BpeModel {
             }
         };
         for i in 0..n - 1 {
-            if let Some((p, id)) = self.pair(piece, i, i + 2, ids[i], ids[i + 1]) {
+            if let Some((p, id)) = self.pair(piece, i, i + 1, i + 2) {
                 prio[i] = p;
                 merged[i] = id;
                 add(&mut buckets, &mut order, &mut urgent, 0, p, i);
@@ -87,7 +87,7 @@ impl BpeModel {
                 count -= 1;
                 if after < n {
                     let end = next[after] as usize;
-                    if let Some((p2, id)) = self.pair(piece, i, end, ids[i], ids[after]) {
+                    if let Some((p2, id)) = self.pair(piece, i, after, end) {
                         prio[i] = p2;
                         merged[i] = id;
                         add(&mut buckets, &mut order, &mut urgent, current, p2, i);
@@ -97,7 +97,7 @@ impl BpeModel {
                 if h != NONE {
                     let h = h as usize;
                     prio[h] = NONE;
-                    if let Some((p2, id)) = self.pair(piece, h, after, ids[h], ids[i]) {
+                    if let Some((p2, id)) = self.pair(piece, h, i, after) {
                         prio[h] = p2;
                         merged[h] = id;
                         add(&mut buckets, &mut order, &mut urgent, current, p2, h);

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
-use super::{BpeModel, Rank, NONE};
+use super::{listed, BpeModel, Rank, NONE};
 use crate::cache;
 use crate::vocab::Vocab;
 use crate::VocabError;
@@ -19,6 +19,8 @@ pub(crate) struct MergeTables<'a> {
     pub offsets: Cow<'a, [u32]>,
     pub pairs: Vec<[u32; 4]>,
     pub whole_piece_lookup: bool,
+    /// Without whole-piece lookup: the self-encoding bits (one per id, see `listed.rs`).
+    pub self_encoding: Cow<'a, [u8]>,
 }
 
 /// Slack over twice the token count that vocabulary ids may reach.
@@ -102,16 +104,39 @@ impl BpeModel {
             // merge list into a map, so later entries overwrite earlier ones).
             pairs.insert((l, r), (index as u32, m));
         }
-        model.set_merge_pairs(pairs);
+        model.set_merge_pairs(pairs)?;
+        if !ignore_merges {
+            model.self_encoding = listed::self_encoding(&model);
+        }
         Ok(model)
     }
 
-    /// Install a merge list's pair map and derive the two-byte pair tables from it.
-    fn set_merge_pairs(&mut self, pairs: FxHashMap<(Rank, Rank), (u32, Rank)>) {
+    /// Install a merge list's pair map and derive from it the two-byte pair tables and the
+    /// splits by merged token.
+    fn set_merge_pairs(
+        &mut self,
+        pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    ) -> Result<(), VocabError> {
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (&(l, _), &(index, m)) in &pairs {
+            let left = self.token_bytes(l).map_or(0, <[u8]>::len) as u32;
+            if index > listed::MAX_INDEX || left == 0 {
+                return Err(VocabError::InvalidVocab(format!(
+                    "merge {index}: too many merges or an empty part"
+                )));
+            }
+            entries.push((m, left, index));
+        }
+        self.listed = listed::MergeSplits::new(self.n_ids(), &entries);
+        let aux = listed::ordered_aux(self.n_ids(), &entries, |id| {
+            self.token_bytes(id).map_or(0, <[u8]>::len)
+        });
+        self.rank_order = aux.is_some();
+        self.vocab.set_aux(aux.as_deref().unwrap_or(&[]));
         self.pairs = pairs;
         // The first merge round of every piece, as array reads (merge index and merged id).
         let mut prio = vec![NONE; 1 << 16];
-        let mut merged = vec![0 as Rank; 1 << 16];
+        let mut merged = vec![NONE; 1 << 16];
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 let (l, r) = (self.byte_ids[usize::from(a)], self.byte_ids[usize::from(b)]);
@@ -124,11 +149,13 @@ impl BpeModel {
         }
         self.byte_pairs = prio;
         self.byte_pair_ids = merged;
+        Ok(())
     }
 
     /// A merge-list model's tables as [`from_merge_tables`](Self::from_merge_tables) takes
     /// them: packed token bytes, their offsets, `[left, right, merge index, merged]` per pair
-    /// (in merge order) and the whole-piece-lookup flag. `None` for rank vocabularies.
+    /// (in merge order), the whole-piece-lookup flag and the self-encoding bits. `None` for rank
+    /// vocabularies.
     pub(crate) fn merge_tables(&self) -> Option<MergeTables<'_>> {
         if self.by_rank {
             return None;
@@ -153,6 +180,7 @@ impl BpeModel {
             offsets: offsets.into(),
             pairs,
             whole_piece_lookup: self.whole_piece_lookup,
+            self_encoding: Cow::Borrowed(&self.self_encoding),
         })
     }
 
@@ -191,7 +219,15 @@ impl BpeModel {
             }
             pairs.insert((l, r), (index, m));
         }
-        model.set_merge_pairs(pairs);
+        model.set_merge_pairs(pairs)?;
+        if !t.whole_piece_lookup {
+            // Stored bits, one per id (their meaning cannot be checked short of rebuilding them,
+            // which is what the cache saves: like the merge indices, they are the writer's).
+            if t.self_encoding.len() != model.n_ids().div_ceil(8) {
+                return Err(bad("self-encoding bits of the wrong length"));
+            }
+            model.self_encoding = t.self_encoding.into_owned();
+        }
         Ok(model)
     }
 
@@ -259,8 +295,11 @@ impl BpeModel {
             byte_pairs: Vec::new(),
             byte_pair_ids: Vec::new(),
             pairs: FxHashMap::default(),
+            listed: listed::MergeSplits::default(),
             by_rank: false,
+            rank_order: false,
             whole_piece_lookup: false,
+            self_encoding: Vec::new(),
             missing_bytes: false,
             uid: cache::new_uid(),
             backtrack: OnceLock::new(),

@@ -50,6 +50,7 @@ mod argmin;
 mod bucket;
 mod construct;
 pub(crate) use construct::MergeTables;
+mod listed;
 mod pipeline;
 #[cfg(test)]
 pub(crate) mod reference;
@@ -94,14 +95,25 @@ pub struct BpeModel {
     /// so the first merge round of every piece is array reads, not hash probes).
     byte_pairs: Vec<Rank>,
     /// Merge lists: the merged id of each two-byte pair in `byte_pairs` (which then holds the
-    /// merge index). Empty for rank vocabularies, where the merged id is the rank itself.
+    /// merge index), `NONE` for none. Empty for rank vocabularies, where the merged id is the
+    /// rank itself.
     byte_pair_ids: Vec<Rank>,
     /// Merge-list priorities; empty for rank vocabularies (priority = rank of the concatenation).
     pairs: FxHashMap<(Rank, Rank), (u32, Rank)>,
+    /// The same merges by merged token and split point, as the merge engines look them up
+    /// (`listed.rs`); empty for rank vocabularies.
+    listed: listed::MergeSplits,
     by_rank: bool,
+    /// A merge list whose merge order follows merged ids, with each token's listed splits in its
+    /// vocabulary slot: the stack engine orders pairs by merged id (`listed.rs`).
+    rank_order: bool,
     /// A piece that is itself a token encodes to that token without merging. Always true for
     /// tiktoken; `ignore_merges` in a `tokenizer.json` (Llama-3 sets it).
     whole_piece_lookup: bool,
+    /// Merge lists without `whole_piece_lookup`: one bit per id, set for the tokens that merging
+    /// turns back into themselves, whose pieces may then take the whole-piece lookup too
+    /// (`listed.rs`). Empty otherwise.
+    self_encoding: Vec<u8>,
     /// Some byte that never occurs in UTF-8 text (0xC0, 0xC1, 0xF5-0xFF) has no single-byte
     /// token (its `byte_ids` entry is `NONE`). DeepSeek's `tokenizer.json` files leave them out;
     /// Hugging Face drops a character its vocabulary lacks when the model has no `unk_token`,
@@ -175,14 +187,42 @@ impl BpeModel {
         }
     }
 
-    /// Priority and merged id of the pair of parts `piece[a..b]`, `piece[b..c]` with ids `l`, `r`.
+    /// Priority and merged id of the pair of parts `piece[a..b]`, `piece[b..c]`.
     #[inline]
-    fn pair(&self, piece: &[u8], a: usize, c: usize, l: Rank, r: Rank) -> Option<(u32, Rank)> {
+    fn pair(&self, piece: &[u8], a: usize, b: usize, c: usize) -> Option<(u32, Rank)> {
+        let m = self.token_id(&piece[a..c])?;
         if self.by_rank {
-            self.token_id(&piece[a..c]).map(|id| (id, id))
+            Some((m, m))
         } else {
-            self.pairs.get(&(l, r)).copied()
+            Some((self.split_index(m, b - a)?, m))
         }
+    }
+
+    /// Merge lists: the merge index of the pair that makes token `m` (`NONE`: none) from its
+    /// first `left` bytes and the rest, if listed.
+    #[inline(always)]
+    fn split_index(&self, m: Rank, left: usize) -> Option<u32> {
+        if m == NONE {
+            return None;
+        }
+        self.listed.index(m, left as u32)
+    }
+
+    /// Whether a piece equal to token `id` (the pieces's vocabulary lookup) encodes to it alone
+    /// without merging; only asked when [`any_whole`](Self::any_whole) holds.
+    #[inline(always)]
+    fn whole(&self, id: Rank) -> bool {
+        self.whole_piece_lookup
+            || self
+                .self_encoding
+                .get(id as usize / 8)
+                .is_some_and(|w| w >> (id % 8) & 1 != 0)
+    }
+
+    /// Whether some piece may take the whole-piece lookup.
+    #[inline(always)]
+    fn any_whole(&self) -> bool {
+        self.whole_piece_lookup || !self.self_encoding.is_empty()
     }
 
     /// Encode one pre-tokenized piece, appending its token ids to `out`.
@@ -190,11 +230,20 @@ impl BpeModel {
         if piece.is_empty() {
             return;
         }
-        if self.whole_piece_lookup {
-            if let Some(id) = self.token_id(piece) {
+        if self.any_whole() {
+            if let Some(id) = self.token_id(piece).filter(|&id| self.whole(id)) {
                 out.push(id);
                 return;
             }
+        }
+        self.encode_unresolved(piece, out);
+    }
+
+    /// [`encode_piece`](Self::encode_piece) of a piece whose whole-piece lookup has been made
+    /// (`pipeline.rs`) and found nothing to take.
+    pub(crate) fn encode_unresolved(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if piece.is_empty() {
+            return;
         }
         if let Some(kept) = self.without_missing_bytes(piece) {
             self.merge_parts_of(&kept, |id| out.push(id));
@@ -256,8 +305,17 @@ impl BpeModel {
         if piece.is_empty() {
             return 0;
         }
-        if self.whole_piece_lookup && self.token_id(piece).is_some() {
+        if self.any_whole() && self.token_id(piece).is_some_and(|id| self.whole(id)) {
             return 1;
+        }
+        self.count_unresolved(piece)
+    }
+
+    /// [`count_piece`](Self::count_piece) of a piece whose whole-piece lookup has been made and
+    /// found nothing to take.
+    pub(crate) fn count_unresolved(&self, piece: &[u8]) -> usize {
+        if piece.is_empty() {
+            return 0;
         }
         if let Some(kept) = self.without_missing_bytes(piece) {
             return self.merge_parts_of(&kept, |_| {});

@@ -16,8 +16,9 @@
 //! Work per piece is unchanged (one hash, the same probes); only the waiting overlaps. Results
 //! are those of [`BpeModel::count_piece`] / [`BpeModel::encode_piece`] piece by piece: stage 3
 //! falls back to exactly those calls, and the tests compare the two paths on real vocabularies.
-//! Models without whole-piece lookup (merge-list models without `ignore_merges`) skip stages
-//! 1-2 and only prefetch cache slots.
+//! Merge-list models without `ignore_merges` take a piece's token only when it is one that
+//! merging turns back into itself (`listed.rs`); a model with no such tokens skips stages 1-2
+//! and only prefetches cache slots.
 
 use super::{BpeModel, Rank};
 use crate::cache::{PieceCache, Probe};
@@ -32,7 +33,7 @@ impl BpeModel {
     /// Stages 1-2: the single-token id of each piece, or `UNRESOLVED`.
     #[inline]
     fn resolve_whole(&self, pieces: &[&[u8]], ids: &mut [Rank; BATCH]) {
-        if !self.whole_piece_lookup {
+        if !self.any_whole() {
             return;
         }
         let mut hashes = [(0u64, 0u64); BATCH];
@@ -50,7 +51,9 @@ impl BpeModel {
             let (key, h) = hashes[i];
             if p.len() <= 8 {
                 if let Some(id) = self.vocab.hot_find(key, h, p.len()) {
-                    ids[i] = id;
+                    if self.whole(id) {
+                        ids[i] = id;
+                    }
                     continue;
                 }
                 prefetch(self.vocab.table_home(h));
@@ -65,7 +68,9 @@ impl BpeModel {
                 continue;
             }
             if let Some(id) = self.vocab.table_find(pieces[i], key, h) {
-                ids[i] = id;
+                if self.whole(id) {
+                    ids[i] = id;
+                }
             }
         }
     }
@@ -108,13 +113,14 @@ impl BpeModel {
                 total += 1;
                 continue;
             }
+            // `resolve_whole` has made the piece's whole-piece lookup.
             total += match (&probes[i], cache.as_deref_mut()) {
                 (Some(pr), Some(c)) => c.count(pr).unwrap_or_else(|| {
-                    let n = self.count_piece(p);
+                    let n = self.count_unresolved(p);
                     c.store_count(pr, n);
                     n
                 }),
-                _ => self.count_piece(p),
+                _ => self.count_unresolved(p),
             };
         }
         total
@@ -141,11 +147,11 @@ impl BpeModel {
                 (Some(pr), Some(c)) => {
                     if !c.encode(pr, out) {
                         let start = out.len();
-                        self.encode_piece(p, out);
+                        self.encode_unresolved(p, out);
                         c.store_ids(pr, &out[start..]);
                     }
                 }
-                _ => self.encode_piece(p, out),
+                _ => self.encode_unresolved(p, out),
             }
         }
     }
@@ -197,12 +203,55 @@ mod tests {
         v
     }
 
+    /// cl100k_base's first `n` tokens written as a merge list (every split into two tokens, in
+    /// merged rank order), with and without `ignore_merges`; and one split per token in reverse
+    /// order, without (merge indices that do not follow merged ids).
+    fn merge_lists(n: usize) -> Vec<BpeModel> {
+        let enc = bundled_encoding("cl100k_base").unwrap();
+        let m = enc.model().unwrap();
+        let toks: Vec<Vec<u8>> = (0..n as Rank)
+            .map(|id| m.token_bytes(id).unwrap().to_vec())
+            .collect();
+        let known = |b: &[u8]| m.token_id(b).is_some_and(|id| (id as usize) < n);
+        let mut merges = Vec::new();
+        for t in &toks[256..] {
+            for k in 1..t.len() {
+                if known(&t[..k]) && known(&t[k..]) {
+                    merges.push((t[..k].to_vec(), t[k..].to_vec()));
+                }
+            }
+        }
+        let vocab: Vec<(Vec<u8>, Rank)> = toks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t, i as Rank))
+            .collect();
+        let mut lists: Vec<BpeModel> = [false, true]
+            .map(|ignore| BpeModel::from_merges(vocab.clone(), merges.clone(), ignore).unwrap())
+            .into();
+        merges.dedup_by(|a, b| {
+            a.0.len() + a.1.len() == b.0.len() + b.1.len()
+                && [&a.0[..], &a.1].concat() == [&b.0[..], &b.1].concat()
+        });
+        merges.reverse();
+        lists.push(BpeModel::from_merges(vocab, merges, false).unwrap());
+        lists
+    }
+
     #[test]
     fn batches_equal_piece_by_piece_with_and_without_cache() {
         let all = pieces();
-        for name in ["cl100k_base", "o200k_base"] {
-            let enc = bundled_encoding(name).unwrap();
-            let m = enc.model().unwrap();
+        let lists = merge_lists(3000);
+        let bundled: Vec<_> = ["cl100k_base", "o200k_base"]
+            .iter()
+            .map(|name| bundled_encoding(name).unwrap())
+            .collect();
+        let models = bundled
+            .iter()
+            .map(|e| e.model().unwrap())
+            .chain(lists.iter());
+        for (k, m) in models.enumerate() {
+            let name = format!("model {k}");
             let mut cache = PieceCache::new_for_tests();
             for round in 0..2 {
                 for chunk in all.chunks(BATCH) {

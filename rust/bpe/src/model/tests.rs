@@ -46,6 +46,15 @@ fn all_engines_agree(m: &BpeModel, piece: &[u8]) {
     let mut enc = Vec::new();
     m.encode_piece(piece, &mut enc);
     assert_eq!(m.count_piece(piece), enc.len());
+    if !m.whole_piece_lookup {
+        // Merge lists without `ignore_merges`: the whole-piece lookup of tokens learnt to
+        // encode to themselves must give what merging gives (the first call learns).
+        assert_eq!(enc, reference, "encode_piece on {piece:?}");
+        let mut again = Vec::new();
+        m.encode_piece(piece, &mut again);
+        assert_eq!(again, reference, "encode_piece again on {piece:?}");
+        assert_eq!(m.count_piece(piece), reference.len());
+    }
     let decoded: Vec<u8> = enc
         .iter()
         .flat_map(|&id| m.token_bytes(id).unwrap().to_vec())
@@ -191,9 +200,73 @@ proptest! {
         for ignore in [false, true] {
             let m = BpeModel::from_merges(vocab.clone(), list.clone(), ignore).unwrap();
             all_engines_agree(&m, &piece);
+            // Every token as a piece, and two tokens joined: lists whose merges make a token from
+            // several pairs, or merge it before its parts, are not rank vocabularies, and some
+            // of their tokens do not encode to themselves.
+            for (t, _) in &vocab[256..] {
+                all_engines_agree(&m, t);
+                all_engines_agree(&m, &[t.as_slice(), &piece[..piece.len().min(5)]].concat());
+            }
         }
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn converted_rank_vocabularies_match_reference(
+        joins in prop::collection::vec((0usize..64, 0usize..64), 0..40),
+        by_rank in any::<bool>(),
+        seed in any::<u64>(),
+        piece in prop::collection::vec(0u8..4, 1..90),
+    ) {
+        // A rank vocabulary over a..d (tokens joined from earlier ones), written as a merge list
+        // the way tiktoken vocabularies are converted: for each token in rank order every split
+        // into two tokens, ordered by the parts' ranks (or shuffled). Merge order then follows
+        // merged ids and tokens have several listed splits, which compete when two candidates
+        // make the same token: the engine orders by merged id and must fall back to merge
+        // indices exactly then.
+        let mut toks = byte_vocab();
+        let mut made: Vec<Vec<u8>> = (0..4u8).map(|c| vec![b'a' + c]).collect();
+        for (i, j) in joins {
+            let joined = [made[i % made.len()].clone(), made[j % made.len()].clone()].concat();
+            if !toks.contains(&joined) {
+                toks.push(joined.clone());
+                made.push(joined);
+            }
+        }
+        let rank = |b: &[u8]| toks.iter().position(|t| t == b);
+        let mut merges = Vec::new();
+        let mut state = seed | 1;
+        for t in &toks[256..] {
+            let mut local: Vec<(usize, usize, usize)> = (1..t.len())
+                .filter_map(|k| Some((rank(&t[..k])?, rank(&t[k..])?, k)))
+                .collect();
+            if by_rank {
+                local.sort_unstable();
+            } else {
+                for x in (1..local.len()).rev() {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    local.swap(x, (state % (x as u64 + 1)) as usize);
+                }
+            }
+            merges.extend(local.into_iter().map(|(_, _, k)| (t[..k].to_vec(), t[k..].to_vec())));
+        }
+        let vocab: Vec<(Vec<u8>, Rank)> =
+            toks.iter().enumerate().map(|(i, t)| (t.clone(), i as Rank)).collect();
+        let piece: Vec<u8> = piece.into_iter().map(|c| b'a' + c).collect();
+        for ignore in [false, true] {
+            let m = BpeModel::from_merges(vocab.clone(), merges.clone(), ignore).unwrap();
+            prop_assert!(m.rank_order);
+            all_engines_agree(&m, &piece);
+            for t in &toks[256..] {
+                all_engines_agree(&m, &[t.as_slice(), t.as_slice(), &piece[..piece.len().min(7)]].concat());
+            }
+        }
+    }
 }
 
 #[test]

@@ -15,7 +15,8 @@ mod table;
 
 use filter::Filter;
 pub(crate) use table::key_and_hash;
-use table::{Slot, Table};
+pub(crate) use table::Slot;
+use table::Table;
 
 use crate::word::prefetch;
 use crate::VocabError;
@@ -70,7 +71,8 @@ impl Vocab {
             let slot = Slot {
                 key,
                 id,
-                len: bytes.len() as u32,
+                len: table::slot_len(bytes.len()),
+                aux: 0,
             };
             table
                 .insert(h, slot, |s| s.key == key && token(s.id) == bytes)
@@ -159,8 +161,19 @@ impl Vocab {
     /// The hot table's id for a token of at most 8 bytes with packed `key` and hash `h`.
     #[inline(always)]
     pub(crate) fn hot_find(&self, key: u64, h: u64, len: usize) -> Option<Rank> {
+        self.hot_slot(key, h, len).map(|s| s.id)
+    }
+
+    #[inline(always)]
+    fn hot_slot(&self, key: u64, h: u64, len: usize) -> Option<Slot> {
         self.hot
-            .find(h, |slot| slot.key == key && slot.len as usize == len)
+            .find(h, |slot| slot.key == key && usize::from(slot.len) == len)
+    }
+
+    /// Keep `aux[id]` with each token `id` (see [`Slot::aux`]).
+    pub(crate) fn set_aux(&mut self, aux: &[u16]) {
+        self.table.set_aux(aux);
+        self.hot.set_aux(aux);
     }
 
     /// The first slot `token_id` reads in the hot table for hash `h`.
@@ -185,16 +198,22 @@ impl Vocab {
     /// [`maybe_token`](Self::maybe_token) first where misses are common).
     #[inline(always)]
     pub(crate) fn table_find(&self, bytes: &[u8], key: u64, h: u64) -> Option<Rank> {
-        let len = bytes.len() as u32;
+        self.table_slot(bytes, key, h).map(|s| s.id)
+    }
+
+    #[inline(always)]
+    fn table_slot(&self, bytes: &[u8], key: u64, h: u64) -> Option<Slot> {
+        let len = table::slot_len(bytes.len());
         self.table.find(h, |slot| {
             slot.key == key && slot.len == len && (len <= 8 || self.bytes_of(slot.id) == bytes)
         })
     }
 
-    /// The ids of two byte strings (`NONE` for absent ones or `None` inputs), with their table
-    /// reads overlapped: hash both, prefetch both home slots, then probe.
+    /// The slots (id and `aux` word) of two byte strings, with id `NONE` and `aux` 0 for absent
+    /// ones or `None` inputs, their table reads overlapped: hash both, prefetch both home
+    /// slots, then probe.
     #[inline(always)]
-    pub(crate) fn ranks2(&self, a: Option<&[u8]>, b: Option<&[u8]>) -> (Rank, Rank) {
+    pub(crate) fn slots2(&self, a: Option<&[u8]>, b: Option<&[u8]>) -> (Slot, Slot) {
         let ka = a.map(key_and_hash);
         let kb = b.map(key_and_hash);
         for (x, k) in [(a, ka), (b, kb)] {
@@ -205,16 +224,22 @@ impl Vocab {
                 }
             }
         }
+        const ABSENT: Slot = Slot {
+            key: 0,
+            id: NONE,
+            len: 0,
+            aux: 0,
+        };
         let find = |x: Option<&[u8]>, k: Option<(u64, u64)>| match (x, k) {
             (Some(x), Some((key, h))) if self.maybe_token(h) => {
                 let hot = if x.len() <= 8 {
-                    self.hot_find(key, h, x.len())
+                    self.hot_slot(key, h, x.len())
                 } else {
                     None
                 };
-                hot.or_else(|| self.table_find(x, key, h)).unwrap_or(NONE)
+                hot.or_else(|| self.table_slot(x, key, h)).unwrap_or(ABSENT)
             }
-            _ => NONE,
+            _ => ABSENT,
         };
         (find(a, ka), find(b, kb))
     }

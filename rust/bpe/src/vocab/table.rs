@@ -19,14 +19,25 @@ pub(super) const EMPTY: u32 = u32::MAX;
 #[repr(C)]
 pub(crate) struct Slot {
     pub(super) key: u64,
-    pub(super) id: u32,
-    pub(super) len: u32,
+    pub(crate) id: u32,
+    /// The token's length, at most `u16::MAX` (longer tokens are always compared byte by byte).
+    pub(super) len: u16,
+    /// A word the model keeps with the token, read with the same cache line (merge lists: which
+    /// splits of the token are listed merges, see `model/listed.rs`); 0 otherwise.
+    pub(crate) aux: u16,
+}
+
+/// The `len` a slot stores for a token of `len` bytes.
+#[inline(always)]
+pub(super) fn slot_len(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
 }
 
 const FREE: Slot = Slot {
     key: 0,
     id: EMPTY,
     len: 0,
+    aux: 0,
 };
 
 /// `b` packed little-endian into a word (first 8 bytes) and the table hash of `b`.
@@ -68,7 +79,7 @@ impl Table {
     /// The id of the first slot on `h`'s probe sequence for which `hit` holds, or `None` at the
     /// first free slot.
     #[inline(always)]
-    pub(super) fn find(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<Rank> {
+    pub(super) fn find(&self, h: u64, hit: impl Fn(Slot) -> bool) -> Option<Slot> {
         let mask = self.slots.len() - 1;
         let mut i = (h >> self.shift) as usize;
         loop {
@@ -77,9 +88,18 @@ impl Table {
                 return None;
             }
             if hit(slot) {
-                return Some(slot.id);
+                return Some(slot);
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Set every occupied slot's `aux` word to `aux[id]` (0 past the end), in one pass.
+    pub(super) fn set_aux(&mut self, aux: &[u16]) {
+        for s in &mut self.slots {
+            if s.id != EMPTY {
+                s.aux = aux.get(s.id as usize).copied().unwrap_or(0);
+            }
         }
     }
 

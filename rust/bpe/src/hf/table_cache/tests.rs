@@ -201,6 +201,7 @@ fn checksummed_but_inconsistent_tables_are_refused() {
             offsets: Cow::Owned(good.offsets.to_vec()),
             pairs: good.pairs.clone(),
             whole_piece_lookup: false,
+            self_encoding: Cow::Owned(good.self_encoding.to_vec()),
         };
         f(&mut t);
         from_entry("t", &entry(&t, &hf.added_tokens), &digest).is_none()
@@ -216,6 +217,9 @@ fn checksummed_but_inconsistent_tables_are_refused() {
     assert!(variant(&|t| t.pairs[0][0] = 1 << 30));
     assert!(variant(&|t| t.pairs[0][3] = t.pairs[1][3]));
     assert!(variant(&|t| t.pairs[2][2] = u32::MAX));
+    // Self-encoding bits that do not cover the ids (one bit per id).
+    assert!(variant(&|t| t.self_encoding.to_mut().push(0)));
+    assert!(variant(&|t| t.self_encoding.to_mut().clear()));
     // Two tokens with the same bytes.
     assert!(variant(&|t| {
         let o = t.offsets.to_mut();
