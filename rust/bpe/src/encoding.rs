@@ -71,6 +71,14 @@ enum Model {
 }
 
 impl Model {
+    /// Whether the model reads and fills the per-thread piece cache.
+    fn uses_piece_cache(&self) -> bool {
+        match self {
+            Model::Bpe(_) => true,
+            Model::Pieces(m) => m.uses_piece_cache(),
+        }
+    }
+
     #[inline]
     fn encode_pieces(
         &self,
@@ -155,6 +163,15 @@ impl Encoding {
         specials: Vec<(String, Rank)>,
     ) -> Result<Self, VocabError> {
         Self::assemble(name, Model::Bpe(model), pretok, normalizer, specials)
+    }
+
+    /// Run `f` with this thread's piece cache when the model uses it, else with `None`.
+    fn with_cache<R>(&self, f: impl FnOnce(Option<&mut PieceCache>) -> R) -> R {
+        if self.model.uses_piece_cache() {
+            cache::with(f)
+        } else {
+            f(None)
+        }
     }
 
     /// [`new`](Self::new) with a model that is not byte-level BPE.
@@ -535,7 +552,7 @@ impl Encoding {
         }
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let mut carry = Carry::default();
-        cache::with(|mut c| {
+        self.with_cache(|mut c| {
             self.for_each_batch(text, true, stop, &mut |ps| {
                 self.model
                     .encode_pieces(ps, &mut out, c.as_deref_mut(), &mut carry);
@@ -567,7 +584,7 @@ impl Encoding {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let out_cell = std::cell::RefCell::new(&mut out);
         let mut failed = None;
-        cache::with(|c| {
+        self.with_cache(|c| {
             let c = std::cell::RefCell::new(c);
             self.walk(
                 text,
@@ -639,7 +656,7 @@ impl Encoding {
         }
         let mut n = 0;
         let mut carry = Carry::default();
-        cache::with(|mut c| {
+        self.with_cache(|mut c| {
             self.for_each_batch(text, true, stop, &mut |ps| {
                 n += self.model.count_pieces(ps, c.as_deref_mut(), &mut carry);
                 true
@@ -675,7 +692,7 @@ impl Encoding {
     ) -> Result<Option<usize>, VocabError> {
         let count = std::cell::Cell::new(0usize);
         let mut failed = None;
-        cache::with(|mut c| {
+        self.with_cache(|mut c| {
             self.walk(
                 text,
                 policy,

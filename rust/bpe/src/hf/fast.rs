@@ -178,6 +178,32 @@ impl Tables {
     /// has one; else the whole run at the end of the text, or the run minus its last char when
     /// that leaves something; else the run.
     fn whitespace_end(&self, s: &str, i: usize) -> usize {
+        // A run of ASCII whitespace (indentation, line ends) in one byte loop, noting the last
+        // CR/LF on the way; a run that meets a non-ASCII char takes the general path below.
+        let b = s.as_bytes();
+        let mut end = i;
+        let mut after_newline = None;
+        while let Some(&x) = b.get(end) {
+            if x >= 0x80 {
+                return self.whitespace_end_general(s, i);
+            }
+            if self.ascii[usize::from(x)] & S == 0 {
+                break;
+            }
+            end += 1;
+            if x == b'\n' || x == b'\r' {
+                after_newline = Some(end);
+            }
+        }
+        match after_newline {
+            Some(e) => e,
+            None if end == s.len() || end - i == 1 => end,
+            None => end - 1,
+        }
+    }
+
+    /// [`whitespace_end`](Self::whitespace_end) for any chars.
+    fn whitespace_end_general(&self, s: &str, i: usize) -> usize {
         let end = self.run(s, i, usize::MAX, |k| k & S != 0);
         let run = &s[i..end];
         if let Some(p) = run.rfind(['\r', '\n']) {
@@ -265,7 +291,11 @@ pub struct FastSplit {
 
 #[inline]
 fn char_at(s: &str, i: usize) -> Option<char> {
-    s.get(i..).and_then(|t| t.chars().next())
+    match s.as_bytes().get(i) {
+        Some(&b) if b < 0x80 => Some(char::from(b)),
+        Some(_) => s.get(i..).and_then(|t| t.chars().next()),
+        None => None,
+    }
 }
 
 impl FastSplit {

@@ -72,6 +72,14 @@ impl Pattern {
     ) -> Result<bool, VocabError> {
         Ok(match self {
             Pattern::Regex(re, source) => onig_find_each(re, source, text, f)?,
+            // A one-byte literal (a space, most often) by `memchr`; others by `memmem`.
+            Pattern::Literal(lit) if lit.len() == 1 => {
+                memchr::memchr_iter(lit.as_bytes()[0], text.as_bytes()).all(|s| f(s, s + 1))
+            }
+            Pattern::Literal(lit) if !lit.is_empty() => {
+                memchr::memmem::find_iter(text.as_bytes(), lit.as_bytes())
+                    .all(|s| f(s, s + lit.len()))
+            }
             Pattern::Literal(lit) => text
                 .match_indices(lit.as_str())
                 .all(|(s, m)| f(s, s + m.len())),
@@ -472,5 +480,25 @@ mod tests {
             pieces(&p, "I'm here  now\u{a0}ok"),
             ["I", "'m", " here", " ", " now", "\u{a0}", "ok"]
         );
+    }
+
+    proptest::proptest! {
+        /// Literal patterns find what `str::match_indices` finds (non-overlapping, leftmost).
+        #[test]
+        fn literal_matches_are_match_indices(
+            text in "[ ab▁é]{0,40}",
+            lit in "[ ab▁é]{1,3}",
+        ) {
+            let p = Pattern::Literal(lit.clone());
+            let mut got = Vec::new();
+            p.for_each_match(&text, &mut |s, e| {
+                got.push((s, e));
+                true
+            })
+            .unwrap();
+            let want: Vec<(usize, usize)> =
+                text.match_indices(lit.as_str()).map(|(s, m)| (s, s + m.len())).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

@@ -82,6 +82,11 @@ pub(crate) trait PieceModel: Send + Sync {
         cache: Option<&mut PieceCache>,
         carry: &mut Carry,
     ) -> usize;
+    /// Whether `encode_pieces` / `count_pieces` use the per-thread piece cache they are given
+    /// (when not, the caller does not set it up).
+    fn uses_piece_cache(&self) -> bool {
+        true
+    }
     /// The bytes `id` adds to decoded text, or `None` if the model has no such token.
     fn token_bytes(&self, id: Rank) -> Option<&[u8]>;
     /// One past the largest id.
@@ -541,6 +546,11 @@ impl PieceModel for SpModel {
             .iter()
             .map(|p| self.count_one(p, &mut scratch, carry))
             .sum()
+    }
+
+    fn uses_piece_cache(&self) -> bool {
+        // Results go through the memo of this module instead.
+        false
     }
 
     fn token_bytes(&self, id: Rank) -> Option<&[u8]> {

@@ -34,7 +34,8 @@
 //! once for the largest `|F'|` ([`Margin`]). A reused result then advances the carry by replaying
 //! its pieces' scores with the reference's rounding, which is only done where no reset can fall
 //! inside the piece (`|F'| + n * smax` below the threshold). Results with unknown nodes are not
-//! reused.
+//! reused (their ids do not replay the path score), except where every piece starts at 0 (no
+//! carry): then every result is reused as it is.
 //!
 //! Unknown runs: consecutive unknown nodes become one unknown token (then byte tokens with
 //! `byte_fallback`), as both references do.
@@ -444,6 +445,10 @@ impl Unigram {
             Scores::Float(v, unk) => self.lattice(model, s, v, *unk, from, carry, out),
             Scores::Double(v, unk) => self.lattice(model, s, v, *unk, from, carry, out),
         };
+        if !self.carry {
+            // Every piece starts at 0: the result is the same wherever the piece appears.
+            return f64::INFINITY;
+        }
         if unknown {
             return -1.0;
         }
