@@ -48,7 +48,7 @@ from pathlib import Path
 
 from tokenmill._data import read_text
 from tokenmill.bench import corpora
-from tokenmill.bench.harness import BenchConfig, Row, Skip, Timing, thread_env
+from tokenmill.bench.harness import ALL_CPUS, BenchConfig, Row, Skip, Timing, thread_env
 from tokenmill.bench.tokenization import (
     LLAMA3,
     LLAMA3_MODEL_DIR,
@@ -172,9 +172,11 @@ print(json.dumps({"first": t1 - t0, "warm": t2 - t1, "tokens": n, "crc": crc}))
 
 
 _SCALING_CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 import tokenmill
 threads, encoding, path, corpus = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+if hasattr(os, "sched_setaffinity"):  # not the CPU the single-thread bench pinned its parent to
+    os.sched_setaffinity(0, {int(c) for c in sys.argv[5].split(",")})
 docs = open(corpus, encoding="utf-8").read().split("\x00")
 enc = tokenmill.Encoding.from_tokenizer_json(path) if path else tokenmill.get_encoding(encoding)
 tokenmill.set_num_threads(threads)
@@ -266,10 +268,10 @@ def _run_scaling(
         for threads in SCALING_THREADS:
             proc = subprocess.run(
                 [sys.executable, "-c", _SCALING_CHILD, str(threads), encoding, str(path or ""),
-                 str(file)],
+                 str(file), ",".join(map(str, ALL_CPUS))],
                 capture_output=True,
                 text=True,
-                env=env,
+                env={**env, **thread_env(threads)},
                 timeout=1800,
             )  # fmt: skip
             if proc.returncode != 0:

@@ -202,6 +202,11 @@ def available_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
+ALL_CPUS: list[int] = available_cpus()
+"""The CPUs the bench process could run on when it started, before any thread mode pinned it:
+children that must use more than one CPU are given these back."""
+
+
 def thread_env(threads: int) -> dict[str, str]:
     """Environment variables that size peers' pools to ``threads``, for a child process."""
     env = dict.fromkeys(THREAD_ENV_VARS, str(threads))
