@@ -137,6 +137,36 @@ def _prompts(text: str, n: int, size: int, seed: int = 0) -> list[str]:
     return out
 
 
+def _row(
+    config: BenchConfig,
+    encoding: str,
+    what: tuple[str, str, str],
+    t: Timing,
+    per: int,
+    ours: float,
+    exact: bool,
+    unit: str,
+) -> Row:
+    """A row timed per unit (``per`` units per call): µs per unit, ratio = time / tokenmill's
+    (``ours``, per call)."""
+    operation, workload, lib = what
+    scaled = Timing(t.median_s / per, t.min_s / per, t.max_s / per, t.reps)
+    return Row(
+        suite=SUITE,
+        operation=operation,
+        workload=workload,
+        library=lib,
+        threads=config.threads,
+        timing=scaled,
+        throughput=scaled.median_s * 1e6,
+        throughput_unit=unit,
+        ratio=t.median_s / ours if ours > 0 else None,
+        ratio_to="tokenmill",
+        exact="yes" if exact else "NO",
+        encoding=encoding,
+    )
+
+
 def _each(fn: Callable[[str], Any], prompts: list[str]) -> list[Any]:
     return [fn(p) for p in prompts]
 
@@ -177,23 +207,10 @@ def unstable_rows(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
             )
             mine = timings[0].median_s
             for lib, t in zip(calls, timings, strict=True):
-                per = Timing(t.median_s / n, t.min_s / n, t.max_s / n, t.reps)
                 rows.append(
-                    Row(
-                        suite=SUITE,
-                        operation="encode_with_unstable",
-                        workload=workload,
-                        library=lib,
-                        threads=config.threads,
-                        timing=per,
-                        throughput=per.median_s * 1e6,
-                        throughput_unit="µs/prompt",
-                        ratio=t.median_s / mine if mine > 0 else None,
-                        ratio_to="tokenmill",
-                        exact="yes" if exact[lib] else "NO",
-                        encoding=name,
-                    )
-                )
+                    _row(config, name, ("encode_with_unstable", workload, lib), t, n, mine,
+                         exact[lib], "µs/prompt")
+                )  # fmt: skip
     return rows, []
 
 
@@ -247,24 +264,9 @@ def run(config: BenchConfig) -> tuple[list[Row], list[Skip]]:
             per_token = len(steps) * batch
             ours = timings[0].median_s
             for (lib, _), t in zip(runners.items(), timings, strict=True):
-                scaled = Timing(
-                    t.median_s / per_token, t.min_s / per_token, t.max_s / per_token, t.reps
-                )
                 rows.append(
-                    Row(
-                        suite=SUITE,
-                        operation="decode stream",
-                        workload=f"batch {batch}",
-                        library=lib,
-                        threads=config.threads,
-                        timing=scaled,
-                        throughput=scaled.median_s * 1e6,
-                        throughput_unit="µs/token",
-                        ratio=t.median_s / ours if ours > 0 else None,
-                        ratio_to="tokenmill",
-                        exact="yes" if exact[lib] else "NO",
-                        encoding=name,
-                    )
-                )
+                    _row(config, name, ("decode stream", f"batch {batch}", lib), t, per_token,
+                         ours, exact[lib], "µs/token")
+                )  # fmt: skip
     more, more_skips = unstable_rows(config)
     return rows + more, skips + more_skips
